@@ -1,0 +1,21 @@
+/* A growable byte buffer for rendering responses. */
+#ifndef POWERD_BUF_H
+#define POWERD_BUF_H
+
+#include <stddef.h>
+
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	int err; /* sticky: -ENOMEM after a failed growth */
+};
+
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the NUL-terminated data to the caller (free() it); the buffer is reset. */
+char *buf_steal(struct buf *b);
+
+#endif

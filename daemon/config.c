@@ -1,0 +1,986 @@
+/* Configuration parser.
+ *
+ * libinih splits "key = value" and calls us back, but on its own it reports
+ * only the first syntax error, gives the handler no line numbers, truncates
+ * section names to 50 bytes and treats an indented line as the continuation
+ * of the previous value.  So every line goes through our reader first: it
+ * counts lines, checks the syntax, handles section headers itself and hands
+ * inih either a blank line or a normalised "key=value" line.  inih therefore
+ * never sees anything it could misread, and the handler knows the line.
+ *
+ * Adding a section kind means a struct in config.h, a key table and one entry
+ * in `kinds` below. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/un.h>
+#include <syslog.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* inih (built with INI_MAX_LINE 200) needs room for "\r\n\0" after a line. */
+#define CFG_LINE_MAX 198
+#define MAX_KEYS     32 /* per section kind; key_line[] below */
+
+#define NS_PER_MS  1000000LL
+#define NS_PER_S   1000000000LL
+#define NS_PER_MIN (60 * NS_PER_S)
+#define NS_PER_H   (3600 * NS_PER_S)
+
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
+
+/* The enums of config.h are stored through an int pointer. */
+_Static_assert(sizeof(enum cfg_edge) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_bias) == sizeof(int), "enum size");
+
+struct key_def;
+
+/* Parse `s` into `field`; on failure leave `field` alone and explain in `why`. */
+typedef int (*parse_fn)(const struct key_def *k, const char *s, void *field, char *why,
+			size_t whylen);
+
+struct val_type {
+	const char *noun; /* "bad NOUN 'x' for 'key'" */
+	parse_fn parse;
+};
+
+struct enum_val {
+	const char *name;
+	int value;
+};
+
+#define KEY_REQUIRED 1u
+#define KEY_POW2     2u
+
+struct key_def {
+	const char *name;
+	const struct val_type *type;
+	size_t offset;
+	size_t size;	  /* strings: capacity of the field */
+	int64_t min, max; /* numbers in their own unit, durations in ns, strings: max length */
+	const struct enum_val *enums;
+	unsigned flags;
+};
+
+/* ---------------------------------------------------------------- values */
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Decimal digits only: no sign, no blanks, no base prefix. */
+static int parse_u64(const char *s, uint64_t *v, const char **why)
+{
+	unsigned long long x;
+	char *end;
+
+	if (*s == '-') {
+		*why = "must not be negative";
+		return -EINVAL;
+	}
+	if (!is_digit(*s)) {
+		*why = "expected a decimal integer";
+		return -EINVAL;
+	}
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	if (*end) {
+		*why = "expected a decimal integer";
+		return -EINVAL;
+	}
+	if (errno == ERANGE) {
+		*why = "out of range";
+		return -EINVAL;
+	}
+	*v = x;
+	return 0;
+}
+
+/* Shortest exact spelling of a duration, for messages. */
+static void fmt_duration(char *buf, size_t len, int64_t ns)
+{
+	if (ns != 0 && ns % NS_PER_H == 0)
+		snprintf(buf, len, "%lldh", (long long)(ns / NS_PER_H));
+	else if (ns != 0 && ns % NS_PER_MIN == 0)
+		snprintf(buf, len, "%lldmin", (long long)(ns / NS_PER_MIN));
+	else if (ns % NS_PER_S == 0)
+		snprintf(buf, len, "%llds", (long long)(ns / NS_PER_S));
+	else if (ns % NS_PER_MS == 0)
+		snprintf(buf, len, "%lldms", (long long)(ns / NS_PER_MS));
+	else
+		snprintf(buf, len, "%lldns", (long long)ns);
+}
+
+/* DIGITS[.DIGITS][blanks]UNIT.  Integers are exact; fractions are exact down
+ * to the nanosecond and rounded below it.  No exponents: "1e3s" is an
+ * unknown unit, so a typo cannot silently scale a value. */
+static int duration_parse(const char *s, int64_t *ns, const char **why)
+{
+	static const struct {
+		const char *name;
+		int64_t ns;
+	} units[] = {{"ms", NS_PER_MS}, {"s", NS_PER_S}, {"min", NS_PER_MIN}, {"h", NS_PER_H}};
+	int64_t ipart = 0, frac = 0, pow10 = 1, scale = 0, q, r, v;
+	const char *u;
+	size_t i;
+
+	if (*s == '-') {
+		*why = "must not be negative";
+		return -EINVAL;
+	}
+	if (!is_digit(*s)) {
+		*why = "expected a number and a unit (ms, s, min or h)";
+		return -EINVAL;
+	}
+	for (; is_digit(*s); s++)
+		if (__builtin_mul_overflow(ipart, 10, &ipart) ||
+		    __builtin_add_overflow(ipart, *s - '0', &ipart))
+			goto range;
+	if (*s == '.') {
+		s++;
+		if (!is_digit(*s)) {
+			*why = "expected digits after '.'";
+			return -EINVAL;
+		}
+		for (; is_digit(*s); s++) {
+			if (pow10 == NS_PER_S) {
+				*why = "at most 9 decimal places";
+				return -EINVAL;
+			}
+			frac = frac * 10 + (*s - '0');
+			pow10 *= 10;
+		}
+	}
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!*s) {
+		*why = "missing unit (ms, s, min or h)";
+		return -EINVAL;
+	}
+	u = s;
+	for (i = 0; i < ARRAY_SIZE(units); i++)
+		if (!strcmp(u, units[i].name))
+			scale = units[i].ns;
+	if (!scale) {
+		*why = "unknown unit (use ms, s, min or h)";
+		return -EINVAL;
+	}
+	/* frac / pow10 of a unit, without overflow: frac < pow10 <= 1e9, so
+	 * frac * q < scale and frac * r < 1e18. */
+	q = scale / pow10;
+	r = scale % pow10;
+	if (__builtin_mul_overflow(ipart, scale, &v) ||
+	    __builtin_add_overflow(v, frac * q + (frac * r + pow10 / 2) / pow10, &v))
+		goto range;
+	*ns = v;
+	return 0;
+range:
+	*why = "too large";
+	return -EINVAL;
+}
+
+int cfg_parse_duration(const char *s, int64_t *ns)
+{
+	const char *why;
+
+	return duration_parse(s, ns, &why);
+}
+
+int cfg_parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*b = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int fail(char *why, size_t len, const char *msg)
+{
+	snprintf(why, len, "%s", msg);
+	return -EINVAL;
+}
+
+static int string_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	size_t max = k->size - 1;
+
+	if (k->max && (size_t)k->max < max)
+		max = (size_t)k->max;
+	if (!*s)
+		return fail(why, len, "must not be empty");
+	if (strlen(s) > max) {
+		snprintf(why, len, "too long (at most %zu characters)", max);
+		return -EINVAL;
+	}
+	memcpy(field, s, strlen(s) + 1);
+	return 0;
+}
+
+static int host_ok(const char *h, size_t n)
+{
+	char ip[64];
+	size_t i, dots = 0;
+	struct in_addr a;
+
+	if (!n || n >= sizeof(ip))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (h[i] == '.')
+			dots++;
+		else if (!is_digit(h[i]) && !isalpha((unsigned char)h[i]) && h[i] != '-')
+			return 0;
+	}
+	/* Digits and dots look like an IPv4 address, so they must be one. */
+	if (strspn(h, "0123456789.") >= n) {
+		memcpy(ip, h, n);
+		ip[n] = '\0';
+		return dots == 3 && inet_pton(AF_INET, ip, &a) == 1;
+	}
+	return 1;
+}
+
+/* HOST:PORT, [IPV6]:PORT, or "off"/"" (stored as ""). */
+static int listen_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	const char *port;
+	struct in6_addr a6;
+	char ip[64];
+	uint64_t p;
+	const char *w;
+
+	if (!*s || !strcmp(s, "off")) {
+		*(char *)field = '\0';
+		return 0;
+	}
+	if (strlen(s) >= k->size)
+		return fail(why, len, "too long");
+	if (*s == '[') {
+		const char *close = strchr(s, ']');
+		size_t n = close ? (size_t)(close - s - 1) : 0;
+
+		if (!close || close[1] != ':')
+			return fail(why, len, "expected [IPV6]:PORT");
+		if (!n || n >= sizeof(ip))
+			return fail(why, len, "bad IPv6 address");
+		memcpy(ip, s + 1, n);
+		ip[n] = '\0';
+		if (inet_pton(AF_INET6, ip, &a6) != 1)
+			return fail(why, len, "bad IPv6 address");
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon)
+			return fail(why, len, "expected HOST:PORT, [IPV6]:PORT or off");
+		if (memchr(s, ':', (size_t)(colon - s)))
+			return fail(why, len, "IPv6 addresses need brackets, e.g. [::1]:9480");
+		if (colon == s)
+			return fail(why, len, "missing host (0.0.0.0 for every address)");
+		if (!host_ok(s, (size_t)(colon - s)))
+			return fail(why, len, "bad host");
+		port = colon + 1;
+	}
+	if (parse_u64(port, &p, &w) || p < 1 || p > 65535)
+		return fail(why, len, "port must be 1..65535");
+	memcpy(field, s, strlen(s) + 1);
+	return 0;
+}
+
+/* Integers are checked as unsigned first so that huge values cannot wrap. */
+static int uint_check(const struct key_def *k, const char *s, uint64_t *v, char *why, size_t len)
+{
+	const char *w;
+
+	if (parse_u64(s, v, &w))
+		return fail(why, len, w);
+	if (*v < (uint64_t)k->min || *v > (uint64_t)k->max) {
+		snprintf(why, len, "must be %lld..%lld", (long long)k->min, (long long)k->max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int u32_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	uint64_t v;
+
+	if (uint_check(k, s, &v, why, len))
+		return -EINVAL;
+	if ((k->flags & KEY_POW2) && (v & (v - 1)))
+		return fail(why, len, "must be a power of two");
+	*(uint32_t *)field = (uint32_t)v;
+	return 0;
+}
+
+/* An integer number of milliseconds, stored as nanoseconds. */
+static int ms_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	uint64_t v;
+
+	if (uint_check(k, s, &v, why, len))
+		return -EINVAL;
+	*(int64_t *)field = (int64_t)v * NS_PER_MS;
+	return 0;
+}
+
+static int duration_key_parse(const struct key_def *k, const char *s, void *field, char *why,
+			      size_t len)
+{
+	char lo[32], hi[32];
+	const char *w;
+	int64_t v;
+
+	if (duration_parse(s, &v, &w))
+		return fail(why, len, w);
+	if (v < k->min || v > k->max) {
+		fmt_duration(lo, sizeof(lo), k->min);
+		fmt_duration(hi, sizeof(hi), k->max);
+		if (k->min == 1)
+			snprintf(why, len, "must be greater than 0");
+		else if (k->max == INT64_MAX)
+			snprintf(why, len, "must be at least %s", lo);
+		else
+			snprintf(why, len, "must be %s..%s", lo, hi);
+		return -EINVAL;
+	}
+	*(int64_t *)field = v;
+	return 0;
+}
+
+/* A plain non-negative decimal: no hex, inf or nan from strtod. */
+static int double_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	char *end;
+	double v;
+
+	if (*s == '-')
+		return fail(why, len, "must not be negative");
+	if ((!is_digit(*s) && *s != '.') || s[strspn(s, "0123456789.eE+-")])
+		return fail(why, len, "expected a decimal number");
+	errno = 0;
+	v = strtod(s, &end);
+	if (*end || errno == ERANGE || !isfinite(v))
+		return fail(why, len, "expected a decimal number");
+	if (v < (double)k->min || v > (double)k->max) {
+		snprintf(why, len, "must be %lld..%lld", (long long)k->min, (long long)k->max);
+		return -EINVAL;
+	}
+	*(double *)field = v;
+	return 0;
+}
+
+static int bool_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	(void)k;
+	if (cfg_parse_bool(s, field))
+		return fail(why, len, "expected yes/no, true/false, on/off or 1/0");
+	return 0;
+}
+
+static int enum_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	const struct enum_val *e;
+	int n;
+
+	for (e = k->enums; e->name; e++) {
+		if (!strcasecmp(s, e->name)) {
+			*(int *)field = e->value;
+			return 0;
+		}
+	}
+	n = snprintf(why, len, "expected one of");
+	for (e = k->enums; e->name && n > 0 && (size_t)n < len; e++)
+		n += snprintf(why + n, len - (size_t)n, "%s %s", e == k->enums ? ":" : ",",
+			      e->name);
+	return -EINVAL;
+}
+
+static const struct val_type t_string = {"value", string_parse};
+static const struct val_type t_listen = {"address", listen_parse};
+static const struct val_type t_u32 = {"number", u32_parse};
+static const struct val_type t_ms = {"number", ms_parse};
+static const struct val_type t_duration = {"duration", duration_key_parse};
+static const struct val_type t_double = {"number", double_parse};
+static const struct val_type t_bool = {"boolean", bool_parse};
+static const struct val_type t_enum = {"value", enum_parse};
+
+#define FIELD(st, f) .offset = offsetof(st, f), .size = sizeof(((st *)0)->f)
+
+/* ---------------------------------------------------------------- [daemon] */
+
+static const struct enum_val log_levels[] = {{"error", LOG_ERR},
+					     {"warning", LOG_WARNING},
+					     {"info", LOG_INFO},
+					     {"debug", LOG_DEBUG},
+					     {0}};
+
+#define D(f) FIELD(struct cfg_daemon, f)
+static const struct key_def daemon_keys[] = {
+	{"state_dir", &t_string, D(state_dir)},
+	{"listen", &t_listen, D(listen)},
+	{"socket", &t_string, D(socket), .max = SUN_PATH_MAX - 1},
+	{"persist_interval", &t_duration, D(persist_interval_ns), .min = NS_PER_S,
+	 .max = INT64_MAX},
+	{"edge_ring", &t_u32, D(edge_ring), .min = 16, .max = 1048576, .flags = KEY_POW2},
+	{"log_level", &t_enum, D(log_level), .enums = log_levels},
+};
+#undef D
+_Static_assert(ARRAY_SIZE(daemon_keys) <= MAX_KEYS, "too many keys");
+
+static void daemon_defaults(void *obj)
+{
+	struct cfg_daemon *d = obj;
+
+	memset(d, 0, sizeof(*d));
+	strcpy(d->state_dir, "/var/lib/powerd");
+	strcpy(d->listen, "127.0.0.1:9480");
+	strcpy(d->socket, "/run/powerd/powerd.sock");
+	d->persist_interval_ns = 60 * NS_PER_S;
+	d->edge_ring = 4096;
+	d->log_level = LOG_INFO;
+}
+
+static void *daemon_add(struct config *cfg, const char *name, unsigned line)
+{
+	(void)name;
+	(void)line;
+	/* Defaults are in place from the start: [daemon] is optional. */
+	return &cfg->daemon;
+}
+
+/* ---------------------------------------------------------------- [pulse.NAME] */
+
+static const struct enum_val edges[] = {
+	{"rising", CFG_EDGE_RISING}, {"falling", CFG_EDGE_FALLING}, {0}};
+static const struct enum_val biases[] = {{"pull-up", CFG_BIAS_PULL_UP},
+					 {"pull-down", CFG_BIAS_PULL_DOWN},
+					 {"disabled", CFG_BIAS_DISABLED},
+					 {"as-is", CFG_BIAS_AS_IS},
+					 {0}};
+
+#define P(f) FIELD(struct cfg_pulse, f)
+/* min_pulse_ms and min_pulse share a field, which makes setting both a
+ * duplicate (see on_key). */
+static const struct key_def pulse_keys[] = {
+	{"chip", &t_string, P(chip)},
+	{"line", &t_string, P(line)},
+	{"edge", &t_enum, P(edge), .enums = edges},
+	{"bias", &t_enum, P(bias), .enums = biases},
+	{"impulses_per_kwh", &t_u32, P(impulses_per_kwh), .min = 1, .max = 1000000,
+	 .flags = KEY_REQUIRED},
+	{"min_pulse_ms", &t_ms, P(min_pulse_ns), .min = 0, .max = 10000},
+	{"min_pulse", &t_duration, P(min_pulse_ns), .min = 0, .max = 10 * NS_PER_S},
+	{"timeout", &t_duration, P(timeout_ns), .min = 1, .max = INT64_MAX},
+	{"sample_interval", &t_duration, P(sample_interval_ns), .min = 100 * NS_PER_MS,
+	 .max = INT64_MAX},
+	{"replay", &t_string, P(replay)},
+	{"speed", &t_double, P(speed), .min = 0, .max = 1000000000},
+	{"loop", &t_bool, P(loop)},
+};
+#undef P
+_Static_assert(ARRAY_SIZE(pulse_keys) <= MAX_KEYS, "too many keys");
+
+static void pulse_defaults(void *obj)
+{
+	struct cfg_pulse *m = obj;
+
+	memset(m, 0, sizeof(*m));
+	m->edge = CFG_EDGE_FALLING;
+	m->bias = CFG_BIAS_AS_IS;
+	m->speed = 1.0;
+	m->loop = false;
+	m->min_pulse_ns = 5 * NS_PER_MS;
+	m->timeout_ns = 5 * NS_PER_MIN;
+	m->sample_interval_ns = 10 * NS_PER_S;
+}
+
+static void *pulse_add(struct config *cfg, const char *name, unsigned line)
+{
+	struct cfg_pulse *v, *m;
+
+	v = realloc(cfg->pulses, (cfg->npulses + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	cfg->pulses = v;
+	m = &v[cfg->npulses++];
+	pulse_defaults(m);
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->line_no = line;
+	return m;
+}
+
+static unsigned pulse_find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->npulses; i++)
+		if (!strcmp(cfg->pulses[i].name, name))
+			return cfg->pulses[i].line_no;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- parser */
+
+struct parser;
+
+/* The section being read.  `obj` is the object in the configuration, or a
+ * scratch copy for a duplicate or badly named section, whose keys are still
+ * checked so that one run reports everything. */
+struct section {
+	const struct sect_kind *kind; /* NULL: before any section, or unknown kind */
+	bool skip;		      /* unknown kind: its keys are not reported */
+	bool scratch;
+	void *obj;
+	unsigned line;
+	char title[CFG_LINE_MAX + 3]; /* "[pulse.house]" */
+	unsigned key_line[MAX_KEYS];  /* per key of the kind, 0 = not set */
+};
+
+struct sect_kind {
+	const char *kind;
+	bool named; /* [kind.NAME], several; else [kind], at most once */
+	size_t size;
+	const struct key_def *keys;
+	size_t nkeys;
+	void (*defaults)(void *obj);
+	/* The object for a new section; NULL when out of memory. */
+	void *(*add)(struct config *cfg, const char *name, unsigned line);
+	/* Named kinds: header line of the section called `name`, or 0. */
+	unsigned (*find)(const struct config *cfg, const char *name);
+	/* Checks across keys, once the section is complete. */
+	void (*check)(struct parser *p, const struct section *s);
+};
+
+static void pulse_check(struct parser *p, const struct section *s);
+
+static const struct sect_kind kinds[] = {
+	{"daemon", false, sizeof(struct cfg_daemon), daemon_keys, ARRAY_SIZE(daemon_keys),
+	 daemon_defaults, daemon_add, NULL, NULL},
+	{"pulse", true, sizeof(struct cfg_pulse), pulse_keys, ARRAY_SIZE(pulse_keys),
+	 pulse_defaults, pulse_add, pulse_find, pulse_check},
+};
+
+struct parser {
+	struct config *cfg;
+	FILE *errs;
+	const char *name;
+	FILE *fp; /* input: a stream, or mem..mem_end */
+	char *buf;
+	size_t bufsize;
+	const char *mem, *mem_end;
+	unsigned lineno;
+	unsigned nerr;
+	int fatal;			  /* -errno: cannot read, out of memory */
+	unsigned once[ARRAY_SIZE(kinds)]; /* unnamed kinds: line of the first */
+	struct section cur;
+};
+
+__attribute__((format(printf, 3, 4))) static void report(struct parser *p, unsigned line,
+							 const char *fmt, ...)
+{
+	va_list ap;
+
+	p->nerr++;
+	if (!p->errs)
+		return;
+	if (line)
+		fprintf(p->errs, "%s:%u: ", p->name, line);
+	else
+		fprintf(p->errs, "%s: ", p->name);
+	va_start(ap, fmt);
+	vfprintf(p->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', p->errs);
+}
+
+static unsigned key_line(const struct section *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < s->kind->nkeys; i++)
+		if (!strcmp(s->kind->keys[i].name, name))
+			return s->key_line[i];
+	return 0;
+}
+
+static void pulse_check(struct parser *p, const struct section *s)
+{
+	unsigned replay = key_line(s, "replay"), chip = key_line(s, "chip"),
+		 line = key_line(s, "line"), speed = key_line(s, "speed"),
+		 loop = key_line(s, "loop");
+
+	if (replay) {
+		if (chip || line)
+			report(p, replay, "'replay' cannot be combined with %s in %s",
+			       chip && line ? "'chip' and 'line'"
+			       : chip	    ? "'chip'"
+					    : "'line'",
+			       s->title);
+		return;
+	}
+	if (!chip)
+		report(p, s->line, "%s: missing required key 'chip' (or set 'replay')", s->title);
+	if (!line)
+		report(p, s->line, "%s: missing required key 'line' (or set 'replay')", s->title);
+	if (speed)
+		report(p, speed, "'speed' needs 'replay' in %s", s->title);
+	if (loop)
+		report(p, loop, "'loop' needs 'replay' in %s", s->title);
+}
+
+static void section_end(struct parser *p)
+{
+	struct section *s = &p->cur;
+	size_t i;
+
+	if (s->kind && !s->scratch && !p->fatal) {
+		for (i = 0; i < s->kind->nkeys; i++)
+			if ((s->kind->keys[i].flags & KEY_REQUIRED) && !s->key_line[i])
+				report(p, s->line, "%s: missing required key '%s'", s->title,
+				       s->kind->keys[i].name);
+		if (s->kind->check)
+			s->kind->check(p, s);
+	}
+	if (s->scratch)
+		free(s->obj);
+	memset(s, 0, sizeof(*s));
+}
+
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 1 && n < CFG_NAME_MAX &&
+	       strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		       n;
+}
+
+/* `title` is the text between the brackets. */
+static void section_start(struct parser *p, const char *title)
+{
+	struct section *s = &p->cur;
+	const struct sect_kind *k = NULL;
+	const char *name = NULL;
+	unsigned first = 0;
+	size_t i, n;
+
+	section_end(p);
+	s->line = p->lineno;
+	snprintf(s->title, sizeof(s->title), "[%s]", title);
+	for (i = 0; i < ARRAY_SIZE(kinds) && !k; i++) {
+		n = strlen(kinds[i].kind);
+		if (!strncmp(title, kinds[i].kind, n) && (!title[n] || title[n] == '.')) {
+			k = &kinds[i];
+			name = title[n] ? title + n + 1 : NULL;
+		}
+	}
+	if (!k) {
+		report(p, s->line, "unknown section %s", s->title);
+		s->skip = true;
+		return;
+	}
+	s->kind = k;
+	if (k->named && !name) {
+		report(p, s->line, "bad section name %s: expected [%s.NAME]", s->title, k->kind);
+		s->scratch = true;
+	} else if (k->named && !name_ok(name)) {
+		report(p, s->line, "bad section name %s: NAME must be 1 to %d of A-Z a-z 0-9 _ -",
+		       s->title, CFG_NAME_MAX - 1);
+		s->scratch = true;
+	} else if (!k->named && name) {
+		report(p, s->line, "bad section name %s: expected [%s]", s->title, k->kind);
+		s->scratch = true;
+	} else {
+		first = k->named ? k->find(p->cfg, name) : p->once[k - kinds];
+		if (first) {
+			report(p, s->line, "duplicate section %s (first at line %u)", s->title,
+			       first);
+			s->scratch = true;
+		}
+	}
+	if (s->scratch) {
+		s->obj = malloc(k->size);
+		if (s->obj)
+			k->defaults(s->obj);
+	} else {
+		s->obj = k->add(p->cfg, name ? name : "", s->line);
+		if (!k->named)
+			p->once[k - kinds] = s->line;
+	}
+	if (!s->obj) {
+		p->fatal = -ENOMEM;
+		s->kind = NULL;
+		s->scratch = false;
+	}
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	struct section *s = &p->cur;
+	const struct key_def *k = NULL;
+	char why[160];
+	size_t i;
+
+	(void)section; /* ours is in p->cur: inih truncates long ones */
+	if (p->fatal)
+		return 1;
+	if (!s->kind) {
+		if (!s->skip)
+			report(p, p->lineno, "key '%s' outside of any section", name);
+		return 1;
+	}
+	for (i = 0; i < s->kind->nkeys && !k; i++)
+		if (!strcmp(s->kind->keys[i].name, name))
+			k = &s->kind->keys[i];
+	if (!k) {
+		report(p, p->lineno, "unknown key '%s' in %s", name, s->title);
+		return 1;
+	}
+	for (i = 0; i < s->kind->nkeys; i++) {
+		const struct key_def *o = &s->kind->keys[i];
+
+		if (!s->key_line[i] || o->offset != k->offset)
+			continue;
+		if (o == k)
+			report(p, p->lineno, "duplicate key '%s' in %s (first at line %u)", name,
+			       s->title, s->key_line[i]);
+		else
+			report(p, p->lineno, "'%s' and '%s' both set in %s (line %u): use one",
+			       name, o->name, s->title, s->key_line[i]);
+		return 1;
+	}
+	/* Set even when the value is bad, so it is not also "missing". */
+	s->key_line[k - s->kind->keys] = p->lineno;
+	if (k->type->parse(k, value, (char *)s->obj + k->offset, why, sizeof(why)))
+		report(p, p->lineno, "bad %s '%s' for '%s' in %s: %s", k->type->noun, value, name,
+		       s->title, why);
+	return 1;
+}
+
+/* The next raw line, without its "\n": 1, 0 at the end, or -errno. */
+static int next_line(struct parser *p, const char **line, size_t *len)
+{
+	if (p->fp) {
+		ssize_t n;
+
+		errno = 0;
+		n = getline(&p->buf, &p->bufsize, p->fp);
+		if (n < 0)
+			return feof(p->fp) ? 0 : (errno ? -errno : -EIO);
+		*line = p->buf;
+		*len = (size_t)n;
+	} else {
+		const char *nl;
+
+		if (p->mem >= p->mem_end)
+			return 0;
+		nl = memchr(p->mem, '\n', (size_t)(p->mem_end - p->mem));
+		*line = p->mem;
+		*len = nl ? (size_t)(nl - p->mem + 1) : (size_t)(p->mem_end - p->mem);
+		p->mem += *len;
+	}
+	if (*len && (*line)[*len - 1] == '\n')
+		(*len)--;
+	return 1;
+}
+
+static char *lskip(char *s)
+{
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static char *rstrip(char *s)
+{
+	char *e = s + strlen(s);
+
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int key_char(char c)
+{
+	return is_digit(c) || isalpha((unsigned char)c) || c == '_' || c == '-' || c == '.';
+}
+
+/* One line: checked here, then handed to inih as "\n" or "key=value\n". */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	char work[CFG_LINE_MAX + 1], *s, *eq, *v, *c;
+	const char *raw = NULL;
+	size_t n = 0, kn, vn;
+	int rc;
+
+	if (p->fatal || num < 2)
+		return NULL;
+	rc = next_line(p, &raw, &n);
+	if (rc <= 0) {
+		p->fatal = rc;
+		return NULL;
+	}
+	p->lineno++;
+	strcpy(str, "\n");
+	if (n && raw[n - 1] == '\r')
+		n--;
+	if (p->lineno == 1 && n >= 3 && !memcmp(raw, "\xEF\xBB\xBF", 3)) {
+		raw += 3;
+		n -= 3;
+	}
+	if (n > CFG_LINE_MAX) {
+		report(p, p->lineno, "line too long (%zu characters, at most %d)", n, CFG_LINE_MAX);
+		return str;
+	}
+	if (memchr(raw, '\0', n)) {
+		report(p, p->lineno, "syntax error: NUL byte in line");
+		return str;
+	}
+	memcpy(work, raw, n);
+	work[n] = '\0';
+	s = rstrip(lskip(work));
+	if (!*s || *s == ';' || *s == '#')
+		return str;
+	if (*s == '[') {
+		c = strchr(s, ']');
+		if (!c) {
+			report(p, p->lineno, "syntax error: missing ']'");
+			return str;
+		}
+		*c++ = '\0';
+		c = lskip(c);
+		if (*c && *c != ';' && *c != '#') {
+			report(p, p->lineno, "syntax error: text after ']'");
+			return str;
+		}
+		section_start(p, s + 1);
+		return str;
+	}
+	eq = strchr(s, '=');
+	if (!eq) {
+		report(p, p->lineno,
+		       "syntax error: expected 'key = value', '[section]' or a comment");
+		return str;
+	}
+	*eq = '\0';
+	rstrip(s);
+	if (!*s) {
+		report(p, p->lineno, "syntax error: missing key before '='");
+		return str;
+	}
+	for (c = s; *c; c++) {
+		if (!key_char(*c)) {
+			report(p, p->lineno, "syntax error: bad key name '%s'", s);
+			return str;
+		}
+	}
+	/* An inline comment is a ';' after a blank, as inih has it (isspace). */
+	for (v = eq + 1; *v; v++) {
+		if (*v == ';' && isspace((unsigned char)v[-1])) {
+			*v = '\0';
+			break;
+		}
+	}
+	v = rstrip(lskip(eq + 1));
+	kn = strlen(s);
+	vn = strlen(v);
+	if (kn + vn + 3 > (size_t)num) {
+		report(p, p->lineno, "line too long");
+		return str;
+	}
+	memcpy(str, s, kn);
+	str[kn] = '=';
+	memcpy(str + kn + 1, v, vn);
+	memcpy(str + kn + 1 + vn, "\n", 2);
+	return str;
+}
+
+void cfg_free(struct config *cfg)
+{
+	free(cfg->pulses);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int parse(struct parser *p, const char *name, struct config *cfg, FILE *errs)
+{
+	int rc;
+
+	p->cfg = cfg;
+	p->errs = errs;
+	p->name = name;
+	memset(cfg, 0, sizeof(*cfg));
+	daemon_defaults(&cfg->daemon);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+
+	rc = ini_parse_stream(reader, p, on_key, p);
+	section_end(p);
+	free(p->buf);
+	p->buf = NULL;
+	if (rc < 0 && !p->fatal)
+		p->fatal = -ENOMEM;
+	/* Our reader hides every error from inih; this catches a mismatch. */
+	if (rc > 0 && !p->nerr)
+		report(p, (unsigned)rc, "syntax error");
+	if (p->fatal) {
+		report(p, 0, "cannot read: %s", strerror(-p->fatal));
+		rc = p->fatal;
+	} else {
+		rc = p->nerr ? -EINVAL : 0;
+	}
+	if (rc)
+		cfg_free(cfg);
+	return rc;
+}
+
+int cfg_load(const char *path, struct config *cfg, FILE *errs)
+{
+	struct parser p = {0};
+	int rc;
+
+	p.fp = fopen(path, "re");
+	if (!p.fp) {
+		rc = -errno;
+		memset(cfg, 0, sizeof(*cfg));
+		if (errs)
+			fprintf(errs, "%s: cannot open: %s\n", path, strerror(-rc));
+		return rc;
+	}
+	rc = parse(&p, path, cfg, errs);
+	fclose(p.fp);
+	return rc;
+}
+
+int cfg_load_mem(const char *name, const char *buf, size_t len, struct config *cfg, FILE *errs)
+{
+	struct parser p = {0};
+
+	if (!buf)
+		buf = "", len = 0;
+	p.mem = buf;
+	p.mem_end = buf + len;
+	return parse(&p, name, cfg, errs);
+}

@@ -1,0 +1,39 @@
+/* The HTTP server (libmicrohttpd): GET /metrics, /api/status and / on the
+ * configured TCP address and on the daemon's Unix socket, the one powerctl
+ * talks to.  Each listener has its own MHD thread; every request takes a
+ * fresh status through the fill callback, so that callback is called from
+ * both threads and must be thread-safe.  HEAD is answered like GET without
+ * the body; other methods get 405, unknown paths 404. */
+#ifndef POWERD_HTTP_H
+#define POWERD_HTTP_H
+
+#include <sys/socket.h>
+
+#include "status.h"
+
+struct http;
+
+/* listen_addr: "HOST:PORT" with a numeric IPv4 host, or "[IPv6]:PORT"; port 0
+ * picks a free one (see http_port); "" or "off" (or NULL): no TCP listener.
+ * socket_path: the Unix socket (parent directory created 0755 if missing,
+ * socket 0660); "" or NULL: none.  A leftover socket file is replaced only
+ * if nothing accepts on it.  Returns 0, -EADDRINUSE if an address is taken
+ * (for the socket: another powerd answers on it), -EINVAL for a malformed
+ * listen address, or another negative errno; the failing address is
+ * logged. */
+int http_start(struct http **out, const char *listen_addr, const char *socket_path,
+	       status_fill_fn fill, void *arg);
+
+/* Stops both listeners, waits for their threads and removes the socket
+ * file (if it is still the one this server created).  NULL is a no-op. */
+void http_stop(struct http *h);
+
+/* The bound TCP port, 0 without a TCP listener. */
+int http_port(const struct http *h);
+
+/* Parses a listen address as http_start does (also usable to validate the
+ * configuration).  Returns 0, 1 for "off"/"" (nothing to listen on), or
+ * -EINVAL. */
+int http_parse_listen(const char *listen_addr, struct sockaddr_storage *ss, socklen_t *len);
+
+#endif

@@ -1,0 +1,192 @@
+/* One io_uring, one thread.  Submission is batched: ops are queued as SQEs
+ * and go to the kernel together with the wait for completions, in one
+ * io_uring_submit_and_wait() per turn of the loop. */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "loop.h"
+
+struct loop {
+	struct io_uring ring;
+	unsigned pending;
+	bool stop;
+};
+
+int64_t loop_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int loop_init(struct loop **out, unsigned entries)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	r = io_uring_queue_init(entries, &l->ring, 0);
+	if (r < 0) {
+		free(l);
+		return r;
+	}
+	*out = l;
+	return 0;
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	io_uring_queue_exit(&l->ring);
+	free(l);
+}
+
+/* An SQE, flushing the queue to the kernel once if it is full. */
+static struct io_uring_sqe *loop_sqe(struct loop *l)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&l->ring);
+
+	if (!sqe) {
+		io_uring_submit(&l->ring);
+		sqe = io_uring_get_sqe(&l->ring);
+	}
+	return sqe;
+}
+
+static void loop_track(struct loop *l, struct io_uring_sqe *sqe, struct loop_op *op, loop_cb cb,
+		       void *arg)
+{
+	op->cb = cb;
+	op->arg = arg;
+	op->pending = true;
+	io_uring_sqe_set_data(sqe, op);
+	l->pending++;
+}
+
+int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len, int64_t off,
+	      loop_cb cb, void *arg)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, (__u64)off);
+	loop_track(l, sqe, op, cb, arg);
+	return 0;
+}
+
+int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len,
+	       int64_t off, loop_cb cb, void *arg)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off);
+	loop_track(l, sqe, op, cb, arg);
+	return 0;
+}
+
+int loop_timer_at(struct loop *l, struct loop_op *op, int64_t mono_ns, loop_cb cb, void *arg)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l);
+
+	if (!sqe)
+		return -EBUSY;
+	op->ts.tv_sec = mono_ns / 1000000000LL;
+	op->ts.tv_nsec = mono_ns % 1000000000LL;
+	io_uring_prep_timeout(sqe, &op->ts, 0, IORING_TIMEOUT_ABS);
+	loop_track(l, sqe, op, cb, arg);
+	return 0;
+}
+
+int loop_cancel(struct loop *l, struct loop_op *op)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!op->pending)
+		return 0;
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return -EBUSY;
+	/* Cancels reads and timeouts alike; its own completion is ignored. */
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+	return 0;
+}
+
+unsigned loop_pending(const struct loop *l)
+{
+	return l->pending;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->stop = true;
+}
+
+int loop_run(struct loop *l)
+{
+	struct io_uring_cqe *cqe;
+	int r;
+
+	l->stop = false;
+	while (!l->stop) {
+		r = io_uring_submit_and_wait(&l->ring, 1);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY)
+			return r;
+		while (!l->stop && io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+			struct loop_op *op = io_uring_cqe_get_data(cqe);
+			int res = cqe->res;
+
+			/* Consumed before the callback, which may re-arm the op. */
+			io_uring_cqe_seen(&l->ring, cqe);
+			if (!op)
+				continue; /* a cancel request's own completion */
+			op->pending = false;
+			l->pending--;
+			op->cb(l, res, op->arg);
+		}
+	}
+	return 0;
+}
+
+int loop_drain(struct loop *l, int64_t timeout_ns)
+{
+	struct __kernel_timespec ts = {.tv_sec = timeout_ns / 1000000000LL,
+				       .tv_nsec = timeout_ns % 1000000000LL};
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!l->pending)
+		return 0;
+	/* One request cancels everything in flight; afterwards no buffer
+	 * handed to the kernel is written any more, so owners may free them. */
+	sqe = loop_sqe(l);
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&l->ring);
+	while (l->pending) {
+		r = io_uring_wait_cqe_timeout(&l->ring, &cqe, &ts);
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		if (io_uring_cqe_get_data(cqe)) {
+			struct loop_op *op = io_uring_cqe_get_data(cqe);
+
+			op->pending = false;
+			l->pending--;
+		}
+		io_uring_cqe_seen(&l->ring, cqe);
+	}
+	return 0;
+}

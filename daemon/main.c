@@ -1,0 +1,169 @@
+/* powerd [-c FILE] [--check] [--version]
+ *
+ * The main thread is the supervisor: it loads the configuration, starts the
+ * daemon, and then only waits for what the I/O thread tells it (stop, reload,
+ * fatal error).  A reload parses the new file first; a bad one is reported
+ * and the running configuration stays. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "powerd.h"
+
+#define DEFAULT_CONFIG "/etc/powerd/powerd.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: powerd [-c FILE] [--check] [--version]\n"
+		   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+		   "      --check        validate the configuration and exit (0 ok, 2 errors)\n"
+		   "      --version      print the version and exit\n"
+		   "Runs in the foreground; SIGTERM/SIGINT stop it, SIGHUP reloads the "
+		   "configuration.\n");
+}
+
+static void announce(const struct config *cfg)
+{
+	size_t i;
+
+	log_info("powerd %s running with %s: %zu meter%s, HTTP on %s, control socket %s",
+		 POWERD_VERSION, cfg->path, cfg->npulses, cfg->npulses == 1 ? "" : "s",
+		 cfg->daemon.listen[0] ? cfg->daemon.listen : "off", cfg->daemon.socket);
+	for (i = 0; i < cfg->npulses; i++)
+		if (cfg->pulses[i].replay[0])
+			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,
+				 cfg->pulses[i].replay);
+	sd_notifyf(0, "READY=1\nSTATUS=%zu meter%s", cfg->npulses, cfg->npulses == 1 ? "" : "s");
+}
+
+/* Returns the process exit code. */
+static int supervise(struct config *cfg, int ctl[2])
+{
+	struct powerd_stats stats;
+	struct powerd pd;
+	struct timespec ts;
+	struct config next;
+	char ev;
+	int r;
+
+	memset(&stats, 0, sizeof(stats));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	stats.start_unix_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (powerd_start(&pd, cfg, &stats, ctl[1]))
+		return 1;
+	announce(cfg);
+	for (;;) {
+		r = (int)read(ctl[0], &ev, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || ev == POWERD_EV_FATAL) {
+			sd_notify(0, "STOPPING=1");
+			powerd_stop(&pd);
+			return 1;
+		}
+		if (ev == POWERD_EV_STOP)
+			break;
+		/* POWERD_EV_RELOAD */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld",
+			   (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
+		memset(&next, 0, sizeof(next));
+		if (cfg_load(cfg->path, &next, stderr)) {
+			atomic_fetch_add(&stats.reloads_failed, 1);
+			log_err("reload: %s has errors (above); keeping the running configuration",
+				cfg->path);
+			sd_notify(0, "READY=1");
+			continue;
+		}
+		powerd_stop(&pd);
+		cfg_free(cfg);
+		*cfg = next;
+		if (powerd_start(&pd, cfg, &stats, ctl[1])) {
+			log_err("reload: the new configuration could not be started; exiting");
+			return 1;
+		}
+		atomic_fetch_add(&stats.reloads_ok, 1);
+		announce(cfg);
+	}
+	sd_notify(0, "STOPPING=1");
+	powerd_stop(&pd);
+	log_info("stopped");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'k'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = DEFAULT_CONFIG;
+	struct config cfg;
+	bool check = false;
+	sigset_t set;
+	int ctl[2], c, r;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'k':
+			check = true;
+			break;
+		case 'V':
+			printf("powerd %s\n", POWERD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "powerd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	if (cfg_load(path, &cfg, stderr))
+		return 2;
+	if (check) {
+		printf("%s: configuration OK (%zu meter%s)\n", path, cfg.npulses,
+		       cfg.npulses == 1 ? "" : "s");
+		cfg_free(&cfg);
+		return 0;
+	}
+	/* Every thread inherits this mask; the I/O thread reads the signals
+	 * from a signalfd instead. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(ctl, O_CLOEXEC) < 0) {
+		fprintf(stderr, "powerd: pipe: %s\n", strerror(errno));
+		cfg_free(&cfg);
+		return 1;
+	}
+	r = supervise(&cfg, ctl);
+	close(ctl[0]);
+	close(ctl[1]);
+	cfg_free(&cfg);
+	return r;
+}

@@ -1,0 +1,123 @@
+/* The meter thread: edges from the ring through the filter and converter.
+ *
+ * It sleeps in poll() on the wake eventfd until the I/O thread has pushed
+ * edges, or until the earliest deadline: a level that will be confirmed
+ * (so a flash is accepted min_pulse after it ends, not at the next flash),
+ * or the next energy checkpoint.  Fsync'ing checkpoints here, not on the I/O
+ * thread, keeps the loop free of blocking calls; edges queue in the ring
+ * meanwhile with their kernel timestamps, so no accuracy is lost. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "powerd.h"
+
+static void meter_persist(struct powerd *pd, bool force)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < pd->nmeters; i++) {
+		struct meter *m = &pd->meters[i];
+
+		if (!force && m->pm.flashes == m->persisted)
+			continue;
+		r = persist_save(pd->cfg->daemon.state_dir, m->cfg->name, m->cfg->impulses_per_kwh,
+				 m->pm.flashes);
+		if (r) {
+			atomic_fetch_add(&pd->stats->persist_failed, 1);
+			log_err("meter %s: saving the energy counter in %s: %s", m->cfg->name,
+				pd->cfg->daemon.state_dir, strerror(-r));
+			continue;
+		}
+		m->persisted = m->pm.flashes;
+		atomic_fetch_add(&pd->stats->persist_ok, 1);
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			atomic_store(&pd->stats->last_persist_unix_ns,
+				     (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		}
+	}
+}
+
+static void meter_flash(struct meter *m, const struct pulse_flash *f)
+{
+	log_debug("meter %s: flash %" PRIu64 " at %" PRId64 " ns, interval %.6f s, %.1f W",
+		  m->cfg->name, f->count, f->ts_ns, (double)f->interval_ns / 1e9, f->power_w);
+}
+
+/* Everything queued in the ring, then the time-based confirmations. */
+static void meter_process(struct powerd *pd, int64_t now)
+{
+	struct pulse_flash f;
+	struct edge_item e;
+	size_t i;
+
+	while (ring_pop(&pd->edges, &e) == 0) {
+		struct meter *m;
+		int r;
+
+		if (e.meter >= pd->nmeters)
+			continue;
+		m = &pd->meters[e.meter];
+		r = pulse_edge(&m->pm, e.ts_ns, (int)e.level, &f);
+		if (r > 0)
+			meter_flash(m, &f);
+		else if (r < 0)
+			atomic_fetch_add(&m->input_errors, 1);
+	}
+	for (i = 0; i < pd->nmeters; i++) {
+		struct meter *m = &pd->meters[i];
+
+		if (pulse_advance(&m->pm, now, &f) > 0)
+			meter_flash(m, &f);
+	}
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nmeters; i++)
+		pd->meters[i].pub.pm = pd->meters[i].pm;
+	pthread_mutex_unlock(&pd->lock);
+}
+
+void *meter_thread_main(void *arg)
+{
+	struct powerd *pd = arg;
+	const int64_t interval = pd->cfg->daemon.persist_interval_ns;
+	int64_t now = loop_now(), next_persist = now + interval;
+	struct pollfd pfd = {.fd = pd->wake_fd, .events = POLLIN};
+	uint64_t junk;
+	size_t i;
+
+	while (!atomic_load(&pd->stopping)) {
+		int64_t deadline = next_persist, wait_ms;
+
+		meter_process(pd, now);
+		if (now >= next_persist) {
+			meter_persist(pd, false);
+			next_persist = now + interval;
+			deadline = next_persist;
+		}
+		for (i = 0; i < pd->nmeters; i++) {
+			int64_t d = pulse_next_deadline(&pd->meters[i].pm);
+
+			if (d < deadline)
+				deadline = d;
+		}
+		wait_ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+		if (wait_ms > 60000)
+			wait_ms = 60000;
+		if (poll(&pfd, 1, (int)wait_ms) > 0 && read(pd->wake_fd, &junk, sizeof(junk)) < 0 &&
+		    errno != EAGAIN)
+			log_err("meter thread: reading its eventfd: %s", strerror(errno));
+		now = loop_now();
+	}
+	/* The I/O thread has stopped pushing: take what is left, then save. */
+	meter_process(pd, loop_now());
+	meter_persist(pd, true);
+	return NULL;
+}

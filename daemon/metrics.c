@@ -1,0 +1,238 @@
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+
+/* One metric family.  The header is written with the first sample, so a
+ * family with nothing to report (no meter has flashed yet) is left out
+ * instead of announcing a metric that has no value. */
+struct metrics_family {
+	const char *name;
+	const char *type;
+	const char *help;
+	bool started;
+};
+
+#define METRICS_FAMILY(n, t, h)                                                                    \
+	{                                                                                          \
+		.name = (n), .type = (t), .help = (h)                                              \
+	}
+
+static void metrics_label_value(struct buf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *esc;
+
+		switch (*s) {
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		default:
+			continue;
+		}
+		buf_append(b, run, (size_t)(s - run));
+		buf_append(b, esc, 2);
+		run = s + 1;
+	}
+	buf_append(b, run, (size_t)(s - run));
+}
+
+/* The shortest text that parses back to the same double: scrapers then
+ * see exactly the energy the daemon counted, without %.17g noise such as
+ * 0.10000000000000001. */
+static void metrics_double(struct buf *b, double v)
+{
+	char s[40];
+	int prec;
+
+	if (isnan(v)) {
+		buf_append(b, "NaN", 3);
+		return;
+	}
+	if (isinf(v)) {
+		buf_append(b, v > 0 ? "+Inf" : "-Inf", 4);
+		return;
+	}
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(s, sizeof(s), "%.*g", prec, v);
+		if (strtod(s, NULL) == v)
+			break;
+	}
+	if (prec == 17)
+		snprintf(s, sizeof(s), "%.17g", v);
+	buf_append(b, s, strlen(s));
+}
+
+/* Writes the family header if needed, the name and the label set; the
+ * caller appends the value. */
+static void metrics_begin(struct buf *b, struct metrics_family *f, const char *key,
+			  const char *value)
+{
+	if (!f->started) {
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+		f->started = true;
+	}
+	buf_append(b, f->name, strlen(f->name));
+	if (key) {
+		buf_printf(b, "{%s=\"", key);
+		metrics_label_value(b, value);
+		buf_append(b, "\"}", 2);
+	}
+	buf_append(b, " ", 1);
+}
+
+static void metrics_u64(struct buf *b, struct metrics_family *f, const char *key, const char *value,
+			uint64_t v)
+{
+	metrics_begin(b, f, key, value);
+	buf_printf(b, "%" PRIu64 "\n", v);
+}
+
+static void metrics_f64(struct buf *b, struct metrics_family *f, const char *key, const char *value,
+			double v)
+{
+	metrics_begin(b, f, key, value);
+	metrics_double(b, v);
+	buf_append(b, "\n", 1);
+}
+
+static uint64_t metrics_field(const struct status_meter *m, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)m + off, sizeof(v));
+	return v;
+}
+
+static void metrics_daemon(const struct status *st, struct buf *b)
+{
+	struct metrics_family info =
+		METRICS_FAMILY("powerd_build_info", "gauge",
+			       "Always 1; the version label names the running build.");
+	struct metrics_family start = METRICS_FAMILY("powerd_start_time_seconds", "gauge",
+						     "Unix time at which powerd started.");
+	struct metrics_family reloads = METRICS_FAMILY("powerd_config_reloads_total", "counter",
+						       "Configuration reloads (SIGHUP) by result.");
+	struct metrics_family persist =
+		METRICS_FAMILY("powerd_state_persist_total", "counter",
+			       "Writes of the persisted energy counters by result.");
+	struct metrics_family last_persist = METRICS_FAMILY(
+		"powerd_state_last_persist_timestamp_seconds", "gauge",
+		"Unix time of the last successful write of the persisted energy counters.");
+	struct metrics_family rss = METRICS_FAMILY("process_resident_memory_bytes", "gauge",
+						   "Resident memory size in bytes.");
+	struct metrics_family cpu =
+		METRICS_FAMILY("process_cpu_seconds_total", "counter",
+			       "Total user and system CPU time spent in seconds.");
+
+	metrics_u64(b, &info, "version", st->version, 1);
+	metrics_f64(b, &start, NULL, NULL, st->start_unix_s);
+	metrics_u64(b, &reloads, "result", "ok", st->reloads_ok);
+	metrics_u64(b, &reloads, "result", "error", st->reloads_failed);
+	metrics_u64(b, &persist, "result", "ok", st->persist_ok);
+	metrics_u64(b, &persist, "result", "error", st->persist_failed);
+	if (st->last_persist_unix_s != 0)
+		metrics_f64(b, &last_persist, NULL, NULL, st->last_persist_unix_s);
+	if (st->rss_bytes >= 0)
+		metrics_u64(b, &rss, NULL, NULL, (uint64_t)st->rss_bytes);
+	metrics_f64(b, &cpu, NULL, NULL, st->cpu_seconds);
+}
+
+static void metrics_meters(const struct status *st, struct buf *b)
+{
+	static const struct {
+		const char *name;
+		const char *help;
+		size_t off;
+	} counters[] = {
+		{"powerd_pulse_flashes_total",
+		 "Accepted LED flashes: the energy counter, persisted across restarts.",
+		 offsetof(struct status_meter, flashes)},
+		{"powerd_pulse_edges_total", "Edges seen on the input since start.",
+		 offsetof(struct status_meter, edges)},
+		{"powerd_pulse_glitches_total",
+		 "Pulses rejected by the glitch filter (shorter than min_pulse_ms) since start.",
+		 offsetof(struct status_meter, glitches)},
+		{"powerd_pulse_events_lost_total",
+		 "Edges lost to a kernel event buffer overflow since start.",
+		 offsetof(struct status_meter, events_lost)},
+		{"powerd_pulse_input_errors_total",
+		 "Input errors (bad trace lines, read errors) since start.",
+		 offsetof(struct status_meter, input_errors)},
+	};
+	struct metrics_family power = METRICS_FAMILY(
+		"powerd_pulse_power_watts", "gauge",
+		"Power from the interval between the last two flashes, or its upper bound while "
+		"the next flash is overdue.");
+	struct metrics_family energy =
+		METRICS_FAMILY("powerd_pulse_energy_joules_total", "counter",
+			       "Energy: accepted flashes divided by impulses_per_kwh.");
+	struct metrics_family last =
+		METRICS_FAMILY("powerd_pulse_last_flash_timestamp_seconds", "gauge",
+			       "Unix time of the last accepted flash.");
+	struct metrics_family ipk = METRICS_FAMILY("powerd_pulse_impulses_per_kwh", "gauge",
+						   "The meter's constant from the configuration.");
+	size_t i, c;
+
+	for (i = 0; i < st->nmeters; i++)
+		if (st->meters[i].power_known)
+			metrics_f64(b, &power, "meter", st->meters[i].name, st->meters[i].power_w);
+	for (i = 0; i < st->nmeters; i++)
+		metrics_f64(b, &energy, "meter", st->meters[i].name, st->meters[i].energy_j);
+	for (c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		struct metrics_family f =
+			METRICS_FAMILY(counters[c].name, "counter", counters[c].help);
+
+		for (i = 0; i < st->nmeters; i++)
+			metrics_u64(b, &f, "meter", st->meters[i].name,
+				    metrics_field(&st->meters[i], counters[c].off));
+	}
+	for (i = 0; i < st->nmeters; i++)
+		if (st->meters[i].have_flash)
+			metrics_f64(b, &last, "meter", st->meters[i].name,
+				    st->meters[i].last_flash_unix_s);
+	for (i = 0; i < st->nmeters; i++)
+		metrics_u64(b, &ipk, "meter", st->meters[i].name, st->meters[i].impulses_per_kwh);
+}
+
+static void metrics_rings(const struct status *st, struct buf *b)
+{
+	struct metrics_family cap =
+		METRICS_FAMILY("powerd_ring_capacity", "gauge", "Slots in the ring buffer.");
+	struct metrics_family used = METRICS_FAMILY("powerd_ring_used", "gauge",
+						    "Slots in use when the status was taken.");
+	struct metrics_family dropped = METRICS_FAMILY("powerd_ring_dropped_total", "counter",
+						       "Items dropped because the ring was full.");
+	size_t i, n = st->nrings;
+
+	/* The array is fixed; never trust a count beyond it. */
+	if (n > sizeof(st->rings) / sizeof(st->rings[0]))
+		n = sizeof(st->rings) / sizeof(st->rings[0]);
+	for (i = 0; i < n; i++)
+		metrics_u64(b, &cap, "ring", st->rings[i].name, st->rings[i].capacity);
+	for (i = 0; i < n; i++)
+		metrics_u64(b, &used, "ring", st->rings[i].name, st->rings[i].used);
+	for (i = 0; i < n; i++)
+		metrics_u64(b, &dropped, "ring", st->rings[i].name, st->rings[i].dropped);
+}
+
+int metrics_render(const struct status *st, struct buf *out)
+{
+	metrics_meters(st, out);
+	metrics_rings(st, out);
+	metrics_daemon(st, out);
+	return out->err;
+}

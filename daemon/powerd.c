@@ -1,0 +1,238 @@
+/* Starting, stopping and observing the daemon.  Start order: state directory
+ * and energy counters, ring, I/O set-up (sources opened), threads, HTTP.
+ * Stop order is the reverse, with the I/O thread stopped before the meter
+ * thread so that every edge the loop pushed is counted and saved. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "powerd.h"
+
+static int64_t powerd_realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int powerd_meters_init(struct powerd *pd)
+{
+	const struct config *cfg = pd->cfg;
+	size_t i;
+	int r;
+
+	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
+	if (!pd->meters)
+		return -ENOMEM;
+	pd->nmeters = cfg->npulses;
+	for (i = 0; i < cfg->npulses; i++) {
+		const struct cfg_pulse *c = &cfg->pulses[i];
+		struct meter *m = &pd->meters[i];
+		struct pulse_params p = {
+			.impulses_per_kwh = c->impulses_per_kwh,
+			.min_pulse_ns = c->min_pulse_ns,
+			.timeout_ns = c->timeout_ns,
+		};
+		uint64_t base = 0;
+
+		m->pd = pd;
+		m->index = (uint32_t)i;
+		m->cfg = c;
+		r = persist_load(cfg->daemon.state_dir, c->name, c->impulses_per_kwh, &base);
+		if (r && r != -EBADMSG) {
+			log_err("meter %s: reading its energy counter from %s: %s", c->name,
+				cfg->daemon.state_dir, strerror(-r));
+			return r;
+		}
+		if (base)
+			log_info("meter %s: energy counter continues at %llu flashes (%.3f kWh)",
+				 c->name, (unsigned long long)base,
+				 pulse_energy_wh(&p, base) / 1000.0);
+		pulse_init(&m->pm, &p, base);
+		m->persisted = base;
+		m->pub.pm = m->pm;
+		snprintf(m->pub.input, sizeof(m->pub.input), "%s",
+			 c->replay[0] ? c->replay : c->line);
+		snprintf(m->pub.state, sizeof(m->pub.state), "starting");
+	}
+	return 0;
+}
+
+int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stats *stats,
+		 int ctl_fd)
+{
+	int r;
+
+	memset(pd, 0, sizeof(*pd));
+	pd->cfg = cfg;
+	pd->stats = stats;
+	pd->ctl_fd = ctl_fd;
+	pd->wake_fd = pd->io_stop_fd = pd->sig_fd = -1;
+	pthread_mutex_init(&pd->lock, NULL);
+	log_set_level(cfg->daemon.log_level);
+
+	r = persist_prepare_dir(cfg->daemon.state_dir);
+	if (r) {
+		log_err("state_dir %s is not usable: %s", cfg->daemon.state_dir, strerror(-r));
+		goto fail;
+	}
+	r = powerd_meters_init(pd);
+	if (r)
+		goto fail;
+	r = ring_init(&pd->edges, sizeof(struct edge_item), cfg->daemon.edge_ring);
+	if (r)
+		goto fail;
+	pd->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pd->io_stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (pd->wake_fd < 0 || pd->io_stop_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = io_setup(pd);
+	if (r)
+		goto fail;
+	r = -pthread_create(&pd->meter_thread, NULL, meter_thread_main, pd);
+	if (r)
+		goto fail;
+	r = -pthread_create(&pd->io_thread, NULL, io_thread_main, pd);
+	if (r) {
+		atomic_store(&pd->stopping, true);
+		io_notify_meter(pd);
+		pthread_join(pd->meter_thread, NULL);
+		goto fail;
+	}
+	pd->threads_started = true;
+	r = http_start(&pd->http, cfg->daemon.listen, cfg->daemon.socket, powerd_status, pd);
+	if (r) {
+		log_err("cannot serve HTTP on %s / %s: %s", cfg->daemon.listen, cfg->daemon.socket,
+			strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	powerd_stop(pd);
+	return r;
+}
+
+void powerd_stop(struct powerd *pd)
+{
+	uint64_t one = 1;
+
+	if (pd->http) {
+		http_stop(pd->http);
+		pd->http = NULL;
+	}
+	if (pd->threads_started) {
+		atomic_store(&pd->stopping, true);
+		if (write(pd->io_stop_fd, &one, sizeof(one)) < 0)
+			log_err("stopping the I/O thread: %s", strerror(errno));
+		pthread_join(pd->io_thread, NULL);
+		io_notify_meter(pd);
+		pthread_join(pd->meter_thread, NULL);
+		pd->threads_started = false;
+	}
+	io_teardown(pd);
+	if (pd->wake_fd >= 0)
+		close(pd->wake_fd);
+	if (pd->io_stop_fd >= 0)
+		close(pd->io_stop_fd);
+	pd->wake_fd = pd->io_stop_fd = -1;
+	ring_free(&pd->edges);
+	free(pd->meters);
+	pd->meters = NULL;
+	pd->nmeters = 0;
+	pthread_mutex_destroy(&pd->lock);
+}
+
+static long powerd_rss_bytes(void)
+{
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	return rss * sysconf(_SC_PAGESIZE);
+}
+
+static void powerd_status_meter(struct meter *m, int64_t now, int64_t mono_to_unix,
+				struct status_meter *sm)
+{
+	const struct pulse_meter *pm = &m->pub.pm;
+
+	snprintf(sm->name, sizeof(sm->name), "%s", m->cfg->name);
+	snprintf(sm->input, sizeof(sm->input), "%s", m->pub.input);
+	snprintf(sm->state, sizeof(sm->state), "%s", m->pub.state);
+	sm->replay = m->cfg->replay[0] != '\0';
+	sm->impulses_per_kwh = m->cfg->impulses_per_kwh;
+	sm->power_known = pulse_power(pm, now, &sm->power_w);
+	sm->flashes = pm->flashes;
+	sm->energy_wh = pulse_energy_wh(&pm->p, pm->flashes);
+	sm->energy_j = pulse_energy_j(&pm->p, pm->flashes);
+	sm->edges = pm->edges;
+	sm->glitches = pm->glitches;
+	sm->events_lost = atomic_load(&m->events_lost);
+	sm->input_errors = atomic_load(&m->input_errors);
+	sm->have_flash = pm->have_flash;
+	if (pm->have_flash) {
+		sm->last_flash_age_s = (double)(now - pm->last_flash_ns) / 1e9;
+		sm->last_flash_unix_s = (double)(pm->last_flash_ns + mono_to_unix) / 1e9;
+	}
+	if (!strcmp(sm->state, "ok") || !strcmp(sm->state, "replaying")) {
+		if (!pm->have_flash)
+			snprintf(sm->state, sizeof(sm->state), "%.32s, waiting for the first flash",
+				 m->pub.state);
+		else if (!sm->power_known)
+			snprintf(sm->state, sizeof(sm->state), "%.32s, waiting for the second flash",
+				 m->pub.state);
+	}
+}
+
+int powerd_status(void *arg, struct status *st)
+{
+	struct powerd *pd = arg;
+	struct powerd_stats *s = pd->stats;
+	int64_t now = loop_now(), unix_now = powerd_realtime_ns();
+	struct rusage ru;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	st->meters = calloc(pd->nmeters ? pd->nmeters : 1, sizeof(*st->meters));
+	if (!st->meters)
+		return -ENOMEM;
+	snprintf(st->version, sizeof(st->version), "%s", POWERD_VERSION);
+	snprintf(st->config_path, sizeof(st->config_path), "%s", pd->cfg->path);
+	st->start_unix_s = (double)s->start_unix_ns / 1e9;
+	st->uptime_s = (double)(unix_now - s->start_unix_ns) / 1e9;
+	st->reloads_ok = atomic_load(&s->reloads_ok);
+	st->reloads_failed = atomic_load(&s->reloads_failed);
+	st->persist_ok = atomic_load(&s->persist_ok);
+	st->persist_failed = atomic_load(&s->persist_failed);
+	st->last_persist_unix_s = (double)atomic_load(&s->last_persist_unix_ns) / 1e9;
+	st->rss_bytes = powerd_rss_bytes();
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		st->cpu_seconds = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+				  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	pthread_mutex_lock(&pd->lock);
+	for (i = 0; i < pd->nmeters; i++)
+		powerd_status_meter(&pd->meters[i], now, unix_now - now, &st->meters[i]);
+	pthread_mutex_unlock(&pd->lock);
+	st->nmeters = pd->nmeters;
+	snprintf(st->rings[0].name, sizeof(st->rings[0].name), "edges");
+	st->rings[0].capacity = ring_capacity(&pd->edges);
+	st->rings[0].used = ring_count(&pd->edges);
+	st->rings[0].dropped = ring_dropped(&pd->edges);
+	st->nrings = 1;
+	return 0;
+}

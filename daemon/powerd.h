@@ -1,0 +1,145 @@
+/* The running daemon: its threads, rings and meters.
+ *
+ *   I/O thread    io.c       io_uring loop: GPIO line-event fds, replay files,
+ *                            timers, signalfd.  Pushes edges into `edges`.
+ *   meter thread  meter.c    pops edges, runs the filter and converter
+ *                            (pulse.c), publishes snapshots, persists energy.
+ *   HTTP threads  http.c     libmicrohttpd; reads snapshots via powerd_status().
+ *   main thread   main.c     supervises: start, reload on SIGHUP, stop.
+ *
+ * Ownership: a meter's `src` part belongs to the I/O thread, its `pm` part to
+ * the meter thread, its `pub` part is shared under `lock`.  The only other
+ * channel between threads is the SPSC edge ring and the eventfd that wakes
+ * the meter thread. */
+#ifndef POWERD_POWERD_H
+#define POWERD_POWERD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "gpio.h"
+#include "loop.h"
+#include "pulse.h"
+#include "ring.h"
+#include "status.h"
+
+/* One edge on its way from the I/O thread to the meter thread. */
+struct edge_item {
+	int64_t ts_ns; /* CLOCK_MONOTONIC (kernel time, or mapped trace time) */
+	uint32_t meter;
+	uint32_t level;
+};
+
+#define GPIO_READ_EVENTS 64
+#define REPLAY_BUF_SIZE  65536
+
+struct replay;
+
+/* The input side of a meter: I/O thread only. */
+struct meter_src {
+	struct gpio_line *gpio;
+	struct replay *replay;
+	struct loop_op op;       /* the read (or replay timer) in flight */
+	struct loop_op retry_op; /* reopen timer after an error */
+	unsigned char *rbuf;     /* GPIO records */
+	size_t rbuf_size;
+};
+
+/* What the meter thread publishes for readers: under powerd.lock. */
+struct meter_pub {
+	struct pulse_meter pm; /* copy: readers compute the power at their "now" */
+	char input[PATH_MAX + 64];
+	char state[128];
+};
+
+struct meter {
+	struct powerd *pd;
+	uint32_t index;
+	const struct cfg_pulse *cfg;
+	struct meter_src src;
+	struct pulse_meter pm;
+	uint64_t persisted; /* flash count last written to disk */
+	struct meter_pub pub;
+	/* Written by the I/O thread, read anywhere. */
+	_Atomic uint64_t events_lost;
+	_Atomic uint64_t input_errors;
+};
+
+/* Counters that outlive a reload: owned by the supervisor. */
+struct powerd_stats {
+	_Atomic uint64_t reloads_ok;
+	_Atomic uint64_t reloads_failed;
+	_Atomic uint64_t persist_ok;
+	_Atomic uint64_t persist_failed;
+	_Atomic int64_t last_persist_unix_ns;
+	int64_t start_unix_ns;
+};
+
+/* What the I/O thread tells the supervisor (written to ctl_fd). */
+enum powerd_event { POWERD_EV_STOP = 'T', POWERD_EV_RELOAD = 'H', POWERD_EV_FATAL = 'F' };
+
+struct powerd {
+	const struct config *cfg;
+	struct powerd_stats *stats;
+	struct meter *meters;
+	size_t nmeters;
+	struct ring edges;
+	pthread_mutex_t lock;
+
+	int wake_fd;    /* eventfd: edges are waiting (or stop), for the meter thread */
+	int io_stop_fd; /* eventfd: stop, for the I/O thread */
+	struct loop_op io_stop_op;
+	uint64_t io_stop_buf;
+	int ctl_fd; /* write end of the supervisor's pipe */
+	int sig_fd; /* signalfd, read by the I/O thread */
+	struct loop *loop;
+	struct loop_op sig_op;
+	unsigned char sig_buf[128];
+
+	pthread_t io_thread;
+	pthread_t meter_thread;
+	bool threads_started;
+	_Atomic bool stopping;
+	struct http *http;
+};
+
+/* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative
+ * errno after logging why. */
+int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stats *stats,
+		 int ctl_fd);
+/* Stop threads, persist energy, release everything. */
+void powerd_stop(struct powerd *pd);
+
+/* status_fill_fn for the HTTP server. */
+int powerd_status(void *arg, struct status *st);
+
+/* io.c: the I/O thread's body and the sources it drives. */
+void *io_thread_main(void *arg);
+int io_setup(struct powerd *pd);
+void io_teardown(struct powerd *pd);
+void io_notify_meter(struct powerd *pd);
+
+/* meter.c: the meter thread. */
+void *meter_thread_main(void *arg);
+
+/* persist.c: energy counters in state_dir. */
+int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
+		 uint64_t *flashes);
+int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
+		 uint64_t flashes);
+int persist_prepare_dir(const char *state_dir);
+
+/* replay.c: a trace file replayed through the loop. */
+int replay_open(struct meter *m, struct replay **out);
+void replay_start(struct meter *m);
+void replay_close(struct replay *r);
+const char *replay_describe(const struct replay *r);
+
+/* source_gpio.c */
+void gpio_src_start(struct meter *m);
+void gpio_src_close(struct meter *m);
+
+#endif

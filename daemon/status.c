@@ -1,0 +1,10 @@
+#include <stdlib.h>
+
+#include "status.h"
+
+void status_release(struct status *st)
+{
+	free(st->meters);
+	st->meters = NULL;
+	st->nmeters = 0;
+}

@@ -1,0 +1,63 @@
+/* A consistent copy of the daemon's state, taken under the meters' lock and
+ * then rendered without holding anything: /metrics, /api/status, the HTML
+ * page and powerctl all read this one structure. */
+#ifndef POWERD_STATUS_H
+#define POWERD_STATUS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct status_meter {
+	char name[CFG_NAME_MAX];
+	char input[PATH_MAX + 64]; /* "gpiochip0 line 17 (PULSE0)" or "replay FILE" */
+	bool replay;
+	uint32_t impulses_per_kwh;
+	bool power_known;
+	double power_w;
+	uint64_t flashes; /* energy counter, survives restarts */
+	double energy_wh;
+	double energy_j;
+	uint64_t edges;         /* since start */
+	uint64_t glitches;      /* since start */
+	uint64_t events_lost;   /* kernel event overflow, since start */
+	uint64_t input_errors;  /* bad trace lines, read errors, since start */
+	bool have_flash;
+	double last_flash_age_s;  /* valid if have_flash */
+	double last_flash_unix_s; /* valid if have_flash */
+	char state[128];          /* "ok", "waiting for the second flash", "error: ..." */
+};
+
+struct status_ring {
+	char name[32];
+	uint64_t capacity;
+	uint64_t used;
+	uint64_t dropped;
+};
+
+struct status {
+	char version[32];
+	char config_path[PATH_MAX];
+	double start_unix_s;
+	double uptime_s;
+	uint64_t reloads_ok;
+	uint64_t reloads_failed;
+	uint64_t persist_ok;
+	uint64_t persist_failed;
+	double last_persist_unix_s; /* 0 = never */
+	long rss_bytes;
+	double cpu_seconds;
+	struct status_meter *meters;
+	size_t nmeters;
+	struct status_ring rings[4];
+	size_t nrings;
+};
+
+/* Provided by the daemon: fill *st (allocating st->meters) / release it. */
+typedef int (*status_fill_fn)(void *arg, struct status *st);
+void status_release(struct status *st);
+
+#endif

@@ -1,0 +1,130 @@
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "status_json.h"
+
+/* cJSON's adders return NULL on allocation failure; rather than test each
+ * one, the builders fold the results into one flag. */
+static bool status_json_num(cJSON *o, const char *key, double v)
+{
+	return cJSON_AddNumberToObject(o, key, v) != NULL;
+}
+
+static bool status_json_num_or_null(cJSON *o, const char *key, bool known, double v)
+{
+	if (!known)
+		return cJSON_AddNullToObject(o, key) != NULL;
+	return status_json_num(o, key, v);
+}
+
+static bool status_json_str(cJSON *o, const char *key, const char *s)
+{
+	return cJSON_AddStringToObject(o, key, s) != NULL;
+}
+
+static bool status_json_pair(cJSON *o, const char *key, const char *k1, double v1, const char *k2,
+			     double v2)
+{
+	cJSON *p = cJSON_AddObjectToObject(o, key);
+
+	return p && status_json_num(p, k1, v1) && status_json_num(p, k2, v2);
+}
+
+static bool status_json_daemon(cJSON *root, const struct status *st)
+{
+	cJSON *d = cJSON_AddObjectToObject(root, "daemon");
+	cJSON *persist;
+	bool ok;
+
+	if (!d)
+		return false;
+	ok = status_json_str(d, "version", st->version) &&
+	     status_json_str(d, "config", st->config_path) &&
+	     status_json_num(d, "start_time", st->start_unix_s) &&
+	     status_json_num(d, "uptime_s", st->uptime_s) &&
+	     status_json_pair(d, "reloads", "ok", (double)st->reloads_ok, "error",
+			      (double)st->reloads_failed) &&
+	     status_json_pair(d, "persist", "ok", (double)st->persist_ok, "error",
+			      (double)st->persist_failed) &&
+	     status_json_num_or_null(d, "rss_bytes", st->rss_bytes >= 0, (double)st->rss_bytes) &&
+	     status_json_num(d, "cpu_seconds", st->cpu_seconds);
+	if (!ok)
+		return false;
+	persist = cJSON_GetObjectItemCaseSensitive(d, "persist");
+	return status_json_num_or_null(persist, "last_time", st->last_persist_unix_s != 0,
+				       st->last_persist_unix_s);
+}
+
+static bool status_json_meter(cJSON *arr, const struct status_meter *m)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return false;
+	if (!cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	return status_json_str(o, "name", m->name) && status_json_str(o, "kind", "pulse") &&
+	       status_json_str(o, "input", m->input) &&
+	       cJSON_AddBoolToObject(o, "replay", m->replay) &&
+	       status_json_num(o, "impulses_per_kwh", m->impulses_per_kwh) &&
+	       status_json_num_or_null(o, "power_w", m->power_known, m->power_w) &&
+	       status_json_num(o, "energy_wh", m->energy_wh) &&
+	       status_json_num(o, "energy_j", m->energy_j) &&
+	       status_json_num(o, "flashes", (double)m->flashes) &&
+	       status_json_num(o, "edges", (double)m->edges) &&
+	       status_json_num(o, "glitches", (double)m->glitches) &&
+	       status_json_num(o, "events_lost", (double)m->events_lost) &&
+	       status_json_num(o, "input_errors", (double)m->input_errors) &&
+	       status_json_num_or_null(o, "last_flash_age_s", m->have_flash, m->last_flash_age_s) &&
+	       status_json_num_or_null(o, "last_flash_time", m->have_flash, m->last_flash_unix_s) &&
+	       status_json_str(o, "state", m->state);
+}
+
+static bool status_json_ring(cJSON *arr, const struct status_ring *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return false;
+	if (!cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	return status_json_str(o, "name", r->name) &&
+	       status_json_num(o, "capacity", (double)r->capacity) &&
+	       status_json_num(o, "used", (double)r->used) &&
+	       status_json_num(o, "dropped", (double)r->dropped);
+}
+
+char *status_json(const struct status *st)
+{
+	size_t i, nrings = st->nrings;
+	cJSON *root, *sources, *rings;
+	char *text = NULL;
+	bool ok;
+
+	if (nrings > sizeof(st->rings) / sizeof(st->rings[0]))
+		nrings = sizeof(st->rings) / sizeof(st->rings[0]);
+	root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	ok = status_json_daemon(root, st);
+	sources = ok ? cJSON_AddArrayToObject(root, "sources") : NULL;
+	ok = sources != NULL;
+	for (i = 0; ok && i < st->nmeters; i++)
+		ok = status_json_meter(sources, &st->meters[i]);
+	rings = ok ? cJSON_AddArrayToObject(root, "rings") : NULL;
+	ok = rings != NULL;
+	for (i = 0; ok && i < nrings; i++)
+		ok = status_json_ring(rings, &st->rings[i]);
+	/* Sinks arrive with a later issue; the key is there so clients can rely
+	 * on it. */
+	if (ok && cJSON_AddArrayToObject(root, "sinks"))
+		text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}

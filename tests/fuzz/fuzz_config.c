@@ -1,0 +1,50 @@
+/* libFuzzer target for the configuration parser: any input must be either
+ * rejected or accepted as a configuration that keeps every documented
+ * invariant, without leaks or undefined behaviour. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_accepted(const struct config *cfg)
+{
+	const struct cfg_daemon *d = &cfg->daemon;
+	size_t i, j;
+
+	if (d->edge_ring < 16 || d->edge_ring > 1048576 || (d->edge_ring & (d->edge_ring - 1)))
+		abort();
+	if (d->persist_interval_ns < 1000000000LL || !d->state_dir[0] || !d->socket[0] ||
+	    strlen(d->socket) > 107)
+		abort();
+	for (i = 0; i < cfg->npulses; i++) {
+		const struct cfg_pulse *m = &cfg->pulses[i];
+
+		if (!m->name[0] || m->impulses_per_kwh < 1 || m->impulses_per_kwh > 1000000)
+			abort();
+		if (m->replay[0] ? (m->chip[0] || m->line[0]) : (!m->chip[0] || !m->line[0]))
+			abort();
+		if (m->timeout_ns <= 0 || m->sample_interval_ns < 100000000LL ||
+		    m->min_pulse_ns < 0 || m->min_pulse_ns > 10000000000LL || !(m->speed >= 0))
+			abort();
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg->pulses[j].name, m->name))
+				abort();
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static FILE *devnull;
+	struct config cfg;
+
+	if (!devnull)
+		devnull = fopen("/dev/null", "w");
+	if (cfg_load_mem("fuzz", (const char *)data, size, &cfg, devnull) == 0)
+		check_accepted(&cfg);
+	cfg_free(&cfg);
+	return 0;
+}

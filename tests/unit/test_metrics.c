@@ -1,0 +1,377 @@
+/* The three renderings of the status: Prometheus text (exact lines, label
+ * escaping, omitted samples, promtool's verdict), JSON (parsed back) and the
+ * HTML page (escaping). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "check.h"
+#include "metrics.h"
+#include "page.h"
+#include "status.h"
+#include "status_json.h"
+
+#define ODD_NAME  "a\"b\\c\nd"
+#define ODD_LABEL "a\\\"b\\\\c\\nd"
+#define ODD_STATE "<script>alert('x')</script> & more\x1b[31m"
+
+static struct status_meter meters[2];
+
+static void make_status(struct status *st)
+{
+	struct status_meter *m = &meters[0];
+
+	memset(st, 0, sizeof(*st));
+	memset(meters, 0, sizeof(meters));
+	strcpy(st->version, "0.1.0");
+	strcpy(st->config_path, "/etc/powerd/powerd.conf");
+	st->start_unix_s = 1700000000;
+	st->uptime_s = 3723.5;
+	st->reloads_ok = 2;
+	st->reloads_failed = 1;
+	st->persist_ok = 5;
+	st->persist_failed = 0;
+	st->last_persist_unix_s = 1700000100.25;
+	st->rss_bytes = 4194304;
+	st->cpu_seconds = 1.5;
+
+	strcpy(m->name, "house");
+	strcpy(m->input, "gpiochip0 line 17 (PULSE0)");
+	m->impulses_per_kwh = 1000;
+	m->power_known = true;
+	m->power_w = 1234.5;
+	m->flashes = 1000;
+	m->energy_wh = 1000;
+	m->energy_j = 3600000;
+	m->edges = 2003;
+	m->glitches = 1;
+	m->have_flash = true;
+	m->last_flash_age_s = 3.25;
+	m->last_flash_unix_s = 1700000000.5;
+	strcpy(m->state, "ok");
+
+	m = &meters[1];
+	strcpy(m->name, ODD_NAME);
+	strcpy(m->input, "replay /tmp/x&y.trace");
+	m->replay = true;
+	m->impulses_per_kwh = 800;
+	m->events_lost = 4;
+	m->input_errors = 2;
+	strcpy(m->state, ODD_STATE);
+
+	st->meters = meters;
+	st->nmeters = 2;
+	strcpy(st->rings[0].name, "edges");
+	st->rings[0].capacity = 4096;
+	st->rings[0].used = 3;
+	st->rings[0].dropped = 7;
+	st->nrings = 1;
+}
+
+/* A whole line, not a prefix of a longer one. */
+static bool has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line))) {
+		if ((p == text || p[-1] == '\n') && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+static bool has_prefix_line(const char *text, const char *prefix)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, prefix))) {
+		if (p == text || p[-1] == '\n')
+			return true;
+		p++;
+	}
+	return false;
+}
+
+static char *render_metrics(const struct status *st)
+{
+	struct buf b;
+
+	buf_init(&b);
+	CHECK_EQ_INT(metrics_render(st, &b), 0);
+	return buf_steal(&b);
+}
+
+/* promtool's lint is the acceptance test for /metrics: no finding at all. */
+static void promtool_check(const char *text)
+{
+	char in[] = "/tmp/powerd-metrics-XXXXXX", out[] = "/tmp/powerd-promtool-XXXXXX";
+	char cmd[256];
+	int fd, ofd, rc;
+	FILE *f;
+	long size;
+
+	if (system("command -v promtool >/dev/null 2>&1") != 0) {
+		printf("promtool not found, lint skipped\n");
+		return;
+	}
+	fd = mkstemp(in);
+	ofd = mkstemp(out);
+	CHECK(fd >= 0 && ofd >= 0);
+	if (fd < 0 || ofd < 0)
+		return;
+	CHECK_EQ_INT(write(fd, text, strlen(text)), (long long)strlen(text));
+	close(fd);
+	close(ofd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s 2>&1", in, out);
+	rc = system(cmd);
+	CHECK_EQ_INT(rc, 0);
+	f = fopen(out, "r");
+	CHECK(f != NULL);
+	if (f) {
+		fseek(f, 0, SEEK_END);
+		size = ftell(f);
+		CHECK_EQ_INT(size, 0);
+		if (size > 0) {
+			char line[512];
+
+			rewind(f);
+			while (fgets(line, sizeof(line), f))
+				fprintf(stderr, "promtool: %s", line);
+		}
+		fclose(f);
+	}
+	unlink(in);
+	unlink(out);
+}
+
+static void test_metrics(void)
+{
+	struct status st;
+	char *t;
+
+	make_status(&st);
+	t = render_metrics(&st);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(has_line(t, "# TYPE powerd_pulse_energy_joules_total counter"));
+	CHECK(has_prefix_line(t, "# HELP powerd_pulse_energy_joules_total "));
+	CHECK(has_line(t, "powerd_pulse_energy_joules_total{meter=\"house\"} 3600000"));
+	CHECK(has_line(t, "powerd_pulse_energy_joules_total{meter=\"" ODD_LABEL "\"} 0"));
+	CHECK(has_line(t, "powerd_pulse_power_watts{meter=\"house\"} 1234.5"));
+	CHECK(!has_prefix_line(t, "powerd_pulse_power_watts{meter=\"" ODD_LABEL "\"}"));
+	CHECK(has_line(t, "powerd_pulse_flashes_total{meter=\"house\"} 1000"));
+	CHECK(has_line(t, "powerd_pulse_edges_total{meter=\"house\"} 2003"));
+	CHECK(has_line(t, "powerd_pulse_glitches_total{meter=\"house\"} 1"));
+	CHECK(has_line(t, "powerd_pulse_events_lost_total{meter=\"" ODD_LABEL "\"} 4"));
+	CHECK(has_line(t, "powerd_pulse_input_errors_total{meter=\"" ODD_LABEL "\"} 2"));
+	CHECK(has_line(t, "powerd_pulse_last_flash_timestamp_seconds{meter=\"house\"} "
+			  "1700000000.5"));
+	CHECK(!has_prefix_line(t, "powerd_pulse_last_flash_timestamp_seconds{meter=\"" ODD_LABEL));
+	CHECK(has_line(t, "powerd_pulse_impulses_per_kwh{meter=\"" ODD_LABEL "\"} 800"));
+	CHECK(has_line(t, "powerd_ring_capacity{ring=\"edges\"} 4096"));
+	CHECK(has_line(t, "powerd_ring_used{ring=\"edges\"} 3"));
+	CHECK(has_line(t, "powerd_ring_dropped_total{ring=\"edges\"} 7"));
+	CHECK(has_line(t, "powerd_build_info{version=\"0.1.0\"} 1"));
+	CHECK(has_line(t, "powerd_start_time_seconds 1700000000"));
+	CHECK(has_line(t, "powerd_config_reloads_total{result=\"ok\"} 2"));
+	CHECK(has_line(t, "powerd_config_reloads_total{result=\"error\"} 1"));
+	CHECK(has_line(t, "powerd_state_persist_total{result=\"error\"} 0"));
+	CHECK(has_line(t, "powerd_state_last_persist_timestamp_seconds 1700000100.25"));
+	CHECK(has_line(t, "process_resident_memory_bytes 4194304"));
+	CHECK(has_line(t, "process_cpu_seconds_total 1.5"));
+	/* A raw newline from the name would have split a sample line. */
+	CHECK(!has_prefix_line(t, "d\"}"));
+	promtool_check(t);
+	free(t);
+
+	/* Facts that are unknown are left out, not reported as 0. */
+	st.last_persist_unix_s = 0;
+	st.rss_bytes = -1;
+	t = render_metrics(&st);
+	CHECK(t && !strstr(t, "powerd_state_last_persist_timestamp_seconds"));
+	CHECK(t && !strstr(t, "process_resident_memory_bytes"));
+	free(t);
+
+	/* No meter has flashed yet: no family without a sample. */
+	meters[0].have_flash = false;
+	meters[0].power_known = false;
+	t = render_metrics(&st);
+	CHECK(t && !strstr(t, "powerd_pulse_power_watts"));
+	CHECK(t && !strstr(t, "powerd_pulse_last_flash_timestamp_seconds"));
+	if (t)
+		promtool_check(t);
+	free(t);
+
+	/* Nothing configured at all is still a valid exposition. */
+	st.nmeters = 0;
+	st.nrings = 0;
+	t = render_metrics(&st);
+	CHECK(t && strstr(t, "powerd_build_info"));
+	if (t)
+		promtool_check(t);
+	free(t);
+}
+
+/* Values must reach the scraper as the same double, without %g rounding
+ * (energy) or %.17g noise. */
+static void test_metrics_numbers(void)
+{
+	static const double values[] = {0.1 + 0.2,	     1.0 / 3.0, 3600000.0 * 7 / 800,
+					123456789.123456789, 1e-300,	5e21};
+	struct status st;
+	size_t i;
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		const char *key = "powerd_pulse_energy_joules_total{meter=\"house\"} ";
+		char *t, *p;
+
+		make_status(&st);
+		st.nmeters = 1;
+		meters[0].energy_j = values[i];
+		t = render_metrics(&st);
+		p = t ? strstr(t, key) : NULL;
+		CHECK(p != NULL);
+		if (p) {
+			char *end;
+			double v = strtod(p + strlen(key), &end);
+
+			CHECK(v == values[i]);
+			CHECK(*end == '\n');
+		}
+		free(t);
+	}
+	make_status(&st);
+	meters[0].energy_j = 0.3;
+	st.nmeters = 1;
+	{
+		char *t = render_metrics(&st);
+
+		CHECK(t && has_line(t, "powerd_pulse_energy_joules_total{meter=\"house\"} 0.3"));
+		free(t);
+	}
+}
+
+static void test_json(void)
+{
+	struct status st;
+	cJSON *root, *d, *src, *m0, *m1, *ring, *sinks, *persist;
+	char *t;
+
+	make_status(&st);
+	t = status_json(&st);
+	CHECK(t != NULL);
+	root = t ? cJSON_Parse(t) : NULL;
+	CHECK(root != NULL);
+	if (!root) {
+		free(t);
+		return;
+	}
+	d = cJSON_GetObjectItemCaseSensitive(root, "daemon");
+	CHECK(cJSON_IsObject(d));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(d, "version")), "0.1.0"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(d, "config")),
+		      "/etc/powerd/powerd.conf"));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "uptime_s")), 3723.5, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(
+			   cJSON_GetObjectItem(cJSON_GetObjectItem(d, "reloads"), "error")),
+		   1, 0);
+	persist = cJSON_GetObjectItem(d, "persist");
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(persist, "ok")), 5, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(persist, "last_time")), 1700000100.25,
+		   0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "rss_bytes")), 4194304, 0);
+
+	src = cJSON_GetObjectItemCaseSensitive(root, "sources");
+	CHECK(cJSON_IsArray(src));
+	CHECK_EQ_INT(cJSON_GetArraySize(src), 2);
+	m0 = cJSON_GetArrayItem(src, 0);
+	m1 = cJSON_GetArrayItem(src, 1);
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "name")), "house"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "kind")), "pulse"));
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(m0, "replay")));
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(m1, "replay")));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "power_w")), 1234.5, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "energy_j")), 3600000, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "energy_wh")), 1000, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "flashes")), 1000, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "edges")), 2003, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "last_flash_age_s")), 3.25, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "last_flash_time")), 1700000000.5,
+		   0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "impulses_per_kwh")), 1000, 0);
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "state")), "ok"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "name")), ODD_NAME));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "state")), ODD_STATE));
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "power_w")));
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "last_flash_age_s")));
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "last_flash_time")));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m1, "events_lost")), 4, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m1, "input_errors")), 2, 0);
+
+	ring = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "rings"), 0);
+	CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(root, "rings")), 1);
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(ring, "name")), "edges"));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(ring, "capacity")), 4096, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(ring, "dropped")), 7, 0);
+	sinks = cJSON_GetObjectItem(root, "sinks");
+	CHECK(cJSON_IsArray(sinks) && cJSON_GetArraySize(sinks) == 0);
+	cJSON_Delete(root);
+	free(t);
+
+	st.last_persist_unix_s = 0;
+	t = status_json(&st);
+	root = t ? cJSON_Parse(t) : NULL;
+	persist = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "daemon"), "persist");
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(persist, "last_time")));
+	cJSON_Delete(root);
+	free(t);
+}
+
+static void test_page(void)
+{
+	struct status st;
+	struct buf b;
+	char *t;
+
+	make_status(&st);
+	buf_init(&b);
+	CHECK_EQ_INT(page_render(&st, &b), 0);
+	t = buf_steal(&b);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(strstr(t, "<meta http-equiv=\"refresh\" content=\"5\">") != NULL);
+	CHECK(strstr(t, "<td>house<") != NULL);
+	CHECK(strstr(t, "a&quot;b\\c\nd") != NULL);
+	CHECK(strstr(t, "a\"b") == NULL);
+	CHECK(strstr(t, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more&#xFFFD;[31m") !=
+	      NULL);
+	CHECK(strstr(t, "<script") == NULL);
+	CHECK(strstr(t, "replay /tmp/x&amp;y.trace") != NULL);
+	CHECK(strstr(t, "1234.5 W") != NULL);
+	CHECK(strstr(t, "1.000 kWh") != NULL);
+	CHECK(strstr(t, "3.2 s ago") != NULL);
+	CHECK(strstr(t, "never") != NULL);
+	CHECK(strstr(t, "1 h 02 min") != NULL);
+	CHECK(strstr(t, "2023-11-14 22:13:20 UTC") != NULL);
+	CHECK(strstr(t, "http://") == NULL && strstr(t, "https://") == NULL);
+	CHECK(strstr(t, "</html>") != NULL);
+	free(t);
+}
+
+int main(void)
+{
+	test_metrics();
+	test_metrics_numbers();
+	test_json();
+	test_page();
+	return check_result();
+}

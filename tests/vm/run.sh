@@ -1,0 +1,93 @@
+#!/bin/bash
+# Boot Debian's kernel (prepared by tests/vm/prepare.sh) under QEMU (TCG)
+# with an initramfs holding busybox, gpio-sim, gpiomon and BUILD_DIR's
+# powerd and powerctl, and run tests/vm/guest-init.sh as its /init.
+# Passes when the guest reports "VMTEST DONE: fails=0" and no failure.
+#
+# Usage: tests/vm/run.sh BUILD_DIR [CACHE_DIR]
+# Environment: QEMU_TIMEOUT (s, default 240), GUEST_INIT (another /init,
+# for experiments).  Work files and the console
+# log stay in BUILD_DIR/vm/.
+set -euo pipefail
+
+BUILD=${1:?usage: run.sh BUILD_DIR [CACHE_DIR]}
+CACHE=${2:-tests/vm/cache}
+HERE=$(cd "$(dirname "$0")" && pwd)
+QEMU_TIMEOUT=${QEMU_TIMEOUT:-240}
+
+say() { echo "vm-run: $*"; }
+die() {
+	echo "vm-run: error: $*" >&2
+	exit 1
+}
+
+[ -f "$CACHE/current" ] || die "$CACHE is not prepared (run tests/vm/prepare.sh $CACHE)"
+KVER=$(cat "$CACHE/current")
+K=$(cd "$CACHE/$KVER" && pwd)
+[ -f "$K/READY" ] || die "$K is incomplete (run tests/vm/prepare.sh $CACHE)"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing"
+for b in powerd powerctl; do
+	[ -x "$BUILD/$b" ] || die "$BUILD/$b missing (build first)"
+done
+
+W=$BUILD/vm
+R=$W/initrd
+rm -rf "$R"
+mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,run,etc/vm,var/lib,lib64}
+W=$(cd "$W" && pwd)
+R=$W/initrd
+
+# Binaries and, through ldd, every shared library they load.
+cp /bin/busybox "$R/bin/busybox"
+add_bin() { # PATH
+	local l
+	cp "$1" "$R/bin/"
+	for l in $(ldd "$1" | awk '/=>/ && $3 ~ /^\// { print $3 } /^[ \t]*\// { print $1 }'); do
+		[ -e "$R$l" ] || install -D -m755 "$l" "$R$l"
+	done
+}
+add_bin "$BUILD/powerd"
+add_bin "$BUILD/powerctl"
+add_bin "$(command -v gpiomon)"
+[ -e "$R/lib64/ld-linux-x86-64.so.2" ] ||
+	install -D /lib64/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2"
+
+while read -r f; do
+	install -D -m644 "$K$f" "$R$f"
+done <"$K/load-order"
+cp "$K/load-order" "$R/etc/vm/load-order"
+install -m755 "${GUEST_INIT:-$HERE/guest-init.sh}" "$R/init"
+
+(cd "$R" && find . | cpio -o -H newc --quiet | gzip -1) >"$W/initrd.cpio.gz"
+say "kernel $KVER, initramfs $(du -h "$W/initrd.cpio.gz" | cut -f1), booting (TCG, timeout ${QEMU_TIMEOUT}s)"
+
+LOG=$W/console.log
+t0=$(date +%s.%N)
+rc=0
+# timeout: after some failures qemu stays alive, paused, forever.
+timeout -k 5 "$QEMU_TIMEOUT" qemu-system-x86_64 -accel tcg -m 512 -smp 2 -nographic \
+	-no-reboot -nic none -kernel "$K/vmlinuz" -initrd "$W/initrd.cpio.gz" \
+	-append 'console=ttyS0 panic=-1 quiet' </dev/null >"$LOG" 2>&1 || rc=$?
+t1=$(date +%s.%N)
+tr -d '\r' <"$LOG" >"$LOG.txt"
+mv "$LOG.txt" "$LOG"
+wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+
+grep -a '^VMTEST' "$LOG" || true
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	say "qemu killed after ${QEMU_TIMEOUT}s"
+fi
+if grep -aq '^VMTEST DONE: fails=0 ' "$LOG" && ! grep -aq '^VMTEST FAIL' "$LOG"; then
+	say "PASS: $(grep -ac '^VMTEST PASS' "$LOG") checks in ${wall}s (qemu rc=$rc)"
+	exit 0
+fi
+echo "vm-run: FAIL (qemu rc=$rc, ${wall}s); guest console from /init on ($LOG):"
+# Everything after the kernel handed over to /init, which starts with an
+# empty line and our first VMTEST line; the kernel's own messages before
+# it are only shown when /init never ran.
+if grep -aq '^VMTEST' "$LOG"; then
+	awk 'f || /^VMTEST/ { f = 1; print }' "$LOG" | grep -av '^VMTEST' | tail -n 200
+else
+	tail -n 60 "$LOG"
+fi
+exit 1

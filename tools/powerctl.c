@@ -1,0 +1,367 @@
+/* powerctl [-s SOCKET] status [--json]
+ *
+ * Asks a running powerd for its status: HTTP GET /api/status over the
+ * daemon's Unix socket (libcurl), printed as a table or passed through as
+ * JSON.  Self-contained on purpose: it reads only the JSON document, so it
+ * shares nothing with the daemon but that format.
+ *
+ * Exit status: 0 ok, 1 powerd not running or a bad answer, 2 usage. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "buf.h"
+
+#define POWERCTL_SOCKET "/run/powerd/powerd.sock"
+#define POWERCTL_URL	"http://localhost/api/status"
+
+enum { POWERCTL_OK = 0, POWERCTL_FAIL = 1, POWERCTL_USAGE = 2 };
+
+#define POWERCTL_COLS 8
+
+/* One cell of the meter table; a state line may be long. */
+struct powerctl_row {
+	char cell[POWERCTL_COLS][160];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: powerctl [-s SOCKET] status [--json]\n"
+		"  status            meters (power, energy, last flash, counters), rings, daemon\n"
+		"  --json            print powerd's JSON status as received\n"
+		"  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
+		"  -h, --help        this text\n"
+		"  --version         print the version\n");
+}
+
+static size_t powerctl_body(char *p, size_t size, size_t n, void *arg)
+{
+	return buf_append(arg, p, size * n) ? 0 : size * n;
+}
+
+/* Connection failures that mean nobody serves the socket. */
+static int powerctl_down(long err)
+{
+	return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR;
+}
+
+static int powerctl_fetch(const char *sock, struct buf *body)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long code = 0, oserr = 0;
+	CURLcode rc;
+	CURL *c;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(c = curl_easy_init())) {
+		fprintf(stderr, "powerctl: cannot initialise libcurl\n");
+		return POWERCTL_FAIL;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, POWERCTL_URL);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "powerctl/" POWERD_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, powerctl_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+
+	if (rc == CURLE_COULDNT_CONNECT && powerctl_down(oserr)) {
+		fprintf(stderr, "powerctl: powerd is not running (cannot connect to %s: %s)\n",
+			sock, strerror((int)oserr));
+		return POWERCTL_FAIL;
+	}
+	if (rc == CURLE_COULDNT_CONNECT && oserr) {
+		fprintf(stderr, "powerctl: cannot connect to %s: %s\n", sock, strerror((int)oserr));
+		return POWERCTL_FAIL;
+	}
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "powerctl: no status from powerd on %s: %s\n", sock,
+			errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		return POWERCTL_FAIL;
+	}
+	if (code != 200) {
+		fprintf(stderr, "powerctl: powerd on %s answered HTTP %ld\n", sock, code);
+		return POWERCTL_FAIL;
+	}
+	if (buf_append(body, "", 0)) {
+		fprintf(stderr, "powerctl: out of memory\n");
+		return POWERCTL_FAIL;
+	}
+	return POWERCTL_OK;
+}
+
+/* Strings come from the daemon (a meter's state may quote an error):
+ * control characters must not reach the terminal. */
+static void powerctl_str(char *dst, size_t cap, const cJSON *o, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+	size_t i;
+
+	snprintf(dst, cap, "%s", s ? s : "?");
+	for (i = 0; dst[i]; i++)
+		if ((unsigned char)dst[i] < 0x20 || dst[i] == 0x7f)
+			dst[i] = '?';
+}
+
+static double powerctl_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void powerctl_count(char *dst, size_t cap, const cJSON *o, const char *key)
+{
+	double v = powerctl_num(o, key);
+
+	if (isfinite(v))
+		snprintf(dst, cap, "%.0f", v);
+	else
+		snprintf(dst, cap, "?");
+}
+
+static void powerctl_duration(char *dst, size_t cap, double s)
+{
+	long long t = (long long)s;
+
+	if (s < 60)
+		snprintf(dst, cap, "%.1fs", s);
+	else if (t < 3600)
+		snprintf(dst, cap, "%lldm%02llds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(dst, cap, "%lldh%02lldm", t / 3600, t % 3600 / 60);
+	else
+		snprintf(dst, cap, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
+}
+
+static void powerctl_meter(struct powerctl_row *r, const cJSON *m)
+{
+	const cJSON *age = cJSON_GetObjectItemCaseSensitive(m, "last_flash_age_s");
+	double power = powerctl_num(m, "power_w"), wh = powerctl_num(m, "energy_wh");
+	char d[32];
+
+	powerctl_str(r->cell[0], sizeof(r->cell[0]), m, "name");
+	if (isfinite(power))
+		snprintf(r->cell[1], sizeof(r->cell[1]), "%.1f W", power);
+	else
+		snprintf(r->cell[1], sizeof(r->cell[1]), "-");
+	if (isfinite(wh))
+		snprintf(r->cell[2], sizeof(r->cell[2]), "%.3f kWh", wh / 1000.0);
+	else
+		snprintf(r->cell[2], sizeof(r->cell[2]), "?");
+	if (cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble >= 0) {
+		powerctl_duration(d, sizeof(d), age->valuedouble);
+		snprintf(r->cell[3], sizeof(r->cell[3]), "%s ago", d);
+	} else {
+		snprintf(r->cell[3], sizeof(r->cell[3]), "never");
+	}
+	powerctl_count(r->cell[4], sizeof(r->cell[4]), m, "flashes");
+	powerctl_count(r->cell[5], sizeof(r->cell[5]), m, "glitches");
+	powerctl_count(r->cell[6], sizeof(r->cell[6]), m, "events_lost");
+	powerctl_str(r->cell[7], sizeof(r->cell[7]), m, "state");
+}
+
+/* Text columns left-aligned, numbers right-aligned, the last column (free
+ * text) unpadded. */
+static void powerctl_table(struct powerctl_row *rows, size_t n, int ncols, const char *align)
+{
+	int width[POWERCTL_COLS] = {0};
+	size_t i;
+	int c;
+
+	for (i = 0; i < n; i++)
+		for (c = 0; c < ncols; c++)
+			if ((int)strlen(rows[i].cell[c]) > width[c])
+				width[c] = (int)strlen(rows[i].cell[c]);
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < ncols; c++) {
+			const char *sep = c + 1 < ncols ? "  " : "\n";
+
+			if (c + 1 == ncols && align[c] == 'l')
+				printf("%s%s", rows[i].cell[c], sep);
+			else
+				printf(align[c] == 'l' ? "%-*s%s" : "%*s%s", width[c],
+				       rows[i].cell[c], sep);
+		}
+	}
+}
+
+static int powerctl_meters(const cJSON *sources)
+{
+	static const char *const head[] = {"NAME",    "POWER",	  "ENERGY", "LAST FLASH",
+					   "FLASHES", "GLITCHES", "LOST",   "STATE"};
+	size_t n = (size_t)cJSON_GetArraySize(sources), i = 1;
+	struct powerctl_row *rows;
+	const cJSON *m;
+	int c;
+
+	if (!n) {
+		printf("no meters configured\n");
+		return 0;
+	}
+	rows = calloc(n + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (c = 0; c < POWERCTL_COLS; c++)
+		snprintf(rows[0].cell[c], sizeof(rows[0].cell[c]), "%s", head[c]);
+	cJSON_ArrayForEach(m, sources) powerctl_meter(&rows[i++], m);
+	powerctl_table(rows, n + 1, POWERCTL_COLS, "lrrrrrrl");
+	free(rows);
+	return 0;
+}
+
+static int powerctl_rings(const cJSON *rings)
+{
+	size_t n = (size_t)cJSON_GetArraySize(rings), i = 1;
+	struct powerctl_row *rows;
+	const cJSON *r;
+
+	if (!n)
+		return 0;
+	rows = calloc(n + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	snprintf(rows[0].cell[0], sizeof(rows[0].cell[0]), "RING");
+	snprintf(rows[0].cell[1], sizeof(rows[0].cell[1]), "CAPACITY");
+	snprintf(rows[0].cell[2], sizeof(rows[0].cell[2]), "USED");
+	snprintf(rows[0].cell[3], sizeof(rows[0].cell[3]), "DROPPED");
+	cJSON_ArrayForEach(r, rings)
+	{
+		powerctl_str(rows[i].cell[0], sizeof(rows[i].cell[0]), r, "name");
+		powerctl_count(rows[i].cell[1], sizeof(rows[i].cell[1]), r, "capacity");
+		powerctl_count(rows[i].cell[2], sizeof(rows[i].cell[2]), r, "used");
+		powerctl_count(rows[i].cell[3], sizeof(rows[i].cell[3]), r, "dropped");
+		i++;
+	}
+	printf("\n");
+	powerctl_table(rows, n + 1, 4, "lrrr");
+	free(rows);
+	return 0;
+}
+
+static void powerctl_daemon(const cJSON *d)
+{
+	char version[64], config[4096], up[32] = "?";
+	double uptime = powerctl_num(d, "uptime_s");
+
+	powerctl_str(version, sizeof(version), d, "version");
+	powerctl_str(config, sizeof(config), d, "config");
+	if (isfinite(uptime) && uptime >= 0)
+		powerctl_duration(up, sizeof(up), uptime);
+	printf("\npowerd %s, up %s, config %s\n", version, up, config);
+}
+
+static int powerctl_print(const char *json)
+{
+	const cJSON *sources, *rings, *d;
+	cJSON *root;
+	int r;
+
+	root = cJSON_Parse(json);
+	if (!root) {
+		fprintf(stderr, "powerctl: malformed status from powerd (not JSON)\n");
+		return POWERCTL_FAIL;
+	}
+	sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
+	rings = cJSON_GetObjectItemCaseSensitive(root, "rings");
+	d = cJSON_GetObjectItemCaseSensitive(root, "daemon");
+	if (!cJSON_IsObject(root) || !cJSON_IsArray(sources) || !cJSON_IsObject(d) ||
+	    (rings && !cJSON_IsArray(rings))) {
+		fprintf(stderr, "powerctl: malformed status from powerd (no daemon or sources)\n");
+		cJSON_Delete(root);
+		return POWERCTL_FAIL;
+	}
+	r = powerctl_meters(sources);
+	if (!r)
+		r = powerctl_rings(rings);
+	if (!r)
+		powerctl_daemon(d);
+	cJSON_Delete(root);
+	if (r) {
+		fprintf(stderr, "powerctl: out of memory\n");
+		return POWERCTL_FAIL;
+	}
+	return POWERCTL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *sock = POWERCTL_SOCKET;
+	struct buf body;
+	int c, json = 0, r;
+
+	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return POWERCTL_OK;
+		case 'V':
+			printf("powerctl %s\n", POWERD_VERSION);
+			return POWERCTL_OK;
+		default:
+			usage(stderr);
+			return POWERCTL_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "powerctl: missing command\n");
+		usage(stderr);
+		return POWERCTL_USAGE;
+	}
+	if (strcmp(argv[optind], "status")) {
+		fprintf(stderr, "powerctl: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return POWERCTL_USAGE;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "powerctl: unexpected argument '%s'\n", argv[optind + 1]);
+		usage(stderr);
+		return POWERCTL_USAGE;
+	}
+	if (!*sock) {
+		fprintf(stderr, "powerctl: empty socket path\n");
+		return POWERCTL_USAGE;
+	}
+
+	buf_init(&body);
+	r = powerctl_fetch(sock, &body);
+	if (r == POWERCTL_OK && json) {
+		fputs(body.data, stdout);
+		if (body.len && body.data[body.len - 1] != '\n')
+			putchar('\n');
+	} else if (r == POWERCTL_OK) {
+		r = powerctl_print(body.data);
+	}
+	buf_free(&body);
+	if (fflush(stdout) == EOF && r == POWERCTL_OK) {
+		fprintf(stderr, "powerctl: cannot write the output: %s\n", strerror(errno));
+		r = POWERCTL_FAIL;
+	}
+	return r;
+}
