@@ -12,10 +12,27 @@
 VERSION   := 0.1.0
 O         ?= build
 SAN       ?=
-PKGS      := libgpiod liburing libmicrohttpd libcjson libcurl inih libsystemd
+PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# The GPIO backend follows the libgpiod found: 1.x (Debian 12, Pi OS bookworm)
+# -> daemon/gpio_v1.c, 2.x (Debian 13, Pi OS trixie) -> daemon/gpio_v2.c.
+# GPIOD_PREFIX=DIR builds against a libgpiod unpacked in DIR instead
+# (tools/fetch-libgpiod2.sh DIR gives trixie's 2.x on a bookworm machine).
+ifdef GPIOD_PREFIX
+GPIOD_LIBDIR  := $(abspath $(firstword $(wildcard $(GPIOD_PREFIX)/usr/lib/*/libgpiod.so)/..))
+GPIOD_CFLAGS  := -I$(abspath $(GPIOD_PREFIX))/usr/include
+GPIOD_LIBS    := -L$(GPIOD_LIBDIR) -Wl,-rpath,$(GPIOD_LIBDIR) -lgpiod
+GPIOD_VERSION := $(shell sed -n 's/^Version: //p' $(GPIOD_LIBDIR)/pkgconfig/libgpiod.pc)
+else
+GPIOD_CFLAGS  := $(shell pkg-config --cflags libgpiod 2>/dev/null)
+GPIOD_LIBS    := $(shell pkg-config --libs libgpiod 2>/dev/null)
+GPIOD_VERSION := $(shell pkg-config --modversion libgpiod 2>/dev/null)
+endif
+GPIOD_MAJOR := $(firstword $(subst ., ,$(GPIOD_VERSION)))
+GPIO_BACKEND := $(if $(filter 0 1,$(GPIOD_MAJOR)),v1,v2)
+
+PKG_CFLAGS := $(GPIOD_CFLAGS) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(GPIOD_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wno-format-nonliteral
@@ -36,7 +53,8 @@ endif
 # The code the daemon and the tools share, built once into libpowerd.a.
 LIB_SRCS    := daemon/trace.c daemon/pulse.c daemon/config.c daemon/buf.c daemon/log.c
 # Everything else in daemon/ is the daemon; main.c holds only main().
-DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
+               daemon/gpio_$(GPIO_BACKEND).c
 TOOLS       := powerctl pulselog
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_SRCS  := $(wildcard tests/bench/bench_*.c)
@@ -52,6 +70,8 @@ BENCH_BINS  := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 
 .PHONY: all deps run test test-build unit fuzz bench clean format check-format
 .DEFAULT_GOAL := all
+# Keep objects of chained rules (tests, benches) for incremental builds.
+.SECONDARY:
 
 all: $(BINS)
 
@@ -98,12 +118,12 @@ run: deps
 	@echo "powerd: try '$(O)/powerctl -s $(O)/demo/powerd.sock status' in another terminal; Ctrl-C stops"
 	exec $(O)/powerd -c examples/demo.conf
 
-# Everything the tests need: release binaries (for the VM, bench-like checks),
-# ASan+UBSan binaries and unit tests, TSan unit tests.
+# Everything the tests need: release binaries (for the VM and Valgrind),
+# ASan+UBSan binaries and unit tests, TSan binaries and unit tests.
 test-build:
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory O=$(O)/asan SAN=asan all unit
-	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=tsan unit
+	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=tsan all unit
 
 test:
 	@tools/install-deps.sh test

@@ -249,7 +249,7 @@ static int http_serve(struct http *h, int fd, const char *what, struct MHD_Daemo
 	if (*out)
 		return 0;
 	err = errno ? -errno : -EIO;
-	log_err("http: cannot start the HTTP server on %s", what);
+	log_err("http: cannot start the HTTP server on %s: %s", what, strerror(-err));
 	/* Whether MHD closes a socket it was given when it fails to start is
 	 * not specified: close it only if the descriptor still is that
 	 * socket. */

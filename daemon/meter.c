@@ -16,6 +16,12 @@
 #include "log.h"
 #include "powerd.h"
 
+/* Confirming a level by the passing of time is only safe once no older edge
+ * can still be on its way (kernel FIFO, io_uring, ring).  Time-based
+ * confirmation therefore lags the clock by this much; it delays when a flash
+ * is reported, never its timestamp. */
+#define METER_DELIVERY_MARGIN_NS (100 * 1000000LL)
+
 static void meter_persist(struct powerd *pd, bool force)
 {
 	size_t i;
@@ -75,7 +81,7 @@ static void meter_process(struct powerd *pd, int64_t now)
 	for (i = 0; i < pd->nmeters; i++) {
 		struct meter *m = &pd->meters[i];
 
-		if (pulse_advance(&m->pm, now, &f) > 0)
+		if (pulse_advance(&m->pm, now - METER_DELIVERY_MARGIN_NS, &f) > 0)
 			meter_flash(m, &f);
 	}
 	pthread_mutex_lock(&pd->lock);
@@ -105,8 +111,8 @@ void *meter_thread_main(void *arg)
 		for (i = 0; i < pd->nmeters; i++) {
 			int64_t d = pulse_next_deadline(&pd->meters[i].pm);
 
-			if (d < deadline)
-				deadline = d;
+			if (d != INT64_MAX && d + METER_DELIVERY_MARGIN_NS < deadline)
+				deadline = d + METER_DELIVERY_MARGIN_NS;
 		}
 		wait_ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
 		if (wait_ms > 60000)

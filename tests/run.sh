@@ -20,6 +20,7 @@ run() { # name, command...
 	shift
 	[ -n "$FILTER" ] && [[ $name != *$FILTER* ]] && return
 	t0=$(date +%s.%N)
+	mkdir -p "$(dirname "$LOG/$name.log")"
 	"$@" >"$LOG/$name.log" 2>&1
 	rc=$?
 	local dt

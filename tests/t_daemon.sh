@@ -3,10 +3,13 @@
 # endpoint, promtool, powerctl, the counts against pulselog and the trace's
 # ground truth, energy continuity across a restart, and SIGHUP reloads
 # (a bad file keeps the running configuration; a good one applies).
+# VARIANT=tsan runs the same with the ThreadSanitizer build.
 set -u
 B=${1:-build}
 . tests/lib.sh
-PD=$B/asan/powerd CTL=$B/asan/powerctl
+V=${VARIANT:-asan}
+PD=$B/$V/powerd CTL=$B/$V/powerctl
+[ -x "$PD" ] || fail "$PD not built"
 T=$(mktemp -d)
 PID=
 cleanup() {
@@ -27,6 +30,7 @@ state_dir        = $T/state
 listen           = 127.0.0.1:$PORT
 socket           = $T/run/powerd.sock
 persist_interval = 1s
+edge_ring        = 64           ; small: the replay must wait, never drop
 
 [pulse.$1]
 replay           = $T/trace.txt
@@ -116,5 +120,5 @@ wait_for 30 has_flashes garage "$N" || fail "reload did not start [pulse.garage]
 [ -z "$(flashes house)" ] || fail "the removed meter is still exported"
 [ "$(metric 'powerd_config_reloads_total{result="ok"}' "$URL/metrics")" = 1 ] || fail "reloads ok"
 stop
-if grep -E "Sanitizer|runtime error" "$T/powerd.log"; then fail "sanitizer report in the log"; fi
+if grep -E "Sanitizer|runtime error|ThreadSanitizer" "$T/powerd.log"; then fail "sanitizer report in the log"; fi
 echo "ok: $N flashes, $G glitches, restart and reloads"

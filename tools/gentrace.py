@@ -18,7 +18,8 @@ Profiles:
 
 The ground truth (flashes, edges, glitches, energy and, for a constant load,
 the exact power) goes to stderr as one line, and to --truth FILE as JSON.
-Every generated flash is a complete one (rising then falling edge), so a
+Every counted flash is a complete one (rising then falling edge; an odd
+--edges ends with a lone rising edge, which is no flash), so a
 PULSE-mode filter with min_pulse below --flash-ms and below the gaps must
 accept exactly `flashes` of them; each inserted glitch is one short pulse
 inside a long inactive period, so such a filter rejects exactly `glitches`.
@@ -151,7 +152,8 @@ def make_profile(ap, spec, seed):
     kind, _, rest = spec.partition(":")
     try:
         if kind == "constant":
-            w = float(rest)
+            # Loads are generated to the milliwatt; the truth says so exactly.
+            w = round(float(rest) * 1000) / 1000
             if w <= 0:
                 raise ValueError
             return profile_constant(w), w, None
@@ -159,7 +161,7 @@ def make_profile(ap, spec, seed):
             ws, _, each = rest.rpartition(":")
             watts = [float(x) for x in ws.split(",")]
             each_ns = int(float(each) * NS)
-            if not watts or min(watts) < 0 or each_ns <= 0:
+            if not watts or min(watts) < 0 or max(watts) <= 0 or each_ns <= 0:
                 raise ValueError
             return profile_steps(watts, each_ns), None, (watts, each_ns)
         if kind == "household" and not rest:
@@ -303,8 +305,8 @@ def main(argv):
 
     # An odd --edges: the last edge is a lone rising one, a flash that never
     # ends inside the trace (and so must not be counted).
-    if max_edges >= 0 and nedges < max_edges and prev_nominal is not None:
-        emit(last_ts + max(guard_ns, 4 * flash_ns), 1)
+    if 0 <= nedges < max_edges:
+        emit(max(last_ts, start_ns) + max(guard_ns, 4 * flash_ns), 1)
     out.write("".join(buf))
     if out is not sys.stdout:
         out.close()

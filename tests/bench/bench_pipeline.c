@@ -8,6 +8,8 @@
  * pulse_advance() once the ring is drained.  Variants:
  *   pipeline_mt  a producer thread pushes, the consumer thread pops: the
  *                real hand-off between two cores, cache-line traffic included
+ *   pipeline_mt_spin  (--mt-spin only) the same with a producer that polls
+ *                a full ring before every push: the worst case of the hand-off
  *   pipeline_st  push a batch, pop it, filter it, all in one thread: the cost
  *                of an edge without cross-core traffic (used under callgrind)
  *   filter_only  pulse_edge() alone, no ring: what the ring adds is the
@@ -30,11 +32,12 @@
 
 #include "powerd.h"
 
-#define BENCH_IPK       1000u
-#define BENCH_WATTS     3000.0
-#define BENCH_FLASH_NS  (30 * 1000000LL)
+#define BENCH_IPK	1000u
+#define BENCH_WATTS	3000.0
+#define BENCH_FLASH_NS	(30 * 1000000LL)
 #define BENCH_MIN_PULSE (5 * 1000000LL)
-#define BENCH_BATCH     64 /* GPIO_READ_EVENTS: what one read hands over */
+#define BENCH_BATCH	64  /* GPIO_READ_EVENTS: what one read hands over */
+#define BENCH_BACKOFF	256 /* pauses between two looks at a full ring */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define bench_relax() __builtin_ia32_pause()
@@ -57,7 +60,7 @@ struct bench_opts {
 	int reps;
 	size_t ring_cap;
 	int64_t jitter_ns;
-	bool mt, st, filter;
+	bool mt, spin, st, filter;
 };
 
 /* The consumer's side: the meter and what the check needs. */
@@ -71,6 +74,7 @@ struct bench_producer {
 	struct ring *r;
 	const struct edge_item *v;
 	uint64_t n;
+	bool spin;
 	_Atomic int go;
 };
 
@@ -167,11 +171,24 @@ static void *bench_produce(void *arg)
 {
 	struct bench_producer *p = arg;
 	uint64_t i;
+	int k;
 
 	while (!atomic_load_explicit(&p->go, memory_order_acquire))
 		bench_relax();
 	for (i = 0; i < p->n; i++) {
-		/* Back-pressure, as a replay does: a push must never be dropped. */
+		/* Back-pressure, as a replay does: a push must never be dropped.
+		 * Polling a full ring before every push reads the consumer's
+		 * index right after each pop wrote it, so its cache line moves
+		 * between the cores at every edge and the hand-off, not the
+		 * filter, sets the pace (see pipeline_mt_spin).  A producer that
+		 * waits for half the ring to drain, as a source re-arming a timer
+		 * does, measures the pipeline instead. */
+		if (ring_full(p->r) && !p->spin) {
+			do {
+				for (k = 0; k < BENCH_BACKOFF; k++)
+					bench_relax();
+			} while (ring_count(p->r) > ring_capacity(p->r) / 2);
+		}
 		while (ring_full(p->r))
 			bench_relax();
 		ring_push(p->r, &p->v[i]);
@@ -180,9 +197,9 @@ static void *bench_produce(void *arg)
 }
 
 static BENCH_NOINLINE int64_t bench_run_mt(struct ring *r, const struct edge_item *v, uint64_t n,
-					   struct bench_sink *s)
+					   bool spin, struct bench_sink *s)
 {
-	struct bench_producer p = {.r = r, .v = v, .n = n};
+	struct bench_producer p = {.r = r, .v = v, .n = n, .spin = spin};
 	struct edge_item e;
 	pthread_t th;
 	int64_t t0, t1;
@@ -283,8 +300,8 @@ static int bench_check(const char *name, struct bench_sink *s, struct ring *r, u
 	return bad ? -EPROTO : 0;
 }
 
-static void bench_report(const char *name, uint64_t n, int64_t best_ns, int64_t median_ns,
-			 int reps, const struct bench_sink *s)
+static void bench_report(const char *name, uint64_t n, int64_t best_ns, int64_t median_ns, int reps,
+			 const struct bench_sink *s)
 {
 	double sec = (double)best_ns / 1e9;
 
@@ -302,7 +319,8 @@ static int bench_cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* kind: 'm' threads, 's' single thread, 'f' filter only. */
+/* kind: 'm' threads, 'p' threads with a producer spinning on a full ring,
+ * 's' single thread, 'f' filter only. */
 static int bench_variant(const char *name, char kind, const struct bench_opts *o,
 			 const struct edge_item *v)
 {
@@ -323,8 +341,8 @@ static int bench_variant(const char *name, char kind, const struct bench_opts *o
 		}
 		bench_sink_init(&s);
 		t0 = bench_now();
-		if (kind == 'm') {
-			times[i] = bench_run_mt(&r, v, o->edges, &s);
+		if (kind == 'm' || kind == 'p') {
+			times[i] = bench_run_mt(&r, v, o->edges, kind == 'p', &s);
 			if (times[i] < 0)
 				rc = -EAGAIN;
 		} else if (kind == 's') {
@@ -362,17 +380,23 @@ static int bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *ou
 static void bench_usage(FILE *f)
 {
 	fprintf(f, "usage: bench_pipeline [--edges N] [--reps R] [--ring CAP] [--jitter-us J]\n"
-		   "                      [--single | --mt | --filter]\n"
-		   "  default: every variant, 10000000 edges, best of 3, ring 4096, 50 us jitter\n");
+		   "                      [--single | --mt | --mt-spin | --filter]\n"
+		   "  default: all but --mt-spin; 10000000 edges, best of 3, ring 4096,\n"
+		   "  50 us jitter\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"edges", required_argument, NULL, 'n'},  {"reps", required_argument, NULL, 'r'},
-		{"ring", required_argument, NULL, 'c'},   {"jitter-us", required_argument, NULL, 'j'},
-		{"single", no_argument, NULL, 's'},       {"mt", no_argument, NULL, 'm'},
-		{"filter", no_argument, NULL, 'f'},       {"help", no_argument, NULL, 'h'},
+		{"edges", required_argument, NULL, 'n'},
+		{"reps", required_argument, NULL, 'r'},
+		{"ring", required_argument, NULL, 'c'},
+		{"jitter-us", required_argument, NULL, 'j'},
+		{"single", no_argument, NULL, 's'},
+		{"mt", no_argument, NULL, 'm'},
+		{"mt-spin", no_argument, NULL, 'p'},
+		{"filter", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct bench_opts o = {.edges = 10000000, .reps = 3, .ring_cap = 4096, .jitter_ns = 50000};
@@ -380,7 +404,7 @@ int main(int argc, char **argv)
 	uint64_t x;
 	int c, rc = 0;
 
-	while ((c = getopt_long(argc, argv, "n:r:c:j:smfh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:r:c:j:smpfh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (bench_parse_u64(optarg, 1, UINT64_C(1) << 32, &o.edges))
@@ -410,6 +434,9 @@ int main(int argc, char **argv)
 		case 'f':
 			o.filter = true;
 			break;
+		case 'p':
+			o.spin = true;
+			break;
 		case 'h':
 			bench_usage(stdout);
 			return 0;
@@ -423,7 +450,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_pipeline: --ring must be >= %d (one batch)\n", BENCH_BATCH);
 		return 2;
 	}
-	if (!o.mt && !o.st && !o.filter)
+	if (!o.mt && !o.spin && !o.st && !o.filter)
 		o.mt = o.st = o.filter = true;
 	v = bench_gen(o.edges, o.jitter_ns);
 	if (!v) {
@@ -432,6 +459,8 @@ int main(int argc, char **argv)
 	}
 	if (o.mt)
 		rc = bench_variant("pipeline_mt", 'm', &o, v);
+	if (!rc && o.spin)
+		rc = bench_variant("pipeline_mt_spin", 'p', &o, v);
 	if (!rc && o.st)
 		rc = bench_variant("pipeline_st", 's', &o, v);
 	if (!rc && o.filter)

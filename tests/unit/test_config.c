@@ -75,8 +75,8 @@ static const char good[] = "; every key\n"
 			   "# a second meter, replayed\n"
 			   "[pulse.demo-2_x]\n"
 			   "replay = /tmp/trace;1.txt\n"
-			   "speed = 2.5\n"
-			   "loop = yes\n"
+			   "speed = 0\n"
+			   "loop = no\n"
 			   "impulses_per_kwh = 10000\n"
 			   "min_pulse = 1.5ms\n"
 			   "bias = pull-down\n";
@@ -116,8 +116,8 @@ static void test_good(void)
 		CHECK_EQ_INT(d->line_no, 21);
 		/* ';' without a blank before it is part of the value */
 		CHECK(!strcmp(d->replay, "/tmp/trace;1.txt"));
-		CHECK_NEAR(d->speed, 2.5, 0);
-		CHECK(d->loop);
+		CHECK_NEAR(d->speed, 0, 0);
+		CHECK(!d->loop);
 		CHECK_EQ_INT(d->impulses_per_kwh, 10000);
 		CHECK_EQ_INT(d->min_pulse_ns, 1500000);
 		CHECK_EQ_INT(d->bias, CFG_BIAS_PULL_DOWN);
@@ -281,6 +281,9 @@ static const struct bad bads[] = {
 	{PULSE "speed = 2\n", "t.conf:5: ", "'speed' needs 'replay'"},
 	{PULSE "loop = yes\n", "t.conf:5: ", "'loop' needs 'replay'"},
 	{"[pulse.r]\nreplay = x\nimpulses_per_kwh = 1\nspeed = -1\n", "t.conf:4: ", "negative"},
+	{"[pulse.r]\nreplay = x\nimpulses_per_kwh = 1\nspeed = 2\n", "t.conf:4: ", "must be 0"},
+	{"[pulse.r]\nreplay = x\nimpulses_per_kwh = 1\nspeed = 0\nloop = yes\n", "t.conf:5: ",
+	 "needs 'speed = 1'"},
 	{"[pulse.r]\nreplay = x\nimpulses_per_kwh = 1\nspeed = inf\n", "t.conf:4: ", "bad number"},
 	{"[pulse.r]\nreplay = x\nimpulses_per_kwh = 1\nspeed = 0x10\n", "t.conf:4: ", "bad number"},
 	{"[daemon]\nlisten 127.0.0.1:80\n", "t.conf:2: ", "syntax error"},

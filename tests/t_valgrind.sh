@@ -1,0 +1,46 @@
+#!/bin/bash
+# The release binaries under Valgrind's memcheck: powerd replaying a trace
+# while /metrics, /api/status and powerctl are exercised, then SIGTERM; and
+# pulselog on a trace with bad lines.  Any error or leak fails.
+set -u
+B=${1:-build}
+. tests/lib.sh
+command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 77; }
+T=$(mktemp -d)
+PID=
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$T"' EXIT
+VG="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
+
+python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 --seed 5 \
+	-o "$T/trace.txt" 2>/dev/null || fail gentrace
+printf 'garbage\n' >>"$T/trace.txt"
+$VG "$B/pulselog" "$T/trace.txt" --impulses-per-kwh 1000 >/dev/null 2>"$T/pl.err" ||
+	{ cat "$T/pl.err"; fail "pulselog under valgrind"; }
+
+PORT=$(free_port)
+cat >"$T/powerd.conf" <<EOC
+[daemon]
+state_dir = $T/state
+listen    = 127.0.0.1:$PORT
+socket    = $T/powerd.sock
+[pulse.vg]
+replay           = $T/trace.txt
+speed            = 0
+impulses_per_kwh = 1000
+EOC
+$VG "$B/powerd" -c "$T/powerd.conf" 2>"$T/powerd.log" &
+PID=$!
+wait_for 60 curl -fsS "http://127.0.0.1:$PORT/metrics" || { cat "$T/powerd.log"; fail "no /metrics"; }
+curl -fsS "http://127.0.0.1:$PORT/api/status" >/dev/null || fail "/api/status"
+curl -fsS "http://127.0.0.1:$PORT/" >/dev/null || fail "/"
+curl -s "http://127.0.0.1:$PORT/nope" >/dev/null
+$VG "$B/powerctl" -s "$T/powerd.sock" status >/dev/null 2>"$T/ctl.err" || { cat "$T/ctl.err"; fail "powerctl"; }
+kill -HUP $PID
+sleep 2
+curl -fsS "http://127.0.0.1:$PORT/metrics" >/dev/null || fail "/metrics after reload"
+kill -TERM $PID
+wait $PID
+rc=$?
+PID=
+[ $rc -eq 0 ] || { cat "$T/powerd.log"; fail "powerd under valgrind exited $rc"; }
+echo "ok: valgrind clean"
