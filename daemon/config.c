@@ -642,10 +642,13 @@ static void pulse_check(struct parser *p, const struct section *s)
 			       s->title);
 		/* Replay maps trace time onto the clock either 1:1 or not at all. */
 		if (speed && c->speed != 0 && c->speed != 1)
-			report(p, speed, "'speed' must be 0 (as fast as possible) or 1 (real time) in %s",
+			report(p, speed,
+			       "'speed' must be 0 (as fast as possible) or 1 (real time) in %s",
 			       s->title);
 		if (loop && c->loop && c->speed == 0)
-			report(p, loop, "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never end)",
+			report(p, loop,
+			       "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never "
+			       "end)",
 			       s->title);
 		return;
 	}

@@ -17,7 +17,7 @@ void log_set_level(int level)
 
 void log_msg(int level, const char *fmt, ...)
 {
-	static const char *const words[] = {"emerg", "alert", "crit", "error",
+	static const char *const words[] = {"emerg",   "alert",	 "crit", "error",
 					    "warning", "notice", "info", "debug"};
 	char line[1024];
 	va_list ap;

@@ -85,8 +85,8 @@ int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len,
 	return 0;
 }
 
-int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len,
-	       int64_t off, loop_cb cb, void *arg)
+int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int64_t off,
+	       loop_cb cb, void *arg)
 {
 	struct io_uring_sqe *sqe = loop_sqe(l);
 

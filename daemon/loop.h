@@ -33,8 +33,8 @@ int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len,
 	      loop_cb cb, void *arg);
 
 /* Write, for eventfd notifications and the like. */
-int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len,
-	       int64_t off, loop_cb cb, void *arg);
+int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int64_t off,
+	       loop_cb cb, void *arg);
 
 /* Fire once at an absolute CLOCK_MONOTONIC time. */
 int loop_timer_at(struct loop *l, struct loop_op *op, int64_t mono_ns, loop_cb cb, void *arg);

@@ -106,8 +106,9 @@ int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_
 		r = persist_path(tmp, sizeof(tmp), state_dir, name, ".tmp");
 	if (r)
 		return r;
-	n = snprintf(text, sizeof(text), "powerd-state 1\nflashes %" PRIu64 "\nimpulses_per_kwh %u\n",
-		     flashes, impulses_per_kwh);
+	n = snprintf(text, sizeof(text),
+		     "powerd-state 1\nflashes %" PRIu64 "\nimpulses_per_kwh %u\n", flashes,
+		     impulses_per_kwh);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;

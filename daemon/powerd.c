@@ -194,8 +194,8 @@ static void powerd_status_meter(struct meter *m, int64_t now, int64_t mono_to_un
 			snprintf(sm->state, sizeof(sm->state), "%.32s, waiting for the first flash",
 				 m->pub.state);
 		else if (!sm->power_known)
-			snprintf(sm->state, sizeof(sm->state), "%.32s, waiting for the second flash",
-				 m->pub.state);
+			snprintf(sm->state, sizeof(sm->state),
+				 "%.32s, waiting for the second flash", m->pub.state);
 	}
 }
 

@@ -34,7 +34,7 @@ struct edge_item {
 };
 
 #define GPIO_READ_EVENTS 64
-#define REPLAY_BUF_SIZE  65536
+#define REPLAY_BUF_SIZE	 65536
 
 struct replay;
 
@@ -42,9 +42,9 @@ struct replay;
 struct meter_src {
 	struct gpio_line *gpio;
 	struct replay *replay;
-	struct loop_op op;       /* the read (or replay timer) in flight */
+	struct loop_op op;	 /* the read (or replay timer) in flight */
 	struct loop_op retry_op; /* reopen timer after an error */
-	unsigned char *rbuf;     /* GPIO records */
+	unsigned char *rbuf;	 /* GPIO records */
 	size_t rbuf_size;
 };
 
@@ -89,7 +89,7 @@ struct powerd {
 	struct ring edges;
 	pthread_mutex_t lock;
 
-	int wake_fd;    /* eventfd: edges are waiting (or stop), for the meter thread */
+	int wake_fd;	/* eventfd: edges are waiting (or stop), for the meter thread */
 	int io_stop_fd; /* eventfd: stop, for the I/O thread */
 	struct loop_op io_stop_op;
 	uint64_t io_stop_buf;

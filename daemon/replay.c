@@ -21,7 +21,7 @@
 #include "trace.h"
 
 #define REPLAY_BACKOFF_NS 1000000LL
-#define REPLAY_LOG_MAX    10
+#define REPLAY_LOG_MAX	  10
 
 struct replay {
 	struct meter *m;
@@ -39,8 +39,8 @@ struct replay {
 	int have_last;
 
 	bool mapped;
-	int64_t offset;     /* monotonic = trace time + offset */
-	int64_t trace_end;  /* speed 0: the last edge time (pre-scanned) */
+	int64_t offset;	   /* monotonic = trace time + offset */
+	int64_t trace_end; /* speed 0: the last edge time (pre-scanned) */
 	int64_t first_ts, second_ts;
 	unsigned nseen;
 
@@ -85,7 +85,8 @@ int replay_open(struct meter *m, struct replay **out)
 	rp->buf = calloc(1, REPLAY_BUF_SIZE);
 	if (rp->fd < 0 || !rp->buf) {
 		r = rp->fd < 0 ? -errno : -ENOMEM;
-		log_err("meter %s: cannot open replay file %s: %s", c->name, c->replay, strerror(-r));
+		log_err("meter %s: cannot open replay file %s: %s", c->name, c->replay,
+			strerror(-r));
 		replay_close(rp);
 		return r;
 	}
@@ -227,8 +228,8 @@ static bool replay_rewind(struct replay *rp)
 			 rp->m->cfg->replay, rp->lineno);
 		return false;
 	}
-	period = rp->last_ts - rp->first_ts + (rp->nseen > 1 ? rp->second_ts - rp->first_ts
-							       : 1000000000LL);
+	period = rp->last_ts - rp->first_ts +
+		 (rp->nseen > 1 ? rp->second_ts - rp->first_ts : 1000000000LL);
 	rp->offset += period;
 	rp->pass++;
 	rp->len = rp->pos = 0;

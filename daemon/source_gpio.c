@@ -66,8 +66,8 @@ static void gpio_src_read_cb(struct loop *l, int res, void *arg)
 	}
 	n = gpio_decode(m->src.gpio, m->src.rbuf, (size_t)res, ev, &lost);
 	for (i = 0; i < n; i++) {
-		struct edge_item e = {.ts_ns = ev[i].ts_ns, .meter = m->index,
-				      .level = (uint32_t)ev[i].level};
+		struct edge_item e = {
+			.ts_ns = ev[i].ts_ns, .meter = m->index, .level = (uint32_t)ev[i].level};
 
 		/* A full ring drops (and counts) the edge rather than
 		 * stall the loop: the kernel's own FIFO is behind us. */
@@ -102,7 +102,8 @@ static void gpio_src_open(struct meter *m)
 		return;
 	}
 	log_info("meter %s: listening on %s, flash starts on the %s edge", m->cfg->name,
-		 gpio_describe(m->src.gpio), m->cfg->edge == CFG_EDGE_FALLING ? "falling" : "rising");
+		 gpio_describe(m->src.gpio),
+		 m->cfg->edge == CFG_EDGE_FALLING ? "falling" : "rising");
 	gpio_src_set_state(m, gpio_describe(m->src.gpio), "ok");
 	gpio_src_arm(m);
 }

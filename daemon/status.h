@@ -21,14 +21,14 @@ struct status_meter {
 	uint64_t flashes; /* energy counter, survives restarts */
 	double energy_wh;
 	double energy_j;
-	uint64_t edges;         /* since start */
-	uint64_t glitches;      /* since start */
-	uint64_t events_lost;   /* kernel event overflow, since start */
-	uint64_t input_errors;  /* bad trace lines, read errors, since start */
+	uint64_t edges;	       /* since start */
+	uint64_t glitches;     /* since start */
+	uint64_t events_lost;  /* kernel event overflow, since start */
+	uint64_t input_errors; /* bad trace lines, read errors, since start */
 	bool have_flash;
 	double last_flash_age_s;  /* valid if have_flash */
 	double last_flash_unix_s; /* valid if have_flash */
-	char state[128];          /* "ok", "waiting for the second flash", "error: ..." */
+	char state[128];	  /* "ok", "waiting for the second flash", "error: ..." */
 };
 
 struct status_ring {

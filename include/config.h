@@ -18,31 +18,31 @@ enum cfg_edge { CFG_EDGE_RISING, CFG_EDGE_FALLING };
 enum cfg_bias { CFG_BIAS_AS_IS, CFG_BIAS_DISABLED, CFG_BIAS_PULL_UP, CFG_BIAS_PULL_DOWN };
 
 struct cfg_daemon {
-	char state_dir[PATH_MAX];     /* default /var/lib/powerd */
-	char listen[128];             /* default 127.0.0.1:9480; "" or "off" disables HTTP */
-	char socket[PATH_MAX];        /* default /run/powerd/powerd.sock */
-	int64_t persist_interval_ns;  /* default 60 s */
-	uint32_t edge_ring;           /* edge ring capacity, power of two, default 4096 */
-	int log_level;                /* syslog level, default LOG_INFO (6) */
+	char state_dir[PATH_MAX];    /* default /var/lib/powerd */
+	char listen[128];	     /* default 127.0.0.1:9480; "" or "off" disables HTTP */
+	char socket[PATH_MAX];	     /* default /run/powerd/powerd.sock */
+	int64_t persist_interval_ns; /* default 60 s */
+	uint32_t edge_ring;	     /* edge ring capacity, power of two, default 4096 */
+	int log_level;		     /* syslog level, default LOG_INFO (6) */
 };
 
 struct cfg_pulse {
-	char name[CFG_NAME_MAX];      /* from [pulse.NAME]: [A-Za-z0-9_-]+ */
-	unsigned line_no;             /* line of the section header */
+	char name[CFG_NAME_MAX]; /* from [pulse.NAME]: [A-Za-z0-9_-]+ */
+	unsigned line_no;	 /* line of the section header */
 	/* hardware input */
-	char chip[64];                /* gpiochip0, /dev/gpiochip0, or a chip label */
-	char line[64];                /* line name, or offset */
-	enum cfg_edge edge;           /* the edge that starts an LED flash; default falling */
-	enum cfg_bias bias;           /* default as-is */
+	char chip[64];	    /* gpiochip0, /dev/gpiochip0, or a chip label */
+	char line[64];	    /* line name, or offset */
+	enum cfg_edge edge; /* the edge that starts an LED flash; default falling */
+	enum cfg_bias bias; /* default as-is */
 	/* replay input (instead of chip/line) */
-	char replay[PATH_MAX];        /* "" = hardware */
-	double speed;                 /* 0 = as fast as possible, 1 = real time; default 1 */
-	bool loop;                    /* default no */
+	char replay[PATH_MAX]; /* "" = hardware */
+	double speed;	       /* 0 = as fast as possible, 1 = real time; default 1 */
+	bool loop;	       /* default no */
 	/* conversion */
-	uint32_t impulses_per_kwh;    /* required */
-	int64_t min_pulse_ns;         /* default 5 ms */
-	int64_t timeout_ns;           /* default 5 min */
-	int64_t sample_interval_ns;   /* default 10 s */
+	uint32_t impulses_per_kwh;  /* required */
+	int64_t min_pulse_ns;	    /* default 5 ms */
+	int64_t timeout_ns;	    /* default 5 min */
+	int64_t sample_interval_ns; /* default 10 s */
 };
 
 struct config {

@@ -24,23 +24,23 @@
 
 struct pulse_params {
 	uint32_t impulses_per_kwh; /* > 0 */
-	int64_t min_pulse_ns;      /* >= 0; 0 disables the filter */
-	int64_t timeout_ns;        /* > 0: no flash for this long => 0 W */
+	int64_t min_pulse_ns;	   /* >= 0; 0 disables the filter */
+	int64_t timeout_ns;	   /* > 0: no flash for this long => 0 W */
 };
 
 struct pulse_flash {
-	int64_t ts_ns;       /* start of the flash (kernel time) */
+	int64_t ts_ns;	     /* start of the flash (kernel time) */
 	int64_t interval_ns; /* since the previous flash; 0 for the first one */
-	double power_w;      /* from interval_ns; 0 when interval_ns == 0 */
-	uint64_t count;      /* flashes including this one (energy counter) */
+	double power_w;	     /* from interval_ns; 0 when interval_ns == 0 */
+	uint64_t count;	     /* flashes including this one (energy counter) */
 };
 
 struct pulse_meter {
 	struct pulse_params p;
 
 	/* filter */
-	int8_t raw;            /* last raw level seen, -1 before the first edge */
-	int8_t stable;         /* confirmed level, -1 unknown */
+	int8_t raw;	       /* last raw level seen, -1 before the first edge */
+	int8_t stable;	       /* confirmed level, -1 unknown */
 	bool stable_has_start; /* false for a level already present at start */
 	int64_t raw_since;     /* time of the edge that began the raw level */
 	int64_t stable_since;  /* time the confirmed level began */

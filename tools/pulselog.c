@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'i':
 			if (parse_u32(optarg, 1, 1000000, &p.impulses_per_kwh)) {
-				fprintf(stderr, "pulselog: --impulses-per-kwh: expected 1..1000000\n");
+				fprintf(stderr,
+					"pulselog: --impulses-per-kwh: expected 1..1000000\n");
 				return 2;
 			}
 			break;

@@ -9,36 +9,35 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                       \
-	do {                                                                              \
-		check_count++;                                                            \
-		if (!(cond)) {                                                            \
-			check_failures++;                                                 \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                   \
-		}                                                                         \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		check_count++;                                                                     \
+		if (!(cond)) {                                                                     \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                 \
-	do {                                                                               \
-		long long check_a_ = (long long)(a), check_b_ = (long long)(b);            \
-		check_count++;                                                             \
-		if (check_a_ != check_b_) {                                                \
-			check_failures++;                                                  \
-			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
-				__LINE__, #a, check_a_, #b, check_b_);                     \
-		}                                                                          \
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long check_a_ = (long long)(a), check_b_ = (long long)(b);                    \
+		check_count++;                                                                     \
+		if (check_a_ != check_b_) {                                                        \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
+				__LINE__, #a, check_a_, #b, check_b_);                             \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_NEAR(a, b, eps)                                                             \
-	do {                                                                              \
-		double check_a_ = (a), check_b_ = (b);                                    \
-		check_count++;                                                            \
-		if (!(fabs(check_a_ - check_b_) <= (eps))) {                              \
-			check_failures++;                                                 \
-			fprintf(stderr, "%s:%d: %s == %.9g, expected %.9g (+-%g)\n",      \
-				__FILE__, __LINE__, #a, check_a_, check_b_, (double)(eps)); \
-			}                                                                 \
+#define CHECK_NEAR(a, b, eps)                                                                      \
+	do {                                                                                       \
+		double check_a_ = (a), check_b_ = (b);                                             \
+		check_count++;                                                                     \
+		if (!(fabs(check_a_ - check_b_) <= (eps))) {                                       \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: %s == %.9g, expected %.9g (+-%g)\n", __FILE__,     \
+				__LINE__, #a, check_a_, check_b_, (double)(eps));                  \
+		}                                                                                  \
 	} while (0)
 
 static inline int check_result(void)

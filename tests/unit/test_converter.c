@@ -77,8 +77,8 @@ static void edge(struct run *r, int64_t t, int level)
 static void run_profile(const char *name, const struct segment *segs, int nseg, uint32_t ipk,
 			bool noise)
 {
-	struct pulse_params p = {.impulses_per_kwh = ipk, .min_pulse_ns = 5 * MS,
-				 .timeout_ns = 3600 * SEC};
+	struct pulse_params p = {
+		.impulses_per_kwh = ipk, .min_pulse_ns = 5 * MS, .timeout_ns = 3600 * SEC};
 	static struct run r;
 	int64_t t = 1 * SEC, seg_end = t;
 	int s;
@@ -121,8 +121,7 @@ static void run_profile(const char *name, const struct segment *segs, int nseg, 
 	       name, (unsigned long long)r.m.flashes, (unsigned long long)r.steady_checked,
 	       r.worst_rel_err * 100, (unsigned long long)r.m.glitches);
 	CHECK_EQ_INT(r.m.flashes, r.expected_flashes);
-	CHECK_NEAR(pulse_energy_wh(&p, r.m.flashes), (double)r.expected_flashes * 1000.0 / ipk,
-		   0);
+	CHECK_NEAR(pulse_energy_wh(&p, r.m.flashes), (double)r.expected_flashes * 1000.0 / ipk, 0);
 	CHECK(r.steady_checked > 100);
 	CHECK(r.expected_flashes <= MAX_FLASHES);
 	CHECK(r.worst_rel_err < 0.001);

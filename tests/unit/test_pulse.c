@@ -10,8 +10,8 @@
 
 static struct pulse_params params(void)
 {
-	struct pulse_params p = {.impulses_per_kwh = 1000, .min_pulse_ns = 5 * MS,
-				 .timeout_ns = 300 * SEC};
+	struct pulse_params p = {
+		.impulses_per_kwh = 1000, .min_pulse_ns = 5 * MS, .timeout_ns = 300 * SEC};
 	return p;
 }
 
@@ -33,8 +33,8 @@ static void test_clean(void)
 	struct pulse_params p = params();
 	struct pulse_meter m;
 	struct pulse_flash f;
-	int64_t t[] = {0, 1 * SEC, 1 * SEC + 30 * MS, 2 * SEC, 2 * SEC + 30 * MS, 4 * SEC,
-		       4 * SEC + 30 * MS};
+	int64_t t[] = {0,	1 * SEC,	  1 * SEC + 30 * MS, 2 * SEC, 2 * SEC + 30 * MS,
+		       4 * SEC, 4 * SEC + 30 * MS};
 	int lv[] = {0, 1, 0, 1, 0, 1, 0};
 	double w;
 
@@ -107,10 +107,14 @@ static void test_bounces(void)
 	struct pulse_flash f;
 	/* Flash at 1 s with a bouncy start and a bouncy end; then a flash at 3 s. */
 	int64_t t[] = {0,
-		       1 * SEC,          1 * SEC + 100000,  1 * SEC + 200000, /* 1 0 1 */
-		       1 * SEC + 30 * MS, 1 * SEC + 30 * MS + 50000,          /* 0 1 */
-		       1 * SEC + 30 * MS + 90000,                             /* 0 */
-		       3 * SEC,          3 * SEC + 30 * MS};
+		       1 * SEC,
+		       1 * SEC + 100000,
+		       1 * SEC + 200000, /* 1 0 1 */
+		       1 * SEC + 30 * MS,
+		       1 * SEC + 30 * MS + 50000, /* 0 1 */
+		       1 * SEC + 30 * MS + 90000, /* 0 */
+		       3 * SEC,
+		       3 * SEC + 30 * MS};
 	int lv[] = {0, 1, 0, 1, 0, 1, 0, 1, 0};
 
 	pulse_init(&m, &p, 0);
@@ -130,10 +134,17 @@ static void test_glitches_rejected(void)
 	struct pulse_flash f;
 	/* A lamp switching on: short flickers between two flashes, and a short
 	 * drop-out inside the second flash. */
-	int64_t t[] = {0,       1 * SEC, 1 * SEC + 30 * MS,
-		       1500 * MS, 1500 * MS + 1 * MS,          /* 1 ms flicker */
-		       1700 * MS, 1700 * MS + 4999999,         /* just under 5 ms */
-		       2 * SEC, 2 * SEC + 10 * MS, 2 * SEC + 11 * MS, 2 * SEC + 30 * MS};
+	int64_t t[] = {0,
+		       1 * SEC,
+		       1 * SEC + 30 * MS,
+		       1500 * MS,
+		       1500 * MS + 1 * MS, /* 1 ms flicker */
+		       1700 * MS,
+		       1700 * MS + 4999999, /* just under 5 ms */
+		       2 * SEC,
+		       2 * SEC + 10 * MS,
+		       2 * SEC + 11 * MS,
+		       2 * SEC + 30 * MS};
 	int lv[] = {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0};
 
 	pulse_init(&m, &p, 0);

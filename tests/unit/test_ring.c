@@ -14,7 +14,7 @@ struct item {
 	uint64_t check;
 };
 
-#define CHECK_OF(s) ((s) * 0x9E3779B97F4A7C15ULL ^ 0xA5A5A5A5ULL)
+#define CHECK_OF(s) ((s)*0x9E3779B97F4A7C15ULL ^ 0xA5A5A5A5ULL)
 
 static void test_basic(void)
 {
