@@ -12,7 +12,7 @@
 VERSION   := 0.1.0
 O         ?= build
 SAN       ?=
-PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd
+PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd libmosquitto zlib
 
 # The GPIO backend follows the libgpiod found: 1.x (Debian 12, Pi OS bookworm)
 # -> daemon/gpio_v1.c, 2.x (Debian 13, Pi OS trixie) -> daemon/gpio_v2.c.
@@ -51,7 +51,7 @@ CFLAGS    := -O1 -g
 endif
 
 # The code the daemon and the tools share, built once into libpowerd.a.
-LIB_SRCS    := daemon/trace.c daemon/pulse.c daemon/config.c daemon/buf.c daemon/log.c
+LIB_SRCS    := daemon/trace.c daemon/pulse.c daemon/config.c daemon/buf.c daemon/log.c daemon/sample.c daemon/lineproto.c
 # Everything else in daemon/ is the daemon; main.c holds only main().
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
                daemon/gpio_$(GPIO_BACKEND).c

@@ -30,7 +30,7 @@
 
 /* inih (built with INI_MAX_LINE 200) needs room for "\r\n\0" after a line. */
 #define CFG_LINE_MAX 198
-#define MAX_KEYS     32 /* per section kind; key_line[] below */
+#define MAX_KEYS     64 /* per section kind; key_line[] below */
 
 #define NS_PER_MS  1000000LL
 #define NS_PER_S   1000000000LL
@@ -417,6 +417,52 @@ static int enum_parse(const struct key_def *k, const char *s, void *field, char 
 	return -EINVAL;
 }
 
+int cfg_parse_size(const char *s, uint64_t *bytes)
+{
+	static const struct {
+		const char *unit;
+		double mult;
+	} units[] = {{"", 1},	  {"B", 1},	 {"KB", 1e3},	     {"MB", 1e6},
+		     {"GB", 1e9}, {"KiB", 1024}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+	char *end;
+	double v;
+	size_t i;
+
+	if (!is_digit(*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || !isfinite(v) || v < 0)
+		return -EINVAL;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcmp(end, units[i].unit))
+			continue;
+		v *= units[i].mult;
+		if (v >= 18446744073709551615.0)
+			return -EINVAL;
+		*bytes = (uint64_t)(v + 0.5);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int size_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+{
+	uint64_t v;
+
+	if (cfg_parse_size(s, &v))
+		return fail(why, len, "expected a size such as 4096, 64KiB, 256MB or 1GB");
+	if (v < (uint64_t)k->min || v > (uint64_t)k->max) {
+		snprintf(why, len, "must be %lld..%lld bytes", (long long)k->min,
+			 (long long)k->max);
+		return -EINVAL;
+	}
+	*(uint64_t *)field = v;
+	return 0;
+}
+
 static const struct val_type t_string = {"value", string_parse};
 static const struct val_type t_listen = {"address", listen_parse};
 static const struct val_type t_u32 = {"number", u32_parse};
@@ -425,6 +471,7 @@ static const struct val_type t_duration = {"duration", duration_key_parse};
 static const struct val_type t_double = {"number", double_parse};
 static const struct val_type t_bool = {"boolean", bool_parse};
 static const struct val_type t_enum = {"value", enum_parse};
+static const struct val_type t_size = {"size", size_parse};
 
 #define FIELD(st, f) .offset = offsetof(st, f), .size = sizeof(((st *)0)->f)
 
@@ -574,12 +621,197 @@ struct sect_kind {
 };
 
 static void pulse_check(struct parser *p, const struct section *s);
+static unsigned key_line(const struct section *s, const char *name);
+__attribute__((format(printf, 3, 4))) static void report(struct parser *p, unsigned line,
+							 const char *fmt, ...);
+
+static const struct enum_val sink_types[] = {{"influxdb", CFG_SINK_INFLUXDB},
+					     {"file", CFG_SINK_FILE},
+					     {"mqtt", CFG_SINK_MQTT},
+					     {"cloudwatch", CFG_SINK_CLOUDWATCH},
+					     {0}};
+static const struct enum_val fsyncs[] = {{"batch", CFG_FSYNC_BATCH},
+					 {"interval", CFG_FSYNC_INTERVAL},
+					 {"never", CFG_FSYNC_NEVER},
+					 {0}};
+static const struct enum_val mqtt_formats[] = {
+	{"json", CFG_MQTT_JSON}, {"pico", CFG_MQTT_PICO}, {0}};
+
+#define S(f) FIELD(struct cfg_sink, f)
+static const struct key_def sink_keys[] = {
+	{"type", &t_enum, S(type), .enums = sink_types, .flags = KEY_REQUIRED},
+	{"batch_size", &t_u32, S(batch_size), .min = 1, .max = 1000000},
+	{"flush_interval", &t_duration, S(flush_interval_ns), .min = 10 * NS_PER_MS,
+	 .max = 3600 * NS_PER_S},
+	{"spool_max", &t_size, S(spool_max), .min = 65536, .max = INT64_MAX},
+	{"spool_fsync", &t_enum, S(spool_fsync), .enums = fsyncs},
+	{"timeout", &t_duration, S(timeout_ns), .min = 100 * NS_PER_MS, .max = 3600 * NS_PER_S},
+	{"retry_base", &t_duration, S(retry_base_ns), .min = 10 * NS_PER_MS,
+	 .max = 3600 * NS_PER_S},
+	{"retry_max", &t_duration, S(retry_max_ns), .min = 10 * NS_PER_MS,
+	 .max = 24 * 3600 * NS_PER_S},
+	{"change_detection", &t_bool, S(change_detection)},
+	{"heartbeat", &t_duration, S(heartbeat_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
+	{"freshness", &t_duration, S(freshness_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
+	{"url", &t_string, S(url)},
+	{"database", &t_string, S(database)},
+	{"retention_policy", &t_string, S(retention_policy)},
+	{"username", &t_string, S(username)},
+	{"password", &t_string, S(password)},
+	{"org", &t_string, S(org)},
+	{"bucket", &t_string, S(bucket)},
+	{"token", &t_string, S(token)},
+	{"gzip", &t_bool, S(gzip)},
+	{"path", &t_string, S(path)},
+	{"host", &t_string, S(host)},
+	{"port", &t_u32, S(port), .min = 1, .max = 65535},
+	{"client_id", &t_string, S(client_id)},
+	{"topic_prefix", &t_string, S(topic_prefix)},
+	{"format", &t_enum, S(format), .enums = mqtt_formats},
+	{"pico_host", &t_string, S(pico_host)},
+	{"tls", &t_bool, S(tls)},
+	{"ca_file", &t_string, S(ca_file)},
+	{"ha_discovery", &t_bool, S(ha_discovery)},
+	{"ha_prefix", &t_string, S(ha_prefix)},
+	{"region", &t_string, S(region)},
+	{"namespace", &t_string, S(namespace_)},
+	{"endpoint", &t_string, S(endpoint)},
+	{"credentials_file", &t_string, S(credentials_file)},
+	{"profile", &t_string, S(profile)},
+	{"max_age", &t_duration, S(max_age_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
+};
+
+_Static_assert(ARRAY_SIZE(sink_keys) <= MAX_KEYS, "too many keys");
+
+static void sink_defaults(void *obj)
+{
+	struct cfg_sink *k = obj;
+
+	memset(k, 0, sizeof(*k));
+	k->batch_size = 5000;
+	k->flush_interval_ns = 1 * NS_PER_S;
+	k->spool_max = 256000000ULL;
+	k->spool_fsync = CFG_FSYNC_BATCH;
+	k->timeout_ns = 10 * NS_PER_S;
+	k->retry_base_ns = 1 * NS_PER_S;
+	k->retry_max_ns = 5 * NS_PER_MIN;
+	k->heartbeat_ns = 5 * NS_PER_MIN;
+	k->freshness_ns = 2 * NS_PER_MIN;
+	k->gzip = true;
+	snprintf(k->host, sizeof(k->host), "127.0.0.1");
+	snprintf(k->topic_prefix, sizeof(k->topic_prefix), "powerd");
+	snprintf(k->ha_prefix, sizeof(k->ha_prefix), "homeassistant");
+	k->max_age_ns = 14LL * 24 * 3600 * NS_PER_S;
+}
+
+static void *sink_add(struct config *cfg, const char *name, unsigned line)
+{
+	struct cfg_sink *v, *k;
+
+	v = realloc(cfg->sinks, (cfg->nsinks + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	cfg->sinks = v;
+	k = &v[cfg->nsinks++];
+	sink_defaults(k);
+	snprintf(k->name, sizeof(k->name), "%s", name);
+	k->line_no = line;
+	return k;
+}
+
+static unsigned sink_find(const struct config *cfg, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nsinks; i++)
+		if (!strcmp(cfg->sinks[i].name, name))
+			return cfg->sinks[i].line_no;
+	return 0;
+}
+
+/* Which keys belong to which type: a key of another type is an error, so a
+ * typo such as "bucket" on an influxdb v1 sink is never silently ignored. */
+static const char *const sink_only[][12] = {
+	[CFG_SINK_INFLUXDB] = {"url", "database", "retention_policy", "username", "password", "org",
+			       "bucket", "token", "gzip"},
+	[CFG_SINK_FILE] = {"path"},
+	[CFG_SINK_MQTT] = {"host", "port", "client_id", "topic_prefix", "format", "pico_host",
+			   "tls", "ca_file", "ha_discovery", "ha_prefix", "username", "password"},
+	[CFG_SINK_CLOUDWATCH] = {"region", "namespace", "endpoint", "credentials_file", "profile",
+				 "max_age"},
+};
+
+static bool sink_key_allowed(enum cfg_sink_type t, const char *key)
+{
+	size_t i, j;
+	bool typed = false;
+
+	for (i = 0; i < ARRAY_SIZE(sink_only); i++)
+		for (j = 0; j < ARRAY_SIZE(sink_only[i]) && sink_only[i][j]; j++)
+			if (!strcmp(sink_only[i][j], key)) {
+				typed = true;
+				if (i == t)
+					return true;
+			}
+	return !typed;
+}
+
+static void sink_check(struct parser *p, const struct section *s)
+{
+	const struct cfg_sink *k = s->obj;
+	size_t i;
+
+	if (!key_line(s, "type"))
+		return;
+	for (i = 0; i < s->kind->nkeys; i++)
+		if (s->key_line[i] && !sink_key_allowed(k->type, s->kind->keys[i].name))
+			report(p, s->key_line[i], "'%s' does not apply to type = %s in %s",
+			       s->kind->keys[i].name, sink_types[k->type].name, s->title);
+	switch (k->type) {
+	case CFG_SINK_INFLUXDB:
+		if (!key_line(s, "url"))
+			report(p, s->line, "%s: missing required key 'url'", s->title);
+		else if (strncmp(k->url, "http://", 7) && strncmp(k->url, "https://", 8))
+			report(p, key_line(s, "url"),
+			       "'url' must start with http:// or https:// in %s", s->title);
+		if (key_line(s, "database") && key_line(s, "bucket"))
+			report(p, key_line(s, "bucket"),
+			       "%s: set 'database' (InfluxDB 1.x) or 'org', 'bucket', 'token' "
+			       "(2.x), not both",
+			       s->title);
+		else if (!key_line(s, "database") && !key_line(s, "bucket"))
+			report(p, s->line,
+			       "%s: missing 'database' (InfluxDB 1.x) or 'bucket' (2.x)", s->title);
+		else if (key_line(s, "bucket") && !key_line(s, "org"))
+			report(p, s->line, "%s: missing required key 'org' (InfluxDB 2.x)",
+			       s->title);
+		break;
+	case CFG_SINK_FILE:
+		if (!key_line(s, "path"))
+			report(p, s->line, "%s: missing required key 'path'", s->title);
+		break;
+	case CFG_SINK_MQTT:
+		if (key_line(s, "pico_host") && k->format != CFG_MQTT_PICO)
+			report(p, key_line(s, "pico_host"),
+			       "'pico_host' needs 'format = pico' in %s", s->title);
+		break;
+	case CFG_SINK_CLOUDWATCH:
+		if (!key_line(s, "namespace"))
+			report(p, s->line, "%s: missing required key 'namespace'", s->title);
+		break;
+	}
+	if (k->retry_base_ns > k->retry_max_ns)
+		report(p, key_line(s, "retry_base") ? key_line(s, "retry_base") : s->line,
+		       "'retry_base' is larger than 'retry_max' in %s", s->title);
+}
 
 static const struct sect_kind kinds[] = {
 	{"daemon", false, sizeof(struct cfg_daemon), daemon_keys, ARRAY_SIZE(daemon_keys),
 	 daemon_defaults, daemon_add, NULL, NULL},
 	{"pulse", true, sizeof(struct cfg_pulse), pulse_keys, ARRAY_SIZE(pulse_keys),
 	 pulse_defaults, pulse_add, pulse_find, pulse_check},
+	{"sink", true, sizeof(struct cfg_sink), sink_keys, ARRAY_SIZE(sink_keys), sink_defaults,
+	 sink_add, sink_find, sink_check},
 };
 
 struct parser {
@@ -934,6 +1166,7 @@ static char *reader(char *str, int num, void *stream)
 void cfg_free(struct config *cfg)
 {
 	free(cfg->pulses);
+	free(cfg->sinks);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

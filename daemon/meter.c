@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "powerd.h"
+#include "sample.h"
+#include "uploader.h"
 
 /* Confirming a level by the passing of time is only safe once no older edge
  * can still be on its way (kernel FIFO, io_uring, ring).  Time-based
@@ -52,10 +55,61 @@ static void meter_persist(struct powerd *pd, bool force)
 	}
 }
 
-static void meter_flash(struct meter *m, const struct pulse_flash *f)
+/* CLOCK_MONOTONIC to Unix time, read now (the offset moves with NTP). */
+static int64_t meter_mono_to_unix(int64_t mono_ns)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return mono_ns + ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+}
+
+/* measurement pulse, tag meter, fields power_w (when known), energy_wh,
+ * interval_s (flashes only). */
+static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double power_w,
+		       double interval_s)
+{
+	struct sample smp;
+
+	if (!m->pd->uploader)
+		return;
+	sample_init(&smp, "pulse", meter_mono_to_unix(ts_mono));
+	sample_tag(&smp, "meter", m->cfg->name);
+	if (have_power)
+		sample_float(&smp, "power_w", power_w);
+	sample_float(&smp, "energy_wh", pulse_energy_wh(&m->pm.p, m->pm.flashes));
+	if (interval_s > 0)
+		sample_float(&smp, "interval_s", interval_s);
+	uploader_publish(m->pd->uploader, &smp);
+}
+
+static void meter_flash(struct meter *m, const struct pulse_flash *f, int64_t now)
 {
 	log_debug("meter %s: flash %" PRIu64 " at %" PRId64 " ns, interval %.6f s, %.1f W",
 		  m->cfg->name, f->count, f->ts_ns, (double)f->interval_ns / 1e9, f->power_w);
+	meter_emit(m, f->ts_ns, f->interval_ns > 0, f->power_w, (double)f->interval_ns / 1e9);
+	m->next_sample_mono = now + m->cfg->sample_interval_ns;
+	m->zero_sent = false;
+}
+
+/* Between flashes: the decaying estimate every sample_interval, and a
+ * single 0 W sample once the timeout has passed. */
+static void meter_tick(struct meter *m, int64_t now)
+{
+	double w;
+
+	if (!m->pm.have_flash || now < m->next_sample_mono)
+		return;
+	m->next_sample_mono = now + m->cfg->sample_interval_ns;
+	if (!pulse_power(&m->pm, now, &w))
+		return;
+	if (w == 0) {
+		if (m->zero_sent)
+			return;
+		m->zero_sent = true;
+	}
+	meter_emit(m, now, true, w, 0);
 }
 
 /* Everything queued in the ring, then the time-based confirmations. */
@@ -74,7 +128,7 @@ static void meter_process(struct powerd *pd, int64_t now)
 		m = &pd->meters[e.meter];
 		r = pulse_edge(&m->pm, e.ts_ns, (int)e.level, &f);
 		if (r > 0)
-			meter_flash(m, &f);
+			meter_flash(m, &f, now);
 		else if (r < 0)
 			atomic_fetch_add(&m->input_errors, 1);
 	}
@@ -82,7 +136,8 @@ static void meter_process(struct powerd *pd, int64_t now)
 		struct meter *m = &pd->meters[i];
 
 		if (pulse_advance(&m->pm, now - METER_DELIVERY_MARGIN_NS, &f) > 0)
-			meter_flash(m, &f);
+			meter_flash(m, &f, now);
+		meter_tick(m, now);
 	}
 	pthread_mutex_lock(&pd->lock);
 	for (i = 0; i < pd->nmeters; i++)
@@ -113,6 +168,9 @@ void *meter_thread_main(void *arg)
 
 			if (d != INT64_MAX && d + METER_DELIVERY_MARGIN_NS < deadline)
 				deadline = d + METER_DELIVERY_MARGIN_NS;
+			if (pd->meters[i].pm.have_flash &&
+			    pd->meters[i].next_sample_mono < deadline)
+				deadline = pd->meters[i].next_sample_mono;
 		}
 		wait_ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
 		if (wait_ms > 60000)

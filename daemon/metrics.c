@@ -109,6 +109,21 @@ static void metrics_f64(struct buf *b, struct metrics_family *f, const char *key
 	buf_append(b, "\n", 1);
 }
 
+/* Two labels: {k1="v1",k2="v2"}. */
+static void metrics_u64_2(struct buf *b, struct metrics_family *f, const char *k1, const char *v1,
+			  const char *k2, const char *v2, uint64_t v)
+{
+	if (!f->started) {
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+		f->started = true;
+	}
+	buf_printf(b, "%s{%s=\"", f->name, k1);
+	metrics_label_value(b, v1);
+	buf_printf(b, "\",%s=\"", k2);
+	metrics_label_value(b, v2);
+	buf_printf(b, "\"} %" PRIu64 "\n", v);
+}
+
 static uint64_t metrics_field(const struct status_meter *m, size_t off)
 {
 	uint64_t v;
@@ -229,9 +244,91 @@ static void metrics_rings(const struct status *st, struct buf *b)
 		metrics_u64(b, &dropped, "ring", st->rings[i].name, st->rings[i].dropped);
 }
 
+static uint64_t metrics_sink_field(const struct status_sink *k, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)k + off, sizeof(v));
+	return v;
+}
+
+static void metrics_sinks(const struct status *st, struct buf *b)
+{
+	static const struct {
+		const char *name;
+		const char *type;
+		const char *help;
+		size_t off;
+	} plain[] = {
+		{"powerd_sink_samples_accepted_total", "counter",
+		 "Samples taken in by the sink (after change detection).",
+		 offsetof(struct status_sink, accepted)},
+		{"powerd_sink_samples_sent_total", "counter",
+		 "Samples acknowledged by the sink's server.", offsetof(struct status_sink, sent)},
+		{"powerd_sink_samples_retried_total", "counter",
+		 "Samples in failed attempts that were retried.",
+		 offsetof(struct status_sink, retried)},
+		{"powerd_sink_samples_unchanged_total", "counter",
+		 "Samples suppressed by change detection.",
+		 offsetof(struct status_sink, unchanged_skipped)},
+		{"powerd_sink_requests_total", "counter", "Requests (batches) started.",
+		 offsetof(struct status_sink, requests)},
+		{"powerd_sink_spool_bytes", "gauge", "Bytes in the sink's disk spool.",
+		 offsetof(struct status_sink, spool_bytes)},
+		{"powerd_sink_spool_unsent_bytes", "gauge",
+		 "Bytes in the spool not yet acknowledged by the server.",
+		 offsetof(struct status_sink, spool_unsent_bytes)},
+	};
+	static const struct {
+		const char *reason;
+		size_t off;
+	} drops[] = {
+		{"rejected", offsetof(struct status_sink, dropped_rejected)},
+		{"spool_full", offsetof(struct status_sink, dropped_spool)},
+		{"corrupt", offsetof(struct status_sink, dropped_corrupt)},
+		{"too_old", offsetof(struct status_sink, dropped_too_old)},
+		{"unencodable", offsetof(struct status_sink, dropped_encode)},
+	};
+	struct metrics_family dropped =
+		METRICS_FAMILY("powerd_sink_samples_dropped_total", "counter",
+			       "Samples the sink will never deliver, by reason.");
+	struct metrics_family age = METRICS_FAMILY(
+		"powerd_sink_oldest_unsent_age_seconds", "gauge",
+		"Age of the oldest sample not yet acknowledged (0 when nothing waits).");
+	struct metrics_family up = METRICS_FAMILY(
+		"powerd_sink_up", "gauge", "1 while the sink delivers, 0 while its requests fail.");
+	struct metrics_family last_err = METRICS_FAMILY("powerd_sink_last_error_timestamp_seconds",
+							"gauge", "Unix time of the last error.");
+	size_t i, c;
+
+	for (c = 0; c < sizeof(plain) / sizeof(plain[0]); c++) {
+		struct metrics_family f =
+			METRICS_FAMILY(plain[c].name, plain[c].type, plain[c].help);
+
+		for (i = 0; i < st->nsinks; i++)
+			metrics_u64(b, &f, "sink", st->sinks[i].name,
+				    metrics_sink_field(&st->sinks[i], plain[c].off));
+	}
+	for (i = 0; i < st->nsinks; i++)
+		for (c = 0; c < sizeof(drops) / sizeof(drops[0]); c++)
+			metrics_u64_2(b, &dropped, "sink", st->sinks[i].name, "reason",
+				      drops[c].reason,
+				      metrics_sink_field(&st->sinks[i], drops[c].off));
+	for (i = 0; i < st->nsinks; i++)
+		metrics_f64(b, &age, "sink", st->sinks[i].name, st->sinks[i].oldest_unsent_age_s);
+	for (i = 0; i < st->nsinks; i++)
+		metrics_u64(b, &up, "sink", st->sinks[i].name,
+			    strncmp(st->sinks[i].state, "failing", 7) != 0);
+	for (i = 0; i < st->nsinks; i++)
+		if (st->sinks[i].last_error_unix_s > 0)
+			metrics_f64(b, &last_err, "sink", st->sinks[i].name,
+				    st->sinks[i].last_error_unix_s);
+}
+
 int metrics_render(const struct status *st, struct buf *out)
 {
 	metrics_meters(st, out);
+	metrics_sinks(st, out);
 	metrics_rings(st, out);
 	metrics_daemon(st, out);
 	return out->err;

@@ -177,6 +177,44 @@ static void page_rings(struct buf *b, const struct status *st)
 	page_lit(b, "</table>\n");
 }
 
+static void page_sinks(struct buf *b, const struct status *st)
+{
+	size_t i;
+
+	if (!st->nsinks)
+		return;
+	page_lit(b, "<h2>Sinks</h2>\n<table>\n<tr><th>Sink</th><th>Type</th><th>State</th>"
+		    "<th>Sent</th><th>Retried</th><th>Dropped</th><th>Unsent spool</th>"
+		    "<th>Oldest unsent</th><th>Last error</th></tr>\n");
+	for (i = 0; i < st->nsinks; i++) {
+		const struct status_sink *k = &st->sinks[i];
+		uint64_t dropped = k->dropped_rejected + k->dropped_spool + k->dropped_corrupt +
+				   k->dropped_too_old + k->dropped_encode;
+		bool ok = strncmp(k->state, "failing", 7) != 0;
+
+		page_lit(b, "<tr><td>");
+		page_escape(b, k->name);
+		page_lit(b, "</td><td>");
+		page_escape(b, k->type);
+		buf_printf(b, "</td><td class=\"%s\">", ok ? "ok" : "err");
+		page_escape(b, k->state);
+		buf_printf(b,
+			   "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
+			   "</td><td class=\"n%s\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
+			   " B</td><td class=\"n\">",
+			   k->sent, k->retried, dropped ? " err" : "", dropped,
+			   k->spool_unsent_bytes);
+		if (k->oldest_unsent_age_s > 0)
+			page_duration(b, k->oldest_unsent_age_s);
+		else
+			page_lit(b, "-");
+		page_lit(b, "</td><td>");
+		page_escape(b, k->last_error[0] ? k->last_error : "-");
+		page_lit(b, "</td></tr>\n");
+	}
+	page_lit(b, "</table>\n");
+}
+
 static void page_daemon(struct buf *b, const struct status *st)
 {
 	page_lit(b, "<h2>Daemon</h2>\n<table>\n<tr><th>Version</th><td>");
@@ -215,6 +253,7 @@ int page_render(const struct status *st, struct buf *out)
 	page_duration(out, st->uptime_s);
 	page_lit(out, "</div>\n");
 	page_meters(out, st);
+	page_sinks(out, st);
 	page_rings(out, st);
 	page_daemon(out, st);
 	page_lit(out, "<footer>Refreshes every 5 s. Also: <a href=\"/metrics\">/metrics</a>, "

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "powerd.h"
+#include "uploader.h"
 
 static int64_t powerd_realtime_ns(void)
 {
@@ -100,6 +101,9 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	r = io_setup(pd);
 	if (r)
 		goto fail;
+	r = uploader_start(&pd->uploader, cfg);
+	if (r)
+		goto fail;
 	r = -pthread_create(&pd->meter_thread, NULL, meter_thread_main, pd);
 	if (r)
 		goto fail;
@@ -140,6 +144,9 @@ void powerd_stop(struct powerd *pd)
 		pthread_join(pd->meter_thread, NULL);
 		pd->threads_started = false;
 	}
+	/* After the meter thread: its last samples are flushed to the spools. */
+	uploader_stop(pd->uploader);
+	pd->uploader = NULL;
 	io_teardown(pd);
 	if (pd->wake_fd >= 0)
 		close(pd->wake_fd);
@@ -234,5 +241,5 @@ int powerd_status(void *arg, struct status *st)
 	st->rings[0].used = ring_count(&pd->edges);
 	st->rings[0].dropped = ring_dropped(&pd->edges);
 	st->nrings = 1;
-	return 0;
+	return uploader_status(pd->uploader, st);
 }

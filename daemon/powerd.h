@@ -57,6 +57,9 @@ struct meter_pub {
 
 struct meter {
 	struct powerd *pd;
+	/* meter thread: periodic samples between flashes */
+	int64_t next_sample_mono;
+	bool zero_sent;
 	uint32_t index;
 	const struct cfg_pulse *cfg;
 	struct meter_src src;
@@ -104,6 +107,7 @@ struct powerd {
 	bool threads_started;
 	_Atomic bool stopping;
 	struct http *http;
+	struct uploader *uploader; /* NULL without sinks */
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

@@ -31,6 +31,29 @@ struct status_meter {
 	char state[128];	  /* "ok", "waiting for the second flash", "error: ..." */
 };
 
+struct status_sink {
+	char name[CFG_NAME_MAX];
+	char type[16];
+	uint64_t accepted;	    /* samples taken in (after change detection) */
+	uint64_t sent;		    /* acknowledged by the server */
+	uint64_t retried;	    /* samples in failed attempts that are retried */
+	uint64_t dropped_rejected;  /* refused by the server (after bisection) */
+	uint64_t dropped_spool;	    /* deleted by the spool cap */
+	uint64_t dropped_corrupt;   /* corrupt spool records skipped */
+	uint64_t dropped_too_old;   /* older than the service accepts */
+	uint64_t dropped_encode;    /* not representable (e.g. only NaN fields) */
+	uint64_t unchanged_skipped; /* suppressed by change detection */
+	uint64_t requests;
+	uint64_t spool_bytes;
+	uint64_t spool_unsent_bytes;
+	uint64_t pending;	    /* samples in the open batch (not yet on disk) */
+	double oldest_unsent_age_s; /* 0 = nothing waiting */
+	char last_error[256];
+	double last_error_unix_s; /* 0 = never */
+	double last_ok_unix_s;	  /* 0 = never */
+	char state[96];		  /* "ok", "sending backlog", "failing: ..." */
+};
+
 struct status_ring {
 	char name[32];
 	uint64_t capacity;
@@ -52,6 +75,8 @@ struct status {
 	double cpu_seconds;
 	struct status_meter *meters;
 	size_t nmeters;
+	struct status_sink *sinks;
+	size_t nsinks;
 	struct status_ring rings[4];
 	size_t nrings;
 };

@@ -100,10 +100,41 @@ static bool status_json_ring(cJSON *arr, const struct status_ring *r)
 	       status_json_num(o, "dropped", (double)r->dropped);
 }
 
+static bool status_json_sink(cJSON *arr, const struct status_sink *k)
+{
+	cJSON *o = cJSON_CreateObject(), *d;
+	bool ok;
+
+	if (!o || !cJSON_AddItemToArray(arr, o))
+		return false;
+	ok = status_json_str(o, "name", k->name) && status_json_str(o, "type", k->type) &&
+	     status_json_str(o, "state", k->state) &&
+	     status_json_num(o, "accepted", (double)k->accepted) &&
+	     status_json_num(o, "sent", (double)k->sent) &&
+	     status_json_num(o, "retried", (double)k->retried) &&
+	     status_json_num(o, "unchanged_skipped", (double)k->unchanged_skipped) &&
+	     status_json_num(o, "requests", (double)k->requests) &&
+	     status_json_num(o, "pending", (double)k->pending) &&
+	     status_json_num(o, "spool_bytes", (double)k->spool_bytes) &&
+	     status_json_num(o, "spool_unsent_bytes", (double)k->spool_unsent_bytes) &&
+	     status_json_num(o, "oldest_unsent_age_s", k->oldest_unsent_age_s) &&
+	     status_json_num_or_null(o, "last_ok_time", k->last_ok_unix_s > 0, k->last_ok_unix_s) &&
+	     status_json_num_or_null(o, "last_error_time", k->last_error_unix_s > 0,
+				     k->last_error_unix_s) &&
+	     (k->last_error[0] ? status_json_str(o, "last_error", k->last_error)
+			       : cJSON_AddNullToObject(o, "last_error") != NULL);
+	d = ok ? cJSON_AddObjectToObject(o, "dropped") : NULL;
+	return d && status_json_num(d, "rejected", (double)k->dropped_rejected) &&
+	       status_json_num(d, "spool_full", (double)k->dropped_spool) &&
+	       status_json_num(d, "corrupt", (double)k->dropped_corrupt) &&
+	       status_json_num(d, "too_old", (double)k->dropped_too_old) &&
+	       status_json_num(d, "unencodable", (double)k->dropped_encode);
+}
+
 char *status_json(const struct status *st)
 {
 	size_t i, nrings = st->nrings;
-	cJSON *root, *sources, *rings;
+	cJSON *root, *sources, *rings, *sinks;
 	char *text = NULL;
 	bool ok;
 
@@ -121,9 +152,11 @@ char *status_json(const struct status *st)
 	ok = rings != NULL;
 	for (i = 0; ok && i < nrings; i++)
 		ok = status_json_ring(rings, &st->rings[i]);
-	/* Sinks arrive with a later issue; the key is there so clients can rely
-	 * on it. */
-	if (ok && cJSON_AddArrayToObject(root, "sinks"))
+	sinks = ok ? cJSON_AddArrayToObject(root, "sinks") : NULL;
+	ok = sinks != NULL;
+	for (i = 0; ok && i < st->nsinks; i++)
+		ok = status_json_sink(sinks, &st->sinks[i]);
+	if (ok)
 		text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	return text;

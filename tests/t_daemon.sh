@@ -37,6 +37,12 @@ replay           = $T/trace.txt
 speed            = 0
 impulses_per_kwh = 1000
 min_pulse_ms     = 5
+sample_interval  = 100h
+
+[sink.lp]
+type             = file
+path             = $T/samples.lp
+flush_interval   = 100ms
 EOC
 }
 start() {
@@ -66,6 +72,9 @@ read -r PL_FLASHES PL_GLITCHES < <("$B/pulselog" "$T/trace.txt" --impulses-per-k
 G=$(metric 'powerd_pulse_glitches_total{meter="house"}' "$URL/metrics")
 [ "$G" = "$PL_GLITCHES" ] || fail "daemon glitches $G, pulselog $PL_GLITCHES"
 [ "$G" -gt 0 ] || fail "the trace has glitches but none were rejected"
+# One sample per flash reached the file sink, through the uploader.
+lp_complete() { [ "$(grep -c interval_s "$T/samples.lp" 2>/dev/null)" = "$((N - 1))" ]; }
+wait_for 10 lp_complete || fail "file sink: $(grep -c interval_s "$T/samples.lp") flash samples with an interval, want $((N - 1))"
 E=$(metric 'powerd_pulse_energy_joules_total{meter="house"}' "$URL/metrics")
 [ "$E" = "$((N * 3600))" ] || fail "energy $E J, expected $((N * 3600))"
 for m in powerd_pulse_events_lost_total powerd_pulse_input_errors_total; do

@@ -27,6 +27,9 @@ socket    = $T/powerd.sock
 replay           = $T/trace.txt
 speed            = 0
 impulses_per_kwh = 1000
+[sink.lp]
+type             = file
+path             = $T/samples.lp
 EOC
 $VG "$B/powerd" -c "$T/powerd.conf" 2>"$T/powerd.log" &
 PID=$!

@@ -6,10 +6,11 @@
 set -eu
 
 BUILD="gcc make pkg-config libgpiod-dev liburing-dev libmicrohttpd-dev libcjson-dev
-       libcurl4-openssl-dev libinih-dev libsystemd-dev"
-TEST="$BUILD clang prometheus valgrind curl python3 qemu-system-x86 busybox-static cpio kmod
-      xz-utils iproute2 gpiod"
-BENCH="$BUILD valgrind python3 time"
+       libcurl4-openssl-dev libinih-dev libsystemd-dev libmosquitto-dev zlib1g-dev"
+TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
+      cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
+      mosquitto-clients python3-botocore strace openssl"
+BENCH="$BUILD valgrind python3 time victoria-metrics"
 FUZZ="$BUILD clang libclang-rt-14-dev"
 
 case "${1:-build}" in

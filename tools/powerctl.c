@@ -32,13 +32,13 @@ struct powerctl_row {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: powerctl [-s SOCKET] status [--json]\n"
-		"  status            meters (power, energy, last flash, counters), rings, daemon\n"
-		"  --json            print powerd's JSON status as received\n"
-		"  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
-		"  -h, --help        this text\n"
-		"  --version         print the version\n");
+	fprintf(f, "usage: powerctl [-s SOCKET] status [--json]\n"
+		   "  status            meters (power, energy, last flash, counters), sinks, "
+		   "rings, daemon\n"
+		   "  --json            print powerd's JSON status as received\n"
+		   "  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
+		   "  -h, --help        this text\n"
+		   "  --version         print the version\n");
 }
 
 static size_t powerctl_body(char *p, size_t size, size_t n, void *arg)
@@ -252,6 +252,67 @@ static int powerctl_rings(const cJSON *rings)
 	return 0;
 }
 
+/* Sinks: a failing one shows its state and last error at a glance. */
+static int powerctl_sinks(const cJSON *sinks)
+{
+	static const char *const reasons[] = {"rejected", "spool_full", "corrupt", "too_old",
+					      "unencodable"};
+	size_t n = (size_t)cJSON_GetArraySize(sinks), i = 1, k;
+	struct powerctl_row *rows;
+	const cJSON *o;
+
+	if (!n)
+		return 0;
+	rows = calloc(n + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	snprintf(rows[0].cell[0], sizeof(rows[0].cell[0]), "SINK");
+	snprintf(rows[0].cell[1], sizeof(rows[0].cell[1]), "TYPE");
+	snprintf(rows[0].cell[2], sizeof(rows[0].cell[2]), "SENT");
+	snprintf(rows[0].cell[3], sizeof(rows[0].cell[3]), "RETRIED");
+	snprintf(rows[0].cell[4], sizeof(rows[0].cell[4]), "DROPPED");
+	snprintf(rows[0].cell[5], sizeof(rows[0].cell[5]), "SPOOL");
+	snprintf(rows[0].cell[6], sizeof(rows[0].cell[6]), "OLDEST");
+	snprintf(rows[0].cell[7], sizeof(rows[0].cell[7]), "STATE");
+	cJSON_ArrayForEach(o, sinks)
+	{
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "dropped");
+		double dropped = 0, age = powerctl_num(o, "oldest_unsent_age_s");
+		char err[160];
+
+		for (k = 0; k < sizeof(reasons) / sizeof(reasons[0]); k++) {
+			double v = powerctl_num(d, reasons[k]);
+
+			if (isfinite(v))
+				dropped += v;
+		}
+		powerctl_str(rows[i].cell[0], sizeof(rows[i].cell[0]), o, "name");
+		powerctl_str(rows[i].cell[1], sizeof(rows[i].cell[1]), o, "type");
+		powerctl_count(rows[i].cell[2], sizeof(rows[i].cell[2]), o, "sent");
+		powerctl_count(rows[i].cell[3], sizeof(rows[i].cell[3]), o, "retried");
+		snprintf(rows[i].cell[4], sizeof(rows[i].cell[4]), "%.0f", dropped);
+		snprintf(rows[i].cell[5], sizeof(rows[i].cell[5]), "%.0f B",
+			 powerctl_num(o, "spool_unsent_bytes"));
+		if (isfinite(age) && age > 0)
+			powerctl_duration(rows[i].cell[6], sizeof(rows[i].cell[6]), age);
+		else
+			snprintf(rows[i].cell[6], sizeof(rows[i].cell[6]), "-");
+		powerctl_str(rows[i].cell[7], sizeof(rows[i].cell[7]), o, "state");
+		if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "last_error")) &&
+		    strncmp(rows[i].cell[7], "ok", 2)) {
+			powerctl_str(err, sizeof(err), o, "last_error");
+			snprintf(rows[i].cell[7] + strlen(rows[i].cell[7]),
+				 sizeof(rows[i].cell[7]) - strlen(rows[i].cell[7]), " (%.100s)",
+				 err);
+		}
+		i++;
+	}
+	printf("\n");
+	powerctl_table(rows, n + 1, 8, "llrrrrrl");
+	free(rows);
+	return 0;
+}
+
 static void powerctl_daemon(const cJSON *d)
 {
 	char version[64], config[4096], up[32] = "?";
@@ -266,7 +327,7 @@ static void powerctl_daemon(const cJSON *d)
 
 static int powerctl_print(const char *json)
 {
-	const cJSON *sources, *rings, *d;
+	const cJSON *sources, *rings, *sinks, *d;
 	cJSON *root;
 	int r;
 
@@ -277,6 +338,7 @@ static int powerctl_print(const char *json)
 	}
 	sources = cJSON_GetObjectItemCaseSensitive(root, "sources");
 	rings = cJSON_GetObjectItemCaseSensitive(root, "rings");
+	sinks = cJSON_GetObjectItemCaseSensitive(root, "sinks");
 	d = cJSON_GetObjectItemCaseSensitive(root, "daemon");
 	if (!cJSON_IsObject(root) || !cJSON_IsArray(sources) || !cJSON_IsObject(d) ||
 	    (rings && !cJSON_IsArray(rings))) {
@@ -285,6 +347,8 @@ static int powerctl_print(const char *json)
 		return POWERCTL_FAIL;
 	}
 	r = powerctl_meters(sources);
+	if (!r && cJSON_IsArray(sinks))
+		r = powerctl_sinks(sinks);
 	if (!r)
 		r = powerctl_rings(rings);
 	if (!r)

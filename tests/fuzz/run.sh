@@ -4,7 +4,8 @@
 #   tests/fuzz/run.sh OUT_DIR [SECONDS]
 #
 # Each target is built with clang -fsanitize=fuzzer,address,undefined against
-# the library sources (LIB_SRCS of the Makefile) and run for SECONDS.  Its
+# the library sources (LIB_SRCS of the Makefile), plus the files a target
+# names on a "// fuzz-extra-sources: daemon/x.c" line, and run for SECONDS.  Its
 # corpus lives in OUT_DIR/corpus/TARGET, seeded from tests/fuzz/corpus/TARGET/,
 # and grows from run to run; crash inputs go to OUT_DIR/crashes/TARGET/.
 # Exit 0 when every target ran clean, 1 on a crash or a failed build.
@@ -65,8 +66,10 @@ for t in "${targets[@]}"; do
 	crashes=$OUT/crashes/$t
 	mkdir -p "$corpus" "$crashes" || exit 1
 	echo "== $t: build"
+	# A target testing a daemon file names it: "// fuzz-extra-sources: daemon/x.c".
+	extra=$(sed -n 's|^// fuzz-extra-sources:||p' "tests/fuzz/$t.c" | tr '\n' ' ')
 	# shellcheck disable=SC2086 # flag lists
-	if ! "$CC" "${CFLAGS[@]}" $PKG_CFLAGS "tests/fuzz/$t.c" $LIB_SRCS -o "$bin" $PKG_LIBS -lm \
+	if ! "$CC" "${CFLAGS[@]}" $PKG_CFLAGS "tests/fuzz/$t.c" $LIB_SRCS $extra -o "$bin" $PKG_LIBS -lm \
 		-lpthread 2>"$OUT/$t.build.log"; then
 		cat "$OUT/$t.build.log" >&2
 		echo "fuzz: $t: BUILD FAILED" >&2

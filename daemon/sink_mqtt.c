@@ -1,0 +1,1077 @@
+/* MQTT sink (libmosquitto): one message per sample, QoS 1, on
+ * TOPIC_PREFIX/MEASUREMENT/NAME (NAME: the value of the first tag).
+ *
+ * Payloads (no spaces, keys in this order):
+ *   format = json  {"measurement":"pulse","tags":{"meter":"house"},
+ *                   "time":1700000000.123456789,"fields":{"power_w":123.4,...}}
+ *                  time: Unix seconds with nine decimals; floats always carry
+ *                  a '.' or an exponent, integers never do.
+ *   format = pico  {"power":123.4,"timestamp":1700000000,"measurement":"pulse","host":"pi"}
+ *                  the Pico meter's shape, read by Telegraf's json parser with
+ *                  json_name_key = measurement, json_time_key = timestamp,
+ *                  json_time_format = unix, tag_keys = ["host"].  That parser
+ *                  keeps numbers and drops strings not listed in
+ *                  json_string_fields, so power must be a number for it to
+ *                  land as the field the Pico users query.
+ *
+ * The connection runs in a thread of the sink's own (mosquitto_loop(), and
+ * mosquitto_reconnect_async() with backoff), not in mosquitto_loop_start()'s:
+ * libmosquitto 2.0's loop thread ends for good on a TLS error, without a
+ * callback, and sleeps through its reconnect delays uninterruptibly.  That
+ * thread (libmosquitto's callbacks run on it) and the uploader thread (send,
+ * poll, close) share the connection state and the batch's message ids under
+ * `lock`.  A batch is done when every PUBLISH has its
+ * PUBACK; a lost connection or `timeout` fails it with SINK_RETRY, and the
+ * uploader sends it again (QoS 1 is at-least-once anyway). */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <mosquitto.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "sink.h"
+
+#define MQTT_KEEPALIVE_S 60
+/* Message ids are 16 bits: a batch must stay far below 65535 messages so
+ * that ids still unacknowledged from the batch before never come round
+ * again inside this one. */
+#define MQTT_MAX_BATCH	   10000
+#define MQTT_IN_FLIGHT	   200	/* PUBLISHes awaiting PUBACK on the wire */
+#define MQTT_DISC_MAX	   4096 /* Home Assistant configs remembered */
+#define MQTT_INDEX_SLOTS   (2 * MQTT_DISC_MAX)
+#define MQTT_MID_WORDS	   (65536 / 64)
+#define MQTT_CLOSE_WAIT_NS 2000000000LL
+#define MQTT_RETRY_MIN_NS  1000000000LL /* reconnect backoff */
+#define MQTT_RETRY_MAX_NS  30000000000LL
+#define NS_PER_S	   1000000000LL
+
+struct mqtt_disc {
+	char *topic;
+	char *payload;
+};
+
+struct mqtt {
+	struct sink *sink;
+	struct mosquitto *mosq;
+	pthread_t thread;
+	bool thread_started;
+	CURLM *multi; /* the uploader's, woken when a batch finishes */
+	/* fixed after open() */
+	char host[256];
+	int port;
+	char client_id[128];
+	char hostname[HOST_NAME_MAX + 1];
+	char status_topic[160];
+	char pico_host[128];
+	char node[80];
+	bool discovery;
+	/* shared with libmosquitto's thread */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool connected;
+	bool stop;	      /* the connection thread must end */
+	int64_t retry_ns;     /* next reconnect delay */
+	uint64_t losses;      /* connections lost so far */
+	char why[256];	      /* why we are not connected; never holds a secret */
+	uint64_t attempt;     /* connection attempts so far */
+	uint64_t why_attempt; /* the attempt `why` speaks of */
+	bool batch;	      /* a batch is in flight */
+	uint64_t batch_losses;
+	size_t published, unacked;
+	uint64_t want[MQTT_MID_WORDS];	/* ids of the batch awaiting PUBACK */
+	uint64_t early[MQTT_MID_WORDS]; /* PUBACKs for ids not (yet) in want */
+	struct mqtt_disc *disc;		/* MQTT_DISC_MAX slots, never moved */
+	size_t ndisc;
+	/* uploader thread only */
+	int64_t deadline_mono;
+	uint32_t *index; /* open addressing over disc[].topic: slot = i + 1 */
+	bool disc_full_logged;
+	bool topic_bad_logged;
+	struct buf topic, payload, dtopic, dpayload;
+};
+
+/* libmosquitto's init and cleanup are process-wide; sinks come and go. */
+static pthread_mutex_t mqtt_lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned mqtt_lib_users;
+
+static int mqtt_lib_get(void)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+
+	pthread_mutex_lock(&mqtt_lib_lock);
+	if (mqtt_lib_users == 0)
+		rc = mosquitto_lib_init();
+	if (rc == MOSQ_ERR_SUCCESS)
+		mqtt_lib_users++;
+	pthread_mutex_unlock(&mqtt_lib_lock);
+	return rc == MOSQ_ERR_SUCCESS ? 0 : -ENOMEM;
+}
+
+static void mqtt_lib_put(void)
+{
+	pthread_mutex_lock(&mqtt_lib_lock);
+	if (mqtt_lib_users && --mqtt_lib_users == 0)
+		mosquitto_lib_cleanup();
+	pthread_mutex_unlock(&mqtt_lib_lock);
+}
+
+/* snprintf for messages: truncating a long host name is fine. */
+static void mqtt_fmt(char *out, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mqtt_fmt(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t mqtt_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static bool mqtt_bit(const uint64_t *set, int mid)
+{
+	return set[(unsigned)mid / 64] >> ((unsigned)mid % 64) & 1;
+}
+
+static void mqtt_bit_set(uint64_t *set, int mid, bool on)
+{
+	uint64_t bit = (uint64_t)1 << ((unsigned)mid % 64);
+
+	if (on)
+		set[(unsigned)mid / 64] |= bit;
+	else
+		set[(unsigned)mid / 64] &= ~bit;
+}
+
+/* ------------------------------------------------------------ encoding */
+
+static void mqtt_json_str(struct buf *b, const char *s)
+{
+	const char *run = s;
+
+	buf_append(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_append(b, run, (size_t)(s - run));
+		run = s + 1;
+		if (c == '"' || c == '\\')
+			buf_printf(b, "\\%c", c);
+		else if (c == '\n')
+			buf_append(b, "\\n", 2);
+		else if (c == '\t')
+			buf_append(b, "\\t", 2);
+		else if (c == '\r')
+			buf_append(b, "\\r", 2);
+		else
+			buf_printf(b, "\\u%04x", c);
+	}
+	buf_append(b, run, (size_t)(s - run));
+	buf_append(b, "\"", 1);
+}
+
+/* The shortest decimal that reads back as the same double, always with a
+ * '.' or an exponent so that consumers that type by syntax see a float. */
+static int mqtt_json_float(struct buf *b, double v)
+{
+	char tmp[40];
+	int prec;
+
+	if (!isfinite(v))
+		return -EINVAL;
+	for (prec = 15; prec < 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
+	snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+	if (!strpbrk(tmp, ".e"))
+		strcat(tmp, ".0");
+	return buf_append(b, tmp, strlen(tmp));
+}
+
+/* A field's value as JSON; -EINVAL for what JSON cannot carry (NaN, inf). */
+static int mqtt_json_field(struct buf *b, const struct sample_field *f)
+{
+	switch (f->type) {
+	case SAMPLE_FLOAT:
+		return mqtt_json_float(b, f->v.f);
+	case SAMPLE_INT:
+		return buf_printf(b, "%" PRId64, f->v.i);
+	case SAMPLE_BOOL:
+		return buf_printf(b, "%s", f->v.b ? "true" : "false");
+	case SAMPLE_STRING:
+		mqtt_json_str(b, f->s);
+		return b->err;
+	}
+	return -EINVAL;
+}
+
+/* {"measurement":..,"tags":{..},"time":S.NNNNNNNNN,"fields":{..}}; -EINVAL
+ * when no field can be written. */
+static int mqtt_encode_json(const struct sample *s, struct buf *b)
+{
+	uint64_t a = s->ts_ns < 0 ? -(uint64_t)s->ts_ns : (uint64_t)s->ts_ns;
+	unsigned i, n = 0;
+
+	buf_append(b, "{\"measurement\":", 15);
+	mqtt_json_str(b, s->measurement);
+	buf_append(b, ",\"tags\":{", 9);
+	for (i = 0; i < s->ntags; i++) {
+		if (i)
+			buf_append(b, ",", 1);
+		mqtt_json_str(b, s->tags[i].key);
+		buf_append(b, ":", 1);
+		mqtt_json_str(b, s->tags[i].value);
+	}
+	buf_printf(b, "},\"time\":%s%" PRIu64 ".%09" PRIu64 ",\"fields\":{",
+		   s->ts_ns < 0 ? "-" : "", a / (uint64_t)NS_PER_S, a % (uint64_t)NS_PER_S);
+	for (i = 0; i < s->nfields; i++) {
+		size_t mark = b->len;
+
+		if (n)
+			buf_append(b, ",", 1);
+		mqtt_json_str(b, s->fields[i].key);
+		buf_append(b, ":", 1);
+		if (mqtt_json_field(b, &s->fields[i]) == -EINVAL) {
+			b->len = mark; /* leave the field out */
+			b->data[mark] = '\0';
+			continue;
+		}
+		n++;
+	}
+	buf_append(b, "}}", 2);
+	if (b->err)
+		return b->err;
+	return n ? 0 : -EINVAL;
+}
+
+static const struct sample_field *mqtt_field(const struct sample *s, const char *key)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nfields; i++)
+		if (!strcmp(s->fields[i].key, key))
+			return &s->fields[i];
+	return NULL;
+}
+
+/* {"power":P,"timestamp":S,"measurement":"M","host":"H"}: -ENOENT for a
+ * sample without power_w (not part of this shape), -EINVAL for a power that
+ * JSON cannot carry. */
+static int mqtt_encode_pico(const struct mqtt *m, const struct sample *s, struct buf *b)
+{
+	const struct sample_field *p = mqtt_field(s, "power_w");
+	int64_t sec = s->ts_ns / NS_PER_S;
+
+	if (!p)
+		return -ENOENT;
+	if (s->ts_ns % NS_PER_S < 0)
+		sec--; /* floor, not toward zero */
+	buf_append(b, "{\"power\":", 9);
+	if (p->type == SAMPLE_FLOAT) {
+		int rc = mqtt_json_float(b, p->v.f);
+
+		if (rc)
+			return rc;
+	} else if (p->type == SAMPLE_INT) {
+		buf_printf(b, "%" PRId64, p->v.i);
+	} else {
+		return -EINVAL;
+	}
+	buf_printf(b, ",\"timestamp\":%" PRId64 ",\"measurement\":", sec);
+	mqtt_json_str(b, s->measurement);
+	buf_append(b, ",\"host\":", 8);
+	mqtt_json_str(b, m->pico_host);
+	buf_append(b, "}", 1);
+	return b->err;
+}
+
+/* A topic level from data: '/', '+', '#' and control characters would
+ * change the topic's meaning or make it invalid. */
+static void mqtt_topic_level(struct buf *b, const char *s)
+{
+	if (!*s)
+		s = "_";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f || c == '/' || c == '+' || c == '#')
+			c = '_';
+		buf_append(b, &c, 1);
+	}
+}
+
+static const char *mqtt_name(const struct sample *s)
+{
+	return s->ntags ? s->tags[0].value : s->measurement;
+}
+
+/* TOPIC_PREFIX/MEASUREMENT/NAME, or TOPIC_PREFIX/MEASUREMENT without tags. */
+static int mqtt_topic(const struct mqtt *m, const struct sample *s, struct buf *b)
+{
+	buf_printf(b, "%s/", m->sink->cfg->topic_prefix);
+	mqtt_topic_level(b, s->measurement);
+	if (s->ntags) {
+		buf_append(b, "/", 1);
+		mqtt_topic_level(b, s->tags[0].value);
+	}
+	if (b->err)
+		return b->err;
+	/* Data may hold bytes that are not UTF-8, which MQTT forbids in topics. */
+	return mosquitto_pub_topic_check2(b->data, b->len) == MOSQ_ERR_SUCCESS &&
+			       mosquitto_validate_utf8(b->data, (int)b->len) == MOSQ_ERR_SUCCESS
+		       ? 0
+		       : -EINVAL;
+}
+
+/* Home Assistant ids: [a-zA-Z0-9_-] only. */
+static void mqtt_ha_id(char *out, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void mqtt_ha_id(char *out, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	vsnprintf(out, n, fmt, ap);
+	va_end(ap);
+	for (p = out; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			*p = '_';
+}
+
+struct mqtt_ha_class {
+	const char *suffix;
+	const char *device_class;
+	const char *unit;
+	const char *state_class;
+	bool per_kilo; /* Wh in the sample, kWh in Home Assistant */
+};
+
+/* What Home Assistant makes of a field, by the unit its name ends in
+ * (powerd's fields are named NAME_UNIT: power_w, energy_wh, interval_s). */
+static const struct mqtt_ha_class mqtt_ha_classes[] = {
+	{"_wh", "energy", "kWh", "total_increasing", true},
+	{"_kwh", "energy", "kWh", "total_increasing", false},
+	{"_w", "power", "W", "measurement", false},
+	{"_v", "voltage", "V", "measurement", false},
+	{"_a", "current", "A", "measurement", false},
+	{"_hz", "frequency", "Hz", "measurement", false},
+	{"_s", "duration", "s", "measurement", false},
+};
+
+static const struct mqtt_ha_class *mqtt_ha_class(const char *key)
+{
+	size_t n = strlen(key), i;
+
+	for (i = 0; i < sizeof(mqtt_ha_classes) / sizeof(mqtt_ha_classes[0]); i++) {
+		size_t k = strlen(mqtt_ha_classes[i].suffix);
+
+		if (n > k && !strcmp(key + n - k, mqtt_ha_classes[i].suffix))
+			return &mqtt_ha_classes[i];
+	}
+	return NULL;
+}
+
+static bool mqtt_is_ident(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* The Jinja expression for a field: value_json.fields.KEY, or
+ * value_json.fields['KEY'] when KEY is not an identifier. */
+static void mqtt_ha_value(struct buf *b, const char *key)
+{
+	if (mqtt_is_ident(key)) {
+		buf_printf(b, "value_json.fields.%s", key);
+		return;
+	}
+	buf_append(b, "value_json.fields['", 19);
+	for (; *key; key++) {
+		if (*key == '\'' || *key == '\\')
+			buf_append(b, "\\", 1);
+		buf_append(b, key, 1);
+	}
+	buf_append(b, "']", 2);
+}
+
+/* The discovery topic and config for one field of one series. */
+static void mqtt_ha_config(const struct mqtt *m, const struct sample *s,
+			   const struct sample_field *f, const char *state_topic, struct buf *topic,
+			   struct buf *b)
+{
+	const struct mqtt_ha_class *cls =
+		f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT ? mqtt_ha_class(f->key) : NULL;
+	char object[256], uid[256], name[256], dev[HOST_NAME_MAX + 16];
+	struct buf tmpl;
+
+	mqtt_ha_id(object, sizeof(object), "%s_%s_%s", s->measurement, mqtt_name(s), f->key);
+	/* The host is part of the id: two Pis with a meter of the same name
+	 * are two sensors in one Home Assistant. */
+	mqtt_ha_id(uid, sizeof(uid), "%s_%s_%s_%s", m->node, s->measurement, mqtt_name(s), f->key);
+	buf_printf(topic, "%s/sensor/%s/%s/config", m->sink->cfg->ha_prefix, m->node, object);
+
+	buf_init(&tmpl);
+	buf_append(&tmpl, "{{ ", 3);
+	mqtt_ha_value(&tmpl, f->key);
+	if (cls && cls->per_kilo)
+		buf_append(&tmpl, " / 1000", 7);
+	buf_append(&tmpl, " }}", 3);
+
+	snprintf(name, sizeof(name), "%s %s %s", s->measurement, mqtt_name(s), f->key);
+	buf_append(b, "{\"name\":", 8);
+	mqtt_json_str(b, name);
+	buf_append(b, ",\"unique_id\":", 13);
+	mqtt_json_str(b, uid);
+	buf_append(b, ",\"state_topic\":", 15);
+	mqtt_json_str(b, state_topic);
+	buf_append(b, ",\"value_template\":", 18);
+	mqtt_json_str(b, tmpl.data ? tmpl.data : "");
+	buf_free(&tmpl);
+	if (cls) {
+		buf_append(b, ",\"device_class\":", 16);
+		mqtt_json_str(b, cls->device_class);
+		buf_append(b, ",\"unit_of_measurement\":", 23);
+		mqtt_json_str(b, cls->unit);
+	}
+	if (f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT) {
+		buf_append(b, ",\"state_class\":", 15);
+		mqtt_json_str(b, cls ? cls->state_class : "measurement");
+	}
+	buf_append(b, ",\"availability_topic\":", 22);
+	mqtt_json_str(b, m->status_topic);
+	buf_append(b, ",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"",
+		   63);
+	buf_append(b, ",\"device\":{\"identifiers\":[", 26);
+	mqtt_ha_id(dev, sizeof(dev), "powerd_%s", m->hostname);
+	mqtt_json_str(b, dev);
+	snprintf(dev, sizeof(dev), "powerd %s", m->hostname);
+	buf_append(b, "],\"name\":", 9);
+	mqtt_json_str(b, dev);
+	buf_append(b, ",\"manufacturer\":\"powerd\",\"sw_version\":", 38);
+	mqtt_json_str(b, POWERD_VERSION);
+	buf_append(b, "}}", 2);
+}
+
+static void mqtt_buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+/* ------------------------------------------------- connection thread */
+
+/* MOSQ_ERR_ERRNO means "see errno", which mosquitto_strerror() does not. */
+static const char *mqtt_strerror(int rc, int err)
+{
+	return rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
+}
+
+static void mqtt_publish_status(struct mqtt *m, const char *status)
+{
+	mosquitto_publish(m->mosq, NULL, m->status_topic, (int)strlen(status), status, 1, true);
+}
+
+static void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mqtt *m = obj;
+	size_t i, n;
+	bool changed;
+	char why[sizeof(m->why)];
+
+	(void)mosq;
+	if (rc) {
+		mqtt_fmt(why, sizeof(why), "broker %s:%d refused the connection: %s", m->host,
+			 m->port, mosquitto_connack_string(rc));
+		pthread_mutex_lock(&m->lock);
+		changed = strcmp(m->why, why) != 0;
+		memcpy(m->why, why, sizeof(why));
+		m->why_attempt = m->attempt;
+		pthread_mutex_unlock(&m->lock);
+		if (changed)
+			log_warn("sink %s: %s", m->sink->cfg->name, why);
+		return;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->connected = true;
+	m->why[0] = '\0';
+	m->retry_ns = MQTT_RETRY_MIN_NS;
+	n = m->ndisc;
+	pthread_mutex_unlock(&m->lock);
+	log_info("sink %s: connected to MQTT broker %s:%d", m->sink->cfg->name, m->host, m->port);
+
+	mqtt_publish_status(m, "online");
+	/* Retained configs may have been wiped (broker restarted without
+	 * persistence): publish them again on every connection. */
+	for (i = 0; i < n; i++)
+		mosquitto_publish(m->mosq, NULL, m->disc[i].topic, (int)strlen(m->disc[i].payload),
+				  m->disc[i].payload, 1, true);
+}
+
+static void mqtt_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
+{
+	struct mqtt *m = obj;
+	bool was;
+	const char *err = mqtt_strerror(rc, errno);
+
+	(void)mosq;
+	pthread_mutex_lock(&m->lock);
+	was = m->connected;
+	m->connected = false;
+	m->losses++;
+	/* Keep the first reason given for this attempt (a CONNACK refusal, a
+	 * TLS error): it is the precise one. */
+	if (was) {
+		mqtt_fmt(m->why, sizeof(m->why), "connection to %s:%d lost: %s", m->host, m->port,
+			 rc ? err : "disconnected");
+		m->why_attempt = m->attempt;
+	} else if (m->why_attempt != m->attempt) {
+		mqtt_fmt(m->why, sizeof(m->why), "cannot connect to %s:%d: %s", m->host, m->port,
+			 err);
+		m->why_attempt = m->attempt;
+	}
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (was && rc)
+		log_warn("sink %s: connection to MQTT broker %s:%d lost: %s", m->sink->cfg->name,
+			 m->host, m->port, err);
+	if (m->multi)
+		curl_multi_wakeup(m->multi);
+}
+
+static void mqtt_on_publish(struct mosquitto *mosq, void *obj, int mid)
+{
+	struct mqtt *m = obj;
+	bool done = false;
+
+	(void)mosq;
+	if (mid <= 0 || mid > 65535)
+		return;
+	pthread_mutex_lock(&m->lock);
+	if (mqtt_bit(m->want, mid)) {
+		mqtt_bit_set(m->want, mid, false);
+		done = --m->unacked == 0;
+	} else {
+		mqtt_bit_set(m->early, mid, true);
+	}
+	if (done)
+		pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (done && m->multi)
+		curl_multi_wakeup(m->multi);
+}
+
+/* Errors libmosquitto only logs (TLS verification failures, unreadable CA
+ * files) are the best explanation a user gets. */
+static void mqtt_on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+	struct mqtt *m = obj;
+
+	(void)mosq;
+	if (!(level & MOSQ_LOG_ERR))
+		return;
+	pthread_mutex_lock(&m->lock);
+	mqtt_fmt(m->why, sizeof(m->why), "%s:%d: %s", m->host, m->port, str);
+	m->why_attempt = m->attempt;
+	pthread_mutex_unlock(&m->lock);
+	log_debug("sink %s: libmosquitto: %s", m->sink->cfg->name, str);
+}
+
+/* The connection is gone or never came.  mosquitto_loop() does not always
+ * say so through on_disconnect (TLS errors do not). */
+static void mqtt_down(struct mqtt *m, int rc, int err)
+{
+	bool was;
+
+	pthread_mutex_lock(&m->lock);
+	was = m->connected;
+	if (was) {
+		m->connected = false;
+		m->losses++;
+		mqtt_fmt(m->why, sizeof(m->why), "connection to %s:%d lost: %s", m->host, m->port,
+			 mqtt_strerror(rc, err));
+		m->why_attempt = m->attempt;
+		pthread_cond_broadcast(&m->cond);
+	} else if (m->why_attempt != m->attempt) {
+		mqtt_fmt(m->why, sizeof(m->why), "cannot connect to %s:%d: %s", m->host, m->port,
+			 mqtt_strerror(rc, err));
+		m->why_attempt = m->attempt;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (was && m->multi)
+		curl_multi_wakeup(m->multi);
+}
+
+/* Wait before the next connection attempt (1 s, doubling up to 30 s, back
+ * to 1 s once connected); false when the sink is closing. */
+static bool mqtt_backoff(struct mqtt *m)
+{
+	struct timespec until;
+	int64_t t;
+	bool go;
+
+	pthread_mutex_lock(&m->lock);
+	t = mqtt_mono_ns() + m->retry_ns;
+	until.tv_sec = t / NS_PER_S;
+	until.tv_nsec = t % NS_PER_S;
+	while (!m->stop)
+		if (pthread_cond_timedwait(&m->cond, &m->lock, &until) == ETIMEDOUT)
+			break;
+	m->retry_ns = m->retry_ns * 2 > MQTT_RETRY_MAX_NS ? MQTT_RETRY_MAX_NS : m->retry_ns * 2;
+	go = !m->stop;
+	pthread_mutex_unlock(&m->lock);
+	return go;
+}
+
+static bool mqtt_stopping(struct mqtt *m)
+{
+	bool stop;
+
+	pthread_mutex_lock(&m->lock);
+	stop = m->stop;
+	pthread_mutex_unlock(&m->lock);
+	return stop;
+}
+
+static void mqtt_attempt(struct mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->attempt++;
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* Connect, run the connection, reconnect: name resolution and connect()
+ * never run on the uploader thread. */
+static void *mqtt_thread(void *arg)
+{
+	struct mqtt *m = arg;
+	int rc;
+
+	mqtt_attempt(m);
+	rc = mosquitto_connect_async(m->mosq, m->host, m->port, MQTT_KEEPALIVE_S);
+
+	while (!mqtt_stopping(m)) {
+		if (rc == MOSQ_ERR_SUCCESS) {
+			/* Returns at least every second; publish() and
+			 * disconnect() from other threads wake it at once. */
+			rc = mosquitto_loop(m->mosq, 1000, 1);
+			continue;
+		}
+		mqtt_down(m, rc, errno);
+		if (!mqtt_backoff(m))
+			break;
+		mqtt_attempt(m);
+		rc = mosquitto_reconnect_async(m->mosq);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------ uploader thread */
+
+/* Record a message id just published: its PUBACK may already be in. */
+static void mqtt_track(struct mqtt *m, int mid)
+{
+	pthread_mutex_lock(&m->lock);
+	m->published++;
+	if (mid > 0 && mid <= 65535 && mqtt_bit(m->early, mid)) {
+		mqtt_bit_set(m->early, mid, false);
+	} else if (mid > 0 && mid <= 65535) {
+		mqtt_bit_set(m->want, mid, true);
+		m->unacked++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mqtt_batch_begin(struct mqtt *m)
+{
+	pthread_mutex_lock(&m->lock);
+	memset(m->want, 0, sizeof(m->want));
+	memset(m->early, 0, sizeof(m->early));
+	m->published = m->unacked = 0;
+	m->batch_losses = m->losses;
+	m->batch = true;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static uint32_t mqtt_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* Publish the discovery config of every field of this series not seen yet. */
+static void mqtt_discover(struct mqtt *m, const struct sample *s, const char *state_topic)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nfields; i++) {
+		uint32_t slot;
+		struct mqtt_disc d;
+
+		mqtt_buf_reset(&m->dtopic);
+		mqtt_buf_reset(&m->dpayload);
+		mqtt_ha_config(m, s, &s->fields[i], state_topic, &m->dtopic, &m->dpayload);
+		if (m->dtopic.err || m->dpayload.err)
+			return;
+		for (slot = mqtt_hash(m->dtopic.data) % MQTT_INDEX_SLOTS; m->index[slot];
+		     slot = (slot + 1) % MQTT_INDEX_SLOTS)
+			if (!strcmp(m->disc[m->index[slot] - 1].topic, m->dtopic.data))
+				break;
+		if (m->index[slot])
+			continue; /* known */
+		if (m->ndisc == MQTT_DISC_MAX) {
+			if (!m->disc_full_logged)
+				log_warn("sink %s: %d Home Assistant sensors announced, no more",
+					 m->sink->cfg->name, MQTT_DISC_MAX);
+			m->disc_full_logged = true;
+			return;
+		}
+		d.topic = strdup(m->dtopic.data);
+		d.payload = strdup(m->dpayload.data);
+		if (!d.topic || !d.payload) {
+			free(d.topic);
+			free(d.payload);
+			return;
+		}
+		pthread_mutex_lock(&m->lock);
+		m->disc[m->ndisc] = d;
+		m->index[slot] = (uint32_t)++m->ndisc;
+		pthread_mutex_unlock(&m->lock);
+		mosquitto_publish(m->mosq, NULL, d.topic, (int)strlen(d.payload), d.payload, 1,
+				  true);
+	}
+}
+
+/* Errors that concern one message, not the connection: retrying cannot help. */
+static bool mqtt_message_error(int rc)
+{
+	return rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_PAYLOAD_SIZE ||
+	       rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_INVAL;
+}
+
+static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
+{
+	struct mqtt *m = s->priv;
+	char msg[sizeof(m->why) + 32];
+	bool connected;
+	size_t i, published;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	connected = m->connected;
+	snprintf(msg, sizeof(msg), "not connected: %s",
+		 m->why[0] ? m->why : "connecting to the broker");
+	pthread_mutex_unlock(&m->lock);
+	if (!connected) {
+		sink_complete(s, SINK_RETRY, msg);
+		return 0;
+	}
+
+	mqtt_batch_begin(m);
+	for (i = 0; i < n; i++) {
+		const struct sample *x = &v[i];
+		int mid = 0;
+
+		mqtt_buf_reset(&m->topic);
+		mqtt_buf_reset(&m->payload);
+		if (s->cfg->format == CFG_MQTT_PICO)
+			rc = mqtt_encode_pico(m, x, &m->payload);
+		else
+			rc = mqtt_encode_json(x, &m->payload);
+		if (rc == -ENOENT)
+			continue; /* no power_w: nothing in the Pico shape */
+		if (rc == 0)
+			rc = mqtt_topic(m, x, &m->topic);
+		if (rc == -EINVAL) {
+			s->st.dropped_encode++;
+			if (!m->topic_bad_logged)
+				log_warn("sink %s: a %s sample cannot be sent as MQTT (no finite "
+					 "field, or a topic that is not UTF-8); dropped",
+					 s->cfg->name, x->measurement);
+			m->topic_bad_logged = true;
+			continue;
+		}
+		if (rc) {
+			pthread_mutex_lock(&m->lock);
+			m->batch = false;
+			pthread_mutex_unlock(&m->lock);
+			sink_complete(s, SINK_RETRY, "out of memory encoding MQTT messages");
+			return 0;
+		}
+		if (m->discovery)
+			mqtt_discover(m, x, m->topic.data);
+		rc = mosquitto_publish(m->mosq, &mid, m->topic.data, (int)m->payload.len,
+				       m->payload.data, 1, false);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			mqtt_track(m, mid);
+			continue;
+		}
+		if (mqtt_message_error(rc)) {
+			s->st.dropped_encode++;
+			log_warn("sink %s: broker cannot take a message on %s: %s; dropped",
+				 s->cfg->name, m->topic.data, mosquitto_strerror(rc));
+			continue;
+		}
+		pthread_mutex_lock(&m->lock);
+		m->batch = false;
+		published = m->published;
+		pthread_mutex_unlock(&m->lock);
+		mqtt_fmt(msg, sizeof(msg),
+			 "publishing to %s:%d failed after %zu of %zu messages: %s", m->host,
+			 m->port, published, n, mosquitto_strerror(rc));
+		sink_complete(s, SINK_RETRY, msg);
+		return 0;
+	}
+	m->deadline_mono = mqtt_mono_ns() + s->cfg->timeout_ns;
+	return 0;
+}
+
+static void mqtt_poll(struct sink *s)
+{
+	struct mqtt *m = s->priv;
+	enum sink_verdict verdict = SINK_OK;
+	char msg[sizeof(m->why) + 96] = "";
+	bool done = true;
+
+	pthread_mutex_lock(&m->lock);
+	if (!m->batch) {
+		done = false;
+	} else if (m->losses != m->batch_losses) {
+		verdict = SINK_RETRY;
+		snprintf(msg, sizeof(msg), "%zu of %zu messages unacknowledged: %s", m->unacked,
+			 m->published, m->why[0] ? m->why : "connection lost");
+	} else if (m->unacked == 0) {
+		snprintf(msg, sizeof(msg), "%zu messages acknowledged", m->published);
+	} else if (mqtt_mono_ns() >= m->deadline_mono) {
+		verdict = SINK_RETRY;
+		snprintf(msg, sizeof(msg),
+			 "timeout: %zu of %zu messages unacknowledged by %s:%d after %.1f s",
+			 m->unacked, m->published, m->host, m->port,
+			 (double)m->sink->cfg->timeout_ns / NS_PER_S);
+	} else {
+		done = false;
+	}
+	if (done)
+		m->batch = false;
+	pthread_mutex_unlock(&m->lock);
+	if (done)
+		sink_complete(s, verdict, msg);
+}
+
+static void mqtt_free(struct mqtt *m)
+{
+	size_t i;
+
+	if (m->mosq)
+		mosquitto_destroy(m->mosq);
+	for (i = 0; m->disc && i < m->ndisc; i++) {
+		free(m->disc[i].topic);
+		free(m->disc[i].payload);
+	}
+	free(m->disc);
+	free(m->index);
+	buf_free(&m->topic);
+	buf_free(&m->payload);
+	buf_free(&m->dtopic);
+	buf_free(&m->dpayload);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* Say "offline" ourselves (the last will is only for crashes) and wait a
+ * little for the broker to have it. */
+static void mqtt_say_offline(struct mqtt *m)
+{
+	struct timespec until;
+	int64_t t = mqtt_mono_ns() + MQTT_CLOSE_WAIT_NS;
+	int mid = 0;
+
+	if (m->sink->cfg->timeout_ns < MQTT_CLOSE_WAIT_NS)
+		t = mqtt_mono_ns() + m->sink->cfg->timeout_ns;
+	until.tv_sec = t / NS_PER_S;
+	until.tv_nsec = t % NS_PER_S;
+	mqtt_batch_begin(m);
+	if (mosquitto_publish(m->mosq, &mid, m->status_topic, 7, "offline", 1, true) !=
+	    MOSQ_ERR_SUCCESS)
+		return;
+	mqtt_track(m, mid);
+	pthread_mutex_lock(&m->lock);
+	while (m->unacked && m->connected)
+		if (pthread_cond_timedwait(&m->cond, &m->lock, &until) == ETIMEDOUT)
+			break;
+	m->batch = false;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void mqtt_close(struct sink *s)
+{
+	struct mqtt *m = s->priv;
+	bool connected;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->lock);
+	connected = m->connected;
+	pthread_mutex_unlock(&m->lock);
+	if (connected)
+		mqtt_say_offline(m);
+	/* DISCONNECT first (the connection thread sends it), so that the
+	 * broker drops the last will; then end the thread. */
+	mosquitto_disconnect(m->mosq);
+	pthread_mutex_lock(&m->lock);
+	m->stop = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	if (m->thread_started)
+		pthread_join(m->thread, NULL);
+	mqtt_free(m);
+	mqtt_lib_put();
+	s->priv = NULL;
+}
+
+static int mqtt_setup(struct mqtt *m)
+{
+	const struct cfg_sink *c = m->sink->cfg;
+	int rc;
+
+	if (c->username[0] &&
+	    mosquitto_username_pw_set(m->mosq, c->username, c->password[0] ? c->password : NULL))
+		return -ENOMEM;
+	if (c->tls) {
+		/* Peer verification stays on (the default); never insecure. */
+		rc = mosquitto_tls_set(m->mosq, c->ca_file[0] ? c->ca_file : NULL,
+				       c->ca_file[0] ? NULL : "/etc/ssl/certs", NULL, NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_tls_insecure_set(m->mosq, false);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			log_err("sink %s: TLS setup failed (ca_file '%s'): %s", c->name, c->ca_file,
+				mosquitto_strerror(rc));
+			sink_set_error(m->sink, "TLS setup failed (ca_file '%s'): %s", c->ca_file,
+				       mosquitto_strerror(rc));
+			return -EINVAL;
+		}
+	}
+	if (mosquitto_will_set(m->mosq, m->status_topic, 7, "offline", 1, true))
+		return -EINVAL;
+	mosquitto_threaded_set(m->mosq, true);
+	mosquitto_int_option(m->mosq, MOSQ_OPT_SEND_MAXIMUM, MQTT_IN_FLIGHT);
+	mosquitto_connect_callback_set(m->mosq, mqtt_on_connect);
+	mosquitto_disconnect_callback_set(m->mosq, mqtt_on_disconnect);
+	mosquitto_publish_callback_set(m->mosq, mqtt_on_publish);
+	mosquitto_log_callback_set(m->mosq, mqtt_on_log);
+	return 0;
+}
+
+static int mqtt_open(struct sink *s)
+{
+	const struct cfg_sink *c = s->cfg;
+	pthread_condattr_t ca;
+	struct mqtt *m;
+	int rc;
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->sink = s;
+	m->multi = s->multi;
+	if (gethostname(m->hostname, sizeof(m->hostname) - 1) || !m->hostname[0])
+		snprintf(m->hostname, sizeof(m->hostname), "localhost");
+	snprintf(m->host, sizeof(m->host), "%s", c->host[0] ? c->host : "127.0.0.1");
+	m->port = c->port ? (int)c->port : c->tls ? 8883 : 1883;
+	if (c->client_id[0])
+		snprintf(m->client_id, sizeof(m->client_id), "%s", c->client_id);
+	else
+		snprintf(m->client_id, sizeof(m->client_id), "powerd-%s", m->hostname);
+	snprintf(m->status_topic, sizeof(m->status_topic), "%s/status", c->topic_prefix);
+	snprintf(m->pico_host, sizeof(m->pico_host), "%s",
+		 c->pico_host[0] ? c->pico_host : m->hostname);
+	mqtt_ha_id(m->node, sizeof(m->node), "powerd_%s", m->hostname);
+	m->discovery = c->ha_discovery && c->format == CFG_MQTT_JSON;
+	if (c->ha_discovery && !m->discovery)
+		log_warn("sink %s: ha_discovery needs format = json; not announcing sensors",
+			 c->name);
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	buf_init(&m->topic);
+	buf_init(&m->payload);
+	buf_init(&m->dtopic);
+	buf_init(&m->dpayload);
+	if (m->discovery) {
+		m->disc = calloc(MQTT_DISC_MAX, sizeof(*m->disc));
+		m->index = calloc(MQTT_INDEX_SLOTS, sizeof(*m->index));
+		if (!m->disc || !m->index) {
+			mqtt_free(m);
+			return -ENOMEM;
+		}
+	}
+	rc = mqtt_lib_get();
+	if (rc) {
+		mqtt_free(m);
+		return rc;
+	}
+	m->mosq = mosquitto_new(m->client_id, true, m);
+	rc = m->mosq ? mqtt_setup(m) : -ENOMEM;
+	if (rc) {
+		mqtt_free(m);
+		mqtt_lib_put();
+		return rc;
+	}
+	/* A broker that is down is no reason to fail: the connection thread
+	 * keeps trying, and send() reports SINK_RETRY meanwhile. */
+	m->retry_ns = MQTT_RETRY_MIN_NS;
+	rc = pthread_create(&m->thread, NULL, mqtt_thread, m);
+	if (rc) {
+		log_err("sink %s: cannot start the MQTT thread: %s", c->name, strerror(rc));
+		mqtt_free(m);
+		mqtt_lib_put();
+		return -rc;
+	}
+	m->thread_started = true;
+	s->priv = m;
+	return 0;
+}
+
+const struct sink_ops sink_mqtt_ops = {
+	.type = "mqtt",
+	.open = mqtt_open,
+	.close = mqtt_close,
+	.send = mqtt_send,
+	.poll = mqtt_poll,
+	.max_batch = MQTT_MAX_BATCH,
+};
