@@ -1,0 +1,118 @@
+/* Batching through the real uploader thread, with a file sink: batch_size
+ * cuts requests, flush_interval bounds how long a partial batch waits, a
+ * clean stop writes the open batch, and a restart sends nothing twice. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "sample.h"
+#include "status.h"
+#include "uploader.h"
+
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int c, n = 0;
+
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static void publish(struct uploader *u, int from, int n)
+{
+	struct sample s;
+	int i;
+
+	for (i = from; i < from + n; i++) {
+		sample_init(&s, "pulse", 1700000000000000000LL + (int64_t)i * 1000000000LL);
+		sample_tag(&s, "meter", "t");
+		sample_float(&s, "power_w", i);
+		uploader_publish(u, &s);
+	}
+}
+
+static struct status_sink sink_status(struct uploader *u)
+{
+	struct status st;
+	struct status_sink k;
+
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(uploader_status(u, &st), 0);
+	k = st.sinks[0];
+	status_release(&st);
+	return k;
+}
+
+/* Wait up to 5 s for a condition on the file. */
+static int wait_lines(const char *path, int want)
+{
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		if (count_lines(path) >= want)
+			return count_lines(path);
+		usleep(10000);
+	}
+	return count_lines(path);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/powerd-uploader-XXXXXX", text[1024], lp[256];
+	struct config cfg;
+	struct uploader *u;
+	struct status_sink k;
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(lp, sizeof(lp), "%s/out.lp", dir);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nstate_dir = %s/state\n"
+		 "[sink.f]\ntype = file\npath = %s\nbatch_size = 10\nflush_interval = 2s\n",
+		 dir, lp);
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK_EQ_INT(cfg_load_mem("t.conf", text, strlen(text), &cfg, stderr), 0);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+
+	/* 95 samples: nine full batches go at once, the tenth waits. */
+	publish(u, 0, 95);
+	CHECK_EQ_INT(wait_lines(lp, 90), 90);
+	usleep(300000);
+	CHECK_EQ_INT(count_lines(lp), 90);
+	k = sink_status(u);
+	CHECK_EQ_INT(k.accepted, 95);
+	CHECK_EQ_INT(k.sent, 90);
+	CHECK_EQ_INT(k.requests, 9);
+	CHECK_EQ_INT(k.pending, 5);
+	CHECK(k.oldest_unsent_age_s > 0);
+	/* ...until flush_interval has passed. */
+	CHECK_EQ_INT(wait_lines(lp, 95), 95);
+	k = sink_status(u);
+	CHECK_EQ_INT(k.sent, 95);
+	CHECK_EQ_INT(k.requests, 10);
+	CHECK_EQ_INT(k.pending, 0);
+	CHECK_EQ_INT(k.spool_unsent_bytes, 0);
+
+	/* A clean stop writes the open batch; nothing is sent twice after. */
+	publish(u, 95, 3);
+	uploader_stop(u);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(wait_lines(lp, 98), 98);
+	usleep(300000);
+	CHECK_EQ_INT(count_lines(lp), 98);
+	k = sink_status(u);
+	CHECK_EQ_INT(k.sent, 3);
+	uploader_stop(u);
+	cfg_free(&cfg);
+
+	snprintf(text, sizeof(text), "rm -rf %s", dir);
+	CHECK_EQ_INT(system(text), 0);
+	return check_result();
+}
