@@ -206,3 +206,236 @@ row "wc -l, same file ($(mbps "$wc_ns") MB/s)" "$(calc "%.2f" "$t_edges / ($wc_n
 echo "pulselog vs python: $(calc "%.1f" "$py_ns / $pl_ns")x faster; vs wc -l: $(calc "%.1f" "$pl_ns / $wc_ns")x slower;" \
 	"peak RSS ${pl_rss} kB"
 echo "headroom over $need edges/s: $(calc "%.2g" "$(field edges_per_s "$mt") / $need")x (2 threads)"
+
+# ================================================================ issue 3: the uploader
+# (e) line protocol: lp_encode against the f-string encoder users' bridge
+#     scripts use (tests/bench/lineproto_ref.py), same samples, output
+#     compared line by line;
+# (f) spool appends with an fsync per batch (1 KB and 100 KB records) and
+#     without fsync;
+# (g) end to end into VictoriaMetrics on loopback through the uploader
+#     (influxdb v1 sink, defaults: batch_size 5000, gzip, spool_fsync batch)
+#     against curl posting the same line protocol in 5000-line files;
+# (h) a 1-hour backlog of 100 series (and a 3-hour one) published while the
+#     server is down, then drained; RSS of the process hosting the uploader
+#     when idle and with the backlog spooled.
+# Every point written is counted back through /api/v1/export.  Environment:
+# BENCH_LP_SAMPLES (default 500000), BENCH_E2E_SAMPLES (default 500000, a
+# multiple of 5000), BENCH_SPOOL_SECONDS (default 3).
+BU=$OUT/bench_uploader
+LPREF=$HERE/lineproto_ref.py
+UPD=$OUT/uploader
+LP_N=${BENCH_LP_SAMPLES:-500000}
+E2E_N=${BENCH_E2E_SAMPLES:-500000}
+SPOOL_S=${BENCH_SPOOL_SECONDS:-3}
+BL_SERIES=100
+BL_SECONDS=3600
+
+[ -x "$BU" ] || fail "$BU missing: run 'make all bench-bins' first"
+for c in victoria-metrics curl; do
+	command -v "$c" >/dev/null || fail "$c is needed (tools/install-deps.sh bench)"
+done
+[ $((E2E_N % 5000)) -eq 0 ] || fail "BENCH_E2E_SAMPLES must be a multiple of 5000"
+# shellcheck source=tests/lib_servers.sh
+. "$ROOT/tests/lib_servers.sh"
+bl_pid=
+bu_cleanup() {
+	[ -z "$bl_pid" ] || kill "$bl_pid" 2>/dev/null || true
+	vm_stop || true
+}
+trap bu_cleanup EXIT
+rm -rf "$UPD"
+mkdir -p "$UPD"
+
+echo
+echo "== issue 3: the uploader"
+
+# ------------------------------------------------------------ (e) encode
+echo "== (e) line protocol, $LP_N pulse samples (1 tag, 3 float fields), best of 3"
+best_line() { # best_line KEY LINES...: the line with the highest KEY
+	local best='' v bv=-1 l
+	for l in "$@"; do
+		v=$(field "$1" "$l")
+		[ -n "$v" ] || continue
+		if awk "BEGIN { exit !($v > $bv) }"; then best=$l bv=$v; fi
+	done
+	printf '%s\n' "$best"
+}
+runs=() pyruns=()
+for _ in 1 2 3; do
+	runs+=("$("$BU" encode --samples "$LP_N")") || fail "bench_uploader encode failed"
+	pyruns+=("$(python3 "$LPREF" --samples "$LP_N")") || fail "lineproto_ref.py failed"
+done
+lp=$(best_line samples_per_s "${runs[@]}")
+lpy=$(best_line samples_per_s "${pyruns[@]}")
+printf '%s\n%s\n' "$lp" "$lpy"
+# Correctness, once, outside the clock: every line read back the same.
+"$BU" encode --samples "$LP_N" --out "$UPD/lp.c.txt" >/dev/null || fail "bench_uploader encode --out failed"
+python3 "$LPREF" --samples "$LP_N" --out "$UPD/lp.py.txt" --compare "$UPD/lp.c.txt" | tail -n1 ||
+	fail "MISMATCH: lp_encode and the Python encoder disagree"
+rm -f "$UPD/lp.c.txt" "$UPD/lp.py.txt"
+
+# ------------------------------------------------------------ (f) spool
+fstype=$(stat -f -c %T "$UPD")
+echo "== (f) spool appends on $fstype ($(df -P "$UPD" | awk 'NR == 2 { print $1 }')), ${SPOOL_S} s per fsync case"
+sp_out=$("$BU" spool --dir "$UPD/spool" --seconds "$SPOOL_S") || { printf '%s\n' "$sp_out"; fail "bench_uploader spool failed"; }
+printf '%s\n' "$sp_out"
+rm -rf "$UPD/spool"
+sp1=$(printf '%s\n' "$sp_out" | grep '^bench spool_batch_1k ')
+sp100=$(printf '%s\n' "$sp_out" | grep '^bench spool_batch_100k ')
+spn1=$(printf '%s\n' "$sp_out" | grep '^bench spool_never_1k ')
+spn100=$(printf '%s\n' "$sp_out" | grep '^bench spool_never_100k ')
+
+# ------------------------------------------------------------ (g) end to end
+# vm_check MATCH SERIES PER_SERIES WHAT: every one of the three fields has
+# SERIES series of exactly PER_SERIES points, no timestamp twice.
+vm_check() {
+	local out
+	out=$(vm_export "$1" | python3 -c '
+import json, sys
+series, per = int(sys.argv[1]), int(sys.argv[2])
+names, bad, total = {}, [], 0
+for line in sys.stdin:
+    d = json.loads(line)
+    name = d["metric"]["__name__"]
+    names[name] = names.get(name, 0) + 1
+    n, distinct = len(d["timestamps"]), len(set(d["timestamps"]))
+    total += n
+    if n != per or distinct != per:
+        m = json.dumps(d["metric"], sort_keys=True)
+        bad.append(f"{m}: {n} points, {distinct} timestamps")
+want = {f"pulse_{f}": series for f in ("power_w", "energy_wh", "interval_s")}
+print(f"points={total} series={sum(names.values())}")
+if names != want:
+    print(f"series per field: {names}, want {want}")
+    sys.exit(1)
+if bad:
+    print(f"{len(bad)} series with wrong counts, e.g. {bad[0]} (want {per})")
+    sys.exit(1)
+' "$2" "$3") || fail "MISMATCH in VictoriaMetrics for $4: $out"
+	echo "verified in VictoriaMetrics: $4: $out (want $2 series x $3 points x 3 fields)"
+}
+
+vm_start "$UPD/vm" || fail "VictoriaMetrics did not start"
+echo "== (g) end to end: $E2E_N samples into VictoriaMetrics $(victoria-metrics -version 2>&1 | head -n1) at $VM_URL"
+# The last hour, one sample per millisecond (VictoriaMetrics keeps ms).
+e2e_t0=$((($(date +%s) - 3600) * 1000000000))
+e2e=()
+for gz in yes no; do
+	l=$("$BU" e2e --url "$VM_URL" --state "$UPD/e2e-$gz" --samples "$E2E_N" --meter "e2e-gzip-$gz" \
+		--t0-ns "$e2e_t0" --step-ns 1000000 --gzip "$gz" 2>"$UPD/e2e-$gz.log") ||
+		{ cat "$UPD/e2e-$gz.log" >&2; fail "bench_uploader e2e (gzip=$gz) failed"; }
+	echo "$l"
+	e2e+=("$l")
+done
+wurl="$VM_URL/write?db=powerd_bench&precision=ns"
+for m in curl curlk; do
+	mkdir -p "$UPD/$m"
+	"$BU" lpfiles --samples "$E2E_N" --meter "$m" --t0-ns "$e2e_t0" --step-ns 1000000 --dir "$UPD/$m" ||
+		fail "bench_uploader lpfiles failed"
+done
+chunks=$(find "$UPD/curl" -name 'chunk-*.lp' | wc -l)
+# What a script does: one curl per file.
+t0=$(now_ns)
+for f in "$UPD"/curl/chunk-*.lp; do
+	curl -fsS --max-time 60 --data-binary @"$f" "$wurl" || fail "curl $f failed"
+done
+curl_ns=$(($(now_ns) - t0))
+# The floor of the transport: one curl, one connection, every file.
+first=1
+for f in "$UPD"/curlk/chunk-*.lp; do
+	[ $first = 1 ] || echo next
+	first=0
+	printf 'url = "%s"\ndata-binary = "@%s"\nmax-time = 60\n' "$wurl" "$f"
+done >"$UPD/curlk.cfg"
+t0=$(now_ns)
+curl -fsS -K "$UPD/curlk.cfg" || fail "curl -K $UPD/curlk.cfg failed"
+curlk_ns=$(($(now_ns) - t0))
+curl_sps=$(calc "%.0f" "$E2E_N / ($curl_ns / 1e9)")
+curlk_sps=$(calc "%.0f" "$E2E_N / ($curlk_ns / 1e9)")
+echo "bench e2e_curl samples=$E2E_N requests=$chunks processes=$chunks wall_s=$(calc "%.3f" "$curl_ns / 1e9") samples_per_s=$curl_sps"
+echo "bench e2e_curl_keepalive samples=$E2E_N requests=$chunks processes=1 wall_s=$(calc "%.3f" "$curlk_ns / 1e9") samples_per_s=$curlk_sps"
+for m in e2e-gzip-yes e2e-gzip-no curl curlk; do
+	vm_check "{__name__=~\"pulse_.*\",meter=\"$m\"}" 1 "$E2E_N" "$m"
+done
+rm -rf "$UPD/curl" "$UPD/curlk"
+
+# ------------------------------------------------------------ (h) backlog
+# backlog TAG SECONDS: publish SECONDS x 100 series while the server is down,
+# wait until it is spooled (bench_uploader prints READY), start the server,
+# let the drain run.  bench_uploader's lines end up in $UPD/backlog-TAG/out.
+# (Not run in a subshell: the server it starts must be the one cleaned up.)
+backlog() {
+	local tag=$1 secs=$2 d=$UPD/backlog-$1 gofd i
+	mkdir -p "$d"
+	vm_stop || true
+	mkfifo "$d/go"
+	"$BU" backlog --url "$VM_URL" --state "$d/state" --series $BL_SERIES --seconds "$secs" \
+		--meter "$tag" <"$d/go" >"$d/out" 2>"$d/log" &
+	bl_pid=$!
+	exec {gofd}>"$d/go"
+	for ((i = 0; i < 3000; i++)); do
+		grep -q '^READY' "$d/out" && break
+		kill -0 "$bl_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -q '^READY' "$d/out" || { cat "$d/out" "$d/log" >&2; fail "backlog $tag: not spooled"; }
+	vm_start "$UPD/vm" || fail "VictoriaMetrics did not start again"
+	echo go >&"$gofd"
+	exec {gofd}>&-
+	wait "$bl_pid" || { cat "$d/out" "$d/log" >&2; bl_pid=; fail "backlog $tag: the drain failed"; }
+	bl_pid=
+	grep '^bench ' "$d/out"
+}
+echo "== (h) backlog: $BL_SERIES series x 1-second samples published while VictoriaMetrics is down" \
+	"(retry_base 100ms, retry_max 1s), then drained"
+backlog x1 $BL_SECONDS
+vm_check '{__name__=~"pulse_.*",meter=~"x1-m.*"}' $BL_SERIES $BL_SECONDS "1 h backlog"
+backlog x3 $((3 * BL_SECONDS))
+vm_check '{__name__=~"pulse_.*",meter=~"x3-m.*"}' $BL_SERIES $((3 * BL_SECONDS)) "3 h backlog"
+vm_stop || true
+s1=$(grep '^bench backlog_spooled ' "$UPD/backlog-x1/out")
+d1=$(grep '^bench backlog_drain ' "$UPD/backlog-x1/out")
+s3=$(grep '^bench backlog_spooled ' "$UPD/backlog-x3/out")
+d3=$(grep '^bench backlog_drain ' "$UPD/backlog-x3/out")
+rm -rf "$UPD"/backlog-* "$UPD"/e2e-*
+
+# ------------------------------------------------------------ summary
+ratio() { calc "%.2f" "$1 / $2"; }
+urow() { printf '%-46s %16s %22s %8s\n' "$@"; }
+gz=${e2e[0]} nogz=${e2e[1]}
+echo
+echo "== summary, uploader ($(nproc) cores; ratio = powerd / reference, higher is better for powerd)"
+urow "what" "powerd" "reference" "ratio"
+urow "line protocol encode, samples/s" "$(field samples_per_s "$lp")" \
+	"$(field samples_per_s "$lpy") python" "$(ratio "$(field samples_per_s "$lp")" "$(field samples_per_s "$lpy")")"
+urow "line protocol encode, MB/s" "$(field mb_per_s "$lp")" "$(field mb_per_s "$lpy") python" \
+	"$(ratio "$(field mb_per_s "$lp")" "$(field mb_per_s "$lpy")")"
+urow "into VictoriaMetrics, samples/s (gzip, default)" "$(field samples_per_s "$gz")" \
+	"$curl_sps curl/file" "$(ratio "$(field samples_per_s "$gz")" "$curl_sps")"
+urow "  same, against one keep-alive curl" "$(field samples_per_s "$gz")" \
+	"$curlk_sps curl -K" "$(ratio "$(field samples_per_s "$gz")" "$curlk_sps")"
+urow "into VictoriaMetrics, samples/s (gzip = no)" "$(field samples_per_s "$nogz")" \
+	"$curl_sps curl/file" "$(ratio "$(field samples_per_s "$nogz")" "$curl_sps")"
+for v in "1 KB:$sp1" "100 KB:$sp100"; do
+	IFS=: read -r what line <<<"$v"
+	urow "spool, fsync per append, $what records" \
+		"$(field mb_per_s "$line") MB/s" "-" "-"
+	urow "  appends/s, fsyncs/s" "$(field appends_per_s "$line")" "$(field fsyncs_per_s "$line") fsyncs/s" "-"
+done
+urow "spool, no fsync, 1 KB / 100 KB records" "$(field mb_per_s "$spn1") / $(field mb_per_s "$spn100") MB/s" "-" "-"
+urow "drain 1 h x $BL_SERIES series ($(field samples "$d1") samples)" "$(field recovery_s "$d1") s" \
+	"vzlogger: hours" "-"
+urow "  from the first acknowledged batch" "$(field drain_s "$d1") s" "$(field samples_per_s "$d1")/s" "-"
+urow "drain 3 h x $BL_SERIES series ($(field samples "$d3") samples)" "$(field recovery_s "$d3") s" \
+	"$(field samples_per_s "$d3")/s" "-"
+urow "RSS idle -> 1 h spooled, sink down (kB)" "$(field rss_idle_kb "$s1") -> $(field rss_spooled_kb "$s1")" \
+	"delta $(field rss_delta_kb "$s1") kB" "-"
+urow "RSS idle -> 3 h spooled, sink down (kB)" "$(field rss_idle_kb "$s3") -> $(field rss_spooled_kb "$s3")" \
+	"delta $(field rss_delta_kb "$s3") kB" "-"
+urow "peak RSS incl. the drain, 1 h / 3 h (kB)" "$(field hwm_kb "$d1") / $(field hwm_kb "$d3")" "-" "-"
+urow "spool on disk per sample (1 h / 3 h)" "$(field bytes_per_sample "$s1") / $(field bytes_per_sample "$s3") B" \
+	"$(calc "%.1f" "$(field bytes "$lp") / $(field samples "$lp")") B of LP" "-"
+echo "anchor: vzlogger needed hours to drain 6 hours of one meter (64 readings per request);" \
+	"powerd drained $(field samples "$d1") samples (1 h of $BL_SERIES series) in $(field recovery_s "$d1") s" \
+	"after the server came back"
