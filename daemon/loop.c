@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "loop.h"
 
 struct loop {
@@ -21,10 +22,7 @@ struct loop {
 
 int64_t loop_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	return clock_mono_ns();
 }
 
 int loop_init(struct loop **out, unsigned entries)

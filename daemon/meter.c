@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "powerd.h"
 #include "sample.h"
@@ -45,24 +46,14 @@ static void meter_persist(struct powerd *pd, bool force)
 		}
 		m->persisted = m->pm.flashes;
 		atomic_fetch_add(&pd->stats->persist_ok, 1);
-		{
-			struct timespec ts;
-
-			clock_gettime(CLOCK_REALTIME, &ts);
-			atomic_store(&pd->stats->last_persist_unix_ns,
-				     (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
-		}
+		atomic_store(&pd->stats->last_persist_unix_ns, clock_unix_ns());
 	}
 }
 
 /* CLOCK_MONOTONIC to Unix time, read now (the offset moves with NTP). */
 static int64_t meter_mono_to_unix(int64_t mono_ns)
 {
-	struct timespec r, m;
-
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	return mono_ns + ((int64_t)r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+	return mono_ns + clock_unix_ns() - clock_mono_ns();
 }
 
 /* measurement pulse, tag meter, fields power_w (when known), energy_wh,

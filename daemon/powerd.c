@@ -12,18 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "powerd.h"
 #include "uploader.h"
-
-static int64_t powerd_realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static int powerd_meters_init(struct powerd *pd)
 {
@@ -210,7 +203,7 @@ int powerd_status(void *arg, struct status *st)
 {
 	struct powerd *pd = arg;
 	struct powerd_stats *s = pd->stats;
-	int64_t now = loop_now(), unix_now = powerd_realtime_ns();
+	int64_t now = loop_now(), unix_now = clock_unix_ns();
 	struct rusage ru;
 	size_t i;
 

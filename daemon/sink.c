@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sink.h"
 
@@ -23,14 +24,6 @@ enum sink_verdict sink_http_verdict(CURLcode cc, long http_status)
 	return SINK_REJECT;
 }
 
-static int64_t sink_unix_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void sink_set_error(struct sink *s, const char *fmt, ...)
 {
 	va_list ap;
@@ -38,7 +31,7 @@ void sink_set_error(struct sink *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->st.last_error, sizeof(s->st.last_error), fmt, ap);
 	va_end(ap);
-	s->st.last_error_unix_ns = sink_unix_ns();
+	s->st.last_error_unix_ns = clock_unix_ns();
 }
 
 void sink_complete(struct sink *s, enum sink_verdict v, const char *msg)
@@ -47,7 +40,7 @@ void sink_complete(struct sink *s, enum sink_verdict v, const char *msg)
 	s->verdict_ready = true;
 	snprintf(s->verdict_msg, sizeof(s->verdict_msg), "%s", msg ? msg : "");
 	if (v == SINK_OK)
-		s->st.last_ok_unix_ns = sink_unix_ns();
+		s->st.last_ok_unix_ns = clock_unix_ns();
 	else
 		sink_set_error(s, "%s", s->verdict_msg);
 }

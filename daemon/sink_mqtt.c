@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "log.h"
 #include "sink.h"
@@ -134,14 +135,6 @@ static void mqtt_fmt(char *out, size_t n, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(out, n, fmt, ap);
 	va_end(ap);
-}
-
-static int64_t mqtt_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
 static bool mqtt_bit(const uint64_t *set, int mid)
@@ -638,7 +631,7 @@ static bool mqtt_backoff(struct mqtt *m)
 	bool go;
 
 	pthread_mutex_lock(&m->lock);
-	t = mqtt_mono_ns() + m->retry_ns;
+	t = clock_mono_ns() + m->retry_ns;
 	until.tv_sec = t / NS_PER_S;
 	until.tv_nsec = t % NS_PER_S;
 	while (!m->stop)
@@ -852,7 +845,7 @@ static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
 		sink_complete(s, SINK_RETRY, msg);
 		return 0;
 	}
-	m->deadline_mono = mqtt_mono_ns() + s->cfg->timeout_ns;
+	m->deadline_mono = clock_mono_ns() + s->cfg->timeout_ns;
 	return 0;
 }
 
@@ -872,7 +865,7 @@ static void mqtt_poll(struct sink *s)
 			 m->published, m->why[0] ? m->why : "connection lost");
 	} else if (m->unacked == 0) {
 		snprintf(msg, sizeof(msg), "%zu messages acknowledged", m->published);
-	} else if (mqtt_mono_ns() >= m->deadline_mono) {
+	} else if (clock_mono_ns() >= m->deadline_mono) {
 		verdict = SINK_RETRY;
 		snprintf(msg, sizeof(msg),
 			 "timeout: %zu of %zu messages unacknowledged by %s:%d after %.1f s",
@@ -914,11 +907,11 @@ static void mqtt_free(struct mqtt *m)
 static void mqtt_say_offline(struct mqtt *m)
 {
 	struct timespec until;
-	int64_t t = mqtt_mono_ns() + MQTT_CLOSE_WAIT_NS;
+	int64_t t = clock_mono_ns() + MQTT_CLOSE_WAIT_NS;
 	int mid = 0;
 
 	if (m->sink->cfg->timeout_ns < MQTT_CLOSE_WAIT_NS)
-		t = mqtt_mono_ns() + m->sink->cfg->timeout_ns;
+		t = clock_mono_ns() + m->sink->cfg->timeout_ns;
 	until.tv_sec = t / NS_PER_S;
 	until.tv_nsec = t % NS_PER_S;
 	mqtt_batch_begin(m);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "spool.h"
 
@@ -433,14 +434,6 @@ struct spool {
 
 	struct spool_stats st;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static uint64_t pos_make(uint64_t id, uint64_t off)
 {
@@ -983,7 +976,7 @@ static int seg_roll(struct spool *s)
 	int r;
 
 	if (s->dirty && s->fsync != SPOOL_FSYNC_NEVER) {
-		r = data_sync(s, mono_ns());
+		r = data_sync(s, clock_mono_ns());
 		if (r)
 			return r;
 	}
@@ -1090,7 +1083,7 @@ int spool_append(struct spool *s, const void *data, size_t len)
 	s->dirty = true;
 	r = 0;
 	if (s->fsync == SPOOL_FSYNC_BATCH)
-		r = data_sync(s, mono_ns());
+		r = data_sync(s, clock_mono_ns());
 	cap_enforce(s);
 	return r;
 }
@@ -1144,7 +1137,7 @@ int spool_ack(struct spool *s, uint64_t pos)
 	while (s->nsegs > 1 && seg_wholly_acked(s, &s->segs[0]))
 		seg_drop_first(s);
 	s->ack_dirty = true;
-	now = mono_ns();
+	now = clock_mono_ns();
 	if (now - s->ack_saved_ns >= s->interval_ns)
 		return ack_save(s, now);
 	return 0;
@@ -1175,9 +1168,9 @@ int spool_sync(struct spool *s)
 	int r = 0, r2;
 
 	if (s->dirty && s->fsync != SPOOL_FSYNC_NEVER)
-		r = data_sync(s, mono_ns());
+		r = data_sync(s, clock_mono_ns());
 	if (s->ack_dirty) {
-		r2 = ack_save(s, mono_ns());
+		r2 = ack_save(s, clock_mono_ns());
 		if (!r)
 			r = r2;
 	}
@@ -1369,7 +1362,7 @@ static int seg_repair_last(struct spool *s)
 	s->st.bytes -= cut;
 	s->st.corrupt_skipped++;
 	if (s->fsync != SPOOL_FSYNC_NEVER)
-		return data_sync(s, mono_ns());
+		return data_sync(s, clock_mono_ns());
 	return 0;
 }
 
@@ -1446,7 +1439,7 @@ int spool_open(const struct spool_opts *o, struct spool **out)
 		s->segment_bytes = SPOOL_SEG_LIMIT;
 	s->fsync = o->fsync;
 	s->interval_ns = o->fsync_interval_ns > 0 ? o->fsync_interval_ns : 1000000000LL;
-	s->synced_ns = mono_ns();
+	s->synced_ns = clock_mono_ns();
 	/* The first acknowledgement is written at once. */
 	s->ack_saved_ns = s->synced_ns - s->interval_ns;
 

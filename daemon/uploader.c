@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "change.h"
+#include "clock.h"
 #include "log.h"
 #include "sink.h"
 #include "spool.h"
@@ -82,22 +83,6 @@ struct uploader {
 	pthread_mutex_t lock;
 	struct usink_pub *pub;
 };
-
-static int64_t up_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t up_unix(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 int64_t uploader_backoff_ns(int64_t base_ns, int64_t cap_ns, unsigned attempt, double r)
 {
@@ -353,7 +338,7 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 
 static void uploader_take(struct uploader *u, int64_t now_mono)
 {
-	int64_t now_unix = up_unix();
+	int64_t now_unix = clock_unix_ns();
 	struct sample smp;
 	size_t i;
 
@@ -408,7 +393,7 @@ static void uploader_publish_stats(struct uploader *u, int64_t now)
 
 static void uploader_turn(struct uploader *u, bool final)
 {
-	int64_t now = up_mono();
+	int64_t now = clock_mono_ns();
 	size_t i;
 
 	uploader_take(u, now);
@@ -454,7 +439,7 @@ static void uploader_turn(struct uploader *u, bool final)
 
 static int uploader_wait_ms(struct uploader *u)
 {
-	int64_t now = up_mono(), wait = (int64_t)UPLOADER_TICK_MS * 1000000LL;
+	int64_t now = clock_mono_ns(), wait = (int64_t)UPLOADER_TICK_MS * 1000000LL;
 	size_t i;
 
 	for (i = 0; i < u->nsinks; i++) {
@@ -506,8 +491,8 @@ void uploader_publish(struct uploader *u, const struct sample *s)
 	 * if the uploader is stuck, the sample is dropped and counted. */
 	while (ring_full(&u->samples)) {
 		if (!give_up)
-			give_up = up_mono() + UPLOADER_PUBLISH_WAIT_NS;
-		else if (up_mono() > give_up)
+			give_up = clock_mono_ns() + UPLOADER_PUBLISH_WAIT_NS;
+		else if (clock_mono_ns() > give_up)
 			break;
 		curl_multi_wakeup(u->multi);
 		usleep(200);
@@ -612,7 +597,7 @@ int uploader_start(struct uploader **out, const struct config *cfg)
 	if (!u)
 		return -ENOMEM;
 	u->cfg = cfg;
-	u->rng = (uint64_t)up_unix() | 1;
+	u->rng = (uint64_t)clock_unix_ns() | 1;
 	pthread_mutex_init(&u->lock, NULL);
 	r = ring_init(&u->samples, sizeof(struct sample), UPLOADER_RING);
 	u->multi = curl_multi_init();
@@ -674,7 +659,7 @@ static void uploader_sink_state(const struct usink_pub *p, struct status_sink *s
 
 int uploader_status(struct uploader *u, struct status *st)
 {
-	int64_t now = up_unix();
+	int64_t now = clock_unix_ns();
 	size_t i;
 
 	st->nsinks = 0;

@@ -434,10 +434,12 @@ static int bu_backlog(const struct bu_opts *o)
 	printf("bench backlog_spooled meter=%s samples=%" PRIu64 " series=%" PRIu64
 	       " seconds=%" PRIu64 " spool_s=%.3f spool_bytes=%" PRIu64 " unsent_bytes=%" PRIu64
 	       " bytes_per_sample=%.1f rss_idle_kb=%ld hwm_idle_kb=%ld rss_spooled_kb=%ld"
-	       " hwm_spooled_kb=%ld rss_delta_kb=%ld failed_requests=%" PRIu64 "\n",
+	       " hwm_spooled_kb=%ld rss_delta_kb=%ld failed_requests=%" PRIu64
+	       " sample_struct_bytes=%zu\n",
 	       o->meter, n, o->series, o->seconds, (double)(t_spooled - t0) / 1e9, ss.spool_bytes,
 	       ss.spool_unsent_bytes, (double)ss.spool_bytes / (double)n, rss_idle, hwm_idle,
-	       rss_spooled, hwm_spooled, rss_spooled - rss_idle, ss.requests);
+	       rss_spooled, hwm_spooled, rss_spooled - rss_idle, ss.requests,
+	       sizeof(struct sample));
 	printf("READY\n");
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin)) {

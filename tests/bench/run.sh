@@ -276,8 +276,7 @@ python3 "$LPREF" --samples "$LP_N" --out "$UPD/lp.py.txt" --compare "$UPD/lp.c.t
 rm -f "$UPD/lp.c.txt" "$UPD/lp.py.txt"
 
 # ------------------------------------------------------------ (f) spool
-fstype=$(stat -f -c %T "$UPD")
-echo "== (f) spool appends on $fstype ($(df -P "$UPD" | awk 'NR == 2 { print $1 }')), ${SPOOL_S} s per fsync case"
+echo "== (f) spool appends on $(df -PT "$UPD" | awk 'NR == 2 { print $2 " (" $1 ")" }'), ${SPOOL_S} s per fsync case"
 sp_out=$("$BU" spool --dir "$UPD/spool" --seconds "$SPOOL_S") || { printf '%s\n' "$sp_out"; fail "bench_uploader spool failed"; }
 printf '%s\n' "$sp_out"
 rm -rf "$UPD/spool"
@@ -317,7 +316,7 @@ if bad:
 }
 
 vm_start "$UPD/vm" || fail "VictoriaMetrics did not start"
-echo "== (g) end to end: $E2E_N samples into VictoriaMetrics $(victoria-metrics -version 2>&1 | head -n1) at $VM_URL"
+echo "== (g) end to end: $E2E_N samples into VictoriaMetrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null) at $VM_URL"
 # The last hour, one sample per millisecond (VictoriaMetrics keeps ms).
 e2e_t0=$((($(date +%s) - 3600) * 1000000000))
 e2e=()
