@@ -33,7 +33,7 @@
 
 #define UPLOADER_RING		 1024
 #define UPLOADER_TICK_MS	 1000
-#define UPLOADER_PUBLISH_WAIT_NS (100 * 1000000LL)
+#define UPLOADER_PUBLISH_WAIT_NS (1000 * 1000000LL)
 
 struct range {
 	uint32_t lo, hi;
@@ -483,12 +483,14 @@ static void *uploader_main(void *arg)
 void uploader_publish(struct uploader *u, const struct sample *s)
 {
 	int64_t give_up = 0;
+	bool was_empty;
 
 	if (!u)
 		return;
-	/* The meter thread may wait a little for room (it is not the I/O
-	 * thread), so a burst, such as a replay at full speed, loses nothing;
-	 * if the uploader is stuck, the sample is dropped and counted. */
+	/* The meter thread may wait for room (it is not the I/O thread, and
+	 * the edge ring holds tens of seconds of edges meanwhile), so a burst
+	 * such as a replay at full speed loses nothing; if the uploader is
+	 * stuck for a second, the sample is dropped and counted. */
 	while (ring_full(&u->samples)) {
 		if (!give_up)
 			give_up = clock_mono_ns() + UPLOADER_PUBLISH_WAIT_NS;
@@ -497,8 +499,13 @@ void uploader_publish(struct uploader *u, const struct sample *s)
 		curl_multi_wakeup(u->multi);
 		usleep(200);
 	}
+	/* Wake the uploader only for the first sample after it emptied the
+	 * ring: a sample pushed just as it goes to sleep waits at most for
+	 * its next tick (<= 1 s), and a flood costs no syscall per sample. */
+	was_empty = ring_count(&u->samples) == 0;
 	ring_push(&u->samples, s);
-	curl_multi_wakeup(u->multi);
+	if (was_empty)
+		curl_multi_wakeup(u->multi);
 }
 
 /* The spool cap deletes a record: count the samples it held, unless the

@@ -11,6 +11,9 @@
 # Environment: BENCH_EDGES (bench_pipeline edges, default 10000000),
 # BENCH_PY_LINES (run the Python reference on this many lines and scale;
 # default: the whole trace).  Exit 1 on any wrong result.
+# The uploader's figures (issue 3) are the last section, after the first
+# summary: they need BUILD_DIR/bench/bench_uploader, victoria-metrics and
+# curl; see the comment there for their environment variables.
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -253,9 +256,10 @@ echo "== issue 3: the uploader"
 # ------------------------------------------------------------ (e) encode
 echo "== (e) line protocol, $LP_N pulse samples (1 tag, 3 float fields), best of 3"
 best_line() { # best_line KEY LINES...: the line with the highest KEY
-	local best='' v bv=-1 l
+	local key=$1 best='' v bv=-1 l
+	shift
 	for l in "$@"; do
-		v=$(field "$1" "$l")
+		v=$(field "$key" "$l")
 		[ -n "$v" ] || continue
 		if awk "BEGIN { exit !($v > $bv) }"; then best=$l bv=$v; fi
 	done
@@ -397,7 +401,7 @@ s1=$(grep '^bench backlog_spooled ' "$UPD/backlog-x1/out")
 d1=$(grep '^bench backlog_drain ' "$UPD/backlog-x1/out")
 s3=$(grep '^bench backlog_spooled ' "$UPD/backlog-x3/out")
 d3=$(grep '^bench backlog_drain ' "$UPD/backlog-x3/out")
-rm -rf "$UPD"/backlog-* "$UPD"/e2e-*
+rm -rf "$UPD" # kept when something failed: server and bench logs are in it
 
 # ------------------------------------------------------------ summary
 ratio() { calc "%.2f" "$1 / $2"; }
