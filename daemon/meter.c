@@ -110,6 +110,11 @@ static void meter_process(struct powerd *pd, int64_t now)
 	struct edge_item e;
 	size_t i;
 
+	/* Watermarks first: a source raises one only after pushing the edges
+	 * below it, so every such edge is in the ring when it is drained next. */
+	for (i = 0; i < pd->nmeters; i++)
+		pd->meters[i].watermark_seen =
+			atomic_load_explicit(&pd->meters[i].watermark, memory_order_acquire);
 	while (ring_pop(&pd->edges, &e) == 0) {
 		struct meter *m;
 		int r;
@@ -126,7 +131,11 @@ static void meter_process(struct powerd *pd, int64_t now)
 	for (i = 0; i < pd->nmeters; i++) {
 		struct meter *m = &pd->meters[i];
 
-		if (pulse_advance(&m->pm, now - METER_DELIVERY_MARGIN_NS, &f) > 0)
+		int64_t t = now - METER_DELIVERY_MARGIN_NS;
+
+		if (t > m->watermark_seen)
+			t = m->watermark_seen;
+		if (pulse_advance(&m->pm, t, &f) > 0)
 			meter_flash(m, &f, now);
 		meter_tick(m, now);
 	}
@@ -157,7 +166,10 @@ void *meter_thread_main(void *arg)
 		for (i = 0; i < pd->nmeters; i++) {
 			int64_t d = pulse_next_deadline(&pd->meters[i].pm);
 
-			if (d != INT64_MAX && d + METER_DELIVERY_MARGIN_NS < deadline)
+			/* Past the watermark only new edges can help: the
+			 * source wakes this thread when it pushes them. */
+			if (d != INT64_MAX && d <= pd->meters[i].watermark_seen &&
+			    d + METER_DELIVERY_MARGIN_NS < deadline)
 				deadline = d + METER_DELIVERY_MARGIN_NS;
 			if (pd->meters[i].pm.have_flash &&
 			    pd->meters[i].next_sample_mono < deadline)

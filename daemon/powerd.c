@@ -52,6 +52,7 @@ static int powerd_meters_init(struct powerd *pd)
 				 c->name, (unsigned long long)base,
 				 pulse_energy_wh(&p, base) / 1000.0);
 		pulse_init(&m->pm, &p, base);
+		atomic_init(&m->watermark, c->replay[0] ? INT64_MIN : INT64_MAX);
 		m->persisted = base;
 		m->pub.pm = m->pm;
 		snprintf(m->pub.input, sizeof(m->pub.input), "%s",

@@ -69,6 +69,12 @@ struct meter {
 	/* Written by the I/O thread, read anywhere. */
 	_Atomic uint64_t events_lost;
 	_Atomic uint64_t input_errors;
+	/* Every edge with a timestamp <= watermark is in the edge ring (or
+	 * was): the meter thread never confirms a level by time beyond it.
+	 * INT64_MAX for GPIO lines (the kernel delivers in order); a replay
+	 * raises it as it pushes edges, to INT64_MAX when it has finished. */
+	_Atomic int64_t watermark;
+	int64_t watermark_seen; /* meter thread's copy, read before the ring */
 };
 
 /* Counters that outlive a reload: owned by the supervisor. */

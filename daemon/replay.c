@@ -241,9 +241,27 @@ static bool replay_rewind(struct replay *rp)
 	return true;
 }
 
+/* Everything before the next unread edge has been pushed; at the end of the
+ * replay, everything has. */
+static void replay_watermark(struct replay *rp, bool finished)
+{
+	int64_t w;
+
+	if (finished)
+		w = INT64_MAX;
+	else if (rp->have_pending && rp->mapped)
+		w = rp->pending.ts_ns + rp->offset - 1;
+	else if (rp->have_last && rp->mapped)
+		w = rp->last_ts + rp->offset;
+	else
+		return;
+	atomic_store_explicit(&rp->m->watermark, w, memory_order_release);
+}
+
 static void replay_pump(struct replay *rp)
 {
 	struct powerd *pd = rp->m->pd;
+	bool finished = false;
 	const double speed = rp->m->cfg->speed;
 	unsigned pushed = 0;
 	int64_t now = loop_now();
@@ -257,6 +275,7 @@ static void replay_pump(struct replay *rp)
 			if (k < 0) {
 				if (replay_rewind(rp))
 					continue;
+				finished = true;
 				break;
 			}
 		}
@@ -281,7 +300,8 @@ static void replay_pump(struct replay *rp)
 		rp->have_pending = false;
 		pushed++;
 	}
-	if (pushed)
+	replay_watermark(rp, finished);
+	if (pushed || finished)
 		io_notify_meter(pd);
 }
 
