@@ -115,6 +115,7 @@ run: deps
 	@mkdir -p $(O)/demo
 	@echo "powerd: demo configuration examples/demo.conf (replayed meter, no hardware needed)"
 	@echo "powerd: metrics at http://127.0.0.1:9480/metrics, status at http://127.0.0.1:9480/"
+	@echo "powerd: every sample is also shipped to $(O)/demo/samples.lp (a file sink, through the spool)"
 	@echo "powerd: try '$(O)/powerctl -s $(O)/demo/powerd.sock status' in another terminal; Ctrl-C stops"
 	exec $(O)/powerd -c examples/demo.conf
 
