@@ -40,7 +40,4 @@ size_t gpio_decode(struct gpio_line *g, const void *buf, size_t n, struct gpio_e
 /* Human-readable description, e.g. "gpiochip0 line 17 (PULSE0)". */
 const char *gpio_describe(const struct gpio_line *g);
 
-/* The current level (for the initial state of the filter). */
-int gpio_get_level(struct gpio_line *g);
-
 #endif

@@ -138,10 +138,3 @@ const char *gpio_describe(const struct gpio_line *g)
 {
 	return g->desc;
 }
-
-int gpio_get_level(struct gpio_line *g)
-{
-	int v = gpiod_line_get_value(g->line);
-
-	return v < 0 ? -errno : v;
-}

@@ -222,10 +222,3 @@ const char *gpio_describe(const struct gpio_line *g)
 {
 	return g->desc;
 }
-
-int gpio_get_level(struct gpio_line *g)
-{
-	int v = gpiod_line_request_get_value(g->req, g->offset);
-
-	return v < 0 ? -errno : v == GPIOD_LINE_VALUE_ACTIVE;
-}

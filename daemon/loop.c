@@ -83,18 +83,6 @@ int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len,
 	return 0;
 }
 
-int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int64_t off,
-	       loop_cb cb, void *arg)
-{
-	struct io_uring_sqe *sqe = loop_sqe(l);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_write(sqe, fd, buf, (unsigned)len, (__u64)off);
-	loop_track(l, sqe, op, cb, arg);
-	return 0;
-}
-
 int loop_timer_at(struct loop *l, struct loop_op *op, int64_t mono_ns, loop_cb cb, void *arg)
 {
 	struct io_uring_sqe *sqe = loop_sqe(l);
@@ -106,26 +94,6 @@ int loop_timer_at(struct loop *l, struct loop_op *op, int64_t mono_ns, loop_cb c
 	io_uring_prep_timeout(sqe, &op->ts, 0, IORING_TIMEOUT_ABS);
 	loop_track(l, sqe, op, cb, arg);
 	return 0;
-}
-
-int loop_cancel(struct loop *l, struct loop_op *op)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!op->pending)
-		return 0;
-	sqe = loop_sqe(l);
-	if (!sqe)
-		return -EBUSY;
-	/* Cancels reads and timeouts alike; its own completion is ignored. */
-	io_uring_prep_cancel(sqe, op, 0);
-	io_uring_sqe_set_data(sqe, NULL);
-	return 0;
-}
-
-unsigned loop_pending(const struct loop *l)
-{
-	return l->pending;
 }
 
 void loop_stop(struct loop *l)

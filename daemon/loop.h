@@ -32,24 +32,13 @@ void loop_free(struct loop *l);
 int loop_read(struct loop *l, struct loop_op *op, int fd, void *buf, size_t len, int64_t off,
 	      loop_cb cb, void *arg);
 
-/* Write, for eventfd notifications and the like. */
-int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int64_t off,
-	       loop_cb cb, void *arg);
-
 /* Fire once at an absolute CLOCK_MONOTONIC time. */
 int loop_timer_at(struct loop *l, struct loop_op *op, int64_t mono_ns, loop_cb cb, void *arg);
-
-/* Cancel a pending op; its callback then runs once with -ECANCELED (or its
- * real result if it had already completed). */
-int loop_cancel(struct loop *l, struct loop_op *op);
 
 /* Submit queued SQEs and dispatch completions until loop_stop().  Returns 0
  * or a negative errno if the ring itself fails. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
-
-/* Number of ops in flight (for a clean shutdown: cancel, then drain). */
-unsigned loop_pending(const struct loop *l);
 
 /* After loop_run() returned: cancel every op in flight and wait (at most
  * timeout_ns) until the kernel has let go of all of them, without running

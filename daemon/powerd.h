@@ -146,7 +146,6 @@ int persist_prepare_dir(const char *state_dir);
 int replay_open(struct meter *m, struct replay **out);
 void replay_start(struct meter *m);
 void replay_close(struct replay *r);
-const char *replay_describe(const struct replay *r);
 
 /* source_gpio.c */
 void gpio_src_start(struct meter *m);

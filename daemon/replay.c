@@ -126,11 +126,6 @@ void replay_close(struct replay *rp)
 	free(rp);
 }
 
-const char *replay_describe(const struct replay *rp)
-{
-	return rp->desc;
-}
-
 static void replay_read_cb(struct loop *l, int res, void *arg)
 {
 	struct replay *rp = arg;
