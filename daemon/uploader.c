@@ -52,8 +52,11 @@ struct usink {
 	/* the records loaded from the spool, until all are acknowledged */
 	struct sample *inflight;
 	size_t ninflight;
-	uint64_t inflight_end; /* spool position after them */
-	struct range *ranges;  /* still to send, top = next; bisection pushes */
+	uint64_t inflight_end;	 /* spool position after them */
+	size_t loaded;		 /* samples in the loaded records (ninflight when loaded) */
+	uint64_t held_dropped;	 /* of those, deleted from the spool by its cap */
+	int64_t loaded_first_ts; /* timestamp of the oldest loaded sample */
+	struct range *ranges;	 /* still to send, top = next; bisection pushes */
 	size_t nranges, cap_ranges;
 	bool sending; /* a request is in flight */
 	unsigned attempts;
@@ -184,17 +187,19 @@ static int usink_push_range(struct usink *us, uint32_t lo, uint32_t hi)
 	return 0;
 }
 
-/* Load up to batch_size samples' worth of whole records from the spool. */
-static int usink_load(struct usink *us)
+/* Read whole records from the acknowledged position into us->inflight: up
+ * to `limit` samples' worth (a first load), or up to the spool position
+ * `until` (a reload of what a failed attempt released). */
+static int usink_read(struct usink *us, size_t limit, uint64_t until)
 {
-	const size_t limit = us->s.cfg->batch_size;
-	size_t cap = 0, per, i, nchunks;
 	uint64_t pos = spool_ack_pos(us->spool);
+	size_t cap = 0;
 	const void *data;
 	size_t len;
 	int r = 0;
 
-	while (us->ninflight < limit && (r = spool_read(us->spool, &pos, &data, &len)) > 0) {
+	while ((limit ? us->ninflight < limit : pos < until) &&
+	       (r = spool_read(us->spool, &pos, &data, &len)) > 0) {
 		const unsigned char *p = data, *end = p + len;
 
 		while (p < end) {
@@ -210,16 +215,30 @@ static int usink_load(struct usink *us)
 			r = sample_unpack(p, (size_t)(end - p), &us->inflight[us->ninflight]);
 			if (r <= 0) {
 				/* The CRC held but the content does not parse:
-				 * the rest of this record is lost, counted. */
-				us->s.st.dropped_corrupt++;
+				 * the rest of this record is lost, counted once. */
+				if (limit)
+					us->s.st.dropped_corrupt++;
 				break;
 			}
 			p += r;
 			us->ninflight++;
 		}
-		us->inflight_end = pos;
+		if (limit)
+			us->inflight_end = pos;
 	}
 	if (r < 0)
+		return r;
+	return limit || pos == until ? 0 : -ESTALE;
+}
+
+/* Load the next records and cut them into chunks of what one request may
+ * carry, first chunk on top of the range stack. */
+static int usink_load(struct usink *us)
+{
+	size_t per, i, nchunks;
+	int r = usink_read(us, us->s.cfg->batch_size, 0);
+
+	if (r)
 		return r;
 	if (!us->ninflight) {
 		/* Only unusable records: acknowledge them away. */
@@ -227,7 +246,8 @@ static int usink_load(struct usink *us)
 			spool_ack(us->spool, us->inflight_end);
 		return 0;
 	}
-	/* Chunks of what one request may carry, first chunk on top. */
+	us->loaded = us->ninflight;
+	us->loaded_first_ts = us->inflight[0].ts_ns;
 	per = us->s.cfg->batch_size;
 	if (us->s.ops->max_batch && us->s.ops->max_batch < per)
 		per = us->s.ops->max_batch;
@@ -241,8 +261,39 @@ static int usink_load(struct usink *us)
 	return 0;
 }
 
+/* After a failed attempt the unpacked samples are released (the spool has
+ * them), so a sink that is down for hours holds no batch in memory; before
+ * the next attempt they are read back.  If the spool's cap deleted some of
+ * them meanwhile (and counted them), the chunks no longer match: start over
+ * from what is left. */
+static int usink_reload(struct usink *us)
+{
+	int r = usink_read(us, 0, us->inflight_end);
+
+	if (r == 0 && us->ninflight == us->loaded)
+		return 0;
+	free(us->inflight);
+	us->inflight = NULL;
+	us->ninflight = 0;
+	us->nranges = 0;
+	return r == -ESTALE || r == 0 ? usink_load(us) : r;
+}
+
+/* The memory of the loaded samples goes back to the system (a retry reads
+ * them from the spool again); the chunks still to send are kept. */
+static void usink_park_inflight(struct usink *us)
+{
+	/* What the cap deleted while it was loaded is gone with the memory. */
+	us->s.st.dropped_spool += us->held_dropped;
+	us->held_dropped = 0;
+	free(us->inflight);
+	us->inflight = NULL;
+	us->ninflight = 0;
+}
+
 static void usink_release_inflight(struct usink *us)
 {
+	us->held_dropped = 0; /* delivered after all */
 	/* Freed, not kept: after draining a backlog the memory goes back. */
 	free(us->inflight);
 	us->inflight = NULL;
@@ -258,13 +309,17 @@ static void usink_send_next(struct usink *us)
 	if (us->nranges == 0) {
 		usink_release_inflight(us);
 		r = usink_load(us);
-		if (r) {
-			sink_set_error(&us->s, "reading the spool: %s", strerror(-r));
-			return;
-		}
-		if (us->nranges == 0)
-			return;
+	} else if (!us->inflight) {
+		r = usink_reload(us);
+	} else {
+		r = 0;
 	}
+	if (r) {
+		sink_set_error(&us->s, "reading the spool: %s", strerror(-r));
+		return;
+	}
+	if (us->nranges == 0)
+		return;
 	top = &us->ranges[us->nranges - 1];
 	us->s.verdict_ready = false;
 	us->sending = true;
@@ -301,6 +356,7 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 		delay = uploader_backoff_ns(us->s.cfg->retry_base_ns, us->s.cfg->retry_max_ns,
 					    us->attempts, up_random(u));
 		us->retry_at_mono = now + delay;
+		usink_park_inflight(us);
 		/* The first failure and then every tenth: a dead server for a
 		 * day must not fill the journal. */
 		if (us->attempts == 1 || us->attempts % 10 == 0)
@@ -381,8 +437,8 @@ static void uploader_publish_stats(struct uploader *u, int64_t now)
 		p->retry_in_ns =
 			us->attempts && us->retry_at_mono > now ? us->retry_at_mono - now : 0;
 		p->npending = us->npending;
-		if (us->ninflight && us->nranges)
-			p->st.oldest_unsent_unix_ns = us->inflight[us->ranges[0].lo].ts_ns;
+		if (us->nranges)
+			p->st.oldest_unsent_unix_ns = us->loaded_first_ts;
 		else if (us->npending)
 			p->st.oldest_unsent_unix_ns = us->pend_first_ts;
 		else
@@ -516,12 +572,14 @@ static void usink_dropped(void *arg, uint64_t pos, const void *data, size_t len)
 	const unsigned char *p = data, *end = p + len;
 	struct sample smp;
 	int r;
+	/* Loaded, so still delivered if the attempt succeeds; remembered in
+	 * case it fails and the memory is released (usink_park_inflight). */
+	uint64_t *tally = us->ninflight && pos < us->inflight_end ? &us->held_dropped
+								  : &us->s.st.dropped_spool;
 
-	if (us->ninflight && pos < us->inflight_end)
-		return;
 	while (p < end && (r = sample_unpack(p, (size_t)(end - p), &smp)) > 0) {
 		p += r;
-		us->s.st.dropped_spool++;
+		(*tally)++;
 	}
 }
 

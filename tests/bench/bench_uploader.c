@@ -20,6 +20,7 @@
  * acknowledged; run.sh counts the points in the server) and exits 1 when a
  * result is wrong.  Output: "bench NAME key=value ..." lines. */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -604,6 +605,9 @@ int main(int argc, char **argv)
 	const char *mode;
 	uint64_t x;
 	int c;
+
+	/* As powerd does (daemon/main.c): a fixed mmap threshold. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	if (argc < 2 || argv[1][0] == '-') {
 		bu_usage(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr);
