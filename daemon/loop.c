@@ -66,7 +66,6 @@ static void loop_track(struct loop *l, struct io_uring_sqe *sqe, struct loop_op 
 {
 	op->cb = cb;
 	op->arg = arg;
-	op->pending = true;
 	io_uring_sqe_set_data(sqe, op);
 	l->pending++;
 }
@@ -135,7 +134,6 @@ int loop_run(struct loop *l)
 			io_uring_cqe_seen(&l->ring, cqe);
 			if (!op)
 				continue; /* a cancel request's own completion */
-			op->pending = false;
 			l->pending--;
 			op->cb(l, res, op->arg);
 		}
@@ -168,12 +166,8 @@ int loop_drain(struct loop *l, int64_t timeout_ns)
 			loop_wait(l, (int)(left / 1000000 + 1));
 			continue;
 		}
-		if (io_uring_cqe_get_data(cqe)) {
-			struct loop_op *op = io_uring_cqe_get_data(cqe);
-
-			op->pending = false;
-			l->pending--;
-		}
+		if (io_uring_cqe_get_data(cqe))
+			l->pending--; /* a cancel request's own CQE carries no op */
 		io_uring_cqe_seen(&l->ring, cqe);
 	}
 	return 0;

@@ -21,7 +21,6 @@ struct loop_op {
 	loop_cb cb;
 	void *arg;
 	struct __kernel_timespec ts; /* timers only */
-	bool pending;
 };
 
 int loop_init(struct loop **out, unsigned entries);
