@@ -48,6 +48,10 @@ done
 for t in tests/t_*.sh; do
 	run "$(basename "$t" .sh)" "$t" "$B"
 done
+# The fault suite: one script per fault scenario (tests/faults/README.md).
+for t in tests/faults/f_*.sh; do
+	[ -f "$t" ] && run "faults/$(basename "$t" .sh)" "$t" "$B"
+done
 
 echo
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
