@@ -645,6 +645,7 @@ static const struct key_def sink_keys[] = {
 	 .max = 3600 * NS_PER_S},
 	{"spool_max", &t_size, S(spool_max), .min = 65536, .max = INT64_MAX},
 	{"spool_fsync", &t_enum, S(spool_fsync), .enums = fsyncs},
+	{"memory_max", &t_size, S(memory_max), .min = 65536, .max = 1ULL << 32},
 	{"timeout", &t_duration, S(timeout_ns), .min = 100 * NS_PER_MS, .max = 3600 * NS_PER_S},
 	{"retry_base", &t_duration, S(retry_base_ns), .min = 10 * NS_PER_MS,
 	 .max = 3600 * NS_PER_S},
@@ -692,6 +693,7 @@ static void sink_defaults(void *obj)
 	k->flush_interval_ns = 1 * NS_PER_S;
 	k->spool_max = 256000000ULL;
 	k->spool_fsync = CFG_FSYNC_BATCH;
+	k->memory_max = 8ULL << 20;
 	k->timeout_ns = 10 * NS_PER_S;
 	k->retry_base_ns = 1 * NS_PER_S;
 	k->retry_max_ns = 5 * NS_PER_MIN;

@@ -1,3 +1,4 @@
+/* Logging (log.h): one line per write to stderr, and rate-limited lines. */
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -35,4 +36,20 @@ void log_msg(int level, const char *fmt, ...)
 	/* One write per line so lines from different threads never interleave. */
 	strcat(line, "\n");
 	fputs(line, stderr);
+}
+
+bool log_rate_due(struct log_rate *r, int64_t now_ns, int64_t period_ns, uint64_t *count)
+{
+	if (!r->pending || (r->last_ns && now_ns - r->last_ns < period_ns))
+		return false;
+	*count = r->pending;
+	r->pending = 0;
+	r->last_ns = now_ns;
+	return true;
+}
+
+bool log_rate_event(struct log_rate *r, int64_t now_ns, int64_t period_ns, uint64_t *count)
+{
+	r->pending++;
+	return log_rate_due(r, now_ns, period_ns, count);
 }

@@ -3,14 +3,24 @@
  * It sleeps in poll() on the wake eventfd until the I/O thread has pushed
  * edges, or until the earliest deadline: a level that will be confirmed
  * (so a flash is accepted min_pulse after it ends, not at the next flash),
- * or the next energy checkpoint.  Fsync'ing checkpoints here, not on the I/O
- * thread, keeps the loop free of blocking calls; edges queue in the ring
- * meanwhile with their kernel timestamps, so no accuracy is lost. */
+ * a periodic sample, or the next energy checkpoint.  Fsync'ing checkpoints
+ * here, not on the I/O thread, keeps the loop free of blocking calls; edges
+ * queue in the ring meanwhile with their kernel timestamps, so no accuracy
+ * is lost.
+ *
+ * Nothing the other threads do may keep it from its checkpoints and its
+ * published snapshot: a turn takes at most METER_BATCH edges, and a sample
+ * the uploader has no room for waits in the outbox instead of blocking the
+ * thread.  While the outbox is full, a replay's edges stay in the ring (the
+ * replay then waits: back-pressure, nothing lost), but a GPIO line's edges
+ * are still counted, because the energy matters more than one sample: the
+ * samples they make are dropped and counted (ring "samples"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <time.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -20,11 +30,11 @@
 #include "sample.h"
 #include "uploader.h"
 
-/* Confirming a level by the passing of time is only safe once no older edge
- * can still be on its way (kernel FIFO, io_uring, ring).  Time-based
- * confirmation therefore lags the clock by this much; it delays when a flash
- * is reported, never its timestamp. */
-#define METER_DELIVERY_MARGIN_NS (100 * 1000000LL)
+#define METER_BATCH	      4096 /* edges per turn */
+#define METER_OUTBOX_MAX      1024 /* samples waiting for the uploader */
+#define METER_BACKPRESSURE_MS 10   /* re-try the outbox this often while it is full */
+#define METER_LOG_PERIOD_NS   (60 * 1000000000LL)
+#define METER_STOP_WAIT_NS    (5 * 1000000000LL) /* at shutdown, for the uploader */
 
 static void meter_persist(struct powerd *pd, bool force)
 {
@@ -56,6 +66,55 @@ static int64_t meter_mono_to_unix(int64_t mono_ns)
 	return mono_ns + clock_unix_ns() - clock_mono_ns();
 }
 
+/* Closed (at shutdown, once the uploader has had its chance), it holds
+ * nothing back any more. */
+static bool outbox_full(const struct meter_outbox *o)
+{
+	return !o->closed && o->len >= METER_OUTBOX_MAX;
+}
+
+/* Hand waiting samples to the uploader, oldest first, while it has room. */
+static void outbox_flush(struct powerd *pd)
+{
+	struct meter_outbox *o = &pd->outbox;
+
+	while (o->len && uploader_publish(pd->uploader, &o->v[o->head]) == 0) {
+		o->head = (o->head + 1) % o->cap;
+		o->len--;
+	}
+	if (!o->len && o->cap) {
+		/* Back-pressure is rare: give the memory back. */
+		free(o->v);
+		o->v = NULL;
+		o->cap = o->head = 0;
+	}
+}
+
+static void outbox_put(struct powerd *pd, const struct sample *smp)
+{
+	struct meter_outbox *o = &pd->outbox;
+	uint64_t n;
+
+	if (!o->len && uploader_publish(pd->uploader, smp) == 0)
+		return;
+	if (!o->closed && !outbox_full(o) && !o->cap) {
+		o->v = malloc(METER_OUTBOX_MAX * sizeof(*o->v));
+		if (o->v)
+			o->cap = METER_OUTBOX_MAX;
+	}
+	if (o->closed || outbox_full(o) || !o->cap) {
+		uploader_note_drop(pd->uploader);
+		if (log_rate_event(&o->drop_log, clock_mono_ns(), METER_LOG_PERIOD_NS, &n))
+			log_warn("the uploader is not keeping up: %" PRIu64 " sample%s dropped "
+				 "(counted in powerd_ring_dropped_total{ring=\"samples\"}); the "
+				 "energy counters are not affected",
+				 n, n == 1 ? "" : "s");
+		return;
+	}
+	o->v[(o->head + o->len) % o->cap] = *smp;
+	o->len++;
+}
+
 /* measurement pulse, tag meter, fields power_w (when known), energy_wh,
  * interval_s (flashes only). */
 static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double power_w,
@@ -72,7 +131,7 @@ static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double
 	sample_float(&smp, "energy_wh", pulse_energy_wh(&m->pm.p, m->pm.flashes));
 	if (interval_s > 0)
 		sample_float(&smp, "interval_s", interval_s);
-	uploader_publish(m->pd->uploader, &smp);
+	outbox_put(m->pd, &smp);
 }
 
 static void meter_flash(struct meter *m, const struct pulse_flash *f, int64_t now)
@@ -84,6 +143,14 @@ static void meter_flash(struct meter *m, const struct pulse_flash *f, int64_t no
 	m->zero_sent = false;
 }
 
+/* Every edge up to this time is known to the meter thread. */
+static int64_t meter_seen(const struct meter *m, int64_t now)
+{
+	int64_t t = now - METER_DELIVERY_MARGIN_NS;
+
+	return t > m->watermark_seen ? m->watermark_seen : t;
+}
+
 /* Between flashes: the decaying estimate every sample_interval, and a
  * single 0 W sample once the timeout has passed. */
 static void meter_tick(struct meter *m, int64_t now)
@@ -93,7 +160,7 @@ static void meter_tick(struct meter *m, int64_t now)
 	if (!m->pm.have_flash || now < m->next_sample_mono)
 		return;
 	m->next_sample_mono = now + m->cfg->sample_interval_ns;
-	if (!pulse_power(&m->pm, now, &w))
+	if (!pulse_power(&m->pm, meter_seen(m, now), &w))
 		return;
 	if (w == 0) {
 		if (m->zero_sent)
@@ -103,39 +170,44 @@ static void meter_tick(struct meter *m, int64_t now)
 	meter_emit(m, now, true, w, 0);
 }
 
-/* Everything queued in the ring, then the time-based confirmations. */
-static void meter_process(struct powerd *pd, int64_t now)
+/* One bounded turn: queued edges, then the time-based confirmations.
+ * Returns true when edges were left in the ring. */
+static bool meter_process(struct powerd *pd, int64_t now)
 {
 	struct pulse_flash f;
 	struct edge_item e;
-	size_t i;
+	size_t i, n = 0;
+	bool left;
 
+	outbox_flush(pd);
 	/* Watermarks first: a source raises one only after pushing the edges
 	 * below it, so every such edge is in the ring when it is drained next. */
 	for (i = 0; i < pd->nmeters; i++)
 		pd->meters[i].watermark_seen =
 			atomic_load_explicit(&pd->meters[i].watermark, memory_order_acquire);
-	while (ring_pop(&pd->edges, &e) == 0) {
-		struct meter *m;
+	while (n < METER_BATCH && ring_peek(&pd->edges, &e) == 0) {
+		struct meter *m = e.meter < pd->nmeters ? &pd->meters[e.meter] : NULL;
 		int r;
 
-		if (e.meter >= pd->nmeters)
+		if (m && m->cfg->replay[0] && outbox_full(&pd->outbox))
+			break; /* the replay waits; nothing is lost */
+		ring_pop(&pd->edges, &e);
+		n++;
+		if (!m)
 			continue;
-		m = &pd->meters[e.meter];
 		r = pulse_edge(&m->pm, e.ts_ns, (int)e.level, &f);
 		if (r > 0)
 			meter_flash(m, &f, now);
 		else if (r < 0)
 			atomic_fetch_add(&m->input_errors, 1);
 	}
-	for (i = 0; i < pd->nmeters; i++) {
+	left = ring_count(&pd->edges) > 0;
+	/* Time may confirm a level only when every edge before that time has
+	 * been taken: with edges left in the ring, it waits for the next turn. */
+	for (i = 0; i < pd->nmeters && !left; i++) {
 		struct meter *m = &pd->meters[i];
 
-		int64_t t = now - METER_DELIVERY_MARGIN_NS;
-
-		if (t > m->watermark_seen)
-			t = m->watermark_seen;
-		if (pulse_advance(&m->pm, t, &f) > 0)
+		if (pulse_advance(&m->pm, meter_seen(m, now), &f) > 0)
 			meter_flash(m, &f, now);
 		meter_tick(m, now);
 	}
@@ -143,6 +215,33 @@ static void meter_process(struct powerd *pd, int64_t now)
 	for (i = 0; i < pd->nmeters; i++)
 		pd->meters[i].pub.pm = pd->meters[i].pm;
 	pthread_mutex_unlock(&pd->lock);
+	return left;
+}
+
+/* How long to sleep: until the next confirmation, sample or checkpoint;
+ * not at all with edges left; briefly while samples wait for the uploader. */
+static int meter_wait_ms(struct powerd *pd, int64_t now, int64_t next_persist, bool left)
+{
+	int64_t deadline = next_persist, wait_ms;
+	size_t i;
+
+	if (left && !outbox_full(&pd->outbox))
+		return 0;
+	for (i = 0; i < pd->nmeters; i++) {
+		int64_t d = pulse_next_deadline(&pd->meters[i].pm);
+
+		/* Past the watermark only new edges can help: the source wakes
+		 * this thread when it pushes them. */
+		if (d != INT64_MAX && d <= pd->meters[i].watermark_seen &&
+		    d + METER_DELIVERY_MARGIN_NS < deadline)
+			deadline = d + METER_DELIVERY_MARGIN_NS;
+		if (pd->meters[i].pm.have_flash && pd->meters[i].next_sample_mono < deadline)
+			deadline = pd->meters[i].next_sample_mono;
+	}
+	wait_ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+	if (pd->outbox.len && wait_ms > METER_BACKPRESSURE_MS)
+		wait_ms = METER_BACKPRESSURE_MS;
+	return wait_ms > 60000 ? 60000 : (int)wait_ms;
 }
 
 void *meter_thread_main(void *arg)
@@ -152,39 +251,44 @@ void *meter_thread_main(void *arg)
 	int64_t now = loop_now(), next_persist = now + interval;
 	struct pollfd pfd = {.fd = pd->wake_fd, .events = POLLIN};
 	uint64_t junk;
-	size_t i;
+	bool left;
+	int ms;
 
 	while (!atomic_load(&pd->stopping)) {
-		int64_t deadline = next_persist, wait_ms;
-
-		meter_process(pd, now);
+		left = meter_process(pd, now);
+		/* On time whatever the rings do: a turn is bounded. */
 		if (now >= next_persist) {
 			meter_persist(pd, false);
 			next_persist = now + interval;
-			deadline = next_persist;
 		}
-		for (i = 0; i < pd->nmeters; i++) {
-			int64_t d = pulse_next_deadline(&pd->meters[i].pm);
-
-			/* Past the watermark only new edges can help: the
-			 * source wakes this thread when it pushes them. */
-			if (d != INT64_MAX && d <= pd->meters[i].watermark_seen &&
-			    d + METER_DELIVERY_MARGIN_NS < deadline)
-				deadline = d + METER_DELIVERY_MARGIN_NS;
-			if (pd->meters[i].pm.have_flash &&
-			    pd->meters[i].next_sample_mono < deadline)
-				deadline = pd->meters[i].next_sample_mono;
-		}
-		wait_ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
-		if (wait_ms > 60000)
-			wait_ms = 60000;
-		if (poll(&pfd, 1, (int)wait_ms) > 0 && read(pd->wake_fd, &junk, sizeof(junk)) < 0 &&
+		ms = meter_wait_ms(pd, now, next_persist, left);
+		if (ms > 0 && poll(&pfd, 1, ms) > 0 && read(pd->wake_fd, &junk, sizeof(junk)) < 0 &&
 		    errno != EAGAIN)
 			log_err("meter thread: reading its eventfd: %s", strerror(errno));
 		now = loop_now();
 	}
-	/* The I/O thread has stopped pushing: take what is left, then save. */
-	meter_process(pd, loop_now());
+	/* The I/O thread has stopped pushing: take what is left, then save.
+	 * The uploader still runs, so the outbox drains into it; if it does
+	 * not within METER_STOP_WAIT_NS, what waits is dropped and counted. */
+	now = loop_now();
+	for (;;) {
+		left = meter_process(pd, loop_now());
+		if (!left && !pd->outbox.len)
+			break;
+		if (!pd->outbox.closed && loop_now() - now > METER_STOP_WAIT_NS) {
+			log_err("stopping: the uploader took no samples for %.0f s; dropping the "
+				"%zu that wait for it (counted in "
+				"powerd_ring_dropped_total{ring=\"samples\"})",
+				METER_STOP_WAIT_NS / 1e9, pd->outbox.len);
+			for (; pd->outbox.len; pd->outbox.len--)
+				uploader_note_drop(pd->uploader);
+			pd->outbox.closed = true;
+		} else if (!pd->outbox.closed) {
+			usleep(1000);
+		}
+	}
 	meter_persist(pd, true);
+	free(pd->outbox.v);
+	memset(&pd->outbox, 0, sizeof(pd->outbox));
 	return NULL;
 }

@@ -278,6 +278,20 @@ static void metrics_sinks(const struct status *st, struct buf *b)
 		{"powerd_sink_spool_unsent_bytes", "gauge",
 		 "Bytes in the spool not yet acknowledged by the server.",
 		 offsetof(struct status_sink, spool_unsent_bytes)},
+		{"powerd_sink_spool_damaged_regions_total", "counter",
+		 "Damaged stretches of the spool in which no record header survived, so the "
+		 "number of samples lost there is unknown (the samples of damaged records "
+		 "whose header survived are in "
+		 "powerd_sink_samples_dropped_total{reason=\"corrupt\"}).",
+		 offsetof(struct status_sink, spool_damaged_regions)},
+	};
+	static const struct {
+		const char *kind;
+		size_t off;
+	} repairs[] = {
+		{"torn_tail", offsetof(struct status_sink, spool_torn_tails)},
+		{"ack_damaged", offsetof(struct status_sink, spool_ack_damaged)},
+		{"file_set_aside", offsetof(struct status_sink, spool_files_set_aside)},
 	};
 	static const struct {
 		const char *reason;
@@ -286,17 +300,34 @@ static void metrics_sinks(const struct status *st, struct buf *b)
 		{"rejected", offsetof(struct status_sink, dropped_rejected)},
 		{"spool_full", offsetof(struct status_sink, dropped_spool)},
 		{"corrupt", offsetof(struct status_sink, dropped_corrupt)},
+		{"spool_error", offsetof(struct status_sink, dropped_spool_error)},
 		{"too_old", offsetof(struct status_sink, dropped_too_old)},
 		{"unencodable", offsetof(struct status_sink, dropped_encode)},
 	};
-	struct metrics_family dropped =
-		METRICS_FAMILY("powerd_sink_samples_dropped_total", "counter",
-			       "Samples the sink will never deliver, by reason.");
+	struct metrics_family dropped = METRICS_FAMILY(
+		"powerd_sink_samples_dropped_total", "counter",
+		"Samples the sink will never deliver, by reason: rejected (refused by the "
+		"server), spool_full (deleted by spool_max), corrupt (in damaged spool records "
+		"whose header survived, or in segments found missing or cut short), spool_error "
+		"(the spool could not take them: beyond memory_max, or still in memory at "
+		"shutdown), too_old, unencodable.");
+	struct metrics_family repaired = METRICS_FAMILY(
+		"powerd_sink_spool_repairs_total", "counter",
+		"What the spool repaired when it was opened: torn_tail (a torn last append cut "
+		"off), ack_damaged (an ack file that did not match the segments: everything "
+		"re-sent), file_set_aside (a file named like a segment that is not one).");
+	struct metrics_family spool_err = METRICS_FAMILY(
+		"powerd_sink_spool_error", "gauge",
+		"1 while the sink's spool cannot be written (samples wait in memory), else 0.");
+	struct metrics_family held = METRICS_FAMILY(
+		"powerd_sink_samples_in_memory", "gauge",
+		"Samples not yet in the spool: the open batch, and batches waiting in memory "
+		"while the spool cannot be written.");
 	struct metrics_family age = METRICS_FAMILY(
 		"powerd_sink_oldest_unsent_age_seconds", "gauge",
 		"Age of the oldest sample not yet acknowledged (0 when nothing waits).");
 	struct metrics_family up = METRICS_FAMILY(
-		"powerd_sink_up", "gauge", "1 while the sink delivers, 0 while its requests fail.");
+		"powerd_sink_up", "gauge", "1 if the sink's last request succeeded, else 0.");
 	struct metrics_family last_err = METRICS_FAMILY("powerd_sink_last_error_timestamp_seconds",
 							"gauge", "Unix time of the last error.");
 	size_t i, c;
@@ -317,8 +348,18 @@ static void metrics_sinks(const struct status *st, struct buf *b)
 	for (i = 0; i < st->nsinks; i++)
 		metrics_f64(b, &age, "sink", st->sinks[i].name, st->sinks[i].oldest_unsent_age_s);
 	for (i = 0; i < st->nsinks; i++)
-		metrics_u64(b, &up, "sink", st->sinks[i].name,
-			    strncmp(st->sinks[i].state, "failing", 7) != 0);
+		for (c = 0; c < sizeof(repairs) / sizeof(repairs[0]); c++)
+			metrics_u64_2(b, &repaired, "sink", st->sinks[i].name, "kind",
+				      repairs[c].kind,
+				      metrics_sink_field(&st->sinks[i], repairs[c].off));
+	for (i = 0; i < st->nsinks; i++)
+		metrics_u64(b, &spool_err, "sink", st->sinks[i].name,
+			    st->sinks[i].spool_error[0] != '\0');
+	for (i = 0; i < st->nsinks; i++)
+		metrics_u64(b, &held, "sink", st->sinks[i].name,
+			    st->sinks[i].pending + st->sinks[i].held);
+	for (i = 0; i < st->nsinks; i++)
+		metrics_u64(b, &up, "sink", st->sinks[i].name, st->sinks[i].up);
 	for (i = 0; i < st->nsinks; i++)
 		if (st->sinks[i].last_error_unix_s > 0)
 			metrics_f64(b, &last_err, "sink", st->sinks[i].name,

@@ -189,8 +189,8 @@ static void page_sinks(struct buf *b, const struct status *st)
 	for (i = 0; i < st->nsinks; i++) {
 		const struct status_sink *k = &st->sinks[i];
 		uint64_t dropped = k->dropped_rejected + k->dropped_spool + k->dropped_corrupt +
-				   k->dropped_too_old + k->dropped_encode;
-		bool ok = strncmp(k->state, "failing", 7) != 0;
+				   k->dropped_spool_error + k->dropped_too_old + k->dropped_encode;
+		bool ok = strncmp(k->state, "failing", 7) != 0 && !k->spool_error[0];
 
 		page_lit(b, "<tr><td>");
 		page_escape(b, k->name);

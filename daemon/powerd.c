@@ -177,7 +177,14 @@ static void powerd_status_meter(struct meter *m, int64_t now, int64_t mono_to_un
 	snprintf(sm->state, sizeof(sm->state), "%s", m->pub.state);
 	sm->replay = m->cfg->replay[0] != '\0';
 	sm->impulses_per_kwh = m->cfg->impulses_per_kwh;
-	sm->power_known = pulse_power(pm, now, &sm->power_w);
+	{
+		/* Edges are known up to now less the delivery margin, or the
+		 * replay's watermark (the meter thread's own rule). */
+		int64_t seen = now - METER_DELIVERY_MARGIN_NS,
+			w = atomic_load_explicit(&m->watermark, memory_order_acquire);
+
+		sm->power_known = pulse_power(pm, seen < w ? seen : w, &sm->power_w);
+	}
 	sm->flashes = pm->flashes;
 	sm->energy_wh = pulse_energy_wh(&pm->p, pm->flashes);
 	sm->energy_j = pulse_energy_j(&pm->p, pm->flashes);

@@ -21,9 +21,11 @@
 
 #include "config.h"
 #include "gpio.h"
+#include "log.h"
 #include "loop.h"
 #include "pulse.h"
 #include "ring.h"
+#include "sample.h"
 #include "status.h"
 
 /* One edge on its way from the I/O thread to the meter thread. */
@@ -34,7 +36,14 @@ struct edge_item {
 };
 
 #define GPIO_READ_EVENTS 64
-#define REPLAY_BUF_SIZE	 65536
+
+/* Confirming a level by the passing of time is only safe once no older edge
+ * can still be on its way (kernel FIFO, io_uring, ring).  Time-based
+ * confirmation therefore lags the clock by this much; it delays when a flash
+ * is reported, never its timestamp.  Readers of the power use the same lag:
+ * edges are known up to now minus this. */
+#define METER_DELIVERY_MARGIN_NS (100 * 1000000LL)
+#define REPLAY_BUF_SIZE		 65536
 
 struct replay;
 
@@ -77,6 +86,16 @@ struct meter {
 	int64_t watermark_seen; /* meter thread's copy, read before the ring */
 };
 
+/* Samples the uploader's ring had no room for, oldest first: the meter
+ * thread keeps them and retries, so a slow uploader delays samples without
+ * losing them or stalling the meter thread (meter thread only). */
+struct meter_outbox {
+	struct sample *v;
+	size_t head, len, cap;
+	bool closed; /* at shutdown: no more waiting */
+	struct log_rate drop_log;
+};
+
 /* Counters that outlive a reload: owned by the supervisor. */
 struct powerd_stats {
 	_Atomic uint64_t reloads_ok;
@@ -107,6 +126,8 @@ struct powerd {
 	struct loop *loop;
 	struct loop_op sig_op;
 	unsigned char sig_buf[128];
+
+	struct meter_outbox outbox;
 
 	pthread_t io_thread;
 	pthread_t meter_thread;

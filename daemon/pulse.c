@@ -94,20 +94,25 @@ int64_t pulse_next_deadline(const struct pulse_meter *m)
 	return m->raw_since + m->p.min_pulse_ns;
 }
 
-bool pulse_power(const struct pulse_meter *m, int64_t now_ns, double *w)
+bool pulse_power(const struct pulse_meter *m, int64_t seen_ns, double *w)
 {
 	int64_t since;
+	bool under_way;
 
 	*w = 0;
 	if (!m->have_flash)
 		return false;
-	since = now_ns - m->last_flash_ns;
+	since = seen_ns - m->last_flash_ns;
 	if (since >= m->p.timeout_ns)
 		return true;
 	if (m->last_interval_ns == 0)
 		return false; /* one flash: no interval yet */
-	/* Past the last interval the next flash is overdue, so the power can
-	 * be at most what a flash right now would give. */
-	*w = pulse_power_for(&m->p, since > m->last_interval_ns ? since : m->last_interval_ns);
+	under_way = (m->raw == 1 && m->raw_since > m->last_flash_ns) ||
+		    (m->stable == 1 && m->stable_since > m->last_flash_ns);
+	/* Past the last interval with nothing begun, the next flash is
+	 * overdue, so the power can be at most what a flash right now would
+	 * give. */
+	*w = pulse_power_for(
+		&m->p, !under_way && since > m->last_interval_ns ? since : m->last_interval_ns);
 	return true;
 }

@@ -39,6 +39,7 @@ void sink_complete(struct sink *s, enum sink_verdict v, const char *msg)
 	s->verdict = v;
 	s->verdict_ready = true;
 	snprintf(s->verdict_msg, sizeof(s->verdict_msg), "%s", msg ? msg : "");
+	s->st.last_request_ok = v == SINK_OK;
 	if (v == SINK_OK)
 		s->st.last_ok_unix_ns = clock_unix_ns();
 	else

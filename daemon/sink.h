@@ -48,20 +48,23 @@ struct sink_ops {
 enum sink_verdict sink_http_verdict(CURLcode cc, long http_status);
 
 struct sink_stats {
-	uint64_t accepted;	    /* samples handed to the sink */
-	uint64_t sent;		    /* samples acknowledged by the server */
-	uint64_t retried;	    /* failed attempts that will be retried */
-	uint64_t dropped_rejected;  /* refused by the server (4xx) */
-	uint64_t dropped_spool;	    /* deleted by the spool cap */
-	uint64_t dropped_corrupt;   /* corrupt spool records skipped */
-	uint64_t dropped_too_old;   /* older than the service accepts (CloudWatch) */
-	uint64_t dropped_encode;    /* could not be encoded (e.g. NaN only) */
-	uint64_t unchanged_skipped; /* change detection suppressed */
+	uint64_t accepted;	      /* samples handed to the sink */
+	uint64_t sent;		      /* samples acknowledged by the server */
+	uint64_t retried;	      /* failed attempts that will be retried */
+	uint64_t dropped_rejected;    /* refused by the server (4xx) */
+	uint64_t dropped_spool;	      /* deleted by the spool cap */
+	uint64_t dropped_corrupt;     /* in damaged spool records whose header survived */
+	uint64_t dropped_spool_error; /* could not be written to the spool, beyond memory_max
+				       * or at shutdown */
+	uint64_t dropped_too_old;     /* older than the service accepts (CloudWatch) */
+	uint64_t dropped_encode;      /* could not be encoded (e.g. NaN only) */
+	uint64_t unchanged_skipped;   /* change detection suppressed */
 	uint64_t requests;
 	int64_t oldest_unsent_unix_ns; /* 0 = nothing pending */
 	char last_error[256];
 	int64_t last_error_unix_ns;
 	int64_t last_ok_unix_ns;
+	bool last_request_ok; /* the last request succeeded (true before the first) */
 };
 
 struct sink {

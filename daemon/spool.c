@@ -1,23 +1,28 @@
 /* The disk spool: see spool.h for the format and the contract.
  *
  * Memory does not depend on the backlog.  Per segment only its id, size and
- * record count are kept; records are read through one window buffer (64 KiB,
- * or the largest record read so far) with pread, and at most two segment
- * files are open: the last one (appends) and the one being read.
+ * record and item counts are kept; records are read through one window
+ * buffer (64 KiB, or the largest record read so far) with pread, and at most
+ * two segment files are open: the last one (appends) and the one being read.
  *
  * Acknowledgements are coalesced.  spool_ack() moves the position and
- * deletes wholly acknowledged segments at once, but writes the ack file
- * (tmp + fsync + rename + directory fsync: two fsyncs) at most once per
- * fsync_interval_ns; spool_tick(), spool_sync() and spool_close() write a
- * pending one.  The uploader acknowledges every request, and while a backlog
- * drains that is many per second: two fsyncs each would halve the drain
- * rate on an SD card.  What a crash costs: the records acknowledged during
- * the last interval are sent again, which InfluxDB and VictoriaMetrics
- * absorb (a point is keyed by series and timestamp).  Nothing is lost.
+ * writes the ack file (tmp + fsync + rename + directory fsync: two fsyncs)
+ * at most once per fsync_interval_ns, unless it deletes a segment; the
+ * uploader acknowledges every request, and while a backlog drains that is
+ * many per second: two fsyncs each would halve the drain rate on an SD card.
+ * What a crash costs: the records acknowledged during the last interval are
+ * sent again, which InfluxDB and VictoriaMetrics absorb (a point is keyed by
+ * series and timestamp).  Nothing is lost.  On a full disk, where even the
+ * small temporary file cannot be created, the ack is rewritten in place.
  *
- * Recovery on open: the last segment is read through once; anything after
- * its last valid record (a torn append) is cut off, so new appends never sit
- * behind garbage.  Corruption elsewhere is left for spool_read() to skip. */
+ * Recovery on open, in this order: list the segments (entries named like
+ * one but unusable are moved aside and counted, never fatal); check the ack
+ * against them (an ack that does not match is damage: re-send from the
+ * oldest); delete wholly acknowledged segments; check every segment header's
+ * record of its predecessor (missing, emptied or cut-short segments are
+ * counted); read the last segment through and cut off a torn append, so new
+ * appends never sit behind garbage.  Damage elsewhere is left for
+ * spool_read() to skip. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,11 +38,14 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 #include "spool.h"
 
-#define SPOOL_MAGIC	  0x50574452u
-#define SPOOL_HDR	  12u
+#define SPOOL_REC_MAGIC	  0x32445750u /* "PWD2" */
+#define SPOOL_SEG_MAGIC	  0x47535750u /* "PWSG" */
+#define SPOOL_SEG_VERSION 1u
+#define SPOOL_SEG_PREV	  1u /* flags: prev_bytes / prev_items are known */
 #define SPOOL_WINDOW	  (64u << 10)
 #define SPOOL_SEG_DEFAULT (4u << 20)
 /* Offsets are 32 bits in a position: a segment must stay below 4 GiB even
@@ -396,11 +404,12 @@ uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
 struct seg {
 	uint64_t id;
 	uint64_t size;
-	int64_t nrec; /* valid records in it; -1 = not counted yet */
+	int64_t nrec;	/* valid records in it; -1 = not counted yet */
+	uint64_t items; /* items in those records (valid when nrec >= 0) */
 };
 
 struct spool {
-	void (*on_drop)(void *arg, uint64_t pos, const void *data, size_t len);
+	void (*on_drop)(void *arg, uint64_t pos, uint32_t items);
 	void *drop_arg;
 	char *dir;
 	int dirfd; /* holds the flock that keeps a second powerd out */
@@ -426,9 +435,11 @@ struct spool {
 	uint64_t ack;
 	bool ack_dirty; /* ack moved since the ack file was written */
 	int64_t ack_saved_ns;
+	int ack_err;	       /* the last ack write failed with this (0: it worked) */
+	uint64_t ack_failures; /* in a row, for the log line when it works again */
 
 	/* Counting each record once however often it is re-read. */
-	uint64_t delivered_hwm, corrupt_hwm;
+	uint64_t delivered_hwm, damage_hwm;
 	uint64_t *dl; /* ring of delivered, unacknowledged record ends */
 	size_t dl_head, dl_len, dl_cap;
 
@@ -440,9 +451,24 @@ static uint64_t pos_make(uint64_t id, uint64_t off)
 	return id << 32 | off;
 }
 
+static uint64_t pos_id(uint64_t pos)
+{
+	return pos >> 32;
+}
+
+static uint64_t pos_off(uint64_t pos)
+{
+	return pos & SPOOL_OFF_MASK;
+}
+
 static uint32_t get32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -451,6 +477,12 @@ static void put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 8);
 	p[2] = (uint8_t)(v >> 16);
 	p[3] = (uint8_t)(v >> 24);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
 }
 
 static void seg_name(char *out, size_t n, uint64_t id)
@@ -492,6 +524,22 @@ static uint64_t spool_end(const struct spool *s)
 	return pos_make(g->id, g->size);
 }
 
+/* The index of the segment with this id, or nsegs. */
+static size_t seg_index(const struct spool *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->nsegs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->segs[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nsegs && s->segs[lo].id == id ? lo : s->nsegs;
+}
+
 /* The first segment whose id is >= id (nsegs if none). */
 static size_t seg_find(const struct spool *s, uint64_t id)
 {
@@ -522,6 +570,7 @@ static int seg_push(struct spool *s, uint64_t id, uint64_t size, int64_t nrec)
 	s->segs[s->nsegs].id = id;
 	s->segs[s->nsegs].size = size;
 	s->segs[s->nsegs].nrec = nrec;
+	s->segs[s->nsegs].items = 0;
 	s->nsegs++;
 	return 0;
 }
@@ -532,11 +581,10 @@ static void win_forget(struct spool *s, uint64_t id)
 		s->win_ok = false;
 }
 
-/* Remove the oldest segment.  Never the one appended to: callers check
- * (recovery may drop the last one before it becomes that). */
-static void seg_drop_first(struct spool *s)
+/* Remove the segment at index i from the list and from the disk. */
+static void seg_remove(struct spool *s, size_t i)
 {
-	struct seg *g = &s->segs[0];
+	struct seg *g = &s->segs[i];
 	char name[32];
 
 	seg_name(name, sizeof(name), g->id);
@@ -548,8 +596,15 @@ static void seg_drop_first(struct spool *s)
 	if (unlinkat(s->dirfd, name, 0) && errno != ENOENT)
 		log_err("spool %s: cannot delete segment %s: %s", s->dir, name, strerror(errno));
 	s->st.bytes -= g->size;
-	memmove(&s->segs[0], &s->segs[1], (s->nsegs - 1) * sizeof(*g));
+	memmove(&s->segs[i], &s->segs[i + 1], (s->nsegs - i - 1) * sizeof(*g));
 	s->nsegs--;
+}
+
+/* The oldest segment; never the one appended to: callers check (recovery
+ * may drop the last one before it becomes that). */
+static void seg_drop_first(struct spool *s)
+{
+	seg_remove(s, 0);
 }
 
 static int seg_fd(struct spool *s, const struct seg *g)
@@ -557,7 +612,7 @@ static int seg_fd(struct spool *s, const struct seg *g)
 	char name[32];
 	int fd, r;
 
-	if (g == seg_last(s))
+	if (g == seg_last(s) && s->wfd >= 0)
 		return s->wfd;
 	if (s->rfd >= 0 && s->rfd_id == g->id)
 		return s->rfd;
@@ -638,46 +693,49 @@ static const uint8_t *win_get(struct spool *s, struct seg *g, uint64_t off, size
 	return s->buf;
 }
 
-/* 1: a valid record starts at off (payload *p, *len bytes); 0: none does;
- * or a negative errno. */
-static int rec_at(struct spool *s, struct seg *g, uint64_t off, const uint8_t **p, uint32_t *len)
+enum rec_kind { REC_NONE, REC_OK, REC_DAMAGED };
+
+/* What starts at off: a valid record (*p, *len, *items), a record whose
+ * header holds but whose payload does not (*len, *items: skip it exactly),
+ * or no record; or a negative errno. */
+static int rec_at(struct spool *s, struct seg *g, uint64_t off, const uint8_t **p, uint32_t *len,
+		  uint32_t *items)
 {
 	const uint8_t *h;
 	uint32_t n, crc;
 	int err;
 
-	if (off > g->size || g->size - off < SPOOL_HDR)
-		return 0;
-	h = win_get(s, g, off, SPOOL_HDR, &err);
+	if (off > g->size || g->size - off < SPOOL_REC_HDR)
+		return REC_NONE;
+	h = win_get(s, g, off, SPOOL_REC_HDR, &err);
 	if (!h)
 		return err;
-	if (get32(h) != SPOOL_MAGIC)
-		return 0;
+	if (get32(h) != SPOOL_REC_MAGIC || get32(h + 16) != spool_crc32c(0, h, 16))
+		return REC_NONE;
 	n = get32(h + 4);
-	crc = get32(h + 8);
-	if (n > SPOOL_RECORD_MAX || n > g->size - off - SPOOL_HDR)
-		return 0;
-	*p = win_get(s, g, off + SPOOL_HDR, n, &err);
+	*items = get32(h + 8);
+	crc = get32(h + 12);
+	if (n > SPOOL_RECORD_MAX || n > g->size - off - SPOOL_REC_HDR)
+		return REC_NONE; /* cut short: the header alone cannot be trusted */
+	*len = n;
+	*p = win_get(s, g, off + SPOOL_REC_HDR, n, &err);
 	if (!*p)
 		return err;
-	if (spool_crc32c(0, *p, n) != crc)
-		return 0;
-	*len = n;
-	return 1;
+	return spool_crc32c(0, *p, n) == crc ? REC_OK : REC_DAMAGED;
 }
 
 /* Move *off to the next magic where a header still fits, or to g->size. */
 static int find_magic(struct spool *s, struct seg *g, uint64_t *off)
 {
-	static const uint8_t magic[4] = {0x52, 0x44, 0x57, 0x50}; /* SPOOL_MAGIC, LE */
+	static const uint8_t magic[4] = {0x50, 0x57, 0x44, 0x32}; /* SPOOL_REC_MAGIC, LE */
 	uint64_t at = *off;
 	const uint8_t *p, *q;
 	size_t n;
 	int err;
 
-	while (g->size >= SPOOL_HDR && at <= g->size - SPOOL_HDR) {
+	while (g->size >= SPOOL_REC_HDR && at <= g->size - SPOOL_REC_HDR) {
 		if (s->win_ok && s->win_id == g->id && at >= s->win_off &&
-		    at + SPOOL_HDR <= s->win_off + s->win_len) {
+		    at + SPOOL_REC_HDR <= s->win_off + s->win_len) {
 			/* What the window holds already: a run of false
 			 * candidates must not re-read it for each. */
 			p = s->buf + (at - s->win_off);
@@ -694,7 +752,7 @@ static int find_magic(struct spool *s, struct seg *g, uint64_t *off)
 		q = memmem(p, n, magic, sizeof(magic));
 		if (q) {
 			at += (uint64_t)(q - p);
-			if (at > g->size - SPOOL_HDR)
+			if (at > g->size - SPOOL_REC_HDR)
 				break;
 			*off = at;
 			return 0;
@@ -706,61 +764,113 @@ static int find_magic(struct spool *s, struct seg *g, uint64_t *off)
 	return 0;
 }
 
-/* The next valid record at or after *off in g: 1 with *off at its start, or
- * 0 with *off = g->size; *bad is where skipped bytes began (UINT64_MAX if
- * none were skipped). */
-static int seg_next(struct spool *s, struct seg *g, uint64_t *off, const uint8_t **p, uint32_t *len,
-		    uint64_t *bad)
+/* Damage is counted when first passed, and only beyond the acknowledged
+ * position: re-reading after a failed send, or what an earlier run already
+ * passed, does not count again. */
+static bool damage_new(struct spool *s, uint64_t from, uint64_t to)
 {
+	if (from < s->ack || from < s->damage_hwm)
+		return false;
+	s->damage_hwm = to;
+	return true;
+}
+
+static void note_region(struct spool *s, const struct seg *g, uint64_t from, uint64_t to)
+{
+	if (!damage_new(s, pos_make(g->id, from), pos_make(g->id, to)))
+		return;
+	s->st.corrupt_regions++;
+	log_warn("spool %s: skipped %" PRIu64 " damaged bytes in segment %016" PRIx64
+		 " at offset %" PRIu64 " (no record header survives: what they held is unknown)",
+		 s->dir, to - from, g->id, from);
+}
+
+static void note_record(struct spool *s, const struct seg *g, uint64_t off, uint32_t len,
+			uint32_t items)
+{
+	if (!damage_new(s, pos_make(g->id, off), pos_make(g->id, off + SPOOL_REC_HDR + len)))
+		return;
+	s->st.corrupt_items += items;
+	log_warn("spool %s: a damaged record in segment %016" PRIx64 " at offset %" PRIu64
+		 " (%u bytes): its %u items are lost",
+		 s->dir, g->id, off, len, items);
+}
+
+/* The next valid record at or after *off in g: 1 with *off at its start, or
+ * 0 with *off = g->size.  Damage on the way is skipped and noted. */
+static int seg_next(struct spool *s, struct seg *g, uint64_t *off, const uint8_t **p, uint32_t *len,
+		    uint32_t *items)
+{
+	uint64_t bad = UINT64_MAX;
 	int r;
 
-	*bad = UINT64_MAX;
+	if (*off < SPOOL_SEG_HDR)
+		*off = SPOOL_SEG_HDR;
 	for (;;) {
 		if (*off >= g->size) {
 			*off = g->size;
-			return 0;
+			r = 0;
+			break;
 		}
-		r = rec_at(s, g, *off, p, len);
-		if (r)
+		r = rec_at(s, g, *off, p, len, items);
+		if (r < 0)
 			return r;
-		if (*bad == UINT64_MAX)
-			*bad = *off;
+		if (r == REC_OK) {
+			r = 1;
+			break;
+		}
+		if (r == REC_DAMAGED) {
+			if (bad != UINT64_MAX)
+				note_region(s, g, bad, *off);
+			bad = UINT64_MAX;
+			note_record(s, g, *off, *len, *items);
+			*off += SPOOL_REC_HDR + *len;
+			continue;
+		}
+		if (bad == UINT64_MAX)
+			bad = *off;
 		*off += 1;
 		r = find_magic(s, g, off);
 		if (r)
 			return r;
 	}
-}
-
-/* Valid records in g from off to its end. */
-static int seg_count(struct spool *s, struct seg *g, uint64_t off, uint64_t *count)
-{
-	const uint8_t *p;
-	uint64_t bad;
-	uint32_t n;
-	int r;
-
-	*count = 0;
-	while ((r = seg_next(s, g, &off, &p, &n, &bad)) == 1) {
-		(*count)++;
-		if (s->on_drop)
-			s->on_drop(s->drop_arg, pos_make(g->id, off), p, n);
-		off += SPOOL_HDR + n;
-	}
+	if (bad != UINT64_MAX)
+		note_region(s, g, bad, *off);
 	return r;
 }
 
-static void note_corrupt(struct spool *s, const struct seg *g, uint64_t from, uint64_t to)
+/* Scans that are not reads (checks at open) must not count damage: the read
+ * that passes it later does, in order.  They run between these two. */
+static uint64_t scan_quiet(struct spool *s)
 {
-	/* Re-reading from an older acknowledged position passes the same
-	 * bytes again: count and log them once. */
-	if (pos_make(g->id, from) < s->corrupt_hwm)
-		return;
-	s->corrupt_hwm = pos_make(g->id, to);
-	s->st.corrupt_skipped++;
-	log_warn("spool %s: skipped %" PRIu64 " corrupt bytes in segment %016" PRIx64
-		 " at offset %" PRIu64,
-		 s->dir, to - from, g->id, from);
+	uint64_t hwm = s->damage_hwm;
+
+	s->damage_hwm = UINT64_MAX;
+	return hwm;
+}
+
+static void scan_loud(struct spool *s, uint64_t hwm)
+{
+	s->damage_hwm = hwm;
+}
+
+/* Valid records in g from off to its end, each reported to on_drop. */
+static int seg_count(struct spool *s, struct seg *g, uint64_t off, uint64_t *recs, uint64_t *items,
+		     bool report)
+{
+	const uint8_t *p;
+	uint32_t n, k;
+	int r;
+
+	*recs = *items = 0;
+	while ((r = seg_next(s, g, &off, &p, &n, &k)) == 1) {
+		(*recs)++;
+		*items += k;
+		if (report && s->on_drop)
+			s->on_drop(s->drop_arg, pos_make(g->id, off), k);
+		off += SPOOL_REC_HDR + n;
+	}
+	return r;
 }
 
 static void delivered(struct spool *s, uint64_t end)
@@ -791,13 +901,8 @@ static void delivered(struct spool *s, uint64_t end)
 
 static int data_sync(struct spool *s, int64_t now)
 {
-	int r;
-
-	if (fdatasync(s->wfd)) {
-		r = -errno;
-		log_err("spool %s: fdatasync: %s", s->dir, strerror(-r));
-		return r;
-	}
+	if (fdatasync(s->wfd))
+		return -errno;
 	s->st.fsyncs++;
 	s->dirty = false;
 	s->synced_ns = now;
@@ -806,70 +911,117 @@ static int data_sync(struct spool *s, int64_t now)
 
 static int dir_sync(struct spool *s)
 {
-	int r;
-
 	if (s->fsync == SPOOL_FSYNC_NEVER)
 		return 0;
-	if (fsync(s->dirfd)) {
-		r = -errno;
-		log_err("spool %s: fsync of the directory: %s", s->dir, strerror(-r));
-		return r;
-	}
+	if (fsync(s->dirfd))
+		return -errno;
 	s->st.fsyncs++;
 	return 0;
+}
+
+static int write_all(int fd, struct iovec *iov, int n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t k = pwritev(fd, iov, n, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EIO;
+		off += (uint64_t)k;
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
+/* The ack file's text for the current position. */
+static void ack_text(const struct spool *s, char *txt, size_t n)
+{
+	snprintf(txt, n, SPOOL_ACK_HEAD "%016" PRIx64 " %08" PRIx64 "\n", pos_id(s->ack),
+		 pos_off(s->ack));
+}
+
+/* A full disk cannot give the new file of tmp + rename a block, but the ack
+ * file already has one: overwrite it in place.  A power cut in the middle
+ * may tear it; the loader then finds it damaged and re-sends from the oldest
+ * segment, which duplicates but loses nothing. */
+static int ack_save_in_place(struct spool *s, const char *txt)
+{
+	struct iovec iov = {.iov_base = (void *)txt, .iov_len = SPOOL_ACK_LEN};
+	int fd = openat(s->dirfd, SPOOL_ACK, O_WRONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, &iov, 1, 0);
+	if (!r && s->fsync != SPOOL_FSYNC_NEVER && fdatasync(fd))
+		r = -errno;
+	close(fd);
+	return r;
 }
 
 static int ack_save(struct spool *s, int64_t now)
 {
 	char txt[SPOOL_ACK_LEN + 1];
-	const char *what;
-	ssize_t n;
+	struct iovec iov;
 	int fd, r;
 
 	/* Also after a failure: retry once per interval, not in a loop. */
 	s->ack_saved_ns = now;
-	snprintf(txt, sizeof(txt), SPOOL_ACK_HEAD "%016" PRIx64 " %08" PRIx64 "\n", s->ack >> 32,
-		 s->ack & SPOOL_OFF_MASK);
-	what = "create " SPOOL_ACK_TMP;
+	ack_text(s, txt, sizeof(txt));
+	iov.iov_base = txt;
+	iov.iov_len = SPOOL_ACK_LEN;
 	fd = openat(s->dirfd, SPOOL_ACK_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		goto fail;
-	what = "write " SPOOL_ACK_TMP;
-	n = write(fd, txt, SPOOL_ACK_LEN);
-	if (n != (ssize_t)SPOOL_ACK_LEN) {
-		if (n >= 0)
-			errno = ENOSPC;
-		goto fail_fd;
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		r = write_all(fd, &iov, 1, 0);
+		if (!r && s->fsync != SPOOL_FSYNC_NEVER && fdatasync(fd) == 0)
+			s->st.fsyncs++;
+		else if (!r && s->fsync != SPOOL_FSYNC_NEVER)
+			r = -errno;
+		close(fd);
+		if (!r && renameat(s->dirfd, SPOOL_ACK_TMP, s->dirfd, SPOOL_ACK))
+			r = -errno;
+		if (!r)
+			r = dir_sync(s);
+		if (r)
+			unlinkat(s->dirfd, SPOOL_ACK_TMP, 0);
 	}
-	if (s->fsync != SPOOL_FSYNC_NEVER) {
-		what = "fdatasync " SPOOL_ACK_TMP;
-		if (fdatasync(fd))
-			goto fail_fd;
-		s->st.fsyncs++;
-	}
-	close(fd);
-	what = "rename " SPOOL_ACK_TMP;
-	if (renameat(s->dirfd, SPOOL_ACK_TMP, s->dirfd, SPOOL_ACK))
-		goto fail;
-	r = dir_sync(s);
-	if (r)
+	if (r == -ENOSPC || r == -EDQUOT)
+		r = ack_save_in_place(s, txt);
+	if (r) {
+		/* Once per change of state: a full disk retries every
+		 * interval and must not fill the journal meanwhile. */
+		if (r != s->ack_err)
+			log_err("spool %s: cannot save the acknowledged position: %s (retrying "
+				"every %.0f s; a crash meanwhile re-sends what was acknowledged)",
+				s->dir, strerror(-r), (double)s->interval_ns / 1e9);
+		s->ack_err = r;
+		s->ack_failures++;
 		return r;
+	}
+	if (s->ack_err)
+		log_info("spool %s: the acknowledged position is saved again (after %" PRIu64
+			 " failed attempts)",
+			 s->dir, s->ack_failures);
+	s->ack_err = 0;
+	s->ack_failures = 0;
 	s->ack_dirty = false;
 	return 0;
-
-fail_fd:
-	r = -errno;
-	close(fd);
-	errno = -r;
-fail:
-	r = -errno;
-	log_err("spool %s: cannot save the acknowledged position (%s): %s", s->dir, what,
-		strerror(-r));
-	return r;
 }
 
 /* "powerd-spool-ack 1\n" then 16 and 8 hex digits, a space between, a
- * newline after: anything else is corrupt. */
+ * newline after: anything else is damaged. */
 static bool ack_parse(const char *txt, size_t n, uint64_t *pos)
 {
 	size_t head = sizeof(SPOOL_ACK_HEAD) - 1, i;
@@ -901,74 +1053,101 @@ static bool ack_parse(const char *txt, size_t n, uint64_t *pos)
 	return true;
 }
 
-static int ack_load(struct spool *s)
+/* 1: an ack file was read into *pos; 0: there is none; -EBADMSG: it is
+ * damaged; another negative errno: it cannot be read. */
+static int ack_load(struct spool *s, uint64_t *pos)
 {
 	char txt[SPOOL_ACK_LEN + 16];
 	ssize_t n;
 	int fd, r;
 
-	s->ack = 0;
 	fd = openat(s->dirfd, SPOOL_ACK, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return 0;
-	if (fd < 0) {
-		r = -errno;
-		log_err("spool %s: cannot open its ack file: %s", s->dir, strerror(-r));
-		return r;
-	}
+	if (fd < 0)
+		return -errno;
 	do
 		n = read(fd, txt, sizeof(txt));
 	while (n < 0 && errno == EINTR);
 	r = -errno;
 	close(fd);
-	if (n < 0) {
-		log_err("spool %s: cannot read its ack file: %s", s->dir, strerror(-r));
+	if (n < 0)
 		return r;
-	}
-	if (!ack_parse(txt, (size_t)n, &s->ack)) {
-		/* Re-sending everything is better than losing anything:
-		 * the servers drop the duplicates. */
-		log_err("spool %s: its ack file is corrupt; replaying every segment from the "
-			"oldest (the server sees duplicates, nothing is lost)",
-			s->dir);
-		s->ack = 0;
-	}
-	return 0;
+	return ack_parse(txt, (size_t)n, pos) ? 1 : -EBADMSG;
 }
 
 static bool seg_wholly_acked(const struct spool *s, const struct seg *g)
 {
-	return g->id < s->ack >> 32 ||
-	       (g->id == s->ack >> 32 && g->size <= (s->ack & SPOOL_OFF_MASK));
+	return g->id < pos_id(s->ack) || (g->id == pos_id(s->ack) && g->size <= pos_off(s->ack));
 }
 
-static int seg_create(struct spool *s, uint64_t id)
+/* The segment header: id, and what the segment before held (prev_known). */
+static void seg_header(uint8_t *h, uint64_t id, bool prev_known, uint64_t prev_bytes,
+		       uint64_t prev_items)
 {
-	char name[32];
-	int fd, r;
+	put32(h, SPOOL_SEG_MAGIC);
+	put32(h + 4, SPOOL_SEG_VERSION);
+	put32(h + 8, (uint32_t)id);
+	put32(h + 12, prev_known ? SPOOL_SEG_PREV : 0);
+	put64(h + 16, prev_bytes);
+	put32(h + 24, prev_items > UINT32_MAX ? UINT32_MAX : (uint32_t)prev_items);
+	put32(h + 28, spool_crc32c(0, h, 28));
+}
 
-	if (id > SPOOL_ID_MAX)
-		return -EOVERFLOW;
-	seg_name(name, sizeof(name), id);
-	fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		r = -errno;
-		log_err("spool %s: cannot create segment %s: %s", s->dir, name, strerror(-r));
-		return r;
+/* Write a header into fd (the segment file of id, empty or cut back). */
+static int seg_write_header(int fd, uint64_t id, const struct seg *prev)
+{
+	uint8_t h[SPOOL_SEG_HDR];
+	struct iovec iov = {.iov_base = h, .iov_len = sizeof(h)};
+
+	seg_header(h, id, prev && prev->nrec >= 0 && prev->id + 1 == id, prev ? prev->size : 0,
+		   prev && prev->nrec >= 0 ? prev->items : 0);
+	/* No fdatasync of its own: the first append's covers it, and a
+	 * header lost to a power cut before that is rewritten at open. */
+	return write_all(fd, &iov, 1, 0);
+}
+
+/* A new last segment after `prev` (NULL: the spool is empty).  An id that
+ * exists already (something left behind that was moved aside or is not a
+ * file) is skipped.  On failure nothing changes. */
+static int seg_create(struct spool *s, uint64_t id, const struct seg *prev)
+{
+	struct seg before;
+	char name[32];
+	int fd = -1, r, tries;
+
+	if (prev) {
+		before = *prev;
+		prev = &before; /* seg_push may move the array */
 	}
-	r = seg_push(s, id, 0, 0);
+	for (tries = 0; tries < 64; tries++, id++) {
+		if (id > SPOOL_ID_MAX)
+			return -EOVERFLOW;
+		seg_name(name, sizeof(name), id);
+		fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (fd < 0)
+		return -errno;
+	r = seg_write_header(fd, id, prev);
+	if (!r)
+		r = seg_push(s, id, SPOOL_SEG_HDR, 0);
+	if (!r)
+		r = dir_sync(s); /* the new name must survive a power cut */
 	if (r) {
+		if (seg_index(s, id) < s->nsegs)
+			s->nsegs--;
 		close(fd);
 		unlinkat(s->dirfd, name, 0);
 		return r;
 	}
+	s->st.bytes += SPOOL_SEG_HDR;
 	if (s->wfd >= 0)
 		close(s->wfd);
 	s->wfd = fd;
 	s->dirty = false;
-	/* The new name must survive a power cut before anything in it is
-	 * acknowledged. */
-	return dir_sync(s);
+	return 0;
 }
 
 static int seg_roll(struct spool *s)
@@ -980,26 +1159,31 @@ static int seg_roll(struct spool *s)
 		if (r)
 			return r;
 	}
-	return seg_create(s, seg_last(s)->id + 1);
+	return seg_create(s, seg_last(s)->id + 1, seg_last(s));
 }
 
 static void cap_enforce(struct spool *s)
 {
-	uint64_t ack_id = s->ack >> 32, ack_off = s->ack & SPOOL_OFF_MASK;
+	uint64_t ack_id = pos_id(s->ack), ack_off = pos_off(s->ack);
+	bool moved = false;
 
 	while (s->max_bytes && s->st.bytes > s->max_bytes && s->nsegs > 1) {
 		struct seg *g = &s->segs[0];
-		uint64_t from = 0, recs = 0, nbytes = 0;
+		uint64_t from = 0, recs = 0, items = 0, nbytes = 0;
 		int r = 0;
 
 		if (g->id >= ack_id) {
 			if (g->id == ack_id)
 				from = ack_off < g->size ? ack_off : g->size;
-			if (from == 0 && g->nrec >= 0 && !s->on_drop)
+			if (from <= SPOOL_SEG_HDR && g->nrec >= 0 && !s->on_drop) {
 				recs = (uint64_t)g->nrec;
-			else
-				r = seg_count(s, g, from, &recs);
-			nbytes = g->size - from;
+				items = g->items;
+			} else {
+				r = seg_count(s, g, from, &recs, &items, true);
+			}
+			nbytes = g->size > SPOOL_SEG_HDR && from < g->size
+					 ? g->size - (from > SPOOL_SEG_HDR ? from : SPOOL_SEG_HDR)
+					 : 0;
 		}
 		if (r)
 			log_err("spool %s: cannot count the records of segment %016" PRIx64
@@ -1008,92 +1192,90 @@ static void cap_enforce(struct spool *s)
 		if (nbytes)
 			log_warn("spool %s: over its cap of %" PRIu64
 				 " bytes: deleting segment %016" PRIx64 " with %" PRIu64
-				 " unsent records (%" PRIu64 " bytes)",
-				 s->dir, s->max_bytes, g->id, recs, nbytes);
+				 " unsent records (%" PRIu64 " items, %" PRIu64 " bytes)",
+				 s->dir, s->max_bytes, g->id, recs, items, nbytes);
 		s->st.dropped_records += recs;
+		s->st.dropped_items += items;
 		s->st.dropped_bytes += nbytes;
+		/* What the cap deleted is given up, so the ack moves past it:
+		 * a restart must not take the gap for a lost segment. */
+		if (s->ack < pos_make(g->id + 1, 0)) {
+			s->ack = pos_make(g->id + 1, 0);
+			ack_id = g->id + 1;
+			ack_off = 0;
+			moved = true;
+		}
 		seg_drop_first(s);
 	}
-}
-
-static int write_all(int fd, struct iovec *iov, int n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t k = pwritev(fd, iov, n, (off_t)off);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			return -EIO;
-		off += (uint64_t)k;
-		while (n > 0 && (size_t)k >= iov->iov_len) {
-			k -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + k;
-			iov->iov_len -= (size_t)k;
-		}
+	if (moved) {
+		s->ack_dirty = true;
+		ack_save(s, clock_mono_ns());
 	}
-	return 0;
 }
 
-int spool_append(struct spool *s, const void *data, size_t len)
+int spool_append(struct spool *s, const void *data, size_t len, uint32_t items)
 {
-	uint64_t reclen = SPOOL_HDR + (uint64_t)len;
+	uint64_t reclen = SPOOL_REC_HDR + (uint64_t)len;
 	struct iovec iov[2];
-	uint8_t h[SPOOL_HDR];
+	uint8_t h[SPOOL_REC_HDR];
 	struct seg *g;
 	int r;
 
 	if (len > SPOOL_RECORD_MAX)
 		return -EMSGSIZE;
+	if (s->wfd < 0) {
+		/* The last segment could not be opened for writing. */
+		r = seg_create(s, seg_last(s)->id + 1, seg_last(s));
+		if (r)
+			return r;
+	}
 	g = seg_last(s);
-	if (g->size && g->size + reclen > s->segment_bytes) {
+	if (g->size > SPOOL_SEG_HDR && g->size + reclen > s->segment_bytes) {
 		r = seg_roll(s);
 		if (r)
 			return r;
 		g = seg_last(s);
 	}
-	put32(h, SPOOL_MAGIC);
+	put32(h, SPOOL_REC_MAGIC);
 	put32(h + 4, (uint32_t)len);
-	put32(h + 8, spool_crc32c(0, data, len));
+	put32(h + 8, items);
+	put32(h + 12, spool_crc32c(0, data, len));
+	put32(h + 16, spool_crc32c(0, h, 16));
 	iov[0].iov_base = h;
 	iov[0].iov_len = sizeof(h);
 	iov[1].iov_base = (void *)data;
 	iov[1].iov_len = len;
-	/* One pwritev of header and payload; on failure cut back to the last
-	 * whole record so the next append does not land behind a torn one. */
+	/* One pwritev of header and payload.  On failure, or when the data
+	 * cannot be made durable, cut back to the last whole record: the
+	 * caller keeps the batch and appends it again later, so nothing may
+	 * stay behind that would be read twice. */
 	r = write_all(s->wfd, iov, 2, g->size);
+	if (!r && s->fsync == SPOOL_FSYNC_BATCH)
+		r = data_sync(s, clock_mono_ns());
 	if (r) {
-		log_err("spool %s: append of %zu bytes failed: %s", s->dir, len, strerror(-r));
 		if (ftruncate(s->wfd, (off_t)g->size))
-			log_err("spool %s: cannot cut off the failed append: %s", s->dir,
+			log_err("spool %s: cannot cut off a failed append: %s", s->dir,
 				strerror(errno));
 		win_forget(s, g->id);
 		return r;
 	}
+	if (s->fsync != SPOOL_FSYNC_BATCH)
+		s->dirty = true;
 	g->size += reclen;
 	g->nrec++;
+	g->items += items;
 	s->st.bytes += reclen;
 	s->st.records_appended++;
-	s->dirty = true;
-	r = 0;
-	if (s->fsync == SPOOL_FSYNC_BATCH)
-		r = data_sync(s, clock_mono_ns());
 	cap_enforce(s);
-	return r;
+	return 0;
 }
 
-int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len)
+int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len, uint32_t *items)
 {
-	uint64_t id = *pos >> 32, off = *pos & SPOOL_OFF_MASK, bad, end;
+	uint64_t id = pos_id(*pos), off = pos_off(*pos), end;
 	const uint8_t *p;
 	size_t i = seg_find(s, id);
-	uint32_t n;
+	uint32_t n, k;
 	int r;
 
 	if (i < s->nsegs && s->segs[i].id != id)
@@ -1101,15 +1283,15 @@ int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len)
 	for (; i < s->nsegs; i++, off = 0) {
 		struct seg *g = &s->segs[i];
 
-		r = seg_next(s, g, &off, &p, &n, &bad);
+		r = seg_next(s, g, &off, &p, &n, &k);
 		if (r < 0)
 			return r;
-		if (bad != UINT64_MAX)
-			note_corrupt(s, g, bad, off);
 		if (r == 1) {
-			*pos = pos_make(g->id, off + SPOOL_HDR + n);
+			*pos = pos_make(g->id, off + SPOOL_REC_HDR + n);
 			*data = p;
 			*len = n;
+			if (items)
+				*items = k;
 			delivered(s, *pos);
 			return 1;
 		}
@@ -1123,6 +1305,7 @@ int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len)
 int spool_ack(struct spool *s, uint64_t pos)
 {
 	int64_t now;
+	int r = 0;
 
 	if (pos > spool_end(s))
 		return -EINVAL;
@@ -1134,10 +1317,17 @@ int spool_ack(struct spool *s, uint64_t pos)
 		s->dl_len--;
 		s->st.records_acked++;
 	}
-	while (s->nsegs > 1 && seg_wholly_acked(s, &s->segs[0]))
-		seg_drop_first(s);
 	s->ack_dirty = true;
 	now = clock_mono_ns();
+	if (s->nsegs > 1 && seg_wholly_acked(s, &s->segs[0])) {
+		/* The ack goes to disk before the segments it covers go, or a
+		 * crash would make them look lost.  If it cannot (a full disk)
+		 * they go anyway: that frees the space. */
+		r = ack_save(s, now);
+		while (s->nsegs > 1 && seg_wholly_acked(s, &s->segs[0]))
+			seg_drop_first(s);
+		return r;
+	}
 	if (now - s->ack_saved_ns >= s->interval_ns)
 		return ack_save(s, now);
 	return 0;
@@ -1167,7 +1357,7 @@ int spool_sync(struct spool *s)
 {
 	int r = 0, r2;
 
-	if (s->dirty && s->fsync != SPOOL_FSYNC_NEVER)
+	if (s->dirty && s->fsync != SPOOL_FSYNC_NEVER && s->wfd >= 0)
 		r = data_sync(s, clock_mono_ns());
 	if (s->ack_dirty) {
 		r2 = ack_save(s, clock_mono_ns());
@@ -1179,17 +1369,25 @@ int spool_sync(struct spool *s)
 
 void spool_stats(const struct spool *s, struct spool_stats *st)
 {
-	const struct seg *g = &s->segs[0];
-	uint64_t acked = 0;
+	uint64_t data = 0, start;
+	size_t i;
 
 	*st = s->st;
-	/* Segments wholly before the ack are gone, so only the first one can
-	 * hold acknowledged bytes. */
-	if (g->id == s->ack >> 32)
-		acked = (s->ack & SPOOL_OFF_MASK) < g->size ? (s->ack & SPOOL_OFF_MASK) : g->size;
-	else if (g->id < s->ack >> 32)
-		acked = g->size;
-	st->unacked_bytes = s->st.bytes - acked;
+	/* Record bytes beyond the acknowledged position.  Segments wholly
+	 * before the ack are gone, so only the first can hold acknowledged
+	 * bytes; headers are not data. */
+	for (i = 0; i < s->nsegs; i++) {
+		const struct seg *g = &s->segs[i];
+
+		start = SPOOL_SEG_HDR;
+		if (g->id < pos_id(s->ack))
+			continue;
+		if (g->id == pos_id(s->ack) && pos_off(s->ack) > start)
+			start = pos_off(s->ack);
+		if (g->size > start)
+			data += g->size - start;
+	}
+	st->unacked_bytes = data;
 }
 
 static void spool_free(struct spool *s)
@@ -1215,31 +1413,6 @@ void spool_close(struct spool *s)
 	spool_free(s);
 }
 
-static int mkdir_p(const char *dir)
-{
-	char *tmp = strdup(dir), *p;
-	int r = 0;
-
-	if (!tmp)
-		return -ENOMEM;
-	for (p = tmp + 1;; p++) {
-		char c = *p;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) && errno != EEXIST) {
-			r = -errno;
-			break;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
-	}
-	free(tmp);
-	return r;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1247,8 +1420,34 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Every segment file, oldest first, with its size.  A file named like a
- * segment that cannot be read is an error: skipping it would lose it. */
+/* An entry named like a segment that is not a usable one: counted, and
+ * moved aside (NAME.bad, NAME.bad.1, ...) so that it keeps its content for
+ * whoever wants to look, and a new segment may take its id. */
+static void seg_set_aside(struct spool *s, const char *name, const char *why)
+{
+	char to[48];
+	int i;
+
+	s->st.files_skipped++;
+	for (i = 0; i < 10; i++) {
+		if (i == 0)
+			snprintf(to, sizeof(to), "%s.bad", name);
+		else
+			snprintf(to, sizeof(to), "%s.bad.%d", name, i);
+		if (renameat2(s->dirfd, name, s->dirfd, to, RENAME_NOREPLACE) == 0) {
+			log_err("spool %s: %s %s; moved it to %s and went on without it", s->dir,
+				name, why, to);
+			return;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	log_err("spool %s: %s %s; skipping it (cannot move it aside: %s)", s->dir, name, why,
+		strerror(errno));
+}
+
+/* Every usable segment file, oldest first, with its size.  What is named
+ * like one but cannot be used is set aside, never fatal. */
 static int seg_list(struct spool *s)
 {
 	struct dirent *de;
@@ -1284,30 +1483,26 @@ static int seg_list(struct spool *s)
 	if (n)
 		qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (i = 0; i < n; i++) {
-		char name[32];
+		char name[32], why[96];
 		struct stat sb;
 
 		seg_name(name, sizeof(name), ids[i]);
 		if (ids[i] > SPOOL_ID_MAX) {
-			r = -ERANGE;
-			log_err("spool %s: segment %s: id out of range; move it away", s->dir,
-				name);
-			goto out;
+			seg_set_aside(s, name, "has an id beyond 32 bits (not one of ours)");
+			continue;
 		}
-		fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = openat(s->dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &sb)) {
-			r = -errno;
+			snprintf(why, sizeof(why), "cannot be read (%s)", strerror(errno));
 			if (fd >= 0)
 				close(fd);
-			log_err("spool %s: segment %s is unreadable: %s", s->dir, name,
-				strerror(-r));
-			goto out;
+			seg_set_aside(s, name, why);
+			continue;
 		}
 		close(fd);
 		if (!S_ISREG(sb.st_mode)) {
-			r = -EISDIR;
-			log_err("spool %s: segment %s is not a regular file", s->dir, name);
-			goto out;
+			seg_set_aside(s, name, "is not a regular file");
+			continue;
 		}
 		if ((uint64_t)sb.st_size > SPOOL_OFF_MASK) {
 			log_err("spool %s: segment %s is larger than 4 GiB: only its first 4 GiB "
@@ -1326,25 +1521,225 @@ out:
 	return r;
 }
 
+/* Is off where a record of g starts or ends (so a valid acknowledged
+ * position)?  Reads g up to off. */
+static int seg_is_boundary(struct spool *s, struct seg *g, uint64_t off, bool *yes)
+{
+	uint64_t at = SPOOL_SEG_HDR, hwm = scan_quiet(s);
+	const uint8_t *p;
+	uint32_t n, k;
+	int r = 0;
+
+	*yes = off <= SPOOL_SEG_HDR || off == g->size;
+	while (!*yes && at < off && (r = seg_next(s, g, &at, &p, &n, &k)) == 1) {
+		at += SPOOL_REC_HDR + n;
+		*yes = at == off;
+	}
+	scan_loud(s, hwm);
+	return r < 0 ? r : 0;
+}
+
+/* Check the ack against the segments; one that does not fit them is
+ * damage, and everything is re-sent from the oldest segment. */
+static int ack_check(struct spool *s)
+{
+	uint64_t pos = 0, first, last;
+	const char *why = NULL;
+	char txt[160];
+	size_t i;
+	bool ok;
+	int r;
+
+	r = ack_load(s, &pos);
+	if (r < 0 && r != -EBADMSG) {
+		log_err("spool %s: cannot read its ack file: %s", s->dir, strerror(-r));
+		return r;
+	}
+	if (!s->nsegs) {
+		/* Nothing left to send: the next segment follows the ack. */
+		s->ack = r == 1 ? pos : 0;
+		return 0;
+	}
+	first = s->segs[0].id;
+	last = seg_last(s)->id;
+	if (r == 0) {
+		/* No ack file: nothing was ever acknowledged here. */
+		s->ack = pos_make(first, 0);
+		return 0;
+	}
+	if (r == -EBADMSG) {
+		why = "is unreadable";
+	} else if (pos_id(pos) > last) {
+		snprintf(txt, sizeof(txt), "points at segment %016" PRIx64 ", after the last one",
+			 pos_id(pos));
+		why = txt;
+	} else if (pos_id(pos) >= first) {
+		i = seg_index(s, pos_id(pos));
+		if (i == s->nsegs) {
+			snprintf(txt, sizeof(txt),
+				 "points at segment %016" PRIx64 ", which is missing", pos_id(pos));
+			why = txt;
+		} else if (pos_off(pos) > s->segs[i].size) {
+			snprintf(txt, sizeof(txt),
+				 "points at offset %" PRIu64 " of segment %016" PRIx64
+				 ", which has %" PRIu64 " bytes",
+				 pos_off(pos), pos_id(pos), s->segs[i].size);
+			why = txt;
+		} else {
+			r = seg_is_boundary(s, &s->segs[i], pos_off(pos), &ok);
+			if (r)
+				return r;
+			if (!ok) {
+				snprintf(txt, sizeof(txt),
+					 "points into the middle of a record (segment %016" PRIx64
+					 " offset %" PRIu64 ")",
+					 pos_id(pos), pos_off(pos));
+				why = txt;
+			}
+		}
+	}
+	if (!why) {
+		s->ack = pos;
+		return 0;
+	}
+	s->st.ack_damaged++;
+	log_err("spool %s: its ack file %s: treating it as damaged and sending everything again "
+		"from the oldest segment (the server sees duplicates; nothing is lost)",
+		s->dir, why);
+	s->ack = pos_make(first, 0);
+	s->ack_dirty = true;
+	return 0;
+}
+
+/* The segment header at the start of g: 1 when valid (id matches), 0 not. */
+static int seg_read_header(struct spool *s, struct seg *g, bool *prev_known, uint64_t *prev_bytes,
+			   uint64_t *prev_items)
+{
+	const uint8_t *h;
+	int err;
+
+	if (g->size < SPOOL_SEG_HDR)
+		return 0;
+	h = win_get(s, g, 0, SPOOL_SEG_HDR, &err);
+	if (!h)
+		return err;
+	if (get32(h) != SPOOL_SEG_MAGIC || get32(h + 28) != spool_crc32c(0, h, 28) ||
+	    get32(h + 4) != SPOOL_SEG_VERSION || get32(h + 8) != (uint32_t)g->id)
+		return 0;
+	*prev_known = get32(h + 12) & SPOOL_SEG_PREV;
+	*prev_bytes = get64(h + 16);
+	*prev_items = get32(h + 24);
+	return 1;
+}
+
+/* What a segment's header says its predecessor held, against what is on
+ * disk: a predecessor that is missing, emptied or cut short while not yet
+ * acknowledged lost data, and that is counted here (exactly, from the
+ * header), not silently skipped. */
+static int seg_check_chain(struct spool *s)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < s->nsegs; i++) {
+		struct seg *g = &s->segs[i];
+		uint64_t pid = g->id - 1, pbytes, pitems, recs, items, hwm;
+		bool known = false;
+		size_t pi;
+
+		r = seg_read_header(s, g, &known, &pbytes, &pitems);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			if (g->size && pos_make(g->id, 0) >= s->ack) {
+				s->st.corrupt_regions++;
+				log_warn("spool %s: segment %016" PRIx64 " has a damaged header; "
+					 "reading its records anyway",
+					 s->dir, g->id);
+			}
+			continue;
+		}
+		if (!known || g->id == 0)
+			continue;
+		/* Acknowledged already: its fate does not matter. */
+		if (pos_make(pid, pbytes) <= s->ack)
+			continue;
+		pi = i > 0 && s->segs[i - 1].id == pid ? i - 1 : s->nsegs;
+		if (pi == s->nsegs) {
+			if (pos_id(s->ack) == pid) {
+				s->st.corrupt_regions++;
+				log_err("spool %s: segment %016" PRIx64
+					" is missing; part of it was sent (how many of its %" PRIu64
+					" items were not is unknown)",
+					s->dir, pid, pitems);
+			} else {
+				s->st.corrupt_items += pitems;
+				log_err("spool %s: segment %016" PRIx64 " is missing: its %" PRIu64
+					" unsent items (%" PRIu64 " bytes) are lost",
+					s->dir, pid, pitems, pbytes);
+			}
+			continue;
+		}
+		if (s->segs[pi].size >= pbytes)
+			continue;
+		hwm = scan_quiet(s);
+		r = seg_count(s, &s->segs[pi], 0, &recs, &items, false);
+		scan_loud(s, hwm);
+		if (r < 0)
+			return r;
+		if (pos_id(s->ack) == pid && pos_off(s->ack) > SPOOL_SEG_HDR) {
+			s->st.corrupt_regions++;
+			log_err("spool %s: segment %016" PRIx64 " was cut from %" PRIu64
+				" to %" PRIu64 " bytes; part of it was sent, so how many items "
+				"were lost is unknown",
+				s->dir, pid, pbytes, s->segs[pi].size);
+		} else {
+			s->st.corrupt_items += pitems > items ? pitems - items : 0;
+			log_err("spool %s: segment %016" PRIx64 " was cut from %" PRIu64
+				" to %" PRIu64 " bytes: %" PRIu64 " of its %" PRIu64
+				" items are lost",
+				s->dir, pid, pbytes, s->segs[pi].size,
+				pitems > items ? pitems - items : 0, pitems);
+		}
+	}
+	return 0;
+}
+
 /* Read the last segment through and cut off what follows its last valid
- * record: a torn append from a crash or power cut. */
+ * record: a torn append from a crash or power cut.  A segment too short
+ * for its header (a crash just after it was created) gets a new one. */
 static int seg_repair_last(struct spool *s)
 {
 	struct seg *g = seg_last(s);
-	uint64_t off = 0, good = 0, bad, cut;
+	uint64_t off = SPOOL_SEG_HDR, good = SPOOL_SEG_HDR, cut, hwm;
 	const uint8_t *p;
-	int64_t nrec = 0;
-	uint32_t n;
+	uint32_t n, k;
 	int r;
 
-	while ((r = seg_next(s, g, &off, &p, &n, &bad)) == 1) {
-		nrec++;
-		off += SPOOL_HDR + n;
+	if (g->size < SPOOL_SEG_HDR) {
+		const struct seg *prev = s->nsegs > 1 ? &s->segs[s->nsegs - 2] : NULL;
+
+		if (ftruncate(s->wfd, 0) || (r = seg_write_header(s->wfd, g->id, prev)))
+			return -errno;
+		s->st.bytes += SPOOL_SEG_HDR - g->size;
+		g->size = SPOOL_SEG_HDR;
+		g->nrec = 0;
+		g->items = 0;
+		win_forget(s, g->id);
+		return 0;
+	}
+	g->nrec = 0;
+	g->items = 0;
+	hwm = scan_quiet(s);
+	while ((r = seg_next(s, g, &off, &p, &n, &k)) == 1) {
+		g->nrec++;
+		g->items += k;
+		off += SPOOL_REC_HDR + n;
 		good = off;
 	}
+	scan_loud(s, hwm);
 	if (r < 0)
 		return r;
-	g->nrec = nrec;
 	if (good == g->size)
 		return 0;
 	cut = g->size - good;
@@ -1360,7 +1755,7 @@ static int seg_repair_last(struct spool *s)
 	win_forget(s, g->id);
 	g->size = good;
 	s->st.bytes -= cut;
-	s->st.corrupt_skipped++;
+	s->st.torn_tails++;
 	if (s->fsync != SPOOL_FSYNC_NEVER)
 		return data_sync(s, clock_mono_ns());
 	return 0;
@@ -1368,48 +1763,45 @@ static int seg_repair_last(struct spool *s)
 
 static int spool_recover(struct spool *s)
 {
-	uint64_t ack_id, ack_off, last_id;
 	struct seg *g;
 	char name[32];
 	int r;
 
 	r = seg_list(s);
 	if (!r)
-		r = ack_load(s);
+		r = ack_check(s);
 	if (r)
 		return r;
-	ack_id = s->ack >> 32;
 	/* Acknowledged segments whose deletion did not happen or persist.
-	 * The last one stays as the one appended to, unless it is older than
-	 * the acknowledged segment (a new one follows that). */
-	while (s->nsegs && (s->nsegs > 1 || s->segs[0].id < ack_id) &&
-	       seg_wholly_acked(s, &s->segs[0]))
+	 * The last one stays as the one appended to. */
+	while (s->nsegs > 1 && seg_wholly_acked(s, &s->segs[0]))
 		seg_drop_first(s);
-	if (!s->nsegs) {
-		last_id = ack_id;
-		return seg_create(s, last_id + 1);
+	if (s->nsegs == 1 && seg_wholly_acked(s, &s->segs[0]) && s->segs[0].id < pos_id(s->ack)) {
+		/* Older than the acknowledged segment: a new one follows that. */
+		seg_drop_first(s);
 	}
+	if (!s->nsegs) {
+		r = seg_create(s, pos_id(s->ack) + 1, NULL);
+		if (r != -EOVERFLOW)
+			return r;
+		/* An ack at the very last id: start over at the first. */
+		s->ack = 0;
+		s->ack_dirty = true;
+		return seg_create(s, 1, NULL);
+	}
+	r = seg_check_chain(s);
+	if (r)
+		return r;
 	g = seg_last(s);
 	seg_name(name, sizeof(name), g->id);
 	s->wfd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
 	if (s->wfd < 0) {
-		r = -errno;
-		log_err("spool %s: segment %s is not writable: %s", s->dir, name, strerror(-r));
-		return r;
+		/* Read what it holds; append to a new segment. */
+		log_err("spool %s: segment %s is not writable (%s); appending to a new one", s->dir,
+			name, strerror(errno));
+		return seg_create(s, g->id + 1, NULL);
 	}
-	r = seg_repair_last(s);
-	if (r)
-		return r;
-	ack_off = s->ack & SPOOL_OFF_MASK;
-	if (ack_id == g->id && ack_off > g->size) {
-		/* Sent, acknowledged, then lost in a crash before it reached
-		 * the disk: start behind what is there. */
-		log_warn("spool %s: the acknowledged position is past the end of segment %s; "
-			 "continuing from its end",
-			 s->dir, name);
-		s->ack = pos_make(ack_id, g->size);
-	}
-	return 0;
+	return seg_repair_last(s);
 }
 
 int spool_open(const struct spool_opts *o, struct spool **out)
@@ -1443,7 +1835,7 @@ int spool_open(const struct spool_opts *o, struct spool **out)
 	/* The first acknowledgement is written at once. */
 	s->ack_saved_ns = s->synced_ns - s->interval_ns;
 
-	r = mkdir_p(s->dir);
+	r = fs_mkdir_p(s->dir, 0750);
 	if (r) {
 		log_err("spool %s: cannot create it: %s", s->dir, strerror(-r));
 		goto fail;
@@ -1465,8 +1857,12 @@ int spool_open(const struct spool_opts *o, struct spool **out)
 		log_warn("spool %s: cannot remove a stale %s: %s", s->dir, SPOOL_ACK_TMP,
 			 strerror(errno));
 	r = spool_recover(s);
-	if (r)
+	if (r) {
+		log_err("spool %s: cannot recover it: %s", s->dir, strerror(-r));
 		goto fail;
+	}
+	if (s->ack_dirty)
+		ack_save(s, clock_mono_ns());
 	s->delivered_hwm = s->ack;
 	*out = s;
 	return 0;

@@ -1,20 +1,37 @@
 /* A sink's disk spool: every batch the sink has not yet acknowledged.
  *
  * Layout: DIR/NNNNNNNNNNNNNNNN.seg segment files (16 hex digits, increasing)
- * of records, and DIR/ack holding the position up to which the sink has
- * acknowledged (written tmp + fsync + rename).  A record is
+ * and DIR/ack, the position up to which the sink has acknowledged (written
+ * tmp + fsync + rename).  A segment starts with a 32-byte header
  *
- *   u32 magic 0x50574452 ("PWDR", little-endian) | u32 length | u32 crc32c(payload) | payload
+ *   u32 magic "PWSG" | u32 version 1 | u32 id | u32 flags |
+ *   u64 prev_bytes | u32 prev_items | u32 crc32c(the 28 bytes before)
+ *
+ * which records the size and item count of the segment before it when it was
+ * created (flags bit 0: known), so a segment that later goes missing, is
+ * emptied or is cut short is noticed and its loss counted exactly.  Records
+ * follow, each
+ *
+ *   u32 magic "PWD2" | u32 length | u32 items | u32 crc32c(payload) |
+ *   u32 crc32c(the 16 bytes before) | payload
+ *
+ * `items` is the caller's count of what the payload holds (samples, for the
+ * uploader), so a record whose header survives but whose payload is damaged
+ * is skipped exactly and its items counted; a damaged header makes the
+ * reader scan forward for the next magic and count one damaged region.
+ * Neither is ever fatal.
  *
  * Positions are (segment, offset) packed into a uint64_t: segment << 32 |
  * offset; they only grow.  Appends go to the last segment; a segment is
  * closed at `segment_bytes`.  Reading starts at the acknowledged position.
- * A torn or corrupt record (bad magic, impossible length, CRC mismatch) is
- * skipped by scanning forward for the next magic, and counted; it is never
- * fatal.  When the spool's size exceeds `max_bytes`, whole oldest segments
- * are deleted (their unsent records counted as dropped, and logged) until it
- * fits again: the newest data is kept.  Fully acknowledged segments are
- * deleted as soon as the ack passes them.
+ * An ack file that does not match the segments on disk is damage: the spool
+ * re-sends from the oldest segment (duplicates, never loss).  When the size
+ * exceeds `max_bytes`, whole oldest segments are deleted (their unsent items
+ * counted as dropped, and logged) until it fits: the newest data is kept.
+ * Fully acknowledged segments are deleted as soon as the ack passes them.
+ *
+ * Errors while running (a full disk) are returned, not logged: the caller
+ * logs once per change of state.  What recovery finds is logged here, once.
  *
  * Single-threaded: the uploader thread owns every spool.  Blocking file I/O
  * is fine there (never on the I/O thread). */
@@ -25,6 +42,8 @@
 #include <stdint.h>
 
 #define SPOOL_RECORD_MAX (64u << 20) /* larger lengths are corruption */
+#define SPOOL_REC_HDR	 20u	     /* bytes before each record's payload */
+#define SPOOL_SEG_HDR	 32u	     /* bytes before a segment's first record */
 
 enum spool_fsync {
 	SPOOL_FSYNC_BATCH,    /* fsync after every append (default) */
@@ -39,41 +58,56 @@ struct spool_opts {
 	enum spool_fsync fsync;
 	int64_t fsync_interval_ns; /* default 1 s when 0 */
 	/* Called for each unsent record the cap deletes (before it goes), with
-	 * its position, so the owner can count what it held; optional. */
-	void (*on_drop)(void *arg, uint64_t pos, const void *data, size_t len);
+	 * its position and item count, so the owner can count it; optional. */
+	void (*on_drop)(void *arg, uint64_t pos, uint32_t items);
 	void *drop_arg;
 };
 
 struct spool_stats {
 	uint64_t bytes;		   /* on disk, all segments */
-	uint64_t unacked_bytes;	   /* from the ack position to the end */
+	uint64_t unacked_bytes;	   /* record bytes from the ack position to the end */
 	uint64_t records_appended; /* since open */
 	uint64_t records_acked;	   /* since open */
-	uint64_t corrupt_skipped;  /* corrupt/torn records skipped, since open */
-	uint64_t dropped_records;  /* unsent records deleted by the cap, since open */
+	/* Damage, each counted once, since open: */
+	uint64_t corrupt_items;	  /* items lost in records whose header survived, and in
+				   * segments found missing or cut short */
+	uint64_t corrupt_regions; /* damaged stretches with no surviving header: their
+				   * item count is unknown */
+	uint64_t torn_tails;	  /* a torn last append cut off at open */
+	uint64_t ack_damaged;	  /* ack file not matching the segments: re-sent from the oldest */
+	uint64_t files_skipped;	  /* entries named like segments that are not usable ones */
+	/* The cap, since open: */
+	uint64_t dropped_records; /* unsent records deleted */
+	uint64_t dropped_items;
 	uint64_t dropped_bytes;
 	uint64_t fsyncs;
 };
 
 struct spool;
 
-/* Open (and recover) a spool.  Returns 0 or a negative errno. */
+/* Open (and recover) a spool.  Returns 0 or a negative errno (the directory
+ * cannot be created, opened or locked, or memory is short); damaged content
+ * is never an error. */
 int spool_open(const struct spool_opts *o, struct spool **out);
 void spool_close(struct spool *s); /* syncs first */
 
-/* Append one record.  Enforces the cap (may delete oldest segments). */
-int spool_append(struct spool *s, const void *data, size_t len);
+/* Append one record holding `items` items.  Enforces the cap (may delete
+ * oldest segments).  On failure nothing was appended (a partial write is cut
+ * back), so the caller may simply try again later. */
+int spool_append(struct spool *s, const void *data, size_t len, uint32_t items);
 
 /* Read the next record at or after *pos (start with spool_ack_pos()).
- * Returns 1 with *data (valid until the next spool call) / *len filled and
- * *pos advanced past it, 0 at the end, or a negative errno.  Corrupt records
- * are skipped (and counted) transparently. */
-int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len);
+ * Returns 1 with *data (valid until the next spool call), *len and *items
+ * filled and *pos advanced past it, 0 at the end, or a negative errno.
+ * Damaged records are skipped (and counted) transparently. */
+int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len, uint32_t *items);
 
 /* Everything before pos is acknowledged: segments now wholly acknowledged
- * are deleted at once; the ack file is written (tmp + fsync + rename) at once
- * if the last write is fsync_interval_ns old, else by spool_tick/sync/close.
- * So a crash while a backlog drains re-sends at most ~1 s of batches. */
+ * are deleted at once (the ack file is written first, so that a crash never
+ * makes a delivered segment look lost); otherwise the ack file is written
+ * at once if the last write is fsync_interval_ns old, else by
+ * spool_tick/sync/close.  So a crash while a backlog drains re-sends at most
+ * ~1 s of batches. */
 int spool_ack(struct spool *s, uint64_t pos);
 uint64_t spool_ack_pos(const struct spool *s);
 

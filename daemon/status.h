@@ -34,20 +34,29 @@ struct status_meter {
 struct status_sink {
 	char name[CFG_NAME_MAX];
 	char type[16];
-	uint64_t accepted;	    /* samples taken in (after change detection) */
-	uint64_t sent;		    /* acknowledged by the server */
-	uint64_t retried;	    /* samples in failed attempts that are retried */
-	uint64_t dropped_rejected;  /* refused by the server (after bisection) */
-	uint64_t dropped_spool;	    /* deleted by the spool cap */
-	uint64_t dropped_corrupt;   /* corrupt spool records skipped */
-	uint64_t dropped_too_old;   /* older than the service accepts */
-	uint64_t dropped_encode;    /* not representable (e.g. only NaN fields) */
-	uint64_t unchanged_skipped; /* suppressed by change detection */
+	uint64_t accepted;	      /* samples taken in (after change detection) */
+	uint64_t sent;		      /* acknowledged by the server */
+	uint64_t retried;	      /* samples in failed attempts that are retried */
+	uint64_t dropped_rejected;    /* refused by the server (after bisection) */
+	uint64_t dropped_spool;	      /* deleted by the spool cap */
+	uint64_t dropped_corrupt;     /* in damaged spool records whose header survived */
+	uint64_t dropped_spool_error; /* the spool could not take them (beyond memory_max,
+				       * or at shutdown) */
+	uint64_t dropped_too_old;     /* older than the service accepts */
+	uint64_t dropped_encode;      /* not representable (e.g. only NaN fields) */
+	uint64_t unchanged_skipped;   /* suppressed by change detection */
 	uint64_t requests;
 	uint64_t spool_bytes;
 	uint64_t spool_unsent_bytes;
-	uint64_t pending;	    /* samples in the open batch (not yet on disk) */
-	double oldest_unsent_age_s; /* 0 = nothing waiting */
+	uint64_t pending;		/* samples in the open batch (not yet on disk) */
+	uint64_t held;			/* samples kept in memory while the spool fails */
+	bool up;			/* the last request succeeded */
+	char spool_error[128];		/* "" while the spool works */
+	uint64_t spool_damaged_regions; /* damaged stretches: what they held is unknown */
+	uint64_t spool_torn_tails;	/* torn appends cut off at open */
+	uint64_t spool_ack_damaged;	/* ack files that did not match: re-sent */
+	uint64_t spool_files_set_aside; /* unusable files named like segments */
+	double oldest_unsent_age_s;	/* 0 = nothing waiting */
 	char last_error[256];
 	double last_error_unix_s; /* 0 = never */
 	double last_ok_unix_s;	  /* 0 = never */

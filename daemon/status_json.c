@@ -115,6 +115,10 @@ static bool status_json_sink(cJSON *arr, const struct status_sink *k)
 	     status_json_num(o, "unchanged_skipped", (double)k->unchanged_skipped) &&
 	     status_json_num(o, "requests", (double)k->requests) &&
 	     status_json_num(o, "pending", (double)k->pending) &&
+	     status_json_num(o, "in_memory", (double)(k->pending + k->held)) &&
+	     cJSON_AddBoolToObject(o, "up", k->up) != NULL &&
+	     (k->spool_error[0] ? status_json_str(o, "spool_error", k->spool_error)
+				: cJSON_AddNullToObject(o, "spool_error") != NULL) &&
 	     status_json_num(o, "spool_bytes", (double)k->spool_bytes) &&
 	     status_json_num(o, "spool_unsent_bytes", (double)k->spool_unsent_bytes) &&
 	     status_json_num(o, "oldest_unsent_age_s", k->oldest_unsent_age_s) &&
@@ -123,10 +127,16 @@ static bool status_json_sink(cJSON *arr, const struct status_sink *k)
 				     k->last_error_unix_s) &&
 	     (k->last_error[0] ? status_json_str(o, "last_error", k->last_error)
 			       : cJSON_AddNullToObject(o, "last_error") != NULL);
+	d = ok ? cJSON_AddObjectToObject(o, "spool_repairs") : NULL;
+	ok = d && status_json_num(d, "damaged_regions", (double)k->spool_damaged_regions) &&
+	     status_json_num(d, "torn_tails", (double)k->spool_torn_tails) &&
+	     status_json_num(d, "ack_damaged", (double)k->spool_ack_damaged) &&
+	     status_json_num(d, "files_set_aside", (double)k->spool_files_set_aside);
 	d = ok ? cJSON_AddObjectToObject(o, "dropped") : NULL;
 	return d && status_json_num(d, "rejected", (double)k->dropped_rejected) &&
 	       status_json_num(d, "spool_full", (double)k->dropped_spool) &&
 	       status_json_num(d, "corrupt", (double)k->dropped_corrupt) &&
+	       status_json_num(d, "spool_error", (double)k->dropped_spool_error) &&
 	       status_json_num(d, "too_old", (double)k->dropped_too_old) &&
 	       status_json_num(d, "unencodable", (double)k->dropped_encode);
 }

@@ -12,7 +12,16 @@
  *   6. sleep in curl_multi_poll() until the next deadline or a wake-up.
  *
  * Memory is bounded by batch_size per sink, never by the backlog: batches
- * are kept packed, and only one request's worth is unpacked at a time. */
+ * are kept packed, and only one request's worth is unpacked at a time.
+ *
+ * When the spool cannot be written (a full disk, a spool directory that
+ * cannot be opened), batches wait in memory, packed, up to memory_max, and
+ * the sink sends them from there once the spool holds nothing older; the
+ * spool is retried with the same backoff as a failing server, and logged
+ * once per change of state.  Beyond memory_max the oldest batches are
+ * dropped and counted (reason spool_error); so is whatever is still in
+ * memory at shutdown when the spool still cannot take it.  Every sample
+ * given up is counted by reason and logged. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -31,27 +40,47 @@
 #include "spool.h"
 #include "uploader.h"
 
-#define UPLOADER_RING		 1024
-#define UPLOADER_TICK_MS	 1000
-#define UPLOADER_PUBLISH_WAIT_NS (1000 * 1000000LL)
+#define UPLOADER_RING	      1024
+#define UPLOADER_TICK_MS      1000
+#define UPLOADER_LOG_PERIOD   (60 * 1000000000LL)
+#define UPLOADER_SEGMENT_MAX  (4u << 20)
+#define UPLOADER_SEGMENT_MIN  4096u
+#define UPLOADER_MQTT_POLL_NS (20 * 1000000LL)
 
 struct range {
 	uint32_t lo, hi;
 };
 
+/* A packed batch that could not be written to the spool. */
+struct held {
+	struct buf b;
+	uint32_t n;	  /* samples in it */
+	int64_t first_ts; /* of its oldest sample */
+};
+
 /* The uploader's side of a sink. */
 struct usink {
 	struct sink s;
-	struct spool *spool;
+	struct spool *spool; /* NULL while it cannot be opened */
 	struct sink_change *change;
 	/* the open batch, packed */
 	struct buf pend;
 	size_t npending;
 	int64_t pend_since_mono;
 	int64_t pend_first_ts;
-	/* the records loaded from the spool, until all are acknowledged */
+	/* batches waiting in memory for the spool, oldest first */
+	struct held *held;
+	size_t nheld, cap_held, held_bytes;
+	uint64_t held_samples;
+	/* the spool's trouble: 0 or the negative errno of the last failure */
+	int spool_err;
+	unsigned spool_attempts;
+	int64_t spool_retry_at;
+	uint64_t spool_dropped_run; /* dropped for it since the trouble began */
+	/* the records loaded for sending, until all are acknowledged */
 	struct sample *inflight;
 	size_t ninflight;
+	bool from_memory;	 /* they are held[0], not spool records */
 	uint64_t inflight_end;	 /* spool position after them */
 	size_t loaded;		 /* samples in the loaded records (ninflight when loaded) */
 	uint64_t held_dropped;	 /* of those, deleted from the spool by its cap */
@@ -61,7 +90,9 @@ struct usink {
 	bool sending; /* a request is in flight */
 	unsigned attempts;
 	int64_t retry_at_mono;
-	uint64_t spool_corrupt_seen;
+	struct spool_stats sp_seen; /* spool damage already counted */
+	struct log_rate reject_log;
+	char reject_msg[256];
 };
 
 /* What readers see, copied under the lock once per turn. */
@@ -71,6 +102,9 @@ struct usink_pub {
 	unsigned attempts;
 	int64_t retry_in_ns;
 	size_t npending;
+	uint64_t held;
+	int spool_err;
+	int64_t spool_retry_in_ns;
 };
 
 struct uploader {
@@ -82,6 +116,9 @@ struct uploader {
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
+	/* Set by the uploader just before it sleeps; a producer that finds it
+	 * set after pushing wakes it (see uploader_sleep). */
+	_Atomic bool sleeping;
 	uint64_t rng;
 	pthread_mutex_t lock;
 	struct usink_pub *pub;
@@ -120,31 +157,205 @@ static const struct sink_ops *up_ops(enum cfg_sink_type t)
 	return NULL;
 }
 
-/* ------------------------------------------------------------ batching */
+/* ------------------------------------------------------------ the spool */
 
-static void usink_flush(struct usink *us)
+static void usink_dropped(void *arg, uint64_t pos, uint32_t items);
+
+static int usink_spool_open(struct uploader *u, struct usink *us)
 {
-	int r;
+	const struct cfg_sink *c = us->s.cfg;
+	struct spool_opts so = {0};
+	char dir[PATH_MAX];
+
+	if (snprintf(dir, sizeof(dir), "%s/spool/%s", u->cfg->daemon.state_dir, c->name) >=
+	    (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	so.dir = dir;
+	so.max_bytes = c->spool_max;
+	/* The cap works by whole segments: keep them an eighth of it, so a
+	 * full spool drops about that much of its oldest data at a time. */
+	so.segment_bytes =
+		c->spool_max / 8 < UPLOADER_SEGMENT_MAX ? c->spool_max / 8 : UPLOADER_SEGMENT_MAX;
+	if (so.segment_bytes < UPLOADER_SEGMENT_MIN)
+		so.segment_bytes = UPLOADER_SEGMENT_MIN;
+	so.fsync = c->spool_fsync == CFG_FSYNC_BATCH	  ? SPOOL_FSYNC_BATCH
+		   : c->spool_fsync == CFG_FSYNC_INTERVAL ? SPOOL_FSYNC_INTERVAL
+							  : SPOOL_FSYNC_NEVER;
+	so.fsync_interval_ns = 1000000000LL;
+	so.on_drop = usink_dropped;
+	so.drop_arg = us;
+	return spool_open(&so, &us->spool);
+}
+
+static void usink_spool_failed(struct uploader *u, struct usink *us, int err, int64_t now)
+{
+	int64_t delay;
+
+	us->spool_attempts++;
+	delay = uploader_backoff_ns(us->s.cfg->retry_base_ns, us->s.cfg->retry_max_ns,
+				    us->spool_attempts, up_random(u));
+	us->spool_retry_at = now + delay;
+	/* Once per change of state, not per attempt. */
+	if (err != us->spool_err)
+		log_err("sink %s: %s its spool: %s; batches wait in memory (up to %" PRIu64
+			" bytes) and are sent from there; retrying with backoff",
+			us->s.cfg->name, us->spool ? "cannot write to" : "cannot open",
+			strerror(-err), us->s.cfg->memory_max);
+	us->spool_err = err;
+}
+
+static void usink_spool_ok(struct usink *us, uint64_t written)
+{
+	if (!us->spool_err)
+		return;
+	log_info("sink %s: its spool works again after %u failed attempts; %" PRIu64
+		 " samples from memory written to it, %" PRIu64 " dropped meanwhile",
+		 us->s.cfg->name, us->spool_attempts, written, us->spool_dropped_run);
+	us->spool_err = 0;
+	us->spool_attempts = 0;
+	us->spool_dropped_run = 0;
+}
+
+static void held_free(struct held *h)
+{
+	buf_free(&h->b);
+}
+
+static void held_remove_at(struct usink *us, size_t i)
+{
+	us->held_bytes -= us->held[i].b.len;
+	us->held_samples -= us->held[i].n;
+	held_free(&us->held[i]);
+	memmove(&us->held[i], &us->held[i + 1], (us->nheld - i - 1) * sizeof(*us->held));
+	us->nheld--;
+}
+
+/* The first held batch that is not being sent. */
+static size_t held_first_idle(const struct usink *us)
+{
+	return us->from_memory ? 1 : 0;
+}
+
+/* Beyond memory_max the oldest idle batches go, counted. */
+static void usink_held_bound(struct usink *us)
+{
+	uint64_t dropped = 0;
+	size_t i = held_first_idle(us);
+
+	while (us->held_bytes > us->s.cfg->memory_max && us->nheld > i + 1) {
+		dropped += us->held[i].n;
+		held_remove_at(us, i);
+	}
+	if (!dropped)
+		return;
+	if (!us->spool_dropped_run)
+		log_err("sink %s: %" PRIu64 " bytes of samples are waiting in memory for the "
+			"spool (memory_max): dropping the oldest; counted as "
+			"reason=\"spool_error\"",
+			us->s.cfg->name, us->s.cfg->memory_max);
+	us->s.st.dropped_spool_error += dropped;
+	us->spool_dropped_run += dropped;
+}
+
+/* The open batch goes to memory: appended to the newest held batch if that
+ * is idle and has room, else as a new one (no copy: the buffer moves). */
+static void usink_hold_pending(struct usink *us)
+{
+	struct held *h;
 
 	if (!us->npending)
 		return;
-	r = spool_append(us->spool, us->pend.data, us->pend.len);
-	if (r) {
-		/* Keep the batch in memory and try again next turn; past ten
-		 * batches the disk is not coming back soon: drop and say so. */
-		sink_set_error(&us->s, "spool append failed: %s", strerror(-r));
-		if (us->npending < 10 * (size_t)us->s.cfg->batch_size)
+	h = us->nheld > held_first_idle(us) ? &us->held[us->nheld - 1] : NULL;
+	if (h && h->n + us->npending <= us->s.cfg->batch_size) {
+		if (buf_append(&h->b, us->pend.data, us->pend.len) == 0) {
+			h->n += (uint32_t)us->npending;
+			us->held_bytes += us->pend.len;
+			us->held_samples += us->npending;
+			us->pend.len = 0;
+			us->npending = 0;
+			usink_held_bound(us);
 			return;
-		log_err("sink %s: spool unwritable (%s); dropping %zu samples", us->s.cfg->name,
-			strerror(-r), us->npending);
-		us->s.st.dropped_spool += us->npending;
+		}
+		h->b.err = 0;
 	}
-	us->pend.len = 0;
+	if (us->nheld == us->cap_held) {
+		size_t cap = us->cap_held ? us->cap_held * 2 : 8;
+		struct held *v = realloc(us->held, cap * sizeof(*v));
+
+		if (!v) {
+			log_err("sink %s: out of memory holding %zu samples for the spool; dropped",
+				us->s.cfg->name, us->npending);
+			us->s.st.dropped_spool_error += us->npending;
+			us->pend.len = 0;
+			us->npending = 0;
+			return;
+		}
+		us->held = v;
+		us->cap_held = cap;
+	}
+	h = &us->held[us->nheld++];
+	h->b = us->pend;
+	h->n = (uint32_t)us->npending;
+	h->first_ts = us->pend_first_ts;
+	us->held_bytes += us->pend.len;
+	us->held_samples += us->npending;
+	buf_init(&us->pend);
 	us->npending = 0;
+	usink_held_bound(us);
 }
 
-static void usink_accept(struct usink *us, const struct sample *smp, int64_t now_mono,
-			 int64_t now_unix)
+/* Batches to the spool, oldest first: what waits in memory (but the batch
+ * being sent from there), then the open batch.  Whatever cannot be written
+ * waits in memory; `force` tries the spool even during its backoff. */
+static void usink_store(struct uploader *u, struct usink *us, int64_t now, bool force)
+{
+	uint64_t written = 0;
+	size_t i;
+	int r;
+
+	if (!us->npending && us->nheld <= held_first_idle(us))
+		return;
+	if (us->spool_err && !force && now < us->spool_retry_at) {
+		usink_hold_pending(us);
+		return;
+	}
+	if (!us->spool) {
+		r = usink_spool_open(u, us);
+		if (r) {
+			usink_spool_failed(u, us, r, now);
+			usink_hold_pending(us);
+			return;
+		}
+		log_info("sink %s: its spool is open now", us->s.cfg->name);
+	}
+	i = held_first_idle(us);
+	while (us->nheld > i) {
+		struct held *h = &us->held[i];
+
+		r = spool_append(us->spool, h->b.data, h->b.len, h->n);
+		if (r) {
+			usink_spool_failed(u, us, r, now);
+			usink_hold_pending(us);
+			return;
+		}
+		written += h->n;
+		held_remove_at(us, i);
+	}
+	if (us->npending) {
+		r = spool_append(us->spool, us->pend.data, us->pend.len, (uint32_t)us->npending);
+		if (r) {
+			usink_spool_failed(u, us, r, now);
+			usink_hold_pending(us);
+			return;
+		}
+		us->pend.len = 0;
+		us->npending = 0;
+	}
+	usink_spool_ok(us, written);
+}
+
+static void usink_accept(struct uploader *u, struct usink *us, const struct sample *smp,
+			 int64_t now_mono, int64_t now_unix)
 {
 	unsigned char packed[SAMPLE_PACK_MAX];
 	size_t n;
@@ -165,7 +376,7 @@ static void usink_accept(struct usink *us, const struct sample *smp, int64_t now
 	}
 	us->s.st.accepted++;
 	if (us->npending >= us->s.cfg->batch_size)
-		usink_flush(us);
+		usink_store(u, us, now_mono, false);
 }
 
 /* ------------------------------------------------------------ sending */
@@ -187,41 +398,62 @@ static int usink_push_range(struct usink *us, uint32_t lo, uint32_t hi)
 	return 0;
 }
 
+/* Unpack one packed batch onto us->inflight.  A sample that does not parse
+ * (the record's CRC held, so this is a bug or a format change) loses the
+ * rest of the batch: returned as the count lost. */
+static int usink_unpack(struct usink *us, const unsigned char *p, size_t len, uint32_t items,
+			size_t *cap, uint64_t *lost)
+{
+	const unsigned char *end = p + len;
+	size_t before = us->ninflight;
+	int r;
+
+	*lost = 0;
+	while (p < end) {
+		if (us->ninflight == *cap) {
+			struct sample *v;
+
+			*cap = *cap ? *cap * 2 : 64;
+			v = realloc(us->inflight, *cap * sizeof(*v));
+			if (!v)
+				return -ENOMEM;
+			us->inflight = v;
+		}
+		r = sample_unpack(p, (size_t)(end - p), &us->inflight[us->ninflight]);
+		if (r <= 0) {
+			size_t got = us->ninflight - before;
+
+			*lost = items > got ? items - got : 1;
+			break;
+		}
+		p += r;
+		us->ninflight++;
+	}
+	return 0;
+}
+
 /* Read whole records from the acknowledged position into us->inflight: up
  * to `limit` samples' worth (a first load), or up to the spool position
  * `until` (a reload of what a failed attempt released). */
 static int usink_read(struct usink *us, size_t limit, uint64_t until)
 {
-	uint64_t pos = spool_ack_pos(us->spool);
+	uint64_t pos = spool_ack_pos(us->spool), lost;
 	size_t cap = 0;
 	const void *data;
+	uint32_t items;
 	size_t len;
 	int r = 0;
 
 	while ((limit ? us->ninflight < limit : pos < until) &&
-	       (r = spool_read(us->spool, &pos, &data, &len)) > 0) {
-		const unsigned char *p = data, *end = p + len;
-
-		while (p < end) {
-			if (us->ninflight == cap) {
-				struct sample *v;
-
-				cap = cap ? cap * 2 : 64;
-				v = realloc(us->inflight, cap * sizeof(*v));
-				if (!v)
-					return -ENOMEM;
-				us->inflight = v;
-			}
-			r = sample_unpack(p, (size_t)(end - p), &us->inflight[us->ninflight]);
-			if (r <= 0) {
-				/* The CRC held but the content does not parse:
-				 * the rest of this record is lost, counted once. */
-				if (limit)
-					us->s.st.dropped_corrupt++;
-				break;
-			}
-			p += r;
-			us->ninflight++;
+	       (r = spool_read(us->spool, &pos, &data, &len, &items)) > 0) {
+		r = usink_unpack(us, data, len, items, &cap, &lost);
+		if (r)
+			return r;
+		if (lost && limit) {
+			us->s.st.dropped_corrupt += lost;
+			log_err("sink %s: a spool record passed its CRC but does not unpack; "
+				"%" PRIu64 " samples lost",
+				us->s.cfg->name, lost);
 		}
 		if (limit)
 			us->inflight_end = pos;
@@ -231,21 +463,28 @@ static int usink_read(struct usink *us, size_t limit, uint64_t until)
 	return limit || pos == until ? 0 : -ESTALE;
 }
 
-/* Load the next records and cut them into chunks of what one request may
- * carry, first chunk on top of the range stack. */
-static int usink_load(struct usink *us)
+/* held[0] onto us->inflight (first load and reload alike). */
+static int usink_read_memory(struct usink *us)
+{
+	size_t cap = 0;
+	uint64_t lost;
+	int r = usink_unpack(us, (const unsigned char *)us->held[0].b.data, us->held[0].b.len,
+			     us->held[0].n, &cap, &lost);
+
+	if (!r && lost) {
+		us->s.st.dropped_encode += lost;
+		log_err("sink %s: a batch in memory does not unpack; %" PRIu64 " samples lost",
+			us->s.cfg->name, lost);
+	}
+	return r;
+}
+
+/* Cut what is loaded into chunks of what one request may carry, first
+ * chunk on top of the range stack. */
+static int usink_chunk(struct usink *us)
 {
 	size_t per, i, nchunks;
-	int r = usink_read(us, us->s.cfg->batch_size, 0);
 
-	if (r)
-		return r;
-	if (!us->ninflight) {
-		/* Only unusable records: acknowledge them away. */
-		if (us->inflight_end > spool_ack_pos(us->spool))
-			spool_ack(us->spool, us->inflight_end);
-		return 0;
-	}
 	us->loaded = us->ninflight;
 	us->loaded_first_ts = us->inflight[0].ts_ns;
 	per = us->s.cfg->batch_size;
@@ -261,15 +500,47 @@ static int usink_load(struct usink *us)
 	return 0;
 }
 
-/* After a failed attempt the unpacked samples are released (the spool has
- * them), so a sink that is down for hours holds no batch in memory; before
- * the next attempt they are read back.  If the spool's cap deleted some of
- * them meanwhile (and counted them), the chunks no longer match: start over
- * from what is left. */
+/* Load the next records: from the spool while it holds any, else the
+ * oldest batch waiting in memory. */
+static int usink_load(struct usink *us)
+{
+	int r = 0;
+
+	us->from_memory = false;
+	if (us->spool) {
+		r = usink_read(us, us->s.cfg->batch_size, 0);
+		if (r)
+			return r;
+		if (!us->ninflight && us->inflight_end > spool_ack_pos(us->spool))
+			spool_ack(us->spool, us->inflight_end); /* only unusable records */
+	}
+	if (!us->ninflight && us->nheld) {
+		us->from_memory = true;
+		r = usink_read_memory(us);
+		if (r)
+			return r;
+		if (!us->ninflight) {
+			held_remove_at(us, 0);
+			us->from_memory = false;
+		}
+	}
+	return us->ninflight ? usink_chunk(us) : 0;
+}
+
+/* After a failed attempt the unpacked samples are released (the spool or
+ * memory still has them), so a sink that is down for hours holds no extra
+ * copy; before the next attempt they are read back.  If the spool's cap
+ * deleted some of them meanwhile (and counted them), the chunks no longer
+ * match: start over from what is left. */
 static int usink_reload(struct usink *us)
 {
-	int r = usink_read(us, 0, us->inflight_end);
+	int r;
 
+	if (us->from_memory) {
+		r = usink_read_memory(us);
+		return r ? r : us->ninflight == us->loaded ? 0 : -EIO;
+	}
+	r = usink_read(us, 0, us->inflight_end);
 	if (r == 0 && us->ninflight == us->loaded)
 		return 0;
 	free(us->inflight);
@@ -280,7 +551,7 @@ static int usink_reload(struct usink *us)
 }
 
 /* The memory of the loaded samples goes back to the system (a retry reads
- * them from the spool again); the chunks still to send are kept. */
+ * them again); the chunks still to send are kept. */
 static void usink_park_inflight(struct usink *us)
 {
 	/* What the cap deleted while it was loaded is gone with the memory. */
@@ -301,7 +572,19 @@ static void usink_release_inflight(struct usink *us)
 	us->nranges = 0;
 }
 
-static void usink_send_next(struct usink *us)
+/* Every chunk of what was loaded is done (sent or refused). */
+static void usink_loaded_done(struct usink *us)
+{
+	if (us->from_memory) {
+		held_remove_at(us, 0);
+		us->from_memory = false;
+	} else {
+		spool_ack(us->spool, us->inflight_end);
+	}
+	usink_release_inflight(us);
+}
+
+static void usink_send_next(struct uploader *u, struct usink *us, int64_t now)
 {
 	struct range *top;
 	int r;
@@ -315,7 +598,14 @@ static void usink_send_next(struct usink *us)
 		r = 0;
 	}
 	if (r) {
-		sink_set_error(&us->s, "reading the spool: %s", strerror(-r));
+		/* Backed off like a failed request, so that a spool that
+		 * cannot be read does not make the loop spin. */
+		sink_set_error(&us->s, "reading %s: %s", us->from_memory ? "memory" : "the spool",
+			       strerror(-r));
+		us->attempts++;
+		us->retry_at_mono =
+			now + uploader_backoff_ns(us->s.cfg->retry_base_ns, us->s.cfg->retry_max_ns,
+						  us->attempts, up_random(u));
 		return;
 	}
 	if (us->nranges == 0)
@@ -327,6 +617,20 @@ static void usink_send_next(struct usink *us)
 	r = us->s.ops->send(&us->s, us->inflight + top->lo, top->hi - top->lo);
 	if (r && !us->s.verdict_ready)
 		sink_complete(&us->s, SINK_RETRY, strerror(-r));
+}
+
+/* One line a minute at most, with the count: a server that refuses
+ * everything must not log once per sample. */
+static void usink_log_rejects(struct usink *us, int64_t now, bool event)
+{
+	uint64_t n;
+
+	if (event ? !log_rate_event(&us->reject_log, now, UPLOADER_LOG_PERIOD, &n)
+		  : !log_rate_due(&us->reject_log, now, UPLOADER_LOG_PERIOD, &n))
+		return;
+	log_warn("sink %s: the server refused %" PRIu64 " sample%s (dropped, counted as "
+		 "reason=\"rejected\"); its last message: %s",
+		 us->s.cfg->name, n, n == 1 ? "" : "s", us->reject_msg);
 }
 
 static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
@@ -345,10 +649,8 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 			log_info("sink %s: delivering again after %u failed attempts",
 				 us->s.cfg->name, us->attempts);
 		us->attempts = 0;
-		if (us->nranges == 0) {
-			spool_ack(us->spool, us->inflight_end);
-			usink_release_inflight(us);
-		}
+		if (us->nranges == 0)
+			usink_loaded_done(us);
 		break;
 	case SINK_RETRY:
 		us->attempts++;
@@ -368,8 +670,8 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 		us->attempts = 0;
 		if (n == 1) {
 			us->s.st.dropped_rejected++;
-			log_warn("sink %s: the server refused a sample (dropped): %s",
-				 us->s.cfg->name, us->s.verdict_msg);
+			snprintf(us->reject_msg, sizeof(us->reject_msg), "%s", us->s.verdict_msg);
+			usink_log_rejects(us, now, true);
 		} else {
 			/* Bisect: the good points still land, the poison one is
 			 * isolated in log2(n) rounds. */
@@ -382,10 +684,8 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 					us->s.cfg->name, n);
 			}
 		}
-		if (us->nranges == 0) {
-			spool_ack(us->spool, us->inflight_end);
-			usink_release_inflight(us);
-		}
+		if (us->nranges == 0)
+			usink_loaded_done(us);
 		break;
 	}
 }
@@ -400,7 +700,7 @@ static void uploader_take(struct uploader *u, int64_t now_mono)
 
 	while (ring_pop(&u->samples, &smp) == 0)
 		for (i = 0; i < u->nsinks; i++)
-			usink_accept(&u->sinks[i], &smp, now_mono, now_unix);
+			usink_accept(u, &u->sinks[i], &smp, now_mono, now_unix);
 }
 
 static void uploader_curl(struct uploader *u)
@@ -422,6 +722,17 @@ static void uploader_curl(struct uploader *u)
 	}
 }
 
+static int64_t usink_oldest_unsent(const struct usink *us)
+{
+	if (us->nranges)
+		return us->loaded_first_ts;
+	if (us->nheld)
+		return us->held[0].first_ts;
+	if (us->npending)
+		return us->pend_first_ts;
+	return 0;
+}
+
 static void uploader_publish_stats(struct uploader *u, int64_t now)
 {
 	size_t i;
@@ -432,19 +743,33 @@ static void uploader_publish_stats(struct uploader *u, int64_t now)
 		struct usink_pub *p = &u->pub[i];
 
 		p->st = us->s.st;
-		spool_stats(us->spool, &p->sp);
+		if (us->spool)
+			spool_stats(us->spool, &p->sp);
+		else
+			memset(&p->sp, 0, sizeof(p->sp));
 		p->attempts = us->attempts;
 		p->retry_in_ns =
 			us->attempts && us->retry_at_mono > now ? us->retry_at_mono - now : 0;
 		p->npending = us->npending;
-		if (us->nranges)
-			p->st.oldest_unsent_unix_ns = us->loaded_first_ts;
-		else if (us->npending)
-			p->st.oldest_unsent_unix_ns = us->pend_first_ts;
-		else
-			p->st.oldest_unsent_unix_ns = 0;
+		p->held = us->held_samples;
+		p->spool_err = us->spool_err;
+		p->spool_retry_in_ns =
+			us->spool_err && us->spool_retry_at > now ? us->spool_retry_at - now : 0;
+		p->st.oldest_unsent_unix_ns = usink_oldest_unsent(us);
 	}
 	pthread_mutex_unlock(&u->lock);
+}
+
+/* What the spool found damaged, counted once into the sink's counters. */
+static void usink_spool_damage(struct usink *us)
+{
+	struct spool_stats sp;
+
+	if (!us->spool)
+		return;
+	spool_stats(us->spool, &sp);
+	us->s.st.dropped_corrupt += sp.corrupt_items - us->sp_seen.corrupt_items;
+	us->sp_seen = sp;
 }
 
 static void uploader_turn(struct uploader *u, bool final)
@@ -455,24 +780,29 @@ static void uploader_turn(struct uploader *u, bool final)
 	uploader_take(u, now);
 	for (i = 0; i < u->nsinks; i++) {
 		struct usink *us = &u->sinks[i];
-		struct spool_stats sp;
 
-		if (us->npending &&
-		    (final || now - us->pend_since_mono >= us->s.cfg->flush_interval_ns))
-			usink_flush(us);
-		spool_stats(us->spool, &sp);
-		/* Corrupt records cannot say how many samples they held:
-		 * they are counted as records (the cap's drops are counted in
-		 * samples by usink_dropped). */
-		us->s.st.dropped_corrupt += sp.corrupt_skipped - us->spool_corrupt_seen;
-		us->spool_corrupt_seen = sp.corrupt_skipped;
+		if (final && us->from_memory) {
+			/* Nothing more is sent: the batch being sent from
+			 * memory goes to the spool with the rest (what of it
+			 * was delivered is sent again: a duplicate). */
+			us->from_memory = false;
+			us->nranges = 0;
+		}
+		if (final ||
+		    (us->npending && now - us->pend_since_mono >= us->s.cfg->flush_interval_ns))
+			usink_store(u, us, now, final);
+		else if (us->nheld > held_first_idle(us) && now >= us->spool_retry_at)
+			usink_store(u, us, now, false);
+		usink_spool_damage(us);
 		if (final)
 			continue;
 		if (!us->sending && now >= us->retry_at_mono)
-			usink_send_next(us);
+			usink_send_next(u, us, now);
 		if (us->sending && us->s.ops->poll)
 			us->s.ops->poll(&us->s);
-		spool_tick(us->spool, now);
+		if (us->spool)
+			spool_tick(us->spool, now);
+		usink_log_rejects(us, now, false);
 	}
 	if (final)
 		return;
@@ -485,7 +815,7 @@ static void uploader_turn(struct uploader *u, bool final)
 			usink_verdict(u, us, now);
 			if (us->sending || now < us->retry_at_mono)
 				break;
-			usink_send_next(us);
+			usink_send_next(u, us, now);
 			if (us->sending && !us->s.verdict_ready)
 				break;
 		}
@@ -495,29 +825,55 @@ static void uploader_turn(struct uploader *u, bool final)
 
 static int uploader_wait_ms(struct uploader *u)
 {
-	int64_t now = clock_mono_ns(), wait = (int64_t)UPLOADER_TICK_MS * 1000000LL;
+	int64_t now = clock_mono_ns(), wait = (int64_t)UPLOADER_TICK_MS * 1000000LL, d;
 	size_t i;
 
 	for (i = 0; i < u->nsinks; i++) {
 		struct usink *us = &u->sinks[i];
-		int64_t d;
 
+		/* While the spool fails, batches go to memory at the flush
+		 * deadline anyway (no disk access), so the two deadlines are
+		 * the flush and the spool's retry: neither is in the past
+		 * after a turn, so this never spins. */
 		if (us->npending) {
 			d = us->pend_since_mono + us->s.cfg->flush_interval_ns - now;
 			if (d < wait)
 				wait = d;
 		}
-		if (!us->sending && (us->nranges || us->attempts)) {
+		if (us->spool_err && us->nheld > held_first_idle(us)) {
+			d = us->spool_retry_at - now;
+			if (d < wait)
+				wait = d;
+		}
+		if (!us->sending && (us->nranges || us->attempts || us->nheld)) {
 			d = us->retry_at_mono - now;
 			if (d < wait)
 				wait = d;
 		}
-		if (us->sending && us->s.ops->poll && wait > 20000000LL)
-			wait = 20000000LL; /* non-curl sinks are polled */
+		if (us->sending && us->s.ops->poll && wait > UPLOADER_MQTT_POLL_NS)
+			wait = UPLOADER_MQTT_POLL_NS; /* non-curl sinks are polled */
 	}
 	if (wait < 0)
 		wait = 0;
 	return (int)((wait + 999999) / 1000000);
+}
+
+/* Sleep until a deadline or a wake-up.  The protocol cannot miss a sample:
+ * the uploader announces that it will sleep, then looks at the ring once
+ * more; a producer pushes, then looks at the announcement.  With a full
+ * fence between each side's store and load, at least one of them sees the
+ * other (the sample, or the sleeper, which it then wakes). */
+static void uploader_sleep(struct uploader *u)
+{
+	int ms = uploader_wait_ms(u);
+
+	if (ms == 0)
+		return;
+	atomic_store_explicit(&u->sleeping, true, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (ring_count(&u->samples) == 0 && !atomic_load(&u->stop))
+		curl_multi_poll(u->multi, NULL, 0, ms, NULL);
+	atomic_store_explicit(&u->sleeping, false, memory_order_relaxed);
 }
 
 static void *uploader_main(void *arg)
@@ -526,7 +882,7 @@ static void *uploader_main(void *arg)
 
 	while (!atomic_load(&u->stop)) {
 		uploader_turn(u, false);
-		curl_multi_poll(u->multi, NULL, 0, uploader_wait_ms(u), NULL);
+		uploader_sleep(u);
 	}
 	/* Everything accepted so far goes to disk: nothing is lost by a
 	 * clean stop; what was in flight is re-sent at the next start. */
@@ -536,83 +892,59 @@ static void *uploader_main(void *arg)
 
 /* ------------------------------------------------------------ life cycle */
 
-void uploader_publish(struct uploader *u, const struct sample *s)
+int uploader_publish(struct uploader *u, const struct sample *s)
 {
-	int64_t give_up = 0;
-	bool was_empty;
-
 	if (!u)
-		return;
-	/* The meter thread may wait for room (it is not the I/O thread, and
-	 * the edge ring holds tens of seconds of edges meanwhile), so a burst
-	 * such as a replay at full speed loses nothing; if the uploader is
-	 * stuck for a second, the sample is dropped and counted. */
-	while (ring_full(&u->samples)) {
-		if (!give_up)
-			give_up = clock_mono_ns() + UPLOADER_PUBLISH_WAIT_NS;
-		else if (clock_mono_ns() > give_up)
-			break;
+		return 0;
+	if (ring_push_nodrop(&u->samples, s))
+		return -EAGAIN;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&u->sleeping, memory_order_relaxed) &&
+	    atomic_exchange(&u->sleeping, false))
 		curl_multi_wakeup(u->multi);
-		usleep(200);
-	}
-	/* Wake the uploader only for the first sample after it emptied the
-	 * ring: a sample pushed just as it goes to sleep waits at most for
-	 * its next tick (<= 1 s), and a flood costs no syscall per sample. */
-	was_empty = ring_count(&u->samples) == 0;
-	ring_push(&u->samples, s);
-	if (was_empty)
-		curl_multi_wakeup(u->multi);
+	return 0;
+}
+
+void uploader_note_drop(struct uploader *u)
+{
+	if (u)
+		ring_note_drop(&u->samples);
 }
 
 /* The spool cap deletes a record: count the samples it held, unless the
  * record is already loaded for sending (then it is still delivered). */
-static void usink_dropped(void *arg, uint64_t pos, const void *data, size_t len)
+static void usink_dropped(void *arg, uint64_t pos, uint32_t items)
 {
 	struct usink *us = arg;
-	const unsigned char *p = data, *end = p + len;
-	struct sample smp;
-	int r;
+
 	/* Loaded, so still delivered if the attempt succeeds; remembered in
 	 * case it fails and the memory is released (usink_park_inflight). */
-	uint64_t *tally = us->ninflight && pos < us->inflight_end ? &us->held_dropped
-								  : &us->s.st.dropped_spool;
-
-	while (p < end && (r = sample_unpack(p, (size_t)(end - p), &smp)) > 0) {
-		p += r;
-		(*tally)++;
-	}
+	if (us->nranges && !us->from_memory && us->inflight && pos < us->inflight_end)
+		us->held_dropped += items;
+	else
+		us->s.st.dropped_spool += items;
 }
 
 static int usink_open(struct uploader *u, struct usink *us, const struct cfg_sink *c)
 {
-	struct spool_opts so = {0};
-	char dir[PATH_MAX];
+	struct spool_stats sp;
 	int r;
 
 	us->s.cfg = c;
 	us->s.ops = up_ops(c->type);
 	us->s.multi = u->multi;
+	us->s.st.last_request_ok = true;
 	buf_init(&us->pend);
-	if (snprintf(dir, sizeof(dir), "%s/spool/%s", u->cfg->daemon.state_dir, c->name) >=
-	    (int)sizeof(dir))
-		return -ENAMETOOLONG;
-	so.dir = dir;
-	so.max_bytes = c->spool_max;
-	/* The cap works by whole segments: keep them an eighth of it, so a
-	 * full spool drops about that much of its oldest data at a time. */
-	so.segment_bytes = c->spool_max / 8 < (4u << 20) ? c->spool_max / 8 : (4u << 20);
-	if (so.segment_bytes < 4096)
-		so.segment_bytes = 4096;
-	so.fsync = c->spool_fsync == CFG_FSYNC_BATCH	  ? SPOOL_FSYNC_BATCH
-		   : c->spool_fsync == CFG_FSYNC_INTERVAL ? SPOOL_FSYNC_INTERVAL
-							  : SPOOL_FSYNC_NEVER;
-	so.fsync_interval_ns = 1000000000LL;
-	so.on_drop = usink_dropped;
-	so.drop_arg = us;
-	r = spool_open(&so, &us->spool);
+	r = usink_spool_open(u, us);
 	if (r) {
-		log_err("sink %s: cannot open its spool %s: %s", c->name, dir, strerror(-r));
-		return r;
+		/* This sink holds its samples in memory and retries; the
+		 * others, the sources and HTTP run regardless. */
+		usink_spool_failed(u, us, r, clock_mono_ns());
+	} else {
+		spool_stats(us->spool, &sp);
+		if (sp.unacked_bytes)
+			log_info("sink %s: %" PRIu64 " bytes from the spool to send first", c->name,
+				 sp.unacked_bytes);
 	}
 	if (c->change_detection) {
 		r = change_new(&us->change, c->heartbeat_ns, c->freshness_ns);
@@ -625,15 +957,28 @@ static int usink_open(struct uploader *u, struct usink *us, const struct cfg_sin
 			us->s.st.last_error[0] ? us->s.st.last_error : strerror(-r));
 		return r;
 	}
-	{
-		struct spool_stats sp;
-
-		spool_stats(us->spool, &sp);
-		if (sp.unacked_bytes)
-			log_info("sink %s: %" PRIu64 " bytes from the spool to send first", c->name,
-				 sp.unacked_bytes);
-	}
 	return 0;
+}
+
+/* At shutdown: what is still in memory could not reach the spool even now.
+ * It is lost; say how much, and count it. */
+static void usink_give_up(struct usink *us)
+{
+	uint64_t n = us->held_samples + us->npending;
+	size_t i;
+
+	if (!n)
+		return;
+	log_err("sink %s: %" PRIu64 " samples could not be written to the spool (%s) and are "
+		"lost at shutdown; counted as reason=\"spool_error\"",
+		us->s.cfg->name, n, us->spool_err ? strerror(-us->spool_err) : "not open");
+	us->s.st.dropped_spool_error += n;
+	for (i = 0; i < us->nheld; i++)
+		held_free(&us->held[i]);
+	us->nheld = 0;
+	us->held_bytes = 0;
+	us->held_samples = 0;
+	us->npending = 0;
 }
 
 static void usink_close(struct usink *us)
@@ -644,6 +989,7 @@ static void usink_close(struct usink *us)
 		spool_close(us->spool);
 	change_free(us->change);
 	buf_free(&us->pend);
+	free(us->held);
 	free(us->inflight);
 	free(us->ranges);
 	memset(us, 0, sizeof(*us));
@@ -678,6 +1024,7 @@ int uploader_start(struct uploader **out, const struct config *cfg)
 		if (r)
 			goto fail;
 	}
+	uploader_publish_stats(u, clock_mono_ns());
 	r = -pthread_create(&u->thread, NULL, uploader_main, u);
 	if (r)
 		goto fail;
@@ -700,8 +1047,10 @@ void uploader_stop(struct uploader *u)
 		curl_multi_wakeup(u->multi);
 		pthread_join(u->thread, NULL);
 	}
-	for (i = 0; i < u->nsinks; i++)
+	for (i = 0; i < u->nsinks; i++) {
+		usink_give_up(&u->sinks[i]);
 		usink_close(&u->sinks[i]);
+	}
 	if (u->multi)
 		curl_multi_cleanup(u->multi);
 	ring_free(&u->samples);
@@ -713,10 +1062,15 @@ void uploader_stop(struct uploader *u)
 
 static void uploader_sink_state(const struct usink_pub *p, struct status_sink *ss)
 {
-	if (p->attempts)
+	if (p->spool_err)
+		snprintf(ss->state, sizeof(ss->state),
+			 "spool error: %s; %" PRIu64 " samples in memory, retry in %.0f s",
+			 strerror(-p->spool_err), p->held + p->npending,
+			 (double)p->spool_retry_in_ns / 1e9);
+	else if (p->attempts)
 		snprintf(ss->state, sizeof(ss->state), "failing: %u attempts, next in %.0f s",
 			 p->attempts, (double)p->retry_in_ns / 1e9);
-	else if (p->sp.unacked_bytes)
+	else if (p->sp.unacked_bytes || p->held)
 		snprintf(ss->state, sizeof(ss->state), "sending backlog");
 	else
 		snprintf(ss->state, sizeof(ss->state), "ok");
@@ -747,13 +1101,23 @@ int uploader_status(struct uploader *u, struct status *st)
 		ss->dropped_rejected = p->st.dropped_rejected;
 		ss->dropped_spool = p->st.dropped_spool;
 		ss->dropped_corrupt = p->st.dropped_corrupt;
+		ss->dropped_spool_error = p->st.dropped_spool_error;
 		ss->dropped_too_old = p->st.dropped_too_old;
 		ss->dropped_encode = p->st.dropped_encode;
 		ss->unchanged_skipped = p->st.unchanged_skipped;
 		ss->requests = p->st.requests;
 		ss->spool_bytes = p->sp.bytes;
 		ss->spool_unsent_bytes = p->sp.unacked_bytes;
+		ss->spool_damaged_regions = p->sp.corrupt_regions;
+		ss->spool_torn_tails = p->sp.torn_tails;
+		ss->spool_ack_damaged = p->sp.ack_damaged;
+		ss->spool_files_set_aside = p->sp.files_skipped;
 		ss->pending = p->npending;
+		ss->held = p->held;
+		ss->up = p->st.last_request_ok;
+		if (p->spool_err)
+			snprintf(ss->spool_error, sizeof(ss->spool_error), "%s",
+				 strerror(-p->spool_err));
 		ss->oldest_unsent_age_s =
 			p->st.oldest_unsent_unix_ns
 				? (double)(now - p->st.oldest_unsent_unix_ns) / 1e9

@@ -25,9 +25,12 @@ int uploader_start(struct uploader **out, const struct config *cfg);
 /* Flushes pending batches to the spools, stops the thread, closes sinks. */
 void uploader_stop(struct uploader *u);
 
-/* Producer side (meter thread): queue a sample for every sink.  Never blocks;
- * a full ring drops the sample and counts it (ring "samples"). */
-void uploader_publish(struct uploader *u, const struct sample *s);
+/* Producer side (one thread: the meter thread): queue a sample for every
+ * sink.  Never blocks and never drops: returns 0, or -EAGAIN when the ring
+ * is full, and then the caller keeps the sample and tries again later (or
+ * gives it up and counts it with ring_note_drop via uploader_note_drop). */
+int uploader_publish(struct uploader *u, const struct sample *s);
+void uploader_note_drop(struct uploader *u);
 
 /* Fill st->sinks (allocated; freed by status_release) and the sample ring. */
 int uploader_status(struct uploader *u, struct status *st);

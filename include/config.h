@@ -58,6 +58,7 @@ struct cfg_sink {
 	int64_t flush_interval_ns;  /* default 1 s */
 	uint64_t spool_max;	    /* bytes, default 256 MB */
 	enum cfg_fsync spool_fsync; /* default batch (and at least every second) */
+	uint64_t memory_max;	    /* bytes held in memory while the spool fails, 8 MiB */
 	int64_t timeout_ns;	    /* per request, default 10 s */
 	int64_t retry_base_ns;	    /* default 1 s */
 	int64_t retry_max_ns;	    /* default 5 min */

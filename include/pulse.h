@@ -72,11 +72,15 @@ int pulse_advance(struct pulse_meter *m, int64_t now_ns, struct pulse_flash *f);
  * INT64_MAX if nothing is pending. */
 int64_t pulse_next_deadline(const struct pulse_meter *m);
 
-/* Power estimate at now_ns: the last interval's power, decaying to the upper
- * bound 3.6e6/(ipk*(now-last)) once now-last exceeds the last interval, and 0
- * once it exceeds timeout.  Returns false (and *w = 0) while unknown: fewer
- * than two flashes and no timeout reached yet. */
-bool pulse_power(const struct pulse_meter *m, int64_t now_ns, double *w);
+/* Power estimate for a meter whose edges are all known up to seen_ns (the
+ * caller's "now" less whatever may still be on its way): the last interval's
+ * power; once the time since the last flash exceeds that interval with no
+ * new flash begun by seen_ns, the upper bound 3.6e6/(ipk*(seen-last)); 0 once
+ * it exceeds the timeout.  A flash under way (its LED on, or on and off but
+ * not yet confirmed) is not overdue: the bound then would read low by the
+ * confirmation delay at every flash.  Returns false (and *w = 0) while
+ * unknown: fewer than two flashes and no timeout reached yet. */
+bool pulse_power(const struct pulse_meter *m, int64_t seen_ns, double *w);
 
 /* Exact energy in watt-hours and joules for a flash count. */
 double pulse_energy_wh(const struct pulse_params *p, uint64_t flashes);

@@ -90,6 +90,30 @@ static inline int ring_push(struct ring *r, const void *item)
 	return 0;
 }
 
+/* Producer side, for producers that keep what does not fit (and so lose
+ * nothing): like ring_push, but a full ring is not counted as a drop.
+ * Returns 0 or -ENOBUFS. */
+static inline int ring_push_nodrop(struct ring *r, const void *item)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	if (head - r->tail_cache > r->mask) {
+		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head - r->tail_cache > r->mask)
+			return -ENOBUFS;
+	}
+	memcpy(r->slots + (head & r->mask) * r->item_size, item, r->item_size);
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return 0;
+}
+
+/* Producer side: an item the producer gave up on after all, counted with
+ * the ring's drops. */
+static inline void ring_note_drop(struct ring *r)
+{
+	atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+}
+
 /* Producer side: would a push succeed now?  (Used by sources that must not
  * drop, such as a replay, to apply back-pressure instead.) */
 static inline int ring_full(struct ring *r)
@@ -114,6 +138,21 @@ static inline int ring_pop(struct ring *r, void *item)
 	}
 	memcpy(item, r->slots + (tail & r->mask) * r->item_size, r->item_size);
 	atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+	return 0;
+}
+
+/* Consumer side: a copy of the oldest item without taking it.  Returns 0
+ * or -EAGAIN when empty. */
+static inline int ring_peek(struct ring *r, void *item)
+{
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+
+	if (tail == r->head_cache) {
+		r->head_cache = atomic_load_explicit(&r->head, memory_order_acquire);
+		if (tail == r->head_cache)
+			return -EAGAIN;
+	}
+	memcpy(item, r->slots + (tail & r->mask) * r->item_size, r->item_size);
 	return 0;
 }
 

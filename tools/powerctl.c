@@ -255,8 +255,8 @@ static int powerctl_rings(const cJSON *rings)
 /* Sinks: a failing one shows its state and last error at a glance. */
 static int powerctl_sinks(const cJSON *sinks)
 {
-	static const char *const reasons[] = {"rejected", "spool_full", "corrupt", "too_old",
-					      "unencodable"};
+	static const char *const reasons[] = {"rejected",    "spool_full", "corrupt",
+					      "spool_error", "too_old",	   "unencodable"};
 	size_t n = (size_t)cJSON_GetArraySize(sinks), i = 1, k;
 	struct powerctl_row *rows;
 	const cJSON *o;

@@ -271,11 +271,10 @@ static bool bu_lost(const char *what, const struct status_sink *ss, uint64_t rin
 	return true;
 }
 
-/* uploader_publish() waits at most 100 ms for room and then drops the
- * sample (counted): right for a meter, which never floods, but a flood
- * from a descheduled producer on a busy machine could hit it.  So the
- * flood looks at the ring every 128 samples and lets it drain below half
- * full: the rate measured is the uploader's, and nothing is lost. */
+/* uploader_publish() never blocks: a full ring returns -EAGAIN and the
+ * producer keeps the sample.  The flood also looks at the ring every 128
+ * samples and lets it drain below half full: the rate measured is the
+ * uploader's, and nothing is lost. */
 static int bu_publish(struct uploader *u, const struct sample *s, uint64_t *count)
 {
 	struct status st;
@@ -294,7 +293,8 @@ static int bu_publish(struct uploader *u, const struct sample *s, uint64_t *coun
 				break;
 			bu_sleep_ns(50000);
 		}
-	uploader_publish(u, s);
+	while (uploader_publish(u, s) == -EAGAIN)
+		bu_sleep_ns(50000);
 	return 0;
 }
 
@@ -497,7 +497,7 @@ static int bu_spool_case(const char *dir, const char *name, enum spool_fsync pol
 	t0 = t = bu_mono();
 	do {
 		rec[0] = (unsigned char)n;
-		r = spool_append(sp, rec, len);
+		r = spool_append(sp, rec, len, 1);
 		if (r)
 			break;
 		n++;

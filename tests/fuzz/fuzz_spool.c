@@ -1,10 +1,12 @@
-// fuzz-extra-sources: daemon/spool.c
+// fuzz-extra-sources: daemon/spool.c daemon/fsutil.c
 /* libFuzzer target for the spool's recovery and reader.  The input becomes
  * the spool directory's files:
  *
  *   byte 0   flags: 1 = an ack file follows, 2 = split the rest into two
  *            segments, 4 = a 1 KiB cap, 0x18 = segment size (default, 64,
- *            256, 4096 bytes)
+ *            256, 4096 bytes), 0x20 = give each segment a valid header (so
+ *            the records behind it are reached without luck), 0x40 = the
+ *            second header also records the first segment's size
  *   [1 byte  ack file length, then that many bytes]   if flags & 1
  *   [2 bytes split offset, little-endian]             if flags & 2
  *   the rest: segment 1 (and segment 2 after the split)
@@ -14,6 +16,7 @@
  * one read back (never hidden behind garbage), and an ack at the end leaves
  * nothing to read, also after reopening. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,7 +59,24 @@ static void dir_remove(void)
 	rmdir(fuzz_dir);
 }
 
-static void put_file(const char *name, const uint8_t *p, size_t n)
+/* A segment header as spool.h describes it. */
+static void seg_header(uint8_t *h, uint32_t id, uint64_t prev_bytes, uint32_t prev_items)
+{
+	uint32_t v[8] = {0x47535750u,
+			 1,
+			 id,
+			 prev_bytes ? 1 : 0,
+			 (uint32_t)prev_bytes,
+			 (uint32_t)(prev_bytes >> 32),
+			 prev_items,
+			 0};
+
+	memcpy(h, v, 28);
+	v[7] = spool_crc32c(0, h, 28);
+	memcpy(h + 28, &v[7], 4);
+}
+
+static void put_file_hdr(const char *name, const uint8_t *hdr, const uint8_t *p, size_t n)
 {
 	char path[128];
 	int fd;
@@ -64,8 +84,14 @@ static void put_file(const char *name, const uint8_t *p, size_t n)
 	snprintf(path, sizeof(path), "%s/%s", fuzz_dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	FUZZ_ASSERT(fd >= 0);
+	FUZZ_ASSERT(!hdr || write(fd, hdr, SPOOL_SEG_HDR) == SPOOL_SEG_HDR);
 	FUZZ_ASSERT(n == 0 || write(fd, p, n) == (ssize_t)n);
 	close(fd);
+}
+
+static void put_file(const char *name, const uint8_t *p, size_t n)
+{
+	put_file_hdr(name, NULL, p, n);
 }
 
 /* Sum of the segment files' sizes, and how many there are. */
@@ -102,7 +128,7 @@ static unsigned read_to_end(struct spool *s, uint64_t *pos, const void **last, s
 
 	*last = NULL;
 	*last_len = 0;
-	while ((r = spool_read(s, pos, &d, &len)) == 1) {
+	while ((r = spool_read(s, pos, &d, &len, NULL)) == 1) {
 		FUZZ_ASSERT(*pos > prev);
 		FUZZ_ASSERT(len <= SPOOL_RECORD_MAX);
 		prev = *pos;
@@ -185,9 +211,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= 2;
 		split = at % (size + 1);
 	}
-	put_file("0000000000000001.seg", data, split);
-	if (split < size)
-		put_file("0000000000000002.seg", data + split, size - split);
+	{
+		uint8_t h1[SPOOL_SEG_HDR], h2[SPOOL_SEG_HDR];
+		bool hdr = flags & 0x20;
+
+		seg_header(h1, 1, 0, 0);
+		/* Claims of a size and count that need not match: the chain
+		 * check must survive whatever the header says. */
+		seg_header(h2, 2, flags & 0x40 ? SPOOL_SEG_HDR + split + (size & 0xff) : 0,
+			   (uint32_t)size);
+		put_file_hdr("0000000000000001.seg", hdr ? h1 : NULL, data, split);
+		if (split < size)
+			put_file_hdr("0000000000000002.seg", hdr ? h2 : NULL, data + split,
+				     size - split);
+	}
 
 	s = open_spool(flags);
 	check_stats(s);
@@ -201,8 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf((char *)marker, sizeof(marker), "fuzz marker %08x %02x", h, flags);
 	memset(pad, 'p', sizeof(pad));
 	for (i = 0; i < 4; i++) /* enough to hit the cap and roll segments */
-		FUZZ_ASSERT(spool_append(s, pad, sizeof(pad)) == 0);
-	FUZZ_ASSERT(spool_append(s, marker, strlen((char *)marker)) == 0);
+		FUZZ_ASSERT(spool_append(s, pad, sizeof(pad), 1) == 0);
+	FUZZ_ASSERT(spool_append(s, marker, strlen((char *)marker), 1) == 0);
 	check_stats(s);
 	pos = spool_ack_pos(s);
 	FUZZ_ASSERT(read_to_end(s, &pos, &last, &last_len) >= 1);
@@ -217,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s = open_spool(flags);
 	pos = spool_ack_pos(s);
 	FUZZ_ASSERT(read_to_end(s, &pos, &last, &last_len) == 0);
-	FUZZ_ASSERT(spool_append(s, marker, 3) == 0);
+	FUZZ_ASSERT(spool_append(s, marker, 3, 1) == 0);
 	pos = spool_ack_pos(s);
 	FUZZ_ASSERT(read_to_end(s, &pos, &last, &last_len) == 1 && last_len == 3);
 	spool_close(s);
