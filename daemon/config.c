@@ -25,6 +25,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "netaddr.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -238,73 +239,28 @@ static int string_parse(const struct key_def *k, const char *s, void *field, cha
 	return 0;
 }
 
-static int host_ok(const char *h, size_t n)
-{
-	char ip[64];
-	size_t i, dots = 0;
-	struct in_addr a;
-
-	if (!n || n >= sizeof(ip))
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (h[i] == '.')
-			dots++;
-		else if (!is_digit(h[i]) && !isalpha((unsigned char)h[i]) && h[i] != '-')
-			return 0;
-	}
-	/* Digits and dots look like an IPv4 address, so they must be one. */
-	if (strspn(h, "0123456789.") >= n) {
-		memcpy(ip, h, n);
-		ip[n] = '\0';
-		return dots == 3 && inet_pton(AF_INET, ip, &a) == 1;
-	}
-	return 1;
-}
-
-/* HOST:PORT, [IPV6]:PORT, or "off"/"" (stored as ""). */
+/* HOST:PORT, [IPV6]:PORT, or "off"/"" (stored as ""): the HTTP server's own
+ * parser, so what passes here is what the daemon binds. */
 static int listen_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
 {
-	const char *port;
-	struct in6_addr a6;
-	char ip[64];
-	uint64_t p;
-	const char *w;
+	struct sockaddr_storage ss;
+	const char *w = NULL;
+	socklen_t sl;
+	int r;
 
-	if (!*s || !strcmp(s, "off")) {
-		*(char *)field = '\0';
-		return 0;
-	}
 	if (strlen(s) >= k->size)
 		return fail(why, len, "too long");
-	if (*s == '[') {
-		const char *close = strchr(s, ']');
-		size_t n = close ? (size_t)(close - s - 1) : 0;
-
-		if (!close || close[1] != ':')
-			return fail(why, len, "expected [IPV6]:PORT");
-		if (!n || n >= sizeof(ip))
-			return fail(why, len, "bad IPv6 address");
-		memcpy(ip, s + 1, n);
-		ip[n] = '\0';
-		if (inet_pton(AF_INET6, ip, &a6) != 1)
-			return fail(why, len, "bad IPv6 address");
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(s, ':');
-
-		if (!colon)
-			return fail(why, len, "expected HOST:PORT, [IPV6]:PORT or off");
-		if (memchr(s, ':', (size_t)(colon - s)))
-			return fail(why, len, "IPv6 addresses need brackets, e.g. [::1]:9480");
-		if (colon == s)
-			return fail(why, len, "missing host (0.0.0.0 for every address)");
-		if (!host_ok(s, (size_t)(colon - s)))
-			return fail(why, len, "bad host");
-		port = colon + 1;
-	}
-	if (parse_u64(port, &p, &w) || p < 1 || p > 65535)
+	r = netaddr_parse_listen(s, &ss, &sl, &w);
+	if (r < 0)
+		return fail(why, len, w);
+	/* A port the kernel picks is of no use to a scraper. */
+	if (r == 0 && (ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					       : ((struct sockaddr_in6 *)&ss)->sin6_port) == 0)
 		return fail(why, len, "port must be 1..65535");
-	memcpy(field, s, strlen(s) + 1);
+	if (r == 1)
+		*(char *)field = '\0';
+	else
+		memcpy(field, s, strlen(s) + 1);
 	return 0;
 }
 
@@ -501,6 +457,7 @@ static void daemon_defaults(void *obj)
 	struct cfg_daemon *d = obj;
 
 	memset(d, 0, sizeof(*d));
+	/* line_no stays 0 until a [daemon] section appears. */
 	strcpy(d->state_dir, "/var/lib/powerd");
 	strcpy(d->listen, "127.0.0.1:9480");
 	strcpy(d->socket, "/run/powerd/powerd.sock");
@@ -512,8 +469,8 @@ static void daemon_defaults(void *obj)
 static void *daemon_add(struct config *cfg, const char *name, unsigned line)
 {
 	(void)name;
-	(void)line;
 	/* Defaults are in place from the start: [daemon] is optional. */
+	cfg->daemon.line_no = line;
 	return &cfg->daemon;
 }
 
@@ -735,7 +692,7 @@ static unsigned sink_find(const struct config *cfg, const char *name)
  * typo such as "bucket" on an influxdb v1 sink is never silently ignored. */
 static const char *const sink_only[][12] = {
 	[CFG_SINK_INFLUXDB] = {"url", "database", "retention_policy", "username", "password", "org",
-			       "bucket", "token", "gzip"},
+			       "bucket", "token", "gzip", "ca_file"},
 	[CFG_SINK_FILE] = {"path"},
 	[CFG_SINK_MQTT] = {"host", "port", "client_id", "topic_prefix", "format", "pico_host",
 			   "tls", "ca_file", "ha_discovery", "ha_prefix", "username", "password"},

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "netaddr.h"
 #include "page.h"
 #include "status_json.h"
 
@@ -53,58 +54,6 @@ static const struct {
 	{"/api/status", HTTP_DOC_STATUS, "application/json"},
 	{"/", HTTP_DOC_PAGE, "text/html; charset=utf-8"},
 };
-
-int http_parse_listen(const char *listen_addr, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN];
-	const char *hs, *he, *port;
-	unsigned long p;
-	size_t hl, pl;
-
-	if (!listen_addr || !*listen_addr || !strcmp(listen_addr, "off"))
-		return 1;
-	if (listen_addr[0] == '[') {
-		hs = listen_addr + 1;
-		he = strchr(hs, ']');
-		if (!he || he[1] != ':')
-			return -EINVAL;
-		port = he + 2;
-	} else {
-		hs = listen_addr;
-		he = strrchr(hs, ':');
-		if (!he)
-			return -EINVAL;
-		port = he + 1;
-	}
-	hl = (size_t)(he - hs);
-	pl = strlen(port);
-	if (hl == 0 || hl >= sizeof(host) || pl == 0 || pl > 5 || strspn(port, "0123456789") != pl)
-		return -EINVAL;
-	p = strtoul(port, NULL, 10);
-	if (p > 65535)
-		return -EINVAL;
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (listen_addr[0] == '[') {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return -EINVAL;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons((uint16_t)p);
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -EINVAL;
-		a->sin_family = AF_INET;
-		a->sin_port = htons((uint16_t)p);
-		*len = sizeof(*a);
-	}
-	return 0;
-}
 
 /* MHD's messages end in a newline and may quote what a client sent: keep
  * each one on one clean log line. */
@@ -265,11 +214,12 @@ static int http_tcp_socket(const char *listen_addr, int *fdp, int *port, char *d
 	char host[INET6_ADDRSTRLEN];
 	struct sockaddr_storage ss;
 	socklen_t len;
+	const char *why = "";
 	int fd, r, one = 1;
 
-	r = http_parse_listen(listen_addr, &ss, &len);
+	r = netaddr_parse_listen(listen_addr, &ss, &len, &why);
 	if (r < 0)
-		log_err("http: listen = %s: expected IPV4:PORT, [IPV6]:PORT or off", listen_addr);
+		log_err("http: listen = %s: %s", listen_addr, why);
 	if (r)
 		return r;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -31,9 +31,5 @@ void http_stop(struct http *h);
 /* The bound TCP port, 0 without a TCP listener. */
 int http_port(const struct http *h);
 
-/* Parses a listen address as http_start does (also usable to validate the
- * configuration).  Returns 0, 1 for "off"/"" (nothing to listen on), or
- * -EINVAL. */
-int http_parse_listen(const char *listen_addr, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
 #include "log.h"
 #include "powerd.h"
@@ -26,7 +27,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: powerd [-c FILE] [--check] [--version]\n"
 		   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
-		   "      --check        validate the configuration and exit (0 ok, 2 errors)\n"
+		   "      --check        validate the configuration and what it names (paths,\n"
+		   "                     directories) and exit (0 ok, 2 errors)\n"
 		   "      --version      print the version and exit\n"
 		   "Runs in the foreground; SIGTERM/SIGINT stop it, SIGHUP reloads the "
 		   "configuration.\n");
@@ -148,10 +150,15 @@ int main(int argc, char **argv)
 	if (cfg_load(path, &cfg, stderr))
 		return 2;
 	if (check) {
-		printf("%s: configuration OK (%zu meter%s)\n", path, cfg.npulses,
-		       cfg.npulses == 1 ? "" : "s");
+		/* Also what the file names: a check that passes a state_dir the
+		 * daemon cannot write would only move the error to the start. */
+		r = check_environment(&cfg, stderr);
+		if (r == 0)
+			printf("%s: configuration OK (%zu meter%s, %zu sink%s)\n", path,
+			       cfg.npulses, cfg.npulses == 1 ? "" : "s", cfg.nsinks,
+			       cfg.nsinks == 1 ? "" : "s");
 		cfg_free(&cfg);
-		return 0;
+		return r ? 2 : 0;
 	}
 	/* Every thread inherits this mask; the I/O thread reads the signals
 	 * from a signalfd instead. */

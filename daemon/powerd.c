@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "powerd.h"
+#include "statedir.h"
 #include "uploader.h"
 
 static int powerd_meters_init(struct powerd *pd)
@@ -71,15 +72,13 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	pd->cfg = cfg;
 	pd->stats = stats;
 	pd->ctl_fd = ctl_fd;
-	pd->wake_fd = pd->io_stop_fd = pd->sig_fd = -1;
+	pd->wake_fd = pd->io_stop_fd = pd->sig_fd = pd->state_lock = -1;
 	pthread_mutex_init(&pd->lock, NULL);
 	log_set_level(cfg->daemon.log_level);
 
-	r = persist_prepare_dir(cfg->daemon.state_dir);
-	if (r) {
-		log_err("state_dir %s is not usable: %s", cfg->daemon.state_dir, strerror(-r));
+	r = statedir_open(cfg->daemon.state_dir, &pd->state_lock);
+	if (r)
 		goto fail;
-	}
 	r = powerd_meters_init(pd);
 	if (r)
 		goto fail;
@@ -148,6 +147,8 @@ void powerd_stop(struct powerd *pd)
 		close(pd->io_stop_fd);
 	pd->wake_fd = pd->io_stop_fd = -1;
 	ring_free(&pd->edges);
+	statedir_close(pd->state_lock);
+	pd->state_lock = -1;
 	free(pd->meters);
 	pd->meters = NULL;
 	pd->nmeters = 0;

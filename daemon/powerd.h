@@ -121,7 +121,8 @@ struct powerd {
 	int io_stop_fd; /* eventfd: stop, for the I/O thread */
 	struct loop_op io_stop_op;
 	uint64_t io_stop_buf;
-	int ctl_fd; /* write end of the supervisor's pipe */
+	int ctl_fd;	/* write end of the supervisor's pipe */
+	int state_lock; /* holds state_dir's lock (statedir.h) */
 	int sig_fd; /* signalfd, read by the I/O thread */
 	struct loop *loop;
 	struct loop_op sig_op;

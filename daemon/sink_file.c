@@ -8,6 +8,7 @@
  * does not leave a torn line. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "lineproto.h"
 #include "sink.h"
 
@@ -27,14 +29,32 @@ struct file_sink {
 
 static int file_reopen(struct file_sink *p, const char *path)
 {
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
 	struct stat st;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	int fd, r;
 
+	/* Its directory is created like the spool's; O_NONBLOCK so that a FIFO
+	 * at the path cannot hang the uploader in open(). */
+	if (slash && slash != path && (size_t)(slash - path) < sizeof(dir)) {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		r = fs_mkdir_p(dir, 0750);
+		if (r)
+			return r;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st)) {
-		int r = -errno;
-
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL; /* a FIFO, a device: not a file to keep samples in */
+	else if (fcntl(fd, F_SETFL, O_APPEND) < 0)
+		r = -errno;
+	else
+		r = 0;
+	if (r) {
 		close(fd);
 		return r;
 	}

@@ -18,6 +18,7 @@ enum cfg_edge { CFG_EDGE_RISING, CFG_EDGE_FALLING };
 enum cfg_bias { CFG_BIAS_AS_IS, CFG_BIAS_DISABLED, CFG_BIAS_PULL_UP, CFG_BIAS_PULL_DOWN };
 
 struct cfg_daemon {
+	unsigned line_no;	     /* of the [daemon] header; 0 without one */
 	char state_dir[PATH_MAX];    /* default /var/lib/powerd */
 	char listen[128];	     /* default 127.0.0.1:9480; "" or "off" disables HTTP */
 	char socket[PATH_MAX];	     /* default /run/powerd/powerd.sock */

@@ -250,13 +250,16 @@ static const struct bad bads[] = {
 	{"[daemon]\nedge_ring = 8\n", "t.conf:2: ", "16..1048576"},
 	{"[daemon]\nedge_ring = 2097152\n", "t.conf:2: ", "16..1048576"},
 	{"[daemon]\nlog_level = verbose\n", "t.conf:2: ", "error, warning, info, debug"},
-	{"[daemon]\nlisten = 9480\n", "t.conf:2: ", "HOST:PORT"},
+	{"[daemon]\nlisten = 9480\n", "t.conf:2: ", "IPV4:PORT"},
+	/* One parser with the HTTP server: a name that passed here made the
+	 * daemon exit at start. */
+	{"[daemon]\nlisten = pi-4.local:9480\n", "t.conf:2: ", "not resolved"},
 	{"[daemon]\nlisten = 127.0.0.1:0\n", "t.conf:2: ", "port"},
 	{"[daemon]\nlisten = 127.0.0.1:65536\n", "t.conf:2: ", "port"},
 	{"[daemon]\nlisten = 127.0.0.1:80x\n", "t.conf:2: ", "port"},
 	{"[daemon]\nlisten = ::1:9480\n", "t.conf:2: ", "brackets"},
 	{"[daemon]\nlisten = [::g]:9480\n", "t.conf:2: ", "IPv6"},
-	{"[daemon]\nlisten = 300.1.2.3:9480\n", "t.conf:2: ", "bad host"},
+	{"[daemon]\nlisten = 300.1.2.3:9480\n", "t.conf:2: ", "bad IPv4"},
 	{"[daemon]\nlisten = :9480\n", "t.conf:2: ", "missing host"},
 	{"[daemon]\nstate_dir =\n", "t.conf:2: ", "empty"},
 	{"[pulse.house]\nline = 1\nimpulses_per_kwh = 1\nchip = "
@@ -378,7 +381,7 @@ static void test_limits(void)
 static void test_listen(void)
 {
 	static const char *const ok[] = {"127.0.0.1:9480",  "[::1]:9480", "[::]:1",
-					 "localhost:65535", "0.0.0.0:80", "pi-4.local:9480"};
+					 "localhost:65535", "0.0.0.0:80"};
 	char text[256];
 	struct config c;
 	char *out;

@@ -22,6 +22,7 @@
 #include "buf.h"
 #include "check.h"
 #include "http.h"
+#include "netaddr.h"
 #include "status.h"
 
 struct fake {
@@ -217,27 +218,28 @@ static void test_parse_listen(void)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	CHECK_EQ_INT(http_parse_listen("127.0.0.1:9480", &ss, &len), 0);
+	CHECK_EQ_INT(netaddr_parse_listen("127.0.0.1:9480", &ss, &len, NULL), 0);
 	CHECK_EQ_INT(ss.ss_family, AF_INET);
 	CHECK_EQ_INT(len, sizeof(struct sockaddr_in));
 	CHECK_EQ_INT(ntohs(((struct sockaddr_in *)&ss)->sin_port), 9480);
-	CHECK_EQ_INT(http_parse_listen("[::1]:80", &ss, &len), 0);
+	CHECK_EQ_INT(netaddr_parse_listen("[::1]:80", &ss, &len, NULL), 0);
 	CHECK_EQ_INT(ss.ss_family, AF_INET6);
 	CHECK_EQ_INT(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 80);
-	CHECK_EQ_INT(http_parse_listen("0.0.0.0:0", &ss, &len), 0);
-	CHECK_EQ_INT(http_parse_listen("off", &ss, &len), 1);
-	CHECK_EQ_INT(http_parse_listen("", &ss, &len), 1);
-	CHECK_EQ_INT(http_parse_listen(NULL, &ss, &len), 1);
-	CHECK_EQ_INT(http_parse_listen("127.0.0.1:65536", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("127.0.0.1:", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("127.0.0.1:-1", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("127.0.0.1:80x", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen(":80", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("9480", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("localhost:80", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("::1:80", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("[::1]80", &ss, &len), -EINVAL);
-	CHECK_EQ_INT(http_parse_listen("[127.0.0.1]:80", &ss, &len), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("0.0.0.0:0", &ss, &len, NULL), 0);
+	CHECK_EQ_INT(netaddr_parse_listen("off", &ss, &len, NULL), 1);
+	CHECK_EQ_INT(netaddr_parse_listen("", &ss, &len, NULL), 1);
+	CHECK_EQ_INT(netaddr_parse_listen(NULL, &ss, &len, NULL), 1);
+	CHECK_EQ_INT(netaddr_parse_listen("127.0.0.1:65536", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("127.0.0.1:", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("127.0.0.1:-1", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("127.0.0.1:80x", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen(":80", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("9480", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("localhost:80", &ss, &len, NULL), 0);
+	CHECK_EQ_INT(netaddr_parse_listen("example.org:80", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("::1:80", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("[::1]80", &ss, &len, NULL), -EINVAL);
+	CHECK_EQ_INT(netaddr_parse_listen("[127.0.0.1]:80", &ss, &len, NULL), -EINVAL);
 }
 
 /* A socket file left by a process that died: bound, never listening. */
