@@ -82,8 +82,8 @@ static int check_dir(const char *dir, char *why, size_t n)
 			*slash = '\0';
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		snprintf(why, n, "%s is %s, not a directory",
-			 p, S_ISREG(sb.st_mode) ? "a file" : check_kind(sb.st_mode));
+		snprintf(why, n, "%s is %s, not a directory", p,
+			 S_ISREG(sb.st_mode) ? "a file" : check_kind(sb.st_mode));
 		return -ENOTDIR;
 	}
 	if (statvfs(p, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
@@ -200,7 +200,8 @@ static void check_sinks(struct check *c)
 		const struct cfg_sink *k = &c->cfg->sinks[i];
 
 		if (k->type == CFG_SINK_FILE && check_writable(k->path, why, sizeof(why)))
-			check_report(c, k->line_no, "[sink.%s]: path %s: %s", k->name, k->path, why);
+			check_report(c, k->line_no, "[sink.%s]: path %s: %s", k->name, k->path,
+				     why);
 		if (k->ca_file[0] && check_readable(k->ca_file, why, sizeof(why)))
 			check_report(c, k->line_no, "[sink.%s]: ca_file %s: %s", k->name,
 				     k->ca_file, why);

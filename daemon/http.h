@@ -31,5 +31,4 @@ void http_stop(struct http *h);
 /* The bound TCP port, 0 without a TCP listener. */
 int http_port(const struct http *h);
 
-
 #endif

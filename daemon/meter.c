@@ -50,10 +50,26 @@ static void meter_persist(struct powerd *pd, bool force)
 				 m->pm.flashes);
 		if (r) {
 			atomic_fetch_add(&pd->stats->persist_failed, 1);
-			log_err("meter %s: saving the energy counter in %s: %s", m->cfg->name,
-				pd->cfg->daemon.state_dir, strerror(-r));
+			/* Once per change of state: a full disk fails every
+			 * persist_interval for as long as it lasts. */
+			if (r != m->persist_err)
+				log_err("meter %s: cannot save the energy counter in %s: %s "
+					"(retrying "
+					"every persist_interval; a crash meanwhile loses the "
+					"flashes "
+					"since the last checkpoint, %" PRIu64 ")",
+					m->cfg->name, pd->cfg->daemon.state_dir, strerror(-r),
+					m->persisted);
+			m->persist_err = r;
+			m->persist_failures++;
 			continue;
 		}
+		if (m->persist_err)
+			log_info("meter %s: the energy counter is saved again (after %" PRIu64
+				 " failed attempts)",
+				 m->cfg->name, m->persist_failures);
+		m->persist_err = 0;
+		m->persist_failures = 0;
 		m->persisted = m->pm.flashes;
 		atomic_fetch_add(&pd->stats->persist_ok, 1);
 		atomic_store(&pd->stats->last_persist_unix_ns, clock_unix_ns());

@@ -74,6 +74,8 @@ struct meter {
 	struct meter_src src;
 	struct pulse_meter pm;
 	uint64_t persisted; /* flash count last written to disk */
+	int persist_err;    /* the last checkpoint failed with this (meter thread) */
+	uint64_t persist_failures;
 	struct meter_pub pub;
 	/* Written by the I/O thread, read anywhere. */
 	_Atomic uint64_t events_lost;
@@ -123,7 +125,7 @@ struct powerd {
 	uint64_t io_stop_buf;
 	int ctl_fd;	/* write end of the supervisor's pipe */
 	int state_lock; /* holds state_dir's lock (statedir.h) */
-	int sig_fd; /* signalfd, read by the I/O thread */
+	int sig_fd;	/* signalfd, read by the I/O thread */
 	struct loop *loop;
 	struct loop_op sig_op;
 	unsigned char sig_buf[128];

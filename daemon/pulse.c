@@ -80,7 +80,9 @@ int pulse_edge(struct pulse_meter *m, int64_t ts_ns, int level, struct pulse_fla
 
 int pulse_advance(struct pulse_meter *m, int64_t now_ns, struct pulse_flash *f)
 {
-	if (m->raw < 0 || m->raw == m->stable)
+	/* A time before the last edge (a watermark not raised yet) confirms
+	 * nothing, and must not be subtracted from it. */
+	if (m->raw < 0 || m->raw == m->stable || now_ns < m->raw_since)
 		return 0;
 	if (now_ns - m->raw_since < m->p.min_pulse_ns)
 		return 0;
@@ -102,7 +104,7 @@ bool pulse_power(const struct pulse_meter *m, int64_t seen_ns, double *w)
 	*w = 0;
 	if (!m->have_flash)
 		return false;
-	since = seen_ns - m->last_flash_ns;
+	since = seen_ns > m->last_flash_ns ? seen_ns - m->last_flash_ns : 0;
 	if (since >= m->p.timeout_ns)
 		return true;
 	if (m->last_interval_ns == 0)

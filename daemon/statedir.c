@@ -49,7 +49,8 @@ int statedir_open(const char *dir, int *lock_fd)
 		pid[strcspn(pid, "\n")] = '\0';
 		if (r == -EBUSY)
 			log_err("state_dir %s is in use by another powerd (pid %s): two daemons on "
-				"one state directory would corrupt each other's counters and spools",
+				"one state directory would corrupt each other's counters and "
+				"spools",
 				dir, pid[0] ? pid : "unknown");
 		else
 			log_err("state_dir %s: cannot lock it: %s", dir, strerror(-r));

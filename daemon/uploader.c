@@ -91,7 +91,7 @@ struct usink {
 	unsigned attempts;
 	int64_t retry_at_mono;
 	struct spool_stats sp_seen; /* spool damage already counted */
-	struct log_rate reject_log;
+	struct log_rate reject_log, retry_log;
 	char reject_msg[256];
 };
 
@@ -118,7 +118,7 @@ struct uploader {
 	_Atomic bool stop;
 	/* Set by the uploader just before it sleeps; a producer that finds it
 	 * set after pushing wakes it (see uploader_sleep). */
-	_Atomic bool sleeping;
+	_Atomic int sleeping;
 	uint64_t rng;
 	pthread_mutex_t lock;
 	struct usink_pub *pub;
@@ -304,6 +304,8 @@ static void usink_hold_pending(struct usink *us)
 	usink_held_bound(us);
 }
 
+static void usink_release_inflight(struct usink *us);
+
 /* Batches to the spool, oldest first: what waits in memory (but the batch
  * being sent from there), then the open batch.  Whatever cannot be written
  * waits in memory; `force` tries the spool even during its backoff. */
@@ -313,6 +315,14 @@ static void usink_store(struct uploader *u, struct usink *us, int64_t now, bool 
 	size_t i;
 	int r;
 
+	if (us->from_memory && !us->sending && us->nranges == 1 && us->ranges[0].lo == 0 &&
+	    us->ranges[0].hi == us->loaded) {
+		/* The batch from memory failed and waits for its retry, none
+		 * of it delivered: it may go to the spool with the rest (a
+		 * batch partly delivered stays, or it would be counted twice). */
+		us->from_memory = false;
+		usink_release_inflight(us);
+	}
 	if (!us->npending && us->nheld <= held_first_idle(us))
 		return;
 	if (us->spool_err && !force && now < us->spool_retry_at) {
@@ -638,6 +648,7 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 	struct range top = us->ranges[us->nranges - 1];
 	uint32_t n = top.hi - top.lo, mid;
 	int64_t delay;
+	uint64_t k;
 
 	us->sending = false;
 	us->s.verdict_ready = false;
@@ -649,6 +660,7 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 			log_info("sink %s: delivering again after %u failed attempts",
 				 us->s.cfg->name, us->attempts);
 		us->attempts = 0;
+		us->retry_log.pending = 0;
 		if (us->nranges == 0)
 			usink_loaded_done(us);
 		break;
@@ -659,11 +671,18 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 					    us->attempts, up_random(u));
 		us->retry_at_mono = now + delay;
 		usink_park_inflight(us);
-		/* The first failure and then every tenth: a dead server for a
-		 * day must not fill the journal. */
-		if (us->attempts == 1 || us->attempts % 10 == 0)
-			log_warn("sink %s: %s; retry %u in %.1f s", us->s.cfg->name,
-				 us->s.verdict_msg, us->attempts, (double)delay / 1e9);
+		/* The first failure, then a line a minute at most: a dead
+		 * server for a day must not fill the journal. */
+		if (us->attempts == 1) {
+			us->retry_log.last_ns = now;
+			log_warn("sink %s: %s; retrying with backoff (%.1f s first)",
+				 us->s.cfg->name, us->s.verdict_msg, (double)delay / 1e9);
+		} else if (log_rate_event(&us->retry_log, now, UPLOADER_LOG_PERIOD, &k)) {
+			log_warn("sink %s: still failing after %u attempts (%" PRIu64
+				 " since the last report): %s; next in %.1f s",
+				 us->s.cfg->name, us->attempts, k, us->s.verdict_msg,
+				 (double)delay / 1e9);
+		}
 		break;
 	case SINK_REJECT:
 		us->nranges--;
@@ -791,7 +810,7 @@ static void uploader_turn(struct uploader *u, bool final)
 		if (final ||
 		    (us->npending && now - us->pend_since_mono >= us->s.cfg->flush_interval_ns))
 			usink_store(u, us, now, final);
-		else if (us->nheld > held_first_idle(us) && now >= us->spool_retry_at)
+		else if (us->nheld && now >= us->spool_retry_at)
 			usink_store(u, us, now, false);
 		usink_spool_damage(us);
 		if (final)
@@ -859,21 +878,22 @@ static int uploader_wait_ms(struct uploader *u)
 }
 
 /* Sleep until a deadline or a wake-up.  The protocol cannot miss a sample:
- * the uploader announces that it will sleep, then looks at the ring once
- * more; a producer pushes, then looks at the announcement.  With a full
- * fence between each side's store and load, at least one of them sees the
- * other (the sample, or the sleeper, which it then wakes). */
+ * the uploader announces that it will sleep (an exchange on `sleeping`),
+ * then looks at the ring once more; a producer pushes, then takes the
+ * announcement back (an exchange on the same word).  The two exchanges are
+ * ordered: if the producer's comes first, its push happens before the
+ * uploader's second look, which sees the sample; if the uploader's comes
+ * first, the producer sees the announcement and wakes it. */
 static void uploader_sleep(struct uploader *u)
 {
 	int ms = uploader_wait_ms(u);
 
 	if (ms == 0)
 		return;
-	atomic_store_explicit(&u->sleeping, true, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_exchange(&u->sleeping, 1);
 	if (ring_count(&u->samples) == 0 && !atomic_load(&u->stop))
 		curl_multi_poll(u->multi, NULL, 0, ms, NULL);
-	atomic_store_explicit(&u->sleeping, false, memory_order_relaxed);
+	atomic_store(&u->sleeping, 0);
 }
 
 static void *uploader_main(void *arg)
@@ -898,9 +918,7 @@ int uploader_publish(struct uploader *u, const struct sample *s)
 		return 0;
 	if (ring_push_nodrop(&u->samples, s))
 		return -EAGAIN;
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&u->sleeping, memory_order_relaxed) &&
-	    atomic_exchange(&u->sleeping, false))
+	if (atomic_exchange(&u->sleeping, 0))
 		curl_multi_wakeup(u->multi);
 	return 0;
 }

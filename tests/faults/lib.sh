@@ -91,3 +91,37 @@ fault_cleanup() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 	return 0
 }
+
+# vm_points MATCH: how many points VictoriaMetrics holds for MATCH (after
+# flushing its buffers); needs tests/lib_servers.sh.
+vm_points() {
+	vm_export "$1" | python3 -c 'import json,sys
+print(sum(len(json.loads(l)["timestamps"]) for l in sys.stdin if l.strip()))'
+}
+
+# wait_vm_points MATCH N SECONDS: until VictoriaMetrics reports N points
+# (ingestion is asynchronous: never count before it says so).
+wait_vm_points() {
+	local i got
+	for ((i = 0; i < $3 * 2; i++)); do
+		got=$(vm_points "$1" 2>/dev/null)
+		[ "${got:-0}" -ge "$2" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+# m NAME_WITH_LABELS: a sample's value from powerd's /metrics ($URL), or 0.
+m() {
+	local v
+	v=$(metric "$1" "$URL/metrics")
+	echo "${v:-0}"
+}
+
+# fill_disk DIR: fill the file system of DIR to the last byte (DIR/filler).
+fill_disk() {
+	dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null
+	# tmpfs may still take a few small writes into partly used pages.
+	while dd if=/dev/zero of="$1/filler.$RANDOM" bs=512 count=1 2>/dev/null; do :; done
+	return 0
+}

@@ -380,7 +380,7 @@ static void test_limits(void)
 
 static void test_listen(void)
 {
-	static const char *const ok[] = {"127.0.0.1:9480",  "[::1]:9480", "[::]:1",
+	static const char *const ok[] = {"127.0.0.1:9480", "[::1]:9480", "[::]:1",
 					 "localhost:65535", "0.0.0.0:80"};
 	char text[256];
 	struct config c;
