@@ -138,7 +138,9 @@ static int check_writable(const char *path, char *why, size_t n)
 	struct stat sb;
 
 	if (stat(path, &sb) == 0) {
-		if (!S_ISREG(sb.st_mode)) {
+		/* A character device (/dev/null) takes lines; a FIFO would
+		 * block the uploader once full. */
+		if (!S_ISREG(sb.st_mode) && !S_ISCHR(sb.st_mode)) {
 			snprintf(why, n, "is %s", check_kind(sb.st_mode));
 			return -EINVAL;
 		}

@@ -48,8 +48,8 @@ static int file_reopen(struct file_sink *p, const char *path)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		r = -errno;
-	else if (!S_ISREG(st.st_mode))
-		r = -EINVAL; /* a FIFO, a device: not a file to keep samples in */
+	else if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+		r = -EINVAL; /* a FIFO would block the uploader once full */
 	else if (fcntl(fd, F_SETFL, O_APPEND) < 0)
 		r = -errno;
 	else
