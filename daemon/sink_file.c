@@ -1,6 +1,7 @@
 /* The file sink: line protocol appended to `path`, one sample per line.
  *
- * The file is opened once and kept open; before each batch the path is
+ * The file's directory is created at start if missing.  The file is opened
+ * once and kept open; before each batch the path is
  * checked, and when logrotate (or a user) has moved or removed the file, a
  * new one is created at the path, so nothing is written into a file nobody
  * will read again.  Each batch is written whole and fdatasync'ed before it
@@ -27,22 +28,24 @@ struct file_sink {
 	struct buf body;
 };
 
+static int file_mkdir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return fs_mkdir_p(dir, 0750);
+}
+
 static int file_reopen(struct file_sink *p, const char *path)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
 	struct stat st;
 	int fd, r;
 
-	/* Its directory is created like the spool's; O_NONBLOCK so that a FIFO
-	 * at the path cannot hang the uploader in open(). */
-	if (slash && slash != path && (size_t)(slash - path) < sizeof(dir)) {
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		r = fs_mkdir_p(dir, 0750);
-		if (r)
-			return r;
-	}
+	/* O_NONBLOCK so that a FIFO at the path cannot hang the uploader. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0640);
 	if (fd < 0)
 		return -errno;
@@ -79,7 +82,12 @@ static int file_open(struct sink *s)
 		free(p);
 		return -EINVAL;
 	}
-	r = file_reopen(p, s->cfg->path);
+	/* The directory is created at start, like the spool's; not later: one
+	 * that vanishes may be a disk that was unmounted, and the samples must
+	 * not go to the disk below it. */
+	r = file_mkdir(s->cfg->path);
+	if (!r)
+		r = file_reopen(p, s->cfg->path);
 	if (r) {
 		free(p);
 		return r;

@@ -153,9 +153,18 @@ static void test_errors(void)
 
 	s.cfg = &c;
 	s.ops = &sink_file_ops;
-	/* A missing directory is an error at open (a configuration mistake). */
+	/* A missing directory is created, as for the spool and the socket;
+	 * one that cannot be (a file is in the way) is an error at open. */
 	snprintf(c.path, sizeof(c.path), "%s/no/such/dir/x.lp", tmpdir);
-	CHECK_EQ_INT(s.ops->open(&s), -ENOENT);
+	CHECK_EQ_INT(s.ops->open(&s), 0);
+	CHECK(access(c.path, F_OK) == 0);
+	s.ops->close(&s);
+	snprintf(c.path, sizeof(c.path), "%s/no/such/dir/x.lp/y.lp", tmpdir);
+	CHECK_EQ_INT(s.ops->open(&s), -ENOTDIR);
+	/* A FIFO would block the uploader: refused, at once. */
+	snprintf(c.path, sizeof(c.path), "%s/fifo", tmpdir);
+	CHECK_EQ_INT(mkfifo(c.path, 0600), 0);
+	CHECK(s.ops->open(&s) < 0);
 	c.path[0] = '\0';
 	CHECK_EQ_INT(s.ops->open(&s), -EINVAL);
 
