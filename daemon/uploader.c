@@ -39,6 +39,7 @@
 #include "sink.h"
 #include "spool.h"
 #include "uploader.h"
+#include "wakeup.h"
 
 #define UPLOADER_RING	      1024
 #define UPLOADER_TICK_MS      1000
@@ -116,9 +117,7 @@ struct uploader {
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
-	/* Set by the uploader just before it sleeps; a producer that finds it
-	 * set after pushing wakes it (see uploader_sleep). */
-	_Atomic int sleeping;
+	struct wakeup wake; /* the producer wakes the uploader (wakeup.h) */
 	uint64_t rng;
 	pthread_mutex_t lock;
 	struct usink_pub *pub;
@@ -877,23 +876,17 @@ static int uploader_wait_ms(struct uploader *u)
 	return (int)((wait + 999999) / 1000000);
 }
 
-/* Sleep until a deadline or a wake-up.  The protocol cannot miss a sample:
- * the uploader announces that it will sleep (an exchange on `sleeping`),
- * then looks at the ring once more; a producer pushes, then takes the
- * announcement back (an exchange on the same word).  The two exchanges are
- * ordered: if the producer's comes first, its push happens before the
- * uploader's second look, which sees the sample; if the uploader's comes
- * first, the producer sees the announcement and wakes it. */
+/* Sleep until a deadline or a wake-up, which cannot be missed (wakeup.h). */
 static void uploader_sleep(struct uploader *u)
 {
 	int ms = uploader_wait_ms(u);
 
 	if (ms == 0)
 		return;
-	atomic_exchange(&u->sleeping, 1);
+	wakeup_announce(&u->wake);
 	if (ring_count(&u->samples) == 0 && !atomic_load(&u->stop))
 		curl_multi_poll(u->multi, NULL, 0, ms, NULL);
-	atomic_store(&u->sleeping, 0);
+	wakeup_done(&u->wake);
 }
 
 static void *uploader_main(void *arg)
@@ -918,7 +911,7 @@ int uploader_publish(struct uploader *u, const struct sample *s)
 		return 0;
 	if (ring_push_nodrop(&u->samples, s))
 		return -EAGAIN;
-	if (atomic_exchange(&u->sleeping, 0))
+	if (wakeup_needed(&u->wake))
 		curl_multi_wakeup(u->multi);
 	return 0;
 }
