@@ -55,6 +55,7 @@ struct meter_src {
 	struct loop_op retry_op; /* reopen timer after an error */
 	unsigned char *rbuf;	 /* GPIO records */
 	size_t rbuf_size;
+	struct log_rate drop_log; /* edges lost: a line a minute at most */
 };
 
 /* What the meter thread publishes for readers: under powerd.lock. */

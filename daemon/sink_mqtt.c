@@ -97,6 +97,7 @@ struct mqtt {
 	uint32_t *index; /* open addressing over disc[].topic: slot = i + 1 */
 	bool disc_full_logged;
 	bool topic_bad_logged;
+	bool message_bad_logged;
 	struct buf topic, payload, dtopic, dpayload;
 };
 
@@ -830,9 +831,13 @@ static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
 			continue;
 		}
 		if (mqtt_message_error(rc)) {
+			/* The first with its reason; the uploader reports the
+			 * count, a line a minute at most. */
 			s->st.dropped_encode++;
-			log_warn("sink %s: broker cannot take a message on %s: %s; dropped",
-				 s->cfg->name, m->topic.data, mosquitto_strerror(rc));
+			if (!m->message_bad_logged)
+				log_warn("sink %s: broker cannot take a message on %s: %s; dropped",
+					 s->cfg->name, m->topic.data, mosquitto_strerror(rc));
+			m->message_bad_logged = true;
 			continue;
 		}
 		pthread_mutex_lock(&m->lock);

@@ -2,6 +2,7 @@
  * line-event fd; each completion carries up to GPIO_READ_EVENTS kernel
  * records, which go into the edge ring in one batch. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static void gpio_src_read_cb(struct loop *l, int res, void *arg)
 	struct gpio_event ev[GPIO_READ_EVENTS];
 	struct meter *m = arg;
 	struct powerd *pd = m->pd;
-	uint64_t lost = 0;
+	uint64_t lost = 0, full = 0;
 	size_t i, n;
 
 	(void)l;
@@ -71,10 +72,22 @@ static void gpio_src_read_cb(struct loop *l, int res, void *arg)
 
 		/* A full ring drops (and counts) the edge rather than
 		 * stall the loop: the kernel's own FIFO is behind us. */
-		ring_push(&pd->edges, &e);
+		if (ring_push(&pd->edges, &e))
+			full++; /* counted by the ring */
 	}
 	if (lost)
 		atomic_fetch_add(&m->events_lost, lost);
+	if (lost + full) {
+		uint64_t k;
+
+		m->src.drop_log.pending += lost + full - 1;
+		if (log_rate_event(&m->src.drop_log, loop_now(), 60 * 1000000000LL, &k))
+			log_warn("meter %s: %" PRIu64 " edges lost (the kernel's event buffer "
+				 "overflowed, or the edge ring was full); flashes may be missed; "
+				 "counted in powerd_pulse_events_lost_total and "
+				 "powerd_ring_dropped_total",
+				 m->cfg->name, k);
+	}
 	if (n)
 		io_notify_meter(pd);
 	gpio_src_arm(m);

@@ -92,7 +92,8 @@ struct usink {
 	unsigned attempts;
 	int64_t retry_at_mono;
 	struct spool_stats sp_seen; /* spool damage already counted */
-	struct log_rate reject_log, retry_log;
+	struct log_rate reject_log, retry_log, encode_log;
+	uint64_t encode_seen; /* dropped_encode already reported */
 	char reject_msg[256];
 };
 
@@ -778,6 +779,21 @@ static void uploader_publish_stats(struct uploader *u, int64_t now)
 	pthread_mutex_unlock(&u->lock);
 }
 
+/* Samples no request can carry (only NaN fields, a topic that is not UTF-8):
+ * counted by the sink types, reported here, a line a minute at most. */
+static void usink_log_unencodable(struct usink *us, int64_t now)
+{
+	uint64_t d = us->s.st.dropped_encode - us->encode_seen, n = 0;
+
+	us->encode_seen = us->s.st.dropped_encode;
+	us->encode_log.pending += d;
+	if (!log_rate_due(&us->encode_log, now, UPLOADER_LOG_PERIOD, &n))
+		return;
+	log_warn("sink %s: %" PRIu64 " sample%s cannot be encoded for this sink (no field it can "
+		 "carry) and %s dropped; counted as reason=\"unencodable\"",
+		 us->s.cfg->name, n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+}
+
 /* What the spool found damaged, counted once into the sink's counters. */
 static void usink_spool_damage(struct usink *us)
 {
@@ -821,6 +837,7 @@ static void uploader_turn(struct uploader *u, bool final)
 		if (us->spool)
 			spool_tick(us->spool, now);
 		usink_log_rejects(us, now, false);
+		usink_log_unencodable(us, now);
 	}
 	if (final)
 		return;
