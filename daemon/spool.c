@@ -43,6 +43,8 @@
 #include "spool.h"
 
 #define SPOOL_REC_MAGIC	  0x32445750u /* "PWD2" */
+#define SPOOL_V1_MAGIC	  0x50574452u /* "RDWP": format 1 (powerd 0.1.0), read only */
+#define SPOOL_V1_REC_HDR  12u	      /* magic | len | crc32c(payload) */
 #define SPOOL_SEG_MAGIC	  0x47535750u /* "PWSG" */
 #define SPOOL_SEG_VERSION 1u
 #define SPOOL_SEG_PREV	  1u /* flags: prev_bytes / prev_items are known */
@@ -404,13 +406,27 @@ uint32_t spool_crc32c(uint32_t crc, const void *data, size_t len)
 struct seg {
 	uint64_t id;
 	uint64_t size;
-	int64_t nrec;	/* valid records in it; -1 = not counted yet */
-	uint64_t items; /* items in those records (valid when nrec >= 0) */
+	int64_t nrec;	 /* valid records in it; -1 = not counted yet */
+	uint64_t items;	 /* items in those records (valid when nrec >= 0) */
+	uint8_t ver;	 /* 2, or 1: a segment written by powerd 0.1.0 (read only) */
+	uint8_t payload; /* the owner's payload version of its records */
 };
 
+/* Where records start, and how long their header is. */
+static uint64_t seg_start(const struct seg *g)
+{
+	return g->ver == 1 ? 0 : SPOOL_SEG_HDR;
+}
+
+static uint32_t seg_rec_hdr(const struct seg *g)
+{
+	return g->ver == 1 ? SPOOL_V1_REC_HDR : SPOOL_REC_HDR;
+}
+
 struct spool {
-	void (*on_drop)(void *arg, uint64_t pos, uint32_t items);
+	void (*on_drop)(void *arg, uint64_t pos, const struct spool_rec *rec);
 	void *drop_arg;
+	unsigned payload;
 	char *dir;
 	int dirfd; /* holds the flock that keeps a second powerd out */
 	uint64_t max_bytes, segment_bytes;
@@ -571,6 +587,8 @@ static int seg_push(struct spool *s, uint64_t id, uint64_t size, int64_t nrec)
 	s->segs[s->nsegs].size = size;
 	s->segs[s->nsegs].nrec = nrec;
 	s->segs[s->nsegs].items = 0;
+	s->segs[s->nsegs].ver = 2;
+	s->segs[s->nsegs].payload = (uint8_t)s->payload;
 	s->nsegs++;
 	return 0;
 }
@@ -697,45 +715,58 @@ enum rec_kind { REC_NONE, REC_OK, REC_DAMAGED };
 
 /* What starts at off: a valid record (*p, *len, *items), a record whose
  * header holds but whose payload does not (*len, *items: skip it exactly),
- * or no record; or a negative errno. */
+ * or no record; or a negative errno.  A format-1 record has no item count
+ * (SPOOL_ITEMS_UNKNOWN) and no header CRC, so it is valid or nothing. */
 static int rec_at(struct spool *s, struct seg *g, uint64_t off, const uint8_t **p, uint32_t *len,
 		  uint32_t *items)
 {
+	uint32_t hl = seg_rec_hdr(g), n, crc;
 	const uint8_t *h;
-	uint32_t n, crc;
 	int err;
 
-	if (off > g->size || g->size - off < SPOOL_REC_HDR)
+	if (off > g->size || g->size - off < hl)
 		return REC_NONE;
-	h = win_get(s, g, off, SPOOL_REC_HDR, &err);
+	h = win_get(s, g, off, hl, &err);
 	if (!h)
 		return err;
-	if (get32(h) != SPOOL_REC_MAGIC || get32(h + 16) != spool_crc32c(0, h, 16))
-		return REC_NONE;
+	if (g->ver == 1) {
+		if (get32(h) != SPOOL_V1_MAGIC)
+			return REC_NONE;
+		*items = SPOOL_ITEMS_UNKNOWN;
+		crc = get32(h + 8);
+	} else {
+		if (get32(h) != SPOOL_REC_MAGIC || get32(h + 16) != spool_crc32c(0, h, 16))
+			return REC_NONE;
+		*items = get32(h + 8);
+		crc = get32(h + 12);
+	}
 	n = get32(h + 4);
-	*items = get32(h + 8);
-	crc = get32(h + 12);
-	if (n > SPOOL_RECORD_MAX || n > g->size - off - SPOOL_REC_HDR)
+	if (n > SPOOL_RECORD_MAX || n > g->size - off - hl)
 		return REC_NONE; /* cut short: the header alone cannot be trusted */
 	*len = n;
-	*p = win_get(s, g, off + SPOOL_REC_HDR, n, &err);
+	*p = win_get(s, g, off + hl, n, &err);
 	if (!*p)
 		return err;
-	return spool_crc32c(0, *p, n) == crc ? REC_OK : REC_DAMAGED;
+	if (spool_crc32c(0, *p, n) == crc)
+		return REC_OK;
+	return g->ver == 1 ? REC_NONE : REC_DAMAGED;
 }
 
 /* Move *off to the next magic where a header still fits, or to g->size. */
 static int find_magic(struct spool *s, struct seg *g, uint64_t *off)
 {
-	static const uint8_t magic[4] = {0x50, 0x57, 0x44, 0x32}; /* SPOOL_REC_MAGIC, LE */
+	static const uint8_t magic2[4] = {0x50, 0x57, 0x44, 0x32}; /* SPOOL_REC_MAGIC, LE */
+	static const uint8_t magic1[4] = {0x52, 0x44, 0x57, 0x50}; /* SPOOL_V1_MAGIC, LE */
+	const uint8_t *magic = g->ver == 1 ? magic1 : magic2;
+	uint32_t hl = seg_rec_hdr(g);
 	uint64_t at = *off;
 	const uint8_t *p, *q;
 	size_t n;
 	int err;
 
-	while (g->size >= SPOOL_REC_HDR && at <= g->size - SPOOL_REC_HDR) {
+	while (g->size >= hl && at <= g->size - hl) {
 		if (s->win_ok && s->win_id == g->id && at >= s->win_off &&
-		    at + SPOOL_REC_HDR <= s->win_off + s->win_len) {
+		    at + hl <= s->win_off + s->win_len) {
 			/* What the window holds already: a run of false
 			 * candidates must not re-read it for each. */
 			p = s->buf + (at - s->win_off);
@@ -749,10 +780,10 @@ static int find_magic(struct spool *s, struct seg *g, uint64_t *off)
 				continue; /* shrank: re-check the bounds */
 			}
 		}
-		q = memmem(p, n, magic, sizeof(magic));
+		q = memmem(p, n, magic, 4);
 		if (q) {
 			at += (uint64_t)(q - p);
-			if (at > g->size - SPOOL_REC_HDR)
+			if (at > g->size - hl)
 				break;
 			*off = at;
 			return 0;
@@ -804,8 +835,8 @@ static int seg_next(struct spool *s, struct seg *g, uint64_t *off, const uint8_t
 	uint64_t bad = UINT64_MAX;
 	int r;
 
-	if (*off < SPOOL_SEG_HDR)
-		*off = SPOOL_SEG_HDR;
+	if (*off < seg_start(g))
+		*off = seg_start(g);
 	for (;;) {
 		if (*off >= g->size) {
 			*off = g->size;
@@ -864,11 +895,14 @@ static int seg_count(struct spool *s, struct seg *g, uint64_t off, uint64_t *rec
 
 	*recs = *items = 0;
 	while ((r = seg_next(s, g, &off, &p, &n, &k)) == 1) {
+		struct spool_rec rec = {.data = p, .len = n, .items = k, .payload = g->payload};
+
 		(*recs)++;
-		*items += k;
+		if (k != SPOOL_ITEMS_UNKNOWN)
+			*items += k;
 		if (report && s->on_drop)
-			s->on_drop(s->drop_arg, pos_make(g->id, off), k);
-		off += SPOOL_REC_HDR + n;
+			s->on_drop(s->drop_arg, pos_make(g->id, off), &rec);
+		off += seg_rec_hdr(g) + n;
 	}
 	return r;
 }
@@ -1082,26 +1116,27 @@ static bool seg_wholly_acked(const struct spool *s, const struct seg *g)
 }
 
 /* The segment header: id, and what the segment before held (prev_known). */
-static void seg_header(uint8_t *h, uint64_t id, bool prev_known, uint64_t prev_bytes,
-		       uint64_t prev_items)
+static void seg_header(uint8_t *h, uint64_t id, unsigned payload, bool prev_known,
+		       uint64_t prev_bytes, uint64_t prev_items)
 {
 	put32(h, SPOOL_SEG_MAGIC);
 	put32(h + 4, SPOOL_SEG_VERSION);
 	put32(h + 8, (uint32_t)id);
-	put32(h + 12, prev_known ? SPOOL_SEG_PREV : 0);
+	put32(h + 12, (prev_known ? SPOOL_SEG_PREV : 0) | (payload & 0xffu) << 8);
 	put64(h + 16, prev_bytes);
 	put32(h + 24, prev_items > UINT32_MAX ? UINT32_MAX : (uint32_t)prev_items);
 	put32(h + 28, spool_crc32c(0, h, 28));
 }
 
 /* Write a header into fd (the segment file of id, empty or cut back). */
-static int seg_write_header(int fd, uint64_t id, const struct seg *prev)
+static int seg_write_header(int fd, uint64_t id, unsigned s_payload, const struct seg *prev)
 {
 	uint8_t h[SPOOL_SEG_HDR];
 	struct iovec iov = {.iov_base = h, .iov_len = sizeof(h)};
 
-	seg_header(h, id, prev && prev->nrec >= 0 && prev->id + 1 == id, prev ? prev->size : 0,
-		   prev && prev->nrec >= 0 ? prev->items : 0);
+	bool known = prev && prev->ver == 2 && prev->nrec >= 0 && prev->id + 1 == id;
+
+	seg_header(h, id, s_payload, known, known ? prev->size : 0, known ? prev->items : 0);
 	/* No fdatasync of its own: the first append's covers it, and a
 	 * header lost to a power cut before that is rewritten at open. */
 	return write_all(fd, &iov, 1, 0);
@@ -1130,7 +1165,7 @@ static int seg_create(struct spool *s, uint64_t id, const struct seg *prev)
 	}
 	if (fd < 0)
 		return -errno;
-	r = seg_write_header(fd, id, prev);
+	r = seg_write_header(fd, id, s->payload, prev);
 	if (!r)
 		r = seg_push(s, id, SPOOL_SEG_HDR, 0);
 	if (!r)
@@ -1175,14 +1210,14 @@ static void cap_enforce(struct spool *s)
 		if (g->id >= ack_id) {
 			if (g->id == ack_id)
 				from = ack_off < g->size ? ack_off : g->size;
-			if (from <= SPOOL_SEG_HDR && g->nrec >= 0 && !s->on_drop) {
+			if (from <= seg_start(g) && g->nrec >= 0 && !s->on_drop) {
 				recs = (uint64_t)g->nrec;
 				items = g->items;
 			} else {
 				r = seg_count(s, g, from, &recs, &items, true);
 			}
-			nbytes = g->size > SPOOL_SEG_HDR && from < g->size
-					 ? g->size - (from > SPOOL_SEG_HDR ? from : SPOOL_SEG_HDR)
+			nbytes = g->size > seg_start(g) && from < g->size
+					 ? g->size - (from > seg_start(g) ? from : seg_start(g))
 					 : 0;
 		}
 		if (r)
@@ -1230,7 +1265,10 @@ int spool_append(struct spool *s, const void *data, size_t len, uint32_t items)
 			return r;
 	}
 	g = seg_last(s);
-	if (g->size > SPOOL_SEG_HDR && g->size + reclen > s->segment_bytes) {
+	/* Never append to a format-1 segment, nor a payload of another
+	 * version: a segment holds one kind of record. */
+	if ((g->ver != 2 || g->payload != s->payload) ||
+	    (g->size > SPOOL_SEG_HDR && g->size + reclen > s->segment_bytes)) {
 		r = seg_roll(s);
 		if (r)
 			return r;
@@ -1270,7 +1308,7 @@ int spool_append(struct spool *s, const void *data, size_t len, uint32_t items)
 	return 0;
 }
 
-int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len, uint32_t *items)
+int spool_read(struct spool *s, uint64_t *pos, struct spool_rec *rec)
 {
 	uint64_t id = pos_id(*pos), off = pos_off(*pos), end;
 	const uint8_t *p;
@@ -1287,11 +1325,11 @@ int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len, u
 		if (r < 0)
 			return r;
 		if (r == 1) {
-			*pos = pos_make(g->id, off + SPOOL_REC_HDR + n);
-			*data = p;
-			*len = n;
-			if (items)
-				*items = k;
+			*pos = pos_make(g->id, off + seg_rec_hdr(g) + n);
+			rec->data = p;
+			rec->len = n;
+			rec->items = k;
+			rec->payload = g->payload;
 			delivered(s, *pos);
 			return 1;
 		}
@@ -1379,7 +1417,7 @@ void spool_stats(const struct spool *s, struct spool_stats *st)
 	for (i = 0; i < s->nsegs; i++) {
 		const struct seg *g = &s->segs[i];
 
-		start = SPOOL_SEG_HDR;
+		start = seg_start(g);
 		if (g->id < pos_id(s->ack))
 			continue;
 		if (g->id == pos_id(s->ack) && pos_off(s->ack) > start)
@@ -1521,18 +1559,52 @@ out:
 	return r;
 }
 
+/* Which format each segment is in: a valid format-2 header (its payload
+ * version from the flags), or format 1 (powerd 0.1.0 wrote no segment
+ * header: its first record's magic is at offset 0, and its records hold
+ * payload version 1).  A damaged or missing header counts as format 2. */
+static int seg_detect(struct spool *s)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < s->nsegs; i++) {
+		struct seg *g = &s->segs[i];
+		const uint8_t *h;
+
+		g->ver = 2;
+		g->payload = (uint8_t)s->payload;
+		if (g->size < 4)
+			continue;
+		h = win_get(s, g, 0, g->size < SPOOL_SEG_HDR ? 4 : SPOOL_SEG_HDR, &err);
+		if (!h) {
+			if (err)
+				return err;
+			continue;
+		}
+		if (get32(h) == SPOOL_V1_MAGIC) {
+			g->ver = 1;
+			g->payload = 1;
+		} else if (g->size >= SPOOL_SEG_HDR && get32(h) == SPOOL_SEG_MAGIC &&
+			   get32(h + 28) == spool_crc32c(0, h, 28)) {
+			g->payload = (uint8_t)(get32(h + 12) >> 8);
+		}
+	}
+	return 0;
+}
+
 /* Is off where a record of g starts or ends (so a valid acknowledged
  * position)?  Reads g up to off. */
 static int seg_is_boundary(struct spool *s, struct seg *g, uint64_t off, bool *yes)
 {
-	uint64_t at = SPOOL_SEG_HDR, hwm = scan_quiet(s);
+	uint64_t at = seg_start(g), hwm = scan_quiet(s);
 	const uint8_t *p;
 	uint32_t n, k;
 	int r = 0;
 
-	*yes = off <= SPOOL_SEG_HDR || off == g->size;
+	*yes = off <= seg_start(g) || off == g->size;
 	while (!*yes && at < off && (r = seg_next(s, g, &at, &p, &n, &k)) == 1) {
-		at += SPOOL_REC_HDR + n;
+		at += seg_rec_hdr(g) + n;
 		*yes = at == off;
 	}
 	scan_loud(s, hwm);
@@ -1647,6 +1719,8 @@ static int seg_check_chain(struct spool *s)
 		bool known = false;
 		size_t pi;
 
+		if (g->ver == 1)
+			continue; /* format 1 kept no record of its neighbours */
 		r = seg_read_header(s, g, &known, &pbytes, &pitems);
 		if (r < 0)
 			return r;
@@ -1687,7 +1761,7 @@ static int seg_check_chain(struct spool *s)
 		scan_loud(s, hwm);
 		if (r < 0)
 			return r;
-		if (pos_id(s->ack) == pid && pos_off(s->ack) > SPOOL_SEG_HDR) {
+		if (pos_id(s->ack) == pid && pos_off(s->ack) > seg_start(&s->segs[pi])) {
 			s->st.corrupt_regions++;
 			log_err("spool %s: segment %016" PRIx64 " was cut from %" PRIu64
 				" to %" PRIu64 " bytes; part of it was sent, so how many items "
@@ -1711,15 +1785,15 @@ static int seg_check_chain(struct spool *s)
 static int seg_repair_last(struct spool *s)
 {
 	struct seg *g = seg_last(s);
-	uint64_t off = SPOOL_SEG_HDR, good = SPOOL_SEG_HDR, cut, hwm;
+	uint64_t off = seg_start(g), good = seg_start(g), cut, hwm;
 	const uint8_t *p;
 	uint32_t n, k;
 	int r;
 
-	if (g->size < SPOOL_SEG_HDR) {
+	if (g->ver == 2 && g->size < SPOOL_SEG_HDR) {
 		const struct seg *prev = s->nsegs > 1 ? &s->segs[s->nsegs - 2] : NULL;
 
-		if (ftruncate(s->wfd, 0) || (r = seg_write_header(s->wfd, g->id, prev)))
+		if (ftruncate(s->wfd, 0) || (r = seg_write_header(s->wfd, g->id, s->payload, prev)))
 			return -errno;
 		s->st.bytes += SPOOL_SEG_HDR - g->size;
 		g->size = SPOOL_SEG_HDR;
@@ -1733,8 +1807,8 @@ static int seg_repair_last(struct spool *s)
 	hwm = scan_quiet(s);
 	while ((r = seg_next(s, g, &off, &p, &n, &k)) == 1) {
 		g->nrec++;
-		g->items += k;
-		off += SPOOL_REC_HDR + n;
+		g->items += k == SPOOL_ITEMS_UNKNOWN ? 0 : k;
+		off += seg_rec_hdr(g) + n;
 		good = off;
 	}
 	scan_loud(s, hwm);
@@ -1768,6 +1842,8 @@ static int spool_recover(struct spool *s)
 	int r;
 
 	r = seg_list(s);
+	if (!r)
+		r = seg_detect(s);
 	if (!r)
 		r = ack_check(s);
 	if (r)
@@ -1824,6 +1900,7 @@ int spool_open(const struct spool_opts *o, struct spool **out)
 		return -ENOMEM;
 	}
 	s->max_bytes = o->max_bytes;
+	s->payload = o->payload & 0xffu;
 	s->on_drop = o->on_drop;
 	s->drop_arg = o->drop_arg;
 	s->segment_bytes = o->segment_bytes ? o->segment_bytes : SPOOL_SEG_DEFAULT;

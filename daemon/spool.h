@@ -30,6 +30,10 @@
  * counted as dropped, and logged) until it fits: the newest data is kept.
  * Fully acknowledged segments are deleted as soon as the ack passes them.
  *
+ * Format 1 (powerd 0.1.0: no segment header, records "RDWP" | length |
+ * crc32c | payload, no item count) is still read; new records always go to
+ * a new format-2 segment.
+ *
  * Errors while running (a full disk) are returned, not logged: the caller
  * logs once per change of state.  What recovery finds is logged here, once.
  *
@@ -41,14 +45,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPOOL_RECORD_MAX (64u << 20) /* larger lengths are corruption */
-#define SPOOL_REC_HDR	 20u	     /* bytes before each record's payload */
-#define SPOOL_SEG_HDR	 32u	     /* bytes before a segment's first record */
+#define SPOOL_RECORD_MAX    (64u << 20) /* larger lengths are corruption */
+#define SPOOL_ITEMS_UNKNOWN UINT32_MAX	/* a format-1 record: count them yourself */
+#define SPOOL_REC_HDR	    20u		/* bytes before each record's payload */
+#define SPOOL_SEG_HDR	    32u		/* bytes before a segment's first record */
 
 enum spool_fsync {
 	SPOOL_FSYNC_BATCH,    /* fsync after every append (default) */
 	SPOOL_FSYNC_INTERVAL, /* at most every fsync_interval_ns (spool_tick does it) */
 	SPOOL_FSYNC_NEVER,    /* leave it to the kernel */
+};
+
+/* A record as read: valid until the next call on the spool. */
+struct spool_rec {
+	const void *data;
+	size_t len;
+	uint32_t items;	  /* SPOOL_ITEMS_UNKNOWN for format 1 */
+	unsigned payload; /* the segment's payload version (format 1: 1) */
 };
 
 struct spool_opts {
@@ -57,9 +70,13 @@ struct spool_opts {
 	uint64_t segment_bytes; /* default 4 MiB when 0 */
 	enum spool_fsync fsync;
 	int64_t fsync_interval_ns; /* default 1 s when 0 */
+	/* The owner's version of what its records hold (0..255): written
+	 * into each new segment's header, reported with every record read,
+	 * so the owner may change its encoding and still read old spools. */
+	unsigned payload;
 	/* Called for each unsent record the cap deletes (before it goes), with
-	 * its position and item count, so the owner can count it; optional. */
-	void (*on_drop)(void *arg, uint64_t pos, uint32_t items);
+	 * its position, so the owner can count what it held; optional. */
+	void (*on_drop)(void *arg, uint64_t pos, const struct spool_rec *rec);
 	void *drop_arg;
 };
 
@@ -97,10 +114,9 @@ void spool_close(struct spool *s); /* syncs first */
 int spool_append(struct spool *s, const void *data, size_t len, uint32_t items);
 
 /* Read the next record at or after *pos (start with spool_ack_pos()).
- * Returns 1 with *data (valid until the next spool call), *len and *items
- * filled and *pos advanced past it, 0 at the end, or a negative errno.
- * Damaged records are skipped (and counted) transparently. */
-int spool_read(struct spool *s, uint64_t *pos, const void **data, size_t *len, uint32_t *items);
+ * Returns 1 with *rec filled and *pos advanced past it, 0 at the end, or a
+ * negative errno.  Damaged records are skipped (and counted) transparently. */
+int spool_read(struct spool *s, uint64_t *pos, struct spool_rec *rec);
 
 /* Everything before pos is acknowledged: segments now wholly acknowledged
  * are deleted at once (the ack file is written first, so that a crash never

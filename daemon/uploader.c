@@ -47,6 +47,9 @@
 #define UPLOADER_SEGMENT_MAX  (4u << 20)
 #define UPLOADER_SEGMENT_MIN  4096u
 #define UPLOADER_MQTT_POLL_NS (20 * 1000000LL)
+/* What a spool record holds: samples packed by sample_pack(), version 1 (also
+ * what powerd 0.1.0's format-1 spools hold). */
+#define UPLOADER_PAYLOAD 1
 
 struct range {
 	uint32_t lo, hi;
@@ -159,7 +162,7 @@ static const struct sink_ops *up_ops(enum cfg_sink_type t)
 
 /* ------------------------------------------------------------ the spool */
 
-static void usink_dropped(void *arg, uint64_t pos, uint32_t items);
+static void usink_dropped(void *arg, uint64_t pos, const struct spool_rec *rec);
 
 static int usink_spool_open(struct uploader *u, struct usink *us)
 {
@@ -184,6 +187,7 @@ static int usink_spool_open(struct uploader *u, struct usink *us)
 	so.fsync_interval_ns = 1000000000LL;
 	so.on_drop = usink_dropped;
 	so.drop_arg = us;
+	so.payload = UPLOADER_PAYLOAD;
 	return spool_open(&so, &us->spool);
 }
 
@@ -433,7 +437,8 @@ static int usink_unpack(struct usink *us, const unsigned char *p, size_t len, ui
 		if (r <= 0) {
 			size_t got = us->ninflight - before;
 
-			*lost = items > got ? items - got : 1;
+			/* Format 1 does not say how many it held: one, at least. */
+			*lost = items != SPOOL_ITEMS_UNKNOWN && items > got ? items - got : 1;
 			break;
 		}
 		p += r;
@@ -448,15 +453,26 @@ static int usink_unpack(struct usink *us, const unsigned char *p, size_t len, ui
 static int usink_read(struct usink *us, size_t limit, uint64_t until)
 {
 	uint64_t pos = spool_ack_pos(us->spool), lost;
+	struct spool_rec rec;
 	size_t cap = 0;
-	const void *data;
-	uint32_t items;
-	size_t len;
 	int r = 0;
 
 	while ((limit ? us->ninflight < limit : pos < until) &&
-	       (r = spool_read(us->spool, &pos, &data, &len, &items)) > 0) {
-		r = usink_unpack(us, data, len, items, &cap, &lost);
+	       (r = spool_read(us->spool, &pos, &rec)) > 0) {
+		if (rec.payload != UPLOADER_PAYLOAD) {
+			/* Written by a newer powerd: not ours to guess at. */
+			if (limit) {
+				log_err("sink %s: a spool record holds payload version %u, which "
+					"this powerd cannot read; its samples are counted as "
+					"reason=\"corrupt\"",
+					us->s.cfg->name, rec.payload);
+				us->s.st.dropped_corrupt +=
+					rec.items == SPOOL_ITEMS_UNKNOWN ? 1 : rec.items;
+				us->inflight_end = pos;
+			}
+			continue;
+		}
+		r = usink_unpack(us, rec.data, rec.len, rec.items, &cap, &lost);
 		if (r)
 			return r;
 		if (lost && limit) {
@@ -941,10 +957,21 @@ void uploader_note_drop(struct uploader *u)
 
 /* The spool cap deletes a record: count the samples it held, unless the
  * record is already loaded for sending (then it is still delivered). */
-static void usink_dropped(void *arg, uint64_t pos, uint32_t items)
+static void usink_dropped(void *arg, uint64_t pos, const struct spool_rec *rec)
 {
 	struct usink *us = arg;
+	uint64_t items = rec->items;
 
+	if (items == SPOOL_ITEMS_UNKNOWN) {
+		/* Format 1: count what it held. */
+		const unsigned char *p = rec->data, *end = p + rec->len;
+		struct sample smp;
+		int r;
+
+		for (items = 0; p < end && (r = sample_unpack(p, (size_t)(end - p), &smp)) > 0;
+		     p += r)
+			items++;
+	}
 	/* Loaded, so still delivered if the attempt succeeds; remembered in
 	 * case it fails and the memory is released (usink_park_inflight). */
 	if (us->nranges && !us->from_memory && us->inflight && pos < us->inflight_end)

@@ -117,6 +117,25 @@ static uint64_t seg_bytes(int *count)
 	return sum;
 }
 
+/* spool_read() with the record's parts in separate variables. */
+static int rd(struct spool *s, uint64_t *pos, const void **d, size_t *len, uint32_t *items)
+{
+	struct spool_rec rec;
+	int r = spool_read(s, pos, &rec);
+
+	*d = NULL;
+	*len = 0;
+	if (items)
+		*items = 0;
+	if (r == 1) {
+		*d = rec.data;
+		*len = rec.len;
+		if (items)
+			*items = rec.items;
+	}
+	return r;
+}
+
 /* Read to the end; returns the records read, the last one in *last. */
 static unsigned read_to_end(struct spool *s, uint64_t *pos, const void **last, size_t *last_len)
 {
@@ -128,7 +147,7 @@ static unsigned read_to_end(struct spool *s, uint64_t *pos, const void **last, s
 
 	*last = NULL;
 	*last_len = 0;
-	while ((r = spool_read(s, pos, &d, &len, NULL)) == 1) {
+	while ((r = rd(s, pos, &d, &len, NULL)) == 1) {
 		FUZZ_ASSERT(*pos > prev);
 		FUZZ_ASSERT(len <= SPOOL_RECORD_MAX);
 		prev = *pos;
@@ -148,6 +167,7 @@ static struct spool *open_spool(uint8_t flags)
 		.max_bytes = flags & 4 ? 1024 : 0,
 		.segment_bytes = segb[(flags >> 3) & 3],
 		.fsync = SPOOL_FSYNC_NEVER,
+		.payload = 1,
 	};
 	struct spool *s = NULL;
 

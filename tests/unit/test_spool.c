@@ -64,11 +64,31 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* spool_read() with the record's parts in separate variables. */
+static int rd(struct spool *s, uint64_t *pos, const void **d, size_t *len, uint32_t *items)
+{
+	struct spool_rec rec;
+	int r = spool_read(s, pos, &rec);
+
+	*d = NULL;
+	*len = 0;
+	if (items)
+		*items = 0;
+	if (r == 1) {
+		*d = rec.data;
+		*len = rec.len;
+		if (items)
+			*items = rec.items;
+	}
+	return r;
+}
+
 /* Opening must work for every case but the ones testing failures: stop
  * at once rather than crash on a NULL spool. */
 static struct spool *sp_open(const char *dir, uint64_t max, uint64_t segb, enum spool_fsync f)
 {
-	struct spool_opts o = {.dir = dir, .max_bytes = max, .segment_bytes = segb, .fsync = f};
+	struct spool_opts o = {
+		.dir = dir, .max_bytes = max, .segment_bytes = segb, .fsync = f, .payload = 1};
 	struct spool *s = NULL;
 	int r = spool_open(&o, &s);
 
@@ -145,7 +165,7 @@ static size_t encode_seg(uint8_t *out, uint32_t id, int prev_known, uint64_t pre
 	put_u32(out, 0x47535750u); /* "PWSG" */
 	put_u32(out + 4, 1);
 	put_u32(out + 8, id);
-	put_u32(out + 12, prev_known ? 1 : 0);
+	put_u32(out + 12, (prev_known ? 1 : 0) | 1 << 8); /* payload version 1 */
 	put_u32(out + 16, (uint32_t)prev_bytes);
 	put_u32(out + 20, (uint32_t)(prev_bytes >> 32));
 	put_u32(out + 24, prev_items);
@@ -242,7 +262,7 @@ static int read_all(struct spool *s, unsigned *out, int max, uint64_t *ends)
 	size_t len;
 	int n = 0, r;
 
-	while ((r = spool_read(s, &pos, &d, &len, NULL)) == 1) {
+	while ((r = rd(s, &pos, &d, &len, NULL)) == 1) {
 		unsigned i = 0;
 
 		CHECK(pos > prev);
@@ -325,11 +345,11 @@ static void test_roundtrip(void)
 	/* Contents and item counts, byte for byte. */
 	pos = 0;
 	for (i = 0; i < N; i++) {
-		CHECK_EQ_INT(spool_read(s, &pos, &d, &len, &items), 1);
+		CHECK_EQ_INT(rd(s, &pos, &d, &len, &items), 1);
 		CHECK(rec_ok((unsigned)i, d, len, len_of((unsigned)i)));
 		CHECK_EQ_INT(items, items_of((unsigned)i));
 	}
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 0);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 0);
 
 	/* Acknowledge half: the segments before it go. */
 	seg_files(dir, 0, first, sizeof(first));
@@ -344,7 +364,7 @@ static void test_roundtrip(void)
 	CHECK_EQ_INT(st.unacked_bytes, after);
 	CHECK_EQ_INT(st.bytes, dir_seg_bytes(dir));
 	pos = spool_ack_pos(s);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 1);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 1);
 	CHECK(rec_ok(100, d, len, len_of(100)));
 
 	/* Positions only grow; past the end is refused. */
@@ -359,7 +379,7 @@ static void test_roundtrip(void)
 	CHECK_EQ_INT(st.unacked_bytes, 0);
 	CHECK_EQ_INT(seg_files(dir, -1, NULL, 0), 1);
 	pos = spool_ack_pos(s);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 0);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 0);
 
 	/* A record larger than a segment, then a small one, then an empty one. */
 	fill(7777, big, sizeof(big));
@@ -367,14 +387,14 @@ static void test_roundtrip(void)
 	CHECK_EQ_INT(append_rec(s, 7778, 10), 0);
 	CHECK_EQ_INT(spool_append(s, NULL, 0, 0), 0);
 	pos = spool_ack_pos(s);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, &items), 1);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, &items), 1);
 	CHECK(rec_ok(7777, d, len, sizeof(big)));
 	CHECK_EQ_INT(items, 5);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 1);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 1);
 	CHECK(rec_ok(7778, d, len, 10));
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 1);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 1);
 	CHECK_EQ_INT(len, 0);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 0);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 0);
 	CHECK_EQ_INT(spool_append(s, big, (size_t)SPOOL_RECORD_MAX + 1, 1), -EMSGSIZE);
 	spool_close(s);
 }
@@ -1054,9 +1074,9 @@ static void test_cap(void)
 	CHECK_EQ_INT(st.dropped_bytes, 2 * RL(100));
 	CHECK_EQ_INT(st.bytes, SEG_HDR + RL(sizeof(big)));
 	pos = spool_ack_pos(s);
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 1);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 1);
 	CHECK(rec_ok(3, d, len, sizeof(big)));
-	CHECK_EQ_INT(spool_read(s, &pos, &d, &len, NULL), 0);
+	CHECK_EQ_INT(rd(s, &pos, &d, &len, NULL), 0);
 	CHECK_EQ_INT(append_rec(s, 4, 100), 0);
 	spool_stats(s, &st);
 	CHECK_EQ_INT(st.dropped_records, 3);
@@ -1165,7 +1185,7 @@ static void test_fsync(void)
 		const void *d;
 		size_t len;
 
-		spool_read(s, &pos, &d, &len, NULL);
+		rd(s, &pos, &d, &len, NULL);
 		spool_ack(s, pos);
 		spool_sync(s); /* force the write: not coalesced */
 	}
@@ -1255,7 +1275,7 @@ static void test_backlog(void)
 
 	t0 = now_ns();
 	pos = spool_ack_pos(s);
-	while ((r = spool_read(s, &pos, &d, &len, NULL)) == 1) {
+	while ((r = rd(s, &pos, &d, &len, NULL)) == 1) {
 		const uint8_t *p = d;
 		int k;
 
@@ -1289,7 +1309,7 @@ static void test_dir_contents(void)
 	char dir[PATH_MAX], path[PATH_MAX], other[3][PATH_MAX];
 	static const char *const names[] = {"notes.txt", "0000000000000001.seg.bak",
 					    "00000000000000AB.seg"};
-	struct spool_opts o = {.fsync = SPOOL_FSYNC_NEVER};
+	struct spool_opts o = {.fsync = SPOOL_FSYNC_NEVER, .payload = 1};
 	struct spool_stats st;
 	struct spool *s, *s2 = NULL;
 	unsigned got[8];
@@ -1358,6 +1378,96 @@ static void test_dir_contents(void)
 	}
 }
 
+/* Format 1, as powerd 0.1.0 wrote it (tests/fixtures/spool-v1): read as it
+ * is, items unknown, payload version 1; appends go to a new format-2
+ * segment; the cap reports the format-1 records it deletes; a torn tail of
+ * a format-1 segment is cut like any other. */
+static void drop_counter(void *arg, uint64_t pos, const struct spool_rec *rec)
+{
+	(void)pos;
+	if (rec->items == SPOOL_ITEMS_UNKNOWN && rec->payload == 1)
+		(*(int *)arg)++;
+}
+
+static void test_format1(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX], cmd[3 * PATH_MAX];
+	struct spool_opts o = {.fsync = SPOOL_FSYNC_NEVER, .payload = 1};
+	struct spool_stats st;
+	struct spool_rec rec;
+	struct spool *s = NULL;
+	uint64_t pos;
+	uint8_t head[4];
+	int n = 0, r, dropped = 0;
+
+	case_dir(dir, sizeof(dir), "format1");
+	/* The tests run from the source tree (tests/run.sh does). */
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp tests/fixtures/spool-v1/*.seg %s/", dir, dir);
+	if (system(cmd) != 0) {
+		fprintf(stderr,
+			"test_format1: the fixture is missing (run from the source tree)\n");
+		CHECK(0);
+		return;
+	}
+	o.dir = dir;
+	CHECK_EQ_INT(spool_open(&o, &s), 0);
+	if (!s)
+		return;
+	spool_stats(s, &st);
+	CHECK_EQ_INT(st.corrupt_regions, 0);
+	CHECK_EQ_INT(st.ack_damaged, 0);
+	pos = spool_ack_pos(s);
+	while ((r = spool_read(s, &pos, &rec)) == 1) {
+		CHECK_EQ_INT(rec.items, SPOOL_ITEMS_UNKNOWN);
+		CHECK_EQ_INT(rec.payload, 1);
+		CHECK(rec.len > 0);
+		n++;
+	}
+	CHECK_EQ_INT(r, 0);
+	CHECK_EQ_INT(n, 10);
+	CHECK_EQ_INT(append_rec(s, 1, 100), 0);
+	CHECK_EQ_INT(seg_files(dir, -1, NULL, 0), 11);
+	seg_files(dir, 10, path, sizeof(path));
+	CHECK_EQ_INT(read_file(path, head, 4), 4);
+	CHECK(!memcmp(head, "PWSG", 4));
+	CHECK_EQ_INT(read_all(s, (unsigned[16]){0}, 16, NULL), 11);
+	spool_close(s);
+
+	/* The cap: a 10 KiB spool keeps the newest, and says what it deleted. */
+	o.max_bytes = 10240;
+	o.on_drop = drop_counter;
+	o.drop_arg = &dropped;
+	CHECK_EQ_INT(spool_open(&o, &s), 0);
+	if (!s)
+		return;
+	CHECK_EQ_INT(append_rec(s, 2, 100), 0);
+	spool_stats(s, &st);
+	CHECK(st.bytes <= 10240);
+	CHECK(dropped >= 8);
+	CHECK_EQ_INT(st.dropped_records, (uint64_t)dropped);
+	spool_close(s);
+
+	/* A torn format-1 tail (the last segment was format 1). */
+	case_dir(dir, sizeof(dir), "format1_torn");
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s && cp tests/fixtures/spool-v1/0000000000000001.seg %s/", dir, dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	seg_files(dir, 0, path, sizeof(path));
+	CHECK_EQ_INT(truncate(path, file_size(path) - 30), 0);
+	o.max_bytes = 0;
+	o.on_drop = NULL;
+	o.dir = dir;
+	CHECK_EQ_INT(spool_open(&o, &s), 0);
+	if (!s)
+		return;
+	spool_stats(s, &st);
+	CHECK_EQ_INT(st.torn_tails, 1);
+	CHECK_EQ_INT(file_size(path), 0);
+	CHECK_EQ_INT(append_rec(s, 3, 100), 0);
+	CHECK_EQ_INT(read_all(s, (unsigned[16]){0}, 16, NULL), 1);
+	spool_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1374,6 +1484,7 @@ int main(void)
 
 	test_crc();
 	test_format();
+	test_format1();
 	test_segment_header();
 	test_roundtrip();
 	test_reopen();
