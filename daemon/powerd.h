@@ -22,6 +22,7 @@
 #include "config.h"
 #include "gpio.h"
 #include "loop.h"
+#include "persist.h"
 #include "pulse.h"
 #include "ring.h"
 #include "status.h"
@@ -84,6 +85,10 @@ struct powerd_stats {
 	_Atomic uint64_t persist_ok;
 	_Atomic uint64_t persist_failed;
 	_Atomic int64_t last_persist_unix_ns;
+	/* Counters loaded from .prev, or restarted at 0, for want of a good
+	 * current checkpoint. */
+	_Atomic uint64_t state_recovered_prev;
+	_Atomic uint64_t state_recovered_zero;
 	int64_t start_unix_ns;
 };
 
@@ -134,13 +139,6 @@ void io_notify_meter(struct powerd *pd);
 
 /* meter.c: the meter thread. */
 void *meter_thread_main(void *arg);
-
-/* persist.c: energy counters in state_dir. */
-int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
-		 uint64_t *flashes);
-int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
-		 uint64_t flashes);
-int persist_prepare_dir(const char *state_dir);
 
 /* replay.c: a trace file replayed through the loop. */
 int replay_open(struct meter *m, struct replay **out);
