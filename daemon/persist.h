@@ -32,8 +32,18 @@ int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_
 
 /* Write a checkpoint, keeping the current one (if good) as .prev.  Returns 0
  * or a negative errno; it does not log failures, which repeat every
- * persist_interval while a disk is full: that is the caller's call. */
+ * persist_interval while a disk is full: persist_report() is for that. */
 int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
 		 uint64_t flashes);
+
+/* Failure logging for the saves of one meter: one line when saving starts to
+ * fail or fails differently, one when it works again, with the number of
+ * failed attempts; nothing for the repeats in between. */
+struct persist_health {
+	int err;	   /* the last failure, 0 while saves work */
+	uint64_t failures; /* consecutive failed saves */
+};
+
+void persist_report(struct persist_health *h, const char *name, const char *state_dir, int r);
 
 #endif

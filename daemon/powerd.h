@@ -65,7 +65,8 @@ struct meter {
 	const struct cfg_pulse *cfg;
 	struct meter_src src;
 	struct pulse_meter pm;
-	uint64_t persisted; /* flash count last written to disk */
+	uint64_t persisted;		      /* flash count last written to disk */
+	struct persist_health persist_health; /* meter thread, persist_report() */
 	struct meter_pub pub;
 	/* Written by the I/O thread, read anywhere. */
 	_Atomic uint64_t events_lost;

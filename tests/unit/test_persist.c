@@ -1,8 +1,8 @@
 /* Energy checkpoints: the strict state-file parser (out-of-range and garbage
  * values), the fallback to .prev when the current file is missing or
  * damaged, 0 only when both are, damaged files kept as evidence, the
- * rotation on save and at every crash point, and a change of
- * impulses_per_kwh. */
+ * rotation on save and at every crash point, a change of impulses_per_kwh,
+ * and failure logging that does not repeat. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -595,6 +595,42 @@ static void test_crash_points(void)
 	CHECK_EQ_INT(from, PERSIST_FROM_PREV);
 }
 
+static void test_report(void)
+{
+	struct persist_health h = {0};
+	int i;
+
+	capture_begin();
+	persist_report(&h, "m", "/state", 0);
+	CHECK_EQ_INT(capture_end(), 0);
+
+	/* A full disk for many intervals: one line. */
+	capture_begin();
+	for (i = 0; i < 100; i++)
+		persist_report(&h, "m", "/state", -ENOSPC);
+	CHECK_EQ_INT(capture_end(), 1);
+	CHECK(strstr(logged, "cannot save the energy counter in /state"));
+	CHECK(strstr(logged, strerror(ENOSPC)));
+	CHECK_EQ_INT(h.failures, 100);
+
+	/* A different failure: one more line, with the count so far. */
+	capture_begin();
+	for (i = 0; i < 5; i++)
+		persist_report(&h, "m", "/state", -EROFS);
+	CHECK_EQ_INT(capture_end(), 1);
+	CHECK(strstr(logged, strerror(EROFS)));
+	CHECK(strstr(logged, "101 failed attempts so far"));
+
+	/* Recovery: one line with the total, then silence. */
+	capture_begin();
+	persist_report(&h, "m", "/state", 0);
+	persist_report(&h, "m", "/state", 0);
+	CHECK_EQ_INT(capture_end(), 1);
+	CHECK(strstr(logged, "again, after 105 failed attempts"));
+	CHECK_EQ_INT(h.failures, 0);
+	CHECK_EQ_INT(h.err, 0);
+}
+
 int main(void)
 {
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -617,5 +653,6 @@ int main(void)
 	test_convert_on_load();
 	test_save_rotates();
 	test_crash_points();
+	test_report();
 	return check_result();
 }
