@@ -26,6 +26,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "persist.h"
 #include "powerd.h"
 #include "sample.h"
 #include "uploader.h"
@@ -48,28 +49,13 @@ static void meter_persist(struct powerd *pd, bool force)
 			continue;
 		r = persist_save(pd->cfg->daemon.state_dir, m->cfg->name, m->cfg->impulses_per_kwh,
 				 m->pm.flashes);
+		/* Logged once per change of state: a full disk fails every
+		 * persist_interval for as long as it lasts. */
+		persist_report(&m->persist_health, m->cfg->name, pd->cfg->daemon.state_dir, r);
 		if (r) {
 			atomic_fetch_add(&pd->stats->persist_failed, 1);
-			/* Once per change of state: a full disk fails every
-			 * persist_interval for as long as it lasts. */
-			if (r != m->persist_err)
-				log_err("meter %s: cannot save the energy counter in %s: %s "
-					"(retrying "
-					"every persist_interval; a crash meanwhile loses the "
-					"flashes "
-					"since the last checkpoint, %" PRIu64 ")",
-					m->cfg->name, pd->cfg->daemon.state_dir, strerror(-r),
-					m->persisted);
-			m->persist_err = r;
-			m->persist_failures++;
 			continue;
 		}
-		if (m->persist_err)
-			log_info("meter %s: the energy counter is saved again (after %" PRIu64
-				 " failed attempts)",
-				 m->cfg->name, m->persist_failures);
-		m->persist_err = 0;
-		m->persist_failures = 0;
 		m->persisted = m->pm.flashes;
 		atomic_fetch_add(&pd->stats->persist_ok, 1);
 		atomic_store(&pd->stats->last_persist_unix_ns, clock_unix_ns());

@@ -147,6 +147,10 @@ static void metrics_daemon(const struct status *st, struct buf *b)
 	struct metrics_family last_persist = METRICS_FAMILY(
 		"powerd_state_last_persist_timestamp_seconds", "gauge",
 		"Unix time of the last successful write of the persisted energy counters.");
+	struct metrics_family recovered = METRICS_FAMILY(
+		"powerd_state_recovered_total", "counter",
+		"Energy counters started from the previous checkpoint (from=prev) or from 0 "
+		"(from=zero) because the current checkpoint was missing or damaged.");
 	struct metrics_family rss = METRICS_FAMILY("process_resident_memory_bytes", "gauge",
 						   "Resident memory size in bytes.");
 	struct metrics_family cpu =
@@ -161,6 +165,8 @@ static void metrics_daemon(const struct status *st, struct buf *b)
 	metrics_u64(b, &persist, "result", "error", st->persist_failed);
 	if (st->last_persist_unix_s != 0)
 		metrics_f64(b, &last_persist, NULL, NULL, st->last_persist_unix_s);
+	metrics_u64(b, &recovered, "from", "prev", st->state_recovered_prev);
+	metrics_u64(b, &recovered, "from", "zero", st->state_recovered_zero);
 	if (st->rss_bytes >= 0)
 		metrics_u64(b, &rss, NULL, NULL, (uint64_t)st->rss_bytes);
 	metrics_f64(b, &cpu, NULL, NULL, st->cpu_seconds);

@@ -1,11 +1,18 @@
-/* Energy counters on disk, one small text file per meter:
+/* Energy checkpoints on disk (persist.h), and what happens when one is
+ * damaged.
  *
- *   state_dir/pulse.NAME.state:   "powerd-state 1\nflashes N\nimpulses_per_kwh K\n"
+ * A save writes pulse.NAME.state.tmp and fsyncs it, hard-links the current
+ * file (if it parses) to .prev.tmp and renames that over .prev, renames .tmp
+ * over the current file, and fsyncs the directory.  Every name therefore
+ * points at a complete, fsync'ed file at every moment: after a crash at any
+ * step the current file holds the old or the new count and .prev the one
+ * before or the old one, never a torn mixture and never nothing.  Without
+ * hard links (FAT) the current file is renamed to .prev instead; a crash
+ * between the two renames then leaves only .prev, which load uses.
  *
- * Written to a temporary file, fsync'ed, renamed over the old one, and the
- * directory fsync'ed, so after a power cut the file holds either the old or
- * the new count, never a torn mixture.  Runs on the meter thread, never on
- * the I/O thread (fsync blocks). */
+ * Load takes the current file if it parses, else .prev: a damaged file is
+ * moved aside as evidence and the log says which checkpoint the counter
+ * continues from and since when flashes are missing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -14,10 +21,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
-#include "powerd.h"
+#include "persist.h"
+#include "state_file.h"
+
+/* Evidence files kept per checkpoint name: .corrupt, .corrupt.1 ... */
+#define PERSIST_CORRUPT_KEEP 10
+
+/* A checkpoint as read from disk. */
+struct persist_file {
+	struct state_file s;
+	time_t mtime;
+	const char *why; /* for -EBADMSG: what is wrong with it */
+};
 
 static int persist_path(char *out, size_t n, const char *dir, const char *name, const char *sfx)
 {
@@ -26,102 +46,285 @@ static int persist_path(char *out, size_t n, const char *dir, const char *name, 
 	return k < 0 || (size_t)k >= n ? -ENAMETOOLONG : 0;
 }
 
-int persist_prepare_dir(const char *state_dir)
+static int persist_read(const char *path, struct persist_file *f)
 {
-	char tmp[PATH_MAX];
-	size_t i, n = strlen(state_dir);
+	char text[STATE_FILE_MAX + 1];
+	size_t len = 0;
+	struct stat sb;
+	ssize_t n;
+	int fd, r;
 
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, state_dir, n + 1);
-	/* mkdir -p, so a fresh install or a demo just works. */
-	for (i = 1; i <= n; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -errno;
-		tmp[i] = state_dir[i];
+	/* O_NONBLOCK: a FIFO in its place must not hang the start. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENXIO) {
+			f->why = "not a regular file";
+			return -EBADMSG;
+		}
+		return -errno;
 	}
-	return access(state_dir, W_OK | X_OK) < 0 ? -errno : 0;
-}
-
-int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
-		 uint64_t *flashes)
-{
-	char path[PATH_MAX], bad[PATH_MAX + 16];
-	unsigned long long n = 0;
-	unsigned long ipk = 0;
-	int version = 0, r;
-	FILE *f;
-
-	*flashes = 0;
-	r = persist_path(path, sizeof(path), state_dir, name, "");
-	if (r)
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		close(fd);
 		return r;
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	r = fscanf(f, "powerd-state %d\nflashes %llu\nimpulses_per_kwh %lu\n", &version, &n, &ipk);
-	fclose(f);
-	if (r != 3 || version != 1 || ipk == 0) {
-		/* Keep the evidence, start from zero, and say so loudly. */
-		snprintf(bad, sizeof(bad), "%s.corrupt", path);
-		rename(path, bad);
-		log_err("meter %s: state file %s is corrupt (moved to %s); energy restarts at 0",
-			name, path, bad);
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		close(fd);
+		f->why = "not a regular file";
 		return -EBADMSG;
 	}
-	if (ipk != impulses_per_kwh) {
+	f->mtime = sb.st_mtime;
+	/* One byte more than a checkpoint can be, to see that it is longer. */
+	while (len < sizeof(text)) {
+		n = read(fd, text + len, sizeof(text) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* An unreadable block is damage like any other. */
+			close(fd);
+			f->why = "read error";
+			return -EBADMSG;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len == 0) {
+		f->why = "empty";
+		return -EBADMSG;
+	}
+	return state_file_parse(text, len, &f->s, &f->why) ? -EBADMSG : 0;
+}
+
+/* Move a damaged file to the first free PATH.corrupt[.N], never over older
+ * evidence, except the last slot once all are taken (the oldest stay). */
+static int persist_set_aside(const char *path, char *bad, size_t n)
+{
+	int i, k;
+
+	for (i = 0; i < PERSIST_CORRUPT_KEEP; i++) {
+		k = i ? snprintf(bad, n, "%s.corrupt.%d", path, i)
+		      : snprintf(bad, n, "%s.corrupt", path);
+		if (k < 0 || (size_t)k >= n)
+			return -ENAMETOOLONG;
+		if (i == PERSIST_CORRUPT_KEEP - 1)
+			break;
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, bad, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		/* No RENAME_NOREPLACE on this filesystem: check, then rename. */
+		if (access(bad, F_OK) == 0)
+			continue;
+		break;
+	}
+	return rename(path, bad) < 0 ? -errno : 0;
+}
+
+/* For the log: "missing", or "damaged (why), moved to X" once it is moved
+ * aside. */
+static void persist_damage(int r, const struct persist_file *f, const char *path, char *out,
+			   size_t n)
+{
+	char bad[PATH_MAX + 32];
+
+	if (r == -ENOENT) {
+		snprintf(out, n, "missing");
+		return;
+	}
+	r = persist_set_aside(path, bad, sizeof(bad));
+	if (r)
+		snprintf(out, n, "damaged (%s) and could not be moved aside: %s", f->why,
+			 strerror(-r));
+	else
+		snprintf(out, n, "damaged (%s), moved to %s", f->why, bad);
+}
+
+static int persist_use(const char *name, const struct persist_file *f, uint32_t impulses_per_kwh,
+		       uint64_t *flashes)
+{
+	uint64_t n = f->s.flashes;
+
+	if (f->s.impulses_per_kwh != impulses_per_kwh) {
 		/* Same energy, counted in the new unit. */
-		n = (unsigned long long)((double)n * impulses_per_kwh / (double)ipk + 0.5);
-		log_warn("meter %s: impulses_per_kwh changed from %lu to %u; energy counter "
-			 "converted to %llu flashes",
-			 name, ipk, impulses_per_kwh, n);
+		if (state_file_convert(f->s.flashes, f->s.impulses_per_kwh, impulses_per_kwh, &n))
+			return -ERANGE; /* not reached: the parser checked both */
+		log_warn("meter %s: impulses_per_kwh changed from %" PRIu32 " to %" PRIu32
+			 "; energy counter converted from %" PRIu64 " to %" PRIu64 " flashes",
+			 name, f->s.impulses_per_kwh, impulses_per_kwh, f->s.flashes, n);
 	}
 	*flashes = n;
 	return 0;
 }
 
-static int persist_fsync_dir(const char *dir)
+int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
+		 uint64_t *flashes, enum persist_from *from)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	char path[PATH_MAX], prev[PATH_MAX], cur_note[PATH_MAX + 64], prev_note[PATH_MAX + 64];
+	struct persist_file cur = {0}, old = {0};
+	char when[32] = "?";
+	struct tm tm;
+	int rc, rp, r;
 
+	*flashes = 0;
+	*from = PERSIST_FROM_NONE;
+	r = persist_path(path, sizeof(path), state_dir, name, "");
+	if (!r)
+		r = persist_path(prev, sizeof(prev), state_dir, name, ".prev");
+	if (r)
+		return r;
+	rc = persist_read(path, &cur);
+	if (rc == 0) {
+		*from = PERSIST_FROM_CURRENT;
+		return persist_use(name, &cur, impulses_per_kwh, flashes);
+	}
+	if (rc != -ENOENT && rc != -EBADMSG)
+		return rc;
+	rp = persist_read(prev, &old);
+	if (rp != 0 && rp != -ENOENT && rp != -EBADMSG)
+		return rp;
+	persist_damage(rc, &cur, path, cur_note, sizeof(cur_note));
+	if (rp == 0) {
+		if (localtime_r(&old.mtime, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		r = persist_use(name, &old, impulses_per_kwh, flashes);
+		if (r)
+			return r;
+		*from = PERSIST_FROM_PREV;
+		log_err("meter %s: energy checkpoint %s is %s; continuing from the previous "
+			"checkpoint %s: %" PRIu64 " flashes (%.3f kWh), written %s (%.0f s ago); "
+			"the flashes counted after it are lost",
+			name, path, cur_note, prev, *flashes, (double)*flashes / impulses_per_kwh,
+			when, difftime(time(NULL), old.mtime));
+		return 0;
+	}
+	if (rc == -ENOENT && rp == -ENOENT)
+		return 0; /* a fresh start */
+	persist_damage(rp, &old, prev, prev_note, sizeof(prev_note));
+	*from = PERSIST_FROM_ZERO;
+	log_err("meter %s: ENERGY COUNTER LOST, restarting at 0 flashes: checkpoint %s is %s, and "
+		"the previous checkpoint %s is %s",
+		name, path, cur_note, prev, prev_note);
+	return 0;
+}
+
+static int persist_write(const char *tmp, const char *text, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
-	if (fsync(fd) < 0)
+	while (done < len && !r) {
+		n = write(fd, text + done, len - done);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (!r && fsync(fd) < 0)
 		r = -errno;
-	close(fd);
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r)
+		unlink(tmp);
 	return r;
+}
+
+/* The current checkpoint becomes .prev, if it is good: a damaged one must
+ * not replace a good fallback. */
+static int persist_keep_prev(const char *name, const char *path, const char *prev, const char *lnk)
+{
+	struct persist_file f = {0};
+	char note[PATH_MAX + 64];
+	int r = persist_read(path, &f);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EBADMSG) {
+		/* Damaged since it was written: rare, once per damage. */
+		persist_damage(r, &f, path, note, sizeof(note));
+		log_warn("meter %s: energy checkpoint %s is %s; the previous checkpoint %s stays "
+			 "as the fallback",
+			 name, path, note, prev);
+		return 0;
+	}
+	if (r)
+		return r;
+	if (unlink(lnk) < 0 && errno != ENOENT)
+		return -errno;
+	if (link(path, lnk) == 0) {
+		if (rename(lnk, prev) < 0) {
+			r = -errno;
+			unlink(lnk);
+		}
+		return r;
+	}
+	if (errno != EPERM && errno != EOPNOTSUPP && errno != EMLINK)
+		return -errno;
+	/* No hard links here: for a moment there is no current file. */
+	return rename(path, prev) < 0 ? -errno : 0;
 }
 
 int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
 		 uint64_t flashes)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], text[128];
-	int fd, n, r;
+	char path[PATH_MAX], tmp[PATH_MAX], prev[PATH_MAX], lnk[PATH_MAX], text[STATE_FILE_MAX];
+	const struct state_file s = {.flashes = flashes, .impulses_per_kwh = impulses_per_kwh};
+	size_t len;
+	int r, kept;
 
 	r = persist_path(path, sizeof(path), state_dir, name, "");
 	if (!r)
 		r = persist_path(tmp, sizeof(tmp), state_dir, name, ".tmp");
+	if (!r)
+		r = persist_path(prev, sizeof(prev), state_dir, name, ".prev");
+	if (!r)
+		r = persist_path(lnk, sizeof(lnk), state_dir, name, ".prev.tmp");
+	if (!r)
+		r = state_file_format(&s, text, sizeof(text), &len);
+	if (!r)
+		r = persist_write(tmp, text, len);
 	if (r)
 		return r;
-	n = snprintf(text, sizeof(text),
-		     "powerd-state 1\nflashes %" PRIu64 "\nimpulses_per_kwh %u\n", flashes,
-		     impulses_per_kwh);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, (size_t)n) != n || fsync(fd) < 0) {
-		r = errno ? -errno : -EIO;
-		close(fd);
-		unlink(tmp);
-		return r;
-	}
-	if (close(fd) < 0 || rename(tmp, path) < 0) {
+	/* Saving the new count matters more than keeping the old one: a
+	 * failure here is reported, after the save. */
+	kept = persist_keep_prev(name, path, prev, lnk);
+	if (rename(tmp, path) < 0) {
 		r = -errno;
 		unlink(tmp);
 		return r;
 	}
-	return persist_fsync_dir(state_dir);
+	r = fs_fsync_dir(state_dir);
+	return r ? r : kept;
+}
+
+void persist_report(struct persist_health *h, const char *name, const char *state_dir, int r)
+{
+	if (r == 0) {
+		if (h->err)
+			log_info("meter %s: energy counter saved in %s again, after %" PRIu64
+				 " failed attempts",
+				 name, state_dir, h->failures);
+		h->err = 0;
+		h->failures = 0;
+		return;
+	}
+	h->failures++;
+	if (r == h->err)
+		return;
+	if (h->err)
+		log_err("meter %s: saving the energy counter in %s now fails with: %s (before: %s; "
+			"%" PRIu64 " failed attempts so far); logged again when this changes",
+			name, state_dir, strerror(-r), strerror(-h->err), h->failures);
+	else
+		log_err("meter %s: cannot save the energy counter in %s: %s; retrying every "
+			"persist_interval, logged again when this changes",
+			name, state_dir, strerror(-r));
+	h->err = r;
 }

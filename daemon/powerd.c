@@ -37,17 +37,22 @@ static int powerd_meters_init(struct powerd *pd)
 			.min_pulse_ns = c->min_pulse_ns,
 			.timeout_ns = c->timeout_ns,
 		};
+		enum persist_from from;
 		uint64_t base = 0;
 
 		m->pd = pd;
 		m->index = (uint32_t)i;
 		m->cfg = c;
-		r = persist_load(cfg->daemon.state_dir, c->name, c->impulses_per_kwh, &base);
-		if (r && r != -EBADMSG) {
+		r = persist_load(cfg->daemon.state_dir, c->name, c->impulses_per_kwh, &base, &from);
+		if (r) {
 			log_err("meter %s: reading its energy counter from %s: %s", c->name,
 				cfg->daemon.state_dir, strerror(-r));
 			return r;
 		}
+		if (from == PERSIST_FROM_PREV)
+			atomic_fetch_add(&pd->stats->state_recovered_prev, 1);
+		else if (from == PERSIST_FROM_ZERO)
+			atomic_fetch_add(&pd->stats->state_recovered_zero, 1);
 		if (base)
 			log_info("meter %s: energy counter continues at %llu flashes (%.3f kWh)",
 				 c->name, (unsigned long long)base,
@@ -229,6 +234,8 @@ int powerd_status(void *arg, struct status *st)
 	st->persist_ok = atomic_load(&s->persist_ok);
 	st->persist_failed = atomic_load(&s->persist_failed);
 	st->last_persist_unix_s = (double)atomic_load(&s->last_persist_unix_ns) / 1e9;
+	st->state_recovered_prev = atomic_load(&s->state_recovered_prev);
+	st->state_recovered_zero = atomic_load(&s->state_recovered_zero);
 	st->rss_bytes = powerd_rss_bytes();
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		st->cpu_seconds = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +

@@ -23,6 +23,7 @@
 #include "gpio.h"
 #include "log.h"
 #include "loop.h"
+#include "persist.h"
 #include "pulse.h"
 #include "ring.h"
 #include "sample.h"
@@ -74,9 +75,8 @@ struct meter {
 	const struct cfg_pulse *cfg;
 	struct meter_src src;
 	struct pulse_meter pm;
-	uint64_t persisted; /* flash count last written to disk */
-	int persist_err;    /* the last checkpoint failed with this (meter thread) */
-	uint64_t persist_failures;
+	uint64_t persisted;		      /* flash count last written to disk */
+	struct persist_health persist_health; /* meter thread, persist_report() */
 	struct meter_pub pub;
 	/* Written by the I/O thread, read anywhere. */
 	_Atomic uint64_t events_lost;
@@ -106,6 +106,10 @@ struct powerd_stats {
 	_Atomic uint64_t persist_ok;
 	_Atomic uint64_t persist_failed;
 	_Atomic int64_t last_persist_unix_ns;
+	/* Counters loaded from .prev, or restarted at 0, for want of a good
+	 * current checkpoint. */
+	_Atomic uint64_t state_recovered_prev;
+	_Atomic uint64_t state_recovered_zero;
 	int64_t start_unix_ns;
 };
 
@@ -159,13 +163,6 @@ void io_notify_meter(struct powerd *pd);
 
 /* meter.c: the meter thread. */
 void *meter_thread_main(void *arg);
-
-/* persist.c: energy counters in state_dir. */
-int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
-		 uint64_t *flashes);
-int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
-		 uint64_t flashes);
-int persist_prepare_dir(const char *state_dir);
 
 /* replay.c: a trace file replayed through the loop. */
 int replay_open(struct meter *m, struct replay **out);

@@ -79,7 +79,9 @@ struct status {
 	uint64_t reloads_failed;
 	uint64_t persist_ok;
 	uint64_t persist_failed;
-	double last_persist_unix_s; /* 0 = never */
+	double last_persist_unix_s;    /* 0 = never */
+	uint64_t state_recovered_prev; /* counters continued from .prev */
+	uint64_t state_recovered_zero; /* restarted at 0: no good checkpoint left */
 	long rss_bytes;
 	double cpu_seconds;
 	struct status_meter *meters;

@@ -37,6 +37,7 @@ static void make_status(struct status *st)
 	st->persist_ok = 5;
 	st->persist_failed = 0;
 	st->last_persist_unix_s = 1700000100.25;
+	st->state_recovered_prev = 1;
 	st->rss_bytes = 4194304;
 	st->cpu_seconds = 1.5;
 
@@ -185,6 +186,8 @@ static void test_metrics(void)
 	CHECK(has_line(t, "powerd_config_reloads_total{result=\"error\"} 1"));
 	CHECK(has_line(t, "powerd_state_persist_total{result=\"error\"} 0"));
 	CHECK(has_line(t, "powerd_state_last_persist_timestamp_seconds 1700000100.25"));
+	CHECK(has_line(t, "powerd_state_recovered_total{from=\"prev\"} 1"));
+	CHECK(has_line(t, "powerd_state_recovered_total{from=\"zero\"} 0"));
 	CHECK(has_line(t, "process_resident_memory_bytes 4194304"));
 	CHECK(has_line(t, "process_cpu_seconds_total 1.5"));
 	/* A raw newline from the name would have split a sample line. */
