@@ -236,6 +236,27 @@ static int persist_write(const char *tmp, const char *text, size_t len)
 	return r;
 }
 
+/* A full disk cannot give a new file its first block, but the current
+ * checkpoint has one: overwrite it in place.  A power cut in the middle may
+ * tear it; the load then falls back to .prev, which this does not touch. */
+static int persist_write_in_place(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pwrite(fd, text, len, 0);
+	if (n != (ssize_t)len)
+		r = n < 0 ? -errno : -ENOSPC;
+	if (!r && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 /* The current checkpoint becomes .prev, if it is good: a damaged one must
  * not replace a good fallback. */
 static int persist_keep_prev(const char *name, const char *path, const char *prev, const char *lnk)
@@ -290,6 +311,8 @@ int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_
 		r = state_file_format(&s, text, sizeof(text), &len);
 	if (!r)
 		r = persist_write(tmp, text, len);
+	if (r == -ENOSPC || r == -EDQUOT)
+		return persist_write_in_place(path, text, len);
 	if (r)
 		return r;
 	/* Saving the new count matters more than keeping the old one: a

@@ -67,6 +67,7 @@ pd_start "$T/powerd.conf" "$T/powerd.log"
 wait_for 10 test -s "$T/sd/state/pulse.house.state" || fail "no checkpoint"
 fill_disk "$T/sd"
 L0=$(log_lines "$T/powerd.log")
+S0=$(sed -n 's/^flashes //p' "$T/sd/state/pulse.house.state")
 up_err() { [ "$(m 'powerd_sink_spool_error{sink="vm"}')" = 1 ]; }
 wait_for 10 up_err || fail "spool_error not shown: $(curl -s "$URL/api/status")"
 curl -fsS "$URL/api/status" | grep -q '"spool_error"' || fail "no spool_error in /api/status"
@@ -77,7 +78,10 @@ L1=$(log_lines "$T/powerd.log")
 [ $((L1 - L0)) -le 10 ] || { tail -n 20 "$T/powerd.log"; fail "$((L1 - L0)) log lines in 10 s of a full disk"; }
 HELD=$(m 'powerd_sink_samples_in_memory{sink="vm"}')
 [ "$HELD" -gt 50 ] || fail "only $HELD samples held in memory"
-echo "1: full disk: $CPU % CPU, $((L1 - L0)) log lines in 10 s, $HELD samples in memory"
+# The energy checkpoint goes on: rewritten in place when no new file fits.
+S1=$(sed -n 's/^flashes //p' "$T/sd/state/pulse.house.state")
+[ "$S1" -gt "$S0" ] || fail "no energy checkpoint on the full disk ($S0 -> $S1)"
+echo "1: full disk: $CPU % CPU, $((L1 - L0)) log lines in 10 s, $HELD samples in memory, checkpoints $S0 -> $S1"
 
 # ---------------------------------------------------------------- 2. beyond memory_max
 # A burst: 2000 flashes at once.  Over the 64 KiB bound the oldest go, counted.
