@@ -12,14 +12,18 @@
  * Trace times are below 2^62 ns (trace.h), and so is the clock, so the
  * mapping fits in int64; it is computed with overflow checks all the same,
  * because loop passes keep adding to the offset.
- * A replay never drops an edge: a full ring makes it wait a millisecond. */
+ * A replay never drops an edge: a full ring makes it wait a millisecond.
+ * Only regular files are replayed: a FIFO cannot be pre-scanned for its end
+ * or read again for the next pass. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "log.h"
 #include "powerd.h"
 #include "trace.h"
@@ -75,7 +79,7 @@ static void replay_bad(struct replay *rp, const char *why)
 
 /* speed = 0 maps "now" onto the last edge, so that must be known before the
  * first one is pushed.  This runs on the supervisor before the loop starts,
- * so plain blocking reads are fine; the splitter is the
+ * so plain blocking reads of the (regular) file are fine; the splitter is the
  * replay's own, so it finds the very edge the replay will end on. */
 static int replay_prescan(struct replay *rp)
 {
@@ -111,6 +115,7 @@ int replay_open(struct meter *m, struct replay **out)
 {
 	const struct cfg_pulse *c = m->cfg;
 	struct replay *rp;
+	struct stat st;
 	int r;
 
 	rp = calloc(1, sizeof(*rp));
@@ -118,8 +123,11 @@ int replay_open(struct meter *m, struct replay **out)
 		return -ENOMEM;
 	rp->m = m;
 	trace_split_init(&rp->split);
-	rp->fd = open(c->replay, O_RDONLY | O_CLOEXEC);
-	r = rp->fd < 0 ? -errno : 0;
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer, before
+	 * the signalfd is read, so neither start-up nor SIGTERM could go on.
+	 * On the regular files replayed it changes nothing. */
+	rp->fd = open(c->replay, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	r = rp->fd < 0 || fstat(rp->fd, &st) < 0 ? -errno : 0;
 	if (!r) {
 		/* Zeroed: Valgrind does not see io_uring fill it. */
 		rp->buf = calloc(1, REPLAY_BUF_SIZE);
@@ -130,6 +138,12 @@ int replay_open(struct meter *m, struct replay **out)
 			strerror(-r));
 		replay_close(rp);
 		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("meter %s: replay file %s is %s: powerd replays regular files only",
+			c->name, c->replay, check_kind(st.st_mode));
+		replay_close(rp);
+		return -EINVAL;
 	}
 	if (c->speed == 0) {
 		r = replay_prescan(rp);
