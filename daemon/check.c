@@ -38,7 +38,7 @@ static void check_report(struct check *c, unsigned line, const char *fmt, ...)
 	c->problems++;
 }
 
-static const char *check_kind(mode_t m)
+const char *check_kind(mode_t m)
 {
 	if (S_ISDIR(m))
 		return "a directory";

@@ -6,11 +6,16 @@
 #define POWERD_CHECK_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "config.h"
 
 /* Prints each problem as "FILE:LINE: message" (the line of the section that
  * names the path) to errs; returns how many there were. */
 int check_environment(const struct config *cfg, FILE *errs);
+
+/* What a file that is not a regular one is, for messages ("a FIFO", "a
+ * directory", ...); also used by the daemon when it refuses one. */
+const char *check_kind(mode_t m);
 
 #endif

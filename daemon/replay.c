@@ -2,20 +2,28 @@
  * same ring, filter and converter.
  *
  * The file is read in chunks by the I/O thread's io_uring (no blocking read
- * on the loop).  Trace times are mapped onto CLOCK_MONOTONIC:
+ * on the loop) and split into lines by trace.c's trace_split, the parser
+ * pulselog uses too.  Trace times are mapped onto CLOCK_MONOTONIC:
  *   speed = 1: the first edge happens now, the rest at their trace spacing,
  *              paced with loop timers; with loop = yes the trace repeats,
  *              each pass shifted by its length plus its first interval.
  *   speed = 0: as fast as the ring drains, mapped so that the trace ends at
  *              the moment the replay started (no future timestamps).
- * A replay never drops an edge: a full ring makes it wait a millisecond. */
+ * Trace times are below 2^62 ns (trace.h), and so is the clock, so the
+ * mapping fits in int64; it is computed with overflow checks all the same,
+ * because loop passes keep adding to the offset.
+ * A replay never drops an edge: a full ring makes it wait a millisecond.
+ * Only regular files are replayed: a FIFO cannot be pre-scanned for its end
+ * or read again for the next pass. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "log.h"
 #include "powerd.h"
 #include "trace.h"
@@ -26,17 +34,17 @@
 struct replay {
 	struct meter *m;
 	int fd;
-	char *buf;
-	size_t len, pos;
+	char *buf;     /* the chunk being read or parsed */
+	const char *p; /* its unparsed rest */
+	size_t n;
 	int64_t file_off;
 	bool eof;
-	unsigned long lineno;
 	unsigned pass;
+	struct trace_split split;
 
 	bool have_pending;
 	struct trace_edge pending;
-	int64_t last_ts;
-	int have_last;
+	int64_t pending_mono; /* its mapped time, once mapped */
 
 	bool mapped;
 	int64_t offset;	   /* monotonic = trace time + offset */
@@ -64,52 +72,88 @@ static void replay_bad(struct replay *rp, const char *why)
 	uint64_t n = atomic_fetch_add(&rp->m->input_errors, 1) + 1;
 
 	if (n <= REPLAY_LOG_MAX)
-		log_warn("meter %s: %s:%lu: %s%s", rp->m->cfg->name, rp->m->cfg->replay, rp->lineno,
-			 why, n == REPLAY_LOG_MAX ? " (further bad lines are only counted)" : "");
+		log_warn("meter %s: %s:%lu: %s%s", rp->m->cfg->name, rp->m->cfg->replay,
+			 rp->split.lineno, why,
+			 n == REPLAY_LOG_MAX ? " (further bad lines are only counted)" : "");
+}
+
+/* speed = 0 maps "now" onto the last edge, so that must be known before the
+ * first one is pushed.  This runs on the supervisor before the loop starts,
+ * so plain blocking reads of the (regular) file are fine; the splitter is the
+ * replay's own, so it finds the very edge the replay will end on. */
+static int replay_prescan(struct replay *rp)
+{
+	struct trace_edge e;
+	const char *p, *why;
+	int64_t off = 0;
+	ssize_t got;
+	size_t n;
+	int k;
+
+	trace_split_init(&rp->split);
+	for (;;) {
+		got = pread(rp->fd, rp->buf, REPLAY_BUF_SIZE, off);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += got;
+		p = rp->buf;
+		n = (size_t)got;
+		while ((k = trace_split_next(&rp->split, &p, &n, got == 0, &e, &why)) != 0)
+			if (k > 0)
+				rp->trace_end = e.ts_ns;
+		if (got == 0)
+			break;
+	}
+	trace_split_init(&rp->split);
+	return 0;
 }
 
 int replay_open(struct meter *m, struct replay **out)
 {
 	const struct cfg_pulse *c = m->cfg;
-	struct trace_reader tr;
-	struct trace_edge e;
 	struct replay *rp;
-	FILE *f;
+	struct stat st;
 	int r;
 
 	rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return -ENOMEM;
 	rp->m = m;
-	rp->fd = open(c->replay, O_RDONLY | O_CLOEXEC);
-	rp->buf = calloc(1, REPLAY_BUF_SIZE);
-	if (rp->fd < 0 || !rp->buf) {
-		r = rp->fd < 0 ? -errno : -ENOMEM;
+	trace_split_init(&rp->split);
+	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer, before
+	 * the signalfd is read, so neither start-up nor SIGTERM could go on.
+	 * On the regular files replayed it changes nothing. */
+	rp->fd = open(c->replay, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	r = rp->fd < 0 || fstat(rp->fd, &st) < 0 ? -errno : 0;
+	if (!r) {
+		/* Zeroed: Valgrind does not see io_uring fill it. */
+		rp->buf = calloc(1, REPLAY_BUF_SIZE);
+		r = rp->buf ? 0 : -ENOMEM;
+	}
+	if (r) {
 		log_err("meter %s: cannot open replay file %s: %s", c->name, c->replay,
 			strerror(-r));
 		replay_close(rp);
 		return r;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		log_err("meter %s: replay file %s is %s: powerd replays regular files only",
+			c->name, c->replay, check_kind(st.st_mode));
+		replay_close(rp);
+		return -EINVAL;
+	}
 	if (c->speed == 0) {
-		/* Before the loop starts (this runs on the supervisor): find
-		 * the end of the trace, to which "now" is mapped. */
-		f = fdopen(dup(rp->fd), "re");
-		if (!f) {
-			r = -errno;
-			replay_close(rp);
-			return r;
-		}
-		trace_reader_init(&tr, f, c->replay, NULL);
-		while ((r = trace_reader_next(&tr, &e)) > 0)
-			rp->trace_end = e.ts_ns;
-		trace_reader_free(&tr);
-		fclose(f);
+		r = replay_prescan(rp);
 		if (r < 0) {
 			log_err("meter %s: reading %s: %s", c->name, c->replay, strerror(-r));
 			replay_close(rp);
 			return r;
 		}
 	}
+	rp->p = rp->buf;
 	snprintf(rp->desc, sizeof(rp->desc), "replay %s (speed %g%s)", c->replay, c->speed,
 		 c->loop ? ", looping" : "");
 	*out = rp;
@@ -143,9 +187,9 @@ static void replay_read_cb(struct loop *l, int res, void *arg)
 		replay_state(rp, state);
 		return;
 	}
-	if (res == 0)
-		rp->eof = true;
-	rp->len += (size_t)res;
+	rp->p = rp->buf;
+	rp->n = (size_t)res;
+	rp->eof = res == 0;
 	rp->file_off += res;
 	replay_pump(rp);
 }
@@ -166,73 +210,66 @@ static int replay_next(struct replay *rp)
 {
 	struct trace_edge e;
 	const char *why;
-	char *nl;
-	size_t n;
 	int k;
 
 	for (;;) {
-		nl = memchr(rp->buf + rp->pos, '\n', rp->len - rp->pos);
-		if (!nl && !rp->eof) {
-			if (rp->pos == 0 && rp->len == REPLAY_BUF_SIZE) {
-				/* A line longer than the buffer: skip it whole. */
-				replay_bad(rp, "line too long");
-				rp->len = 0;
-				continue;
-			}
-			memmove(rp->buf, rp->buf + rp->pos, rp->len - rp->pos);
-			rp->len -= rp->pos;
-			rp->pos = 0;
-			if (loop_read(rp->m->pd->loop, &rp->op, rp->fd, rp->buf + rp->len,
-				      REPLAY_BUF_SIZE - rp->len, rp->file_off, replay_read_cb, rp))
-				replay_state(rp, "error: cannot queue a read");
-			return 0;
-		}
-		if (rp->pos == rp->len)
-			return -1;
-		n = nl ? (size_t)(nl - (rp->buf + rp->pos)) : rp->len - rp->pos;
-		rp->lineno++;
-		k = trace_parse_line(rp->buf + rp->pos, n, &e, &why);
-		rp->pos += nl ? n + 1 : n;
-		if (k == 0)
-			continue;
+		k = trace_split_next(&rp->split, &rp->p, &rp->n, rp->eof, &e, &why);
+		if (k > 0)
+			break;
 		if (k < 0) {
 			replay_bad(rp, why);
 			continue;
 		}
-		if (trace_check_order(&rp->last_ts, &rp->have_last, e.ts_ns)) {
-			replay_bad(rp, "time goes backwards; edge skipped");
-			continue;
-		}
-		if (rp->nseen < 2)
-			rp->nseen == 0 ? (rp->first_ts = e.ts_ns) : (rp->second_ts = e.ts_ns);
-		rp->nseen++;
-		rp->pending = e;
-		rp->have_pending = true;
-		return 1;
+		if (rp->eof)
+			return -1;
+		/* The chunk is used up (a partial line is kept by the
+		 * splitter): the buffer is free for the next one. */
+		if (loop_read(rp->m->pd->loop, &rp->op, rp->fd, rp->buf, REPLAY_BUF_SIZE,
+			      rp->file_off, replay_read_cb, rp))
+			replay_state(rp, "error: cannot queue a read");
+		return 0;
 	}
+	if (rp->nseen < 2)
+		rp->nseen == 0 ? (rp->first_ts = e.ts_ns) : (rp->second_ts = e.ts_ns);
+	rp->nseen++;
+	rp->pending = e;
+	rp->have_pending = true;
+	return 1;
 }
 
-/* End of one pass: start over (loop = yes) or finish. */
+/* End of one pass: start over (loop = yes) or finish.  A pass is shifted by
+ * the trace's length plus its first interval; once the next pass's last edge
+ * would not fit in the clock's int64, looping stops there. */
 static bool replay_rewind(struct replay *rp)
 {
-	int64_t period;
+	const struct cfg_pulse *c = rp->m->cfg;
+	int64_t period, offset, end;
 
-	if (!rp->m->cfg->loop || rp->nseen == 0) {
+	if (!c->loop || rp->nseen == 0) {
 		replay_state(rp, rp->nseen ? "replay finished" : "replay finished (no edges)");
-		log_info("meter %s: replay of %s finished (%lu lines)", rp->m->cfg->name,
-			 rp->m->cfg->replay, rp->lineno);
+		log_info("meter %s: replay of %s finished (%lu lines)", c->name, c->replay,
+			 rp->split.lineno);
 		return false;
 	}
-	period = rp->last_ts - rp->first_ts +
-		 (rp->nseen > 1 ? rp->second_ts - rp->first_ts : 1000000000LL);
-	rp->offset += period;
+	if (__builtin_add_overflow(rp->split.last_ts - rp->first_ts,
+				   rp->nseen > 1 ? rp->second_ts - rp->first_ts : 1000000000LL,
+				   &period) ||
+	    __builtin_add_overflow(rp->offset, period, &offset) ||
+	    __builtin_add_overflow(rp->split.last_ts, offset, &end)) {
+		replay_state(rp, "replay finished (the next pass is beyond the clock's range)");
+		log_warn("meter %s: replay of %s: not looping after pass %u: the next pass would "
+			 "end beyond the clock's range",
+			 c->name, c->replay, rp->pass + 1);
+		return false;
+	}
+	rp->offset = offset;
 	rp->pass++;
-	rp->len = rp->pos = 0;
+	rp->p = rp->buf;
+	rp->n = 0;
 	rp->file_off = 0;
 	rp->eof = false;
-	rp->have_last = 0;
 	rp->nseen = 0;
-	rp->lineno = 0;
+	trace_split_init(&rp->split);
 	return true;
 }
 
@@ -245,9 +282,9 @@ static void replay_watermark(struct replay *rp, bool finished)
 	if (finished)
 		w = INT64_MAX;
 	else if (rp->have_pending && rp->mapped)
-		w = rp->pending.ts_ns + rp->offset - 1;
-	else if (rp->have_last && rp->mapped)
-		w = rp->last_ts + rp->offset;
+		w = rp->pending_mono - 1;
+	else if (rp->split.have_last && rp->mapped)
+		w = rp->split.last_ts + rp->offset;
 	else
 		return;
 	atomic_store_explicit(&rp->m->watermark, w, memory_order_release);
@@ -275,12 +312,21 @@ static void replay_pump(struct replay *rp)
 			}
 		}
 		if (!rp->mapped) {
-			rp->offset = speed == 0 ? now - rp->trace_end : now - rp->pending.ts_ns;
+			/* Both terms are in [0, 2^62): no overflow. */
+			rp->offset = now - (speed == 0 ? rp->trace_end : rp->pending.ts_ns);
 			rp->mapped = true;
 		}
-		if (speed > 0 && rp->pending.ts_ns + rp->offset > now) {
-			loop_timer_at(pd->loop, &rp->op, rp->pending.ts_ns + rp->offset,
-				      replay_timer_cb, rp);
+		if (__builtin_add_overflow(rp->pending.ts_ns, rp->offset, &rp->pending_mono)) {
+			/* Only a file rewritten between loop passes can get here. */
+			replay_bad(rp,
+				   "time beyond the clock's range at this pass; replay stopped");
+			replay_state(rp, "replay stopped (a time beyond the clock's range)");
+			rp->have_pending = false;
+			finished = true;
+			break;
+		}
+		if (speed > 0 && rp->pending_mono > now) {
+			loop_timer_at(pd->loop, &rp->op, rp->pending_mono, replay_timer_cb, rp);
 			break;
 		}
 		if (ring_full(&pd->edges)) {
@@ -288,7 +334,7 @@ static void replay_pump(struct replay *rp)
 				      rp);
 			break;
 		}
-		struct edge_item e = {.ts_ns = rp->pending.ts_ns + rp->offset,
+		struct edge_item e = {.ts_ns = rp->pending_mono,
 				      .meter = rp->m->index,
 				      .level = (uint32_t)rp->pending.level};
 		ring_push(&pd->edges, &e);

@@ -1,11 +1,18 @@
+/* The trace format (include/trace.h): one parser and one line splitter for
+ * every reader, so the daemon and pulselog cannot disagree about a file. */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "trace.h"
 
 #define TRACE_NS_PER_S 1000000000LL
+/* TRACE_TIME_MAX_NS in seconds, for messages; test_trace pins the two together. */
+#define TRACE_TIME_MAX_TEXT "4611686018.427387903"
+#define TRACE_STR_(x)	    #x
+#define TRACE_STR(x)	    TRACE_STR_(x)
 
 static int is_space(char c)
 {
@@ -13,15 +20,17 @@ static int is_space(char c)
 }
 
 /* Seconds as "DIGITS[.DIGITS]" into exact nanoseconds; digits beyond the
- * ninth decimal are truncated (the kernel's resolution is 1 ns). */
+ * ninth decimal are truncated (the kernel's resolution is 1 ns).  Anything
+ * above TRACE_TIME_MAX_NS is out of range, checked before it could overflow. */
 static int parse_seconds(const char **pp, const char *end, int64_t *ns)
 {
+	const int64_t max_s = TRACE_TIME_MAX_NS / TRACE_NS_PER_S;
 	const char *p = *pp;
 	int64_t sec = 0, frac = 0;
 	int ndig = 0, nfrac = 0;
 
 	while (p < end && *p >= '0' && *p <= '9') {
-		if (sec > (INT64_MAX / TRACE_NS_PER_S - 9) / 10)
+		if (sec > max_s)
 			return -ERANGE;
 		sec = sec * 10 + (*p++ - '0');
 		ndig++;
@@ -41,6 +50,8 @@ static int parse_seconds(const char **pp, const char *end, int64_t *ns)
 		return -EINVAL;
 	while (nfrac++ < 9)
 		frac *= 10;
+	if (sec > max_s || sec * TRACE_NS_PER_S > TRACE_TIME_MAX_NS - frac)
+		return -ERANGE;
 	*ns = sec * TRACE_NS_PER_S + frac;
 	*pp = p;
 	return 0;
@@ -57,7 +68,8 @@ int trace_parse_line(const char *s, size_t n, struct trace_edge *e, const char *
 		return 0;
 	r = parse_seconds(&p, end, &e->ts_ns);
 	if (r) {
-		*why = r == -ERANGE ? "time out of range" : "expected '<seconds> <level>'";
+		*why = r == -ERANGE ? "time out of range (at most " TRACE_TIME_MAX_TEXT " s)"
+				    : "expected '<seconds> <level>'";
 		return -EINVAL;
 	}
 	if (p == end || (*p != ' ' && *p != '\t')) {
@@ -80,56 +92,159 @@ int trace_parse_line(const char *s, size_t n, struct trace_edge *e, const char *
 	return 1;
 }
 
-int trace_check_order(int64_t *last_ts, int *have_last, int64_t ts_ns)
+/* Times must not go back; an older edge is a bad line, not a reordering. */
+static int trace_check_order(struct trace_split *s, int64_t ts_ns)
 {
-	if (*have_last && ts_ns < *last_ts)
+	if (s->have_last && ts_ns < s->last_ts)
 		return -ERANGE;
-	*last_ts = ts_ns;
-	*have_last = 1;
+	s->last_ts = ts_ns;
+	s->have_last = true;
 	return 0;
 }
 
-void trace_reader_init(struct trace_reader *r, FILE *f, const char *name, FILE *errs)
+void trace_split_init(struct trace_split *s)
 {
-	memset(r, 0, sizeof(*r));
-	r->f = f;
+	s->lineno = 0;
+	s->bad = 0;
+	s->last_ts = 0;
+	s->have_last = false;
+	s->skipping = false;
+	s->len = 0;
+}
+
+/* One whole line (its LF, if any, removed): its result. */
+static int trace_split_line(struct trace_split *s, const char *line, size_t len, bool too_long,
+			    struct trace_edge *e, const char **why)
+{
+	int k;
+
+	s->lineno++;
+	/* A CR before the LF is part of the line ending, not of the limit. */
+	if (len && line[len - 1] == '\r')
+		len--;
+	if (too_long || len > TRACE_LINE_MAX) {
+		s->bad++;
+		*why = "longer than " TRACE_STR(TRACE_LINE_MAX) " bytes";
+		return -EINVAL;
+	}
+	k = trace_parse_line(line, len, e, why);
+	if (k < 0) {
+		s->bad++;
+		return -EINVAL;
+	}
+	if (k == 1 && trace_check_order(s, e->ts_ns)) {
+		s->bad++;
+		*why = "time goes backwards; edge skipped";
+		return -EINVAL;
+	}
+	return k;
+}
+
+int trace_split_next(struct trace_split *s, const char **p, size_t *n, bool eof,
+		     struct trace_edge *e, const char **why)
+{
+	const char *nl;
+	size_t take;
+	bool too_long;
+	int k;
+
+	while (*n) {
+		nl = memchr(*p, '\n', *n);
+		take = nl ? (size_t)(nl - *p) : *n;
+		if (nl && s->len == 0 && !s->skipping) {
+			/* The usual case: the whole line is in the chunk. */
+			k = trace_split_line(s, *p, take, false, e, why);
+			*p += take + 1;
+			*n -= take + 1;
+			if (k)
+				return k;
+			continue;
+		}
+		if (!s->skipping && take > sizeof(s->buf) - s->len) {
+			s->skipping = true;
+			s->len = 0;
+		}
+		if (!s->skipping) {
+			memcpy(s->buf + s->len, *p, take);
+			s->len += take;
+		}
+		*p += take;
+		*n -= take;
+		if (!nl)
+			break;
+		(*p)++;
+		(*n)--;
+		too_long = s->skipping;
+		take = s->len;
+		s->skipping = false;
+		s->len = 0;
+		k = trace_split_line(s, s->buf, take, too_long, e, why);
+		if (k)
+			return k;
+	}
+	if (eof && (s->len || s->skipping)) {
+		too_long = s->skipping;
+		take = s->len;
+		s->skipping = false;
+		s->len = 0;
+		return trace_split_line(s, s->buf, take, too_long, e, why);
+	}
+	return 0;
+}
+
+void trace_reader_init(struct trace_reader *r, int fd, const char *name, FILE *errs)
+{
+	r->fd = fd;
 	r->name = name;
 	r->errs = errs;
+	r->p = r->chunk;
+	r->n = 0;
+	r->eof = false;
+	trace_split_init(&r->split);
+}
+
+/* The next chunk into r->chunk; a non-blocking descriptor (an inherited
+ * stdin may be one) is waited for rather than taken for an error. */
+static int trace_reader_fill(struct trace_reader *r)
+{
+	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+	ssize_t got;
+
+	for (;;) {
+		got = read(r->fd, r->chunk, sizeof(r->chunk));
+		if (got >= 0)
+			break;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				return -errno;
+		} else if (errno != EINTR) {
+			return -errno;
+		}
+	}
+	r->p = r->chunk;
+	r->n = (size_t)got;
+	r->eof = got == 0;
+	return 0;
 }
 
 int trace_reader_next(struct trace_reader *r, struct trace_edge *e)
 {
 	const char *why;
-	ssize_t n;
 	int k;
 
 	for (;;) {
-		n = getline(&r->buf, &r->cap, r->f);
-		if (n < 0)
-			return ferror(r->f) ? -EIO : 0;
-		r->lineno++;
-		k = trace_parse_line(r->buf, (size_t)n, e, &why);
-		if (k == 0)
-			continue;
+		k = trace_split_next(&r->split, &r->p, &r->n, r->eof, e, &why);
+		if (k > 0)
+			return 1;
 		if (k < 0) {
-			r->bad++;
 			if (r->errs)
-				fprintf(r->errs, "%s:%lu: %s\n", r->name, r->lineno, why);
+				fprintf(r->errs, "%s:%lu: %s\n", r->name, r->split.lineno, why);
 			continue;
 		}
-		if (trace_check_order(&r->last_ts, &r->have_last, e->ts_ns)) {
-			r->bad++;
-			if (r->errs)
-				fprintf(r->errs, "%s:%lu: time goes backwards; edge skipped\n",
-					r->name, r->lineno);
-			continue;
-		}
-		return 1;
+		if (r->eof)
+			return 0;
+		k = trace_reader_fill(r);
+		if (k)
+			return k;
 	}
-}
-
-void trace_reader_free(struct trace_reader *r)
-{
-	free(r->buf);
-	r->buf = NULL;
 }

@@ -3,6 +3,9 @@
  * Pure computation on kernel timestamps (nanoseconds, any monotonic origin):
  * no I/O, no clock reads, no allocation.  The daemon and pulselog run exactly
  * this code, so a trace replayed offline gives the numbers the daemon gave.
+ * Times stay within +-2^62 ns (the clock does, and trace times are bounded
+ * by trace.h's TRACE_TIME_MAX_NS), so the difference of two of them, or a
+ * time plus min_pulse_ns, cannot overflow int64.
  *
  * Filter (ESPHome pulse_meter "PULSE" mode): a raw level counts only once it
  * has been held for at least min_pulse_ns.  A flash is an active period so

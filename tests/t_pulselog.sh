@@ -1,12 +1,14 @@
 #!/bin/bash
 # pulselog against traces with a known truth: exact flash count and energy,
-# the power of a constant load, CSV shape, bad input, usage errors.
+# the power of a constant load, CSV shape, bad input (over-long lines and
+# out-of-range times too, from a file, stdin or a FIFO alike), usage errors.
 set -u
 B=${1:-build}
 . tests/lib.sh
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 PL=$B/asan/pulselog
+RANGE="time out of range (at most 4611686018.427387903 s)"
 
 for spec in "constant:1500 800" "household 1000" "steps:300,4000,90:600 10000"; do
 	set -- $spec
@@ -37,6 +39,24 @@ printf '0 0\n1 1\n1.03 0\nnot a line\n2 1\n2.03 0\n1.5 1\n' >"$T/bad.txt"
 grep -q "bad.txt:4: " "$T/err" || fail "no FILE:LINE for line 4: $(cat "$T/err")"
 grep -q "bad.txt:7: time goes backwards" "$T/err" || fail "no error for line 7"
 grep -q "^# flashes=2 .*bad_lines=2" "$T/out" || fail "bad-line summary: $(tail -1 "$T/out")"
+
+# A 100 KiB line and times beyond 2^62 ns: one bad line each, with its number;
+# the same from a file, from stdin and from a FIFO (one parser, any reader).
+{
+	printf '0 0\n1 1\n1.03 0\n'
+	head -c 102400 /dev/zero | tr '\0' '#'
+	printf '\n9200000000 1\n2 1\n2.03 0\n4611686018.427387904 1\n3 1\n3.03 0\n'
+} >"$T/edge.txt"
+mkfifo "$T/fifo"
+timeout 20 cat "$T/edge.txt" >"$T/fifo" &
+for src in "$T/edge.txt" - "$T/fifo"; do
+	"$PL" "$src" --impulses-per-kwh 1000 --quiet <"$T/edge.txt" >"$T/out" 2>"$T/err" ||
+		fail "pulselog $src failed: $(cat "$T/err")"
+	grep -q "^# flashes=3 .*bad_lines=3 " "$T/out" || fail "$src summary: $(cat "$T/out")"
+	printf '%s:4: longer than 4096 bytes\n%s:5: %s\n%s:8: %s\n' "$src" "$src" "$RANGE" "$src" "$RANGE" |
+		cmp -s - "$T/err" || fail "$src errors: $(cat "$T/err")"
+done
+wait
 
 # Usage errors exit 2; a missing file exits 1.
 "$PL" "$T/bad.txt" >/dev/null 2>&1; [ $? = 2 ] || fail "missing --impulses-per-kwh not exit 2"
