@@ -201,20 +201,37 @@ static enum MHD_Result http_document(struct http *h, struct MHD_Connection *c, s
 		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE));
 }
 
-/* Answers on the first call, before any request body is read: no
- * endpoint takes one. */
+/* A request announcing a body: no endpoint takes one. */
+static bool http_has_body(struct MHD_Connection *c)
+{
+	const char *len =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (len && strcmp(len, "0")) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* GET and HEAD without a body are answered on the second call, once MHD
+ * has the whole request: a response queued on the first call, before the
+ * body is read, makes MHD close the connection, and scrapers reuse theirs.
+ * Anything else is answered at once and the connection closed, so no body
+ * is ever read. */
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
 				   const char *method, const char *version, const char *upload_data,
 				   size_t *upload_data_size, void **con_cls)
 {
+	static char http_seen; /* any non-NULL *con_cls: "called before" */
 	size_t i;
 
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
-	(void)con_cls;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (!*con_cls && !http_has_body(c)) {
+		*con_cls = &http_seen;
+		return MHD_YES;
+	}
 	for (i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
 		if (!strcmp(url, http_routes[i].path))
 			return http_document(cls, c, i);

@@ -3,7 +3,8 @@
  * talks to.  Each listener has its own MHD thread; every request takes a
  * fresh status through the fill callback, so that callback is called from
  * both threads and must be thread-safe.  HEAD is answered like GET without
- * the body; other methods get 405, unknown paths 404. */
+ * the body; other methods get 405, unknown paths 404.  HTTP/1.1 connections
+ * are kept alive after GET and HEAD, closed after anything else. */
 #ifndef POWERD_HTTP_H
 #define POWERD_HTTP_H
 

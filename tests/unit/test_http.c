@@ -1,10 +1,11 @@
 /* The HTTP server over TCP and over its Unix socket, with libcurl as the
  * client: routes, status codes, content types, HEAD, 405/404, a failing
- * status source, and the socket file's life cycle (stale file replaced,
- * live one refused, removed on stop). */
+ * status source, the socket file's life cycle (stale file replaced,
+ * live one refused, removed on stop), and keep-alive on both transports. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -212,6 +213,124 @@ static void check_routes(int port, const char *unix_path)
 	buf_free(&r.body);
 }
 
+/* A raw client, to see exactly what goes over one connection. */
+static int raw_connect(int port, const char *unix_path, const char *from)
+{
+	int fd;
+
+	if (unix_path) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", unix_path);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		struct sockaddr_in src = {.sin_family = AF_INET};
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		inet_pton(AF_INET, from ? from : "127.0.0.1", &src.sin_addr);
+		if (fd >= 0 && (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+				connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static bool send_all(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n) {
+		ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			return false;
+		s += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* Reads one response into out: its headers and, unless head, its
+ * Content-Length body; timeout_ms for each read.  Returns its length, 0 on
+ * EOF before any byte, -1 on a timeout or an error. */
+static long raw_response(int fd, char *out, size_t cap, bool head, int timeout_ms)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		const char *end, *cl;
+		ssize_t k;
+
+		out[n] = '\0';
+		end = strstr(out, "\r\n\r\n");
+		if (end) {
+			cl = strcasestr(out, "\r\nContent-Length:");
+			if (head || (cl && cl < end &&
+				     n >= (size_t)(end + 4 - out) + strtoul(cl + 17, NULL, 10)))
+				return (long)n;
+		}
+		if (n + 1 >= cap || poll(&p, 1, timeout_ms) != 1)
+			return -1;
+		k = recv(fd, out + n, cap - 1 - n, 0);
+		if (k == 0)
+			return n ? (long)n : 0;
+		if (k < 0)
+			return -1;
+		n += (size_t)k;
+	}
+}
+
+/* True once the peer has closed (EOF or reset) within timeout_ms. */
+static bool raw_closed(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+
+	return poll(&p, 1, timeout_ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* Two requests on one connection, both answered, and it stays open; a
+ * request the server will not take is answered and closed. */
+static void check_keepalive(int port, const char *unix_path)
+{
+	char resp[65536];
+	int fd;
+
+	fd = raw_connect(port, unix_path, NULL);
+	if (fd < 0)
+		return;
+	CHECK(send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	CHECK(strstr(resp, "powerd_build_info") != NULL);
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(send_all(fd, "HEAD /api/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), true, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(send_all(fd, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 404 ", 13));
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(!raw_closed(fd, 100));
+	CHECK(send_all(fd, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nx=1"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 405 ", 13));
+	CHECK(strcasestr(resp, "\r\nConnection: close") != NULL);
+	CHECK(raw_closed(fd, 5000));
+	close(fd);
+}
+
 static void test_parse_listen(void)
 {
 	struct sockaddr_storage ss;
@@ -283,6 +402,8 @@ static void test_server(const char *dir)
 
 	check_routes(port, NULL);
 	check_routes(0, sock);
+	check_keepalive(port, NULL);
+	check_keepalive(0, sock);
 	calls = atomic_load(&fake.calls);
 	CHECK(calls >= 10);
 
