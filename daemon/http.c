@@ -1,8 +1,23 @@
+/* The HTTP server: two MHD daemons (TCP and the Unix socket), each with its
+ * own thread, and a watchdog thread of ours.
+ *
+ * MHD's idle timeout restarts at every byte, so a client sending a header
+ * byte every few seconds would hold a connection slot forever, and enough
+ * of them hold all of them (Slowloris).  MHD 0.9.75 has no bound on the
+ * time to receive a request, so we keep one: each connection gets a slot
+ * in its listener's table (MHD's connection notifications), with a
+ * deadline for the next request's line and headers; the access handler
+ * clears it, the request-completed notification sets the next one.  The
+ * watchdog shuts down the socket of a connection past its deadline, and MHD
+ * then closes it.  MHD sends the CLOSED notification before it closes the
+ * descriptor, and that notification takes the same lock as the watchdog,
+ * so the watchdog never shuts down a descriptor that has been reused. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <locale.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +31,7 @@
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -25,14 +41,56 @@
 
 /* A status server for a scraper, a browser and powerctl: a handful of
  * clients.  The limits keep a misbehaving client from holding threads or
- * memory. */
-#define HTTP_MAX_CONNECTIONS 32
-#define HTTP_TIMEOUT_S	     10
-#define HTTP_BACKLOG	     64
+ * memory: 8 connections per address on TCP (a browser opens up to 6), 64
+ * in all (about 32 KB of MHD's buffers each at most); the Unix socket is
+ * a daemon of its own, so powerctl is answered whatever TCP clients do. */
+#define HTTP_TCP_CONNECTIONS  64
+#define HTTP_TCP_PER_ADDRESS  8
+#define HTTP_UNIX_CONNECTIONS 32
+#define HTTP_BACKLOG	      64
+/* MHD's idle timeout: a connection silent this long is closed. */
+#define HTTP_TIMEOUT_S 10
+/* A whole request (line and headers) must arrive within this time of the
+ * connection's start: a real client sends it in one packet.  On a kept-alive
+ * connection the next request must arrive within the idle timeout plus this
+ * of the previous response, so an idle one is left to MHD's timeout and only
+ * one that trickles bytes to dodge it is cut. */
+#define HTTP_REQUEST_S	    5
+#define HTTP_NEXT_REQUEST_S (HTTP_TIMEOUT_S + HTTP_REQUEST_S)
+/* A flood must not flood the journal: cut connections are summed up in one
+ * line a minute, and MHD's own messages (one per refused or broken
+ * connection) are limited to a few a minute, the rest counted. */
+#define HTTP_LOG_INTERVAL_S 60
+#define HTTP_LOG_BURST	    5
+#define HTTP_NS		    1000000000LL
+/* The first line about cut connections waits this long, to tell about a
+ * whole wave of them rather than its first one. */
+#define HTTP_LOG_GATHER_NS (HTTP_NS / 2)
+
+/* One connection, from MHD's STARTED notification to its CLOSED one. */
+struct http_conn {
+	bool used;
+	int fd;
+	bool waiting;	     /* for a request's line and headers, until deadline_ns */
+	bool cut;	     /* shut down by the watchdog, not yet closed by MHD */
+	int64_t deadline_ns; /* CLOCK_MONOTONIC */
+};
+
+struct http_listener {
+	struct http *h;
+	struct MHD_Daemon *d;
+	const char *name; /* "tcp", "unix": the metrics' label */
+	struct http_conn *conns;
+	size_t nconns;
+	/* under http.lock */
+	uint64_t open;
+	uint64_t cut;	       /* since start */
+	uint64_t cut_unlogged; /* not yet in a log line */
+};
 
 struct http {
-	struct MHD_Daemon *tcp;
-	struct MHD_Daemon *unx;
+	struct http_listener tcp;
+	struct http_listener unx;
 	status_fill_fn fill;
 	void *arg;
 	locale_t c_locale;
@@ -41,6 +99,19 @@ struct http {
 	dev_t sock_dev;
 	ino_t sock_ino;
 	char sock_path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+
+	/* The connection tables, the counters and the log limits; shared
+	 * by the MHD threads (callbacks) and the watchdog. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* CLOCK_MONOTONIC */
+	pthread_t watchdog;
+	bool watchdog_started;
+	bool stopping;
+	int64_t cut_logged_ns;	 /* last line about cut connections */
+	int64_t cut_first_ns;	 /* first cut not yet logged */
+	int64_t mhd_window_ns;	 /* start of the current window for MHD's messages */
+	unsigned mhd_lines;	 /* logged in that window */
+	uint64_t mhd_suppressed; /* not logged in that window */
 };
 
 enum http_doc { HTTP_DOC_METRICS, HTTP_DOC_STATUS, HTTP_DOC_PAGE };
@@ -55,14 +126,109 @@ static const struct {
 	{"/", HTTP_DOC_PAGE, "text/html; charset=utf-8"},
 };
 
+/* Room for the lines the watchdog or http_stop owe the log. */
+struct http_lines {
+	char text[3][256];
+	int n;
+};
+
+/* The line about cut connections, if one is due (now, or whenever there
+ * is something to tell if final); otherwise lowers *next to when it will
+ * be.  Under h->lock, printed after it is released. */
+static void http_cut_lines(struct http *h, int64_t now, bool final, int64_t *next,
+			   struct http_lines *out)
+{
+	struct http_listener *ls[] = {&h->tcp, &h->unx};
+	int64_t due = h->cut_logged_ns + HTTP_LOG_INTERVAL_S * HTTP_NS;
+	size_t i;
+
+	if (!h->tcp.cut_unlogged && !h->unx.cut_unlogged)
+		return;
+	if (due < h->cut_first_ns + HTTP_LOG_GATHER_NS)
+		due = h->cut_first_ns + HTTP_LOG_GATHER_NS;
+	if (!final && now < due) {
+		if (due < *next)
+			*next = due;
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		if (!ls[i]->cut_unlogged)
+			continue;
+		snprintf(out->text[out->n++], sizeof(out->text[0]),
+			 "http: %s: closed %llu connection(s) that did not send a whole request "
+			 "in time (%d s after connecting, %d s after a response); at most one "
+			 "such line a minute",
+			 ls[i]->name, (unsigned long long)ls[i]->cut_unlogged, HTTP_REQUEST_S,
+			 HTTP_NEXT_REQUEST_S);
+		ls[i]->cut_unlogged = 0;
+	}
+	h->cut_logged_ns = now;
+}
+
+/* The count of MHD's messages left out, the same way. */
+static void http_mhd_lines(struct http *h, int64_t now, bool final, int64_t *next,
+			   struct http_lines *out)
+{
+	int64_t due = h->mhd_window_ns + HTTP_LOG_INTERVAL_S * HTTP_NS;
+
+	if (!h->mhd_suppressed)
+		return;
+	if (!final && now < due) {
+		if (due < *next)
+			*next = due;
+		return;
+	}
+	snprintf(out->text[out->n++], sizeof(out->text[0]),
+		 "http: %llu more message(s) from libmicrohttpd not logged (at most %d a "
+		 "minute are)",
+		 (unsigned long long)h->mhd_suppressed, HTTP_LOG_BURST);
+	h->mhd_suppressed = 0;
+}
+
+static void http_log_due(struct http *h, int64_t now, bool final, int64_t *next,
+			 struct http_lines *out)
+{
+	out->n = 0;
+	http_cut_lines(h, now, final, next, out);
+	http_mhd_lines(h, now, final, next, out);
+}
+
+static void http_log_lines(const struct http_lines *l)
+{
+	int i;
+
+	for (i = 0; i < l->n; i++)
+		log_warn("%s", l->text[i]);
+}
+
 /* MHD's messages end in a newline and may quote what a client sent: keep
- * each one on one clean log line. */
+ * each one on one clean log line.  MHD logs every refused or broken
+ * connection, so past HTTP_LOG_BURST a minute they are only counted. */
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct http *h = cls;
+	int64_t now = clock_mono_ns();
+	struct http_lines missed = {.n = 0};
+	int64_t unused;
 	char msg[512];
 	size_t n, i;
+	bool show;
 
-	(void)cls;
+	pthread_mutex_lock(&h->lock);
+	if (now - h->mhd_window_ns >= HTTP_LOG_INTERVAL_S * HTTP_NS) {
+		http_mhd_lines(h, now, true, &unused, &missed);
+		h->mhd_window_ns = now;
+		h->mhd_lines = 0;
+	}
+	show = h->mhd_lines < HTTP_LOG_BURST;
+	if (show)
+		h->mhd_lines++;
+	else
+		h->mhd_suppressed++;
+	pthread_mutex_unlock(&h->lock);
+	http_log_lines(&missed);
+	if (!show)
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
@@ -71,6 +237,163 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
 			msg[i] = ' ';
 	log_warn("http: %s", msg);
+}
+
+/* Shuts down the connections past their deadline; returns the earliest
+ * deadline still ahead, or next.  Under h->lock. */
+static int64_t http_cut_overdue(struct http *h, struct http_listener *l, int64_t now, int64_t next)
+{
+	size_t i;
+
+	for (i = 0; i < l->nconns; i++) {
+		struct http_conn *k = &l->conns[i];
+
+		if (!k->used || !k->waiting || k->cut)
+			continue;
+		if (k->deadline_ns > now) {
+			if (k->deadline_ns < next)
+				next = k->deadline_ns;
+			continue;
+		}
+		/* MHD sees the stream end and closes the connection itself;
+		 * the slot stays taken until it has. */
+		shutdown(k->fd, SHUT_RDWR);
+		if (!h->tcp.cut_unlogged && !h->unx.cut_unlogged)
+			h->cut_first_ns = now;
+		k->cut = true;
+		l->cut++;
+		l->cut_unlogged++;
+	}
+	return next;
+}
+
+static void *http_watchdog_main(void *arg)
+{
+	struct http *h = arg;
+	struct http_lines lines;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stopping) {
+		int64_t now = clock_mono_ns();
+		/* A connection that starts while we sleep is due later than
+		 * this. */
+		int64_t next = now + HTTP_REQUEST_S * HTTP_NS;
+		struct timespec until;
+
+		next = http_cut_overdue(h, &h->tcp, now, next);
+		next = http_cut_overdue(h, &h->unx, now, next);
+		http_log_due(h, now, false, &next, &lines);
+		if (lines.n) {
+			pthread_mutex_unlock(&h->lock);
+			http_log_lines(&lines);
+			pthread_mutex_lock(&h->lock);
+			continue;
+		}
+		until.tv_sec = (time_t)(next / HTTP_NS);
+		until.tv_nsec = (long)(next % HTTP_NS);
+		pthread_cond_timedwait(&h->wake, &h->lock, &until);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a connection takes a slot in its
+ * listener's table, with the deadline for its first request. */
+static void http_notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+				   enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_listener *l = cls;
+	const union MHD_ConnectionInfo *info = NULL;
+	struct http_conn *k = *socket_context;
+	size_t i;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	pthread_mutex_lock(&l->h->lock);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* The table is as large as MHD's connection limit, and MHD's
+		 * one thread sends both notifications, the CLOSED one before it
+		 * counts its connection gone: there is always a free slot. */
+		for (i = 0; info && i < l->nconns && l->conns[i].used; i++)
+			;
+		if (info && i < l->nconns) {
+			k = &l->conns[i];
+			k->used = true;
+			k->fd = info->connect_fd;
+			k->waiting = true;
+			k->cut = false;
+			k->deadline_ns = clock_mono_ns() + HTTP_REQUEST_S * HTTP_NS;
+			*socket_context = k;
+			l->open++;
+		}
+	} else if (k) {
+		/* Before MHD closes the descriptor: from here on the
+		 * watchdog cannot touch it. */
+		k->used = false;
+		*socket_context = NULL;
+		l->open--;
+	}
+	pthread_mutex_unlock(&l->h->lock);
+}
+
+static struct http_conn *http_conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: a response went out; on a kept-alive
+ * connection the next request is due. */
+static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_listener *l = cls;
+	struct http_conn *k = http_conn_of(c);
+
+	(void)con_cls;
+	(void)toe;
+	if (!k)
+		return;
+	pthread_mutex_lock(&l->h->lock);
+	k->waiting = true;
+	k->deadline_ns = clock_mono_ns() + HTTP_NEXT_REQUEST_S * HTTP_NS;
+	pthread_mutex_unlock(&l->h->lock);
+}
+
+/* The access handler's first call: the request's line and headers are
+ * in. */
+static void http_request_in(struct http *h, struct MHD_Connection *c)
+{
+	struct http_conn *k = http_conn_of(c);
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->lock);
+	k->waiting = false;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The listeners' own figures, added to what the fill callback gave. */
+static void http_status(struct http *h, struct status *st)
+{
+	struct http_listener *ls[] = {&h->tcp, &h->unx};
+	size_t i;
+
+	st->nhttp = 0;
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < 2; i++) {
+		struct status_http *sh = &st->http[st->nhttp];
+
+		if (!ls[i]->nconns)
+			continue; /* not serving */
+		snprintf(sh->listener, sizeof(sh->listener), "%s", ls[i]->name);
+		sh->connections = ls[i]->open;
+		sh->cut_slow_request = ls[i]->cut;
+		st->nhttp++;
+	}
+	pthread_mutex_unlock(&h->lock);
 }
 
 static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned code, const char *type,
@@ -137,6 +460,7 @@ static enum MHD_Result http_document(struct http *h, struct MHD_Connection *c, s
 		log_warn("http: cannot take the status: %s", strerror(-r));
 		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "status unavailable\n");
 	}
+	http_status(h, &st);
 	/* Numbers must read the same for every client, whatever locale a
 	 * library may have set: render with the C locale on this thread. */
 	old = uselocale(h->c_locale);
@@ -150,20 +474,39 @@ static enum MHD_Result http_document(struct http *h, struct MHD_Connection *c, s
 		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE));
 }
 
-/* Answers on the first call, before any request body is read: no
- * endpoint takes one. */
+/* A request announcing a body: no endpoint takes one. */
+static bool http_has_body(struct MHD_Connection *c)
+{
+	const char *len =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return (len && strcmp(len, "0")) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/* GET and HEAD without a body are answered on the second call, once MHD
+ * has the whole request: a response queued on the first call, before the
+ * body is read, makes MHD close the connection, and scrapers reuse theirs.
+ * Anything else is answered at once and the connection closed, so no body
+ * is ever read. */
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const char *url,
 				   const char *method, const char *version, const char *upload_data,
 				   size_t *upload_data_size, void **con_cls)
 {
+	static char http_seen; /* any non-NULL *con_cls: "called before" */
 	size_t i;
 
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
-	(void)con_cls;
+	if (!*con_cls)
+		http_request_in(cls, c);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+	if (!*con_cls && !http_has_body(c)) {
+		*con_cls = &http_seen;
+		return MHD_YES;
+	}
 	for (i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
 		if (!strcmp(url, http_routes[i].path))
 			return http_document(cls, c, i);
@@ -171,31 +514,42 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const ch
 }
 
 /* Hands the listening socket fd to a new MHD daemon, which owns it from
- * then on. */
-static int http_serve(struct http *h, int fd, const char *what, struct MHD_Daemon **out)
+ * then on.  per_address: MHD's limit per client address, 0 for none (it
+ * must be 0 on a Unix socket, whose clients have no address). */
+static int http_serve(struct http_listener *l, int fd, const char *what, unsigned limit,
+		      unsigned per_address)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	struct stat before, after;
+	struct http_conn *conns;
 	int err;
 
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
 	else
 		flags |= MHD_USE_POLL;
-	if (fstat(fd, &before) < 0) {
-		err = -errno;
+	conns = calloc(limit, sizeof(*conns));
+	if (!conns || fstat(fd, &before) < 0) {
+		err = conns ? -errno : -ENOMEM;
+		free(conns);
 		close(fd);
 		return err;
 	}
+	/* The watchdog is already running. */
+	pthread_mutex_lock(&l->h->lock);
+	l->conns = conns;
+	l->nconns = limit;
+	pthread_mutex_unlock(&l->h->lock);
 	errno = 0;
 	/* The logger first, so that MHD's messages about the other options go
 	 * through it too. */
-	*out = MHD_start_daemon(flags, 0, NULL, NULL, http_handle, h, MHD_OPTION_EXTERNAL_LOGGER,
-				http_mhd_log, (void *)NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_S,
-				MHD_OPTION_END);
-	if (*out)
+	l->d = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_handle, l->h, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		l->h, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, http_notify_connection, l,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, l, MHD_OPTION_END);
+	if (l->d)
 		return 0;
 	err = errno ? -errno : -EIO;
 	log_err("http: cannot start the HTTP server on %s: %s", what, strerror(-err));
@@ -379,6 +733,7 @@ int http_start(struct http **out, const char *listen_addr, const char *socket_pa
 	       status_fill_fn fill, void *arg)
 {
 	char desc[INET6_ADDRSTRLEN + 16];
+	pthread_condattr_t ca;
 	struct http *h;
 	int fd = -1, r;
 
@@ -388,15 +743,29 @@ int http_start(struct http **out, const char *listen_addr, const char *socket_pa
 		return -ENOMEM;
 	h->fill = fill;
 	h->arg = arg;
+	h->tcp.h = h->unx.h = h;
+	h->tcp.name = "tcp";
+	h->unx.name = "unix";
+	/* So that the first lines are logged at once. */
+	h->cut_logged_ns = h->mhd_window_ns = clock_mono_ns() - HTTP_LOG_INTERVAL_S * HTTP_NS;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	h->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (h->c_locale == (locale_t)0) {
-		free(h);
-		return -ENOMEM;
+		r = -ENOMEM;
+		goto fail;
 	}
+	r = -pthread_create(&h->watchdog, NULL, http_watchdog_main, h);
+	if (r)
+		goto fail;
+	h->watchdog_started = true;
 	if (socket_path && *socket_path) {
 		r = http_unix_socket(h, socket_path, &fd);
 		if (!r)
-			r = http_serve(h, fd, socket_path, &h->unx);
+			r = http_serve(&h->unx, fd, socket_path, HTTP_UNIX_CONNECTIONS, 0);
 		if (r)
 			goto fail;
 		log_info("http: serving on unix:%s", socket_path);
@@ -405,7 +774,8 @@ int http_start(struct http **out, const char *listen_addr, const char *socket_pa
 	if (r < 0)
 		goto fail;
 	if (r == 0) {
-		r = http_serve(h, fd, listen_addr, &h->tcp);
+		r = http_serve(&h->tcp, fd, listen_addr, HTTP_TCP_CONNECTIONS,
+			       HTTP_TCP_PER_ADDRESS);
 		if (r)
 			goto fail;
 		log_info("http: serving on http://%s/", desc);
@@ -419,20 +789,38 @@ fail:
 
 void http_stop(struct http *h)
 {
+	struct http_lines lines;
 	struct stat stb;
+	int64_t next;
 
 	if (!h)
 		return;
-	if (h->tcp)
-		MHD_stop_daemon(h->tcp);
-	if (h->unx)
-		MHD_stop_daemon(h->unx);
+	if (h->watchdog_started) {
+		pthread_mutex_lock(&h->lock);
+		h->stopping = true;
+		pthread_cond_signal(&h->wake);
+		pthread_mutex_unlock(&h->lock);
+		pthread_join(h->watchdog, NULL);
+	}
+	if (h->tcp.d)
+		MHD_stop_daemon(h->tcp.d);
+	if (h->unx.d)
+		MHD_stop_daemon(h->unx.d);
+	/* What the log is still owed: cuts and MHD messages not yet told. */
+	next = clock_mono_ns();
+	http_log_due(h, next, true, &next, &lines);
+	http_log_lines(&lines);
 	/* Only our own socket: after a failed start, or if someone replaced
 	 * the file, it belongs to someone else. */
 	if (h->own_socket && !lstat(h->sock_path, &stb) && stb.st_dev == h->sock_dev &&
 	    stb.st_ino == h->sock_ino)
 		unlink(h->sock_path);
-	freelocale(h->c_locale);
+	if (h->c_locale != (locale_t)0)
+		freelocale(h->c_locale);
+	free(h->tcp.conns);
+	free(h->unx.conns);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 

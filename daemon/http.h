@@ -3,7 +3,13 @@
  * talks to.  Each listener has its own MHD thread; every request takes a
  * fresh status through the fill callback, so that callback is called from
  * both threads and must be thread-safe.  HEAD is answered like GET without
- * the body; other methods get 405, unknown paths 404. */
+ * the body; other methods get 405, unknown paths 404.  HTTP/1.1 connections
+ * are kept alive after GET and HEAD, closed after anything else.
+ *
+ * Limits: 64 TCP connections, 8 of them per client address, and 32 on the
+ * socket; a connection that has not sent a whole request (line and headers)
+ * 5 s after connecting, or 15 s after its previous response, is closed and
+ * counted (status_http); MHD closes one idle for 10 s. */
 #ifndef POWERD_HTTP_H
 #define POWERD_HTTP_H
 

@@ -250,6 +250,26 @@ static void metrics_rings(const struct status *st, struct buf *b)
 		metrics_u64(b, &dropped, "ring", st->rings[i].name, st->rings[i].dropped);
 }
 
+static void metrics_http(const struct status *st, struct buf *b)
+{
+	struct metrics_family open = METRICS_FAMILY(
+		"powerd_http_connections", "gauge",
+		"Open HTTP connections, by listener (tcp, or unix: the control socket).");
+	struct metrics_family cut = METRICS_FAMILY(
+		"powerd_http_connections_cut_total", "counter",
+		"HTTP connections closed by powerd, by reason (slow_request: the request line "
+		"and headers did not arrive within the time limit).");
+	size_t i, n = st->nhttp;
+
+	if (n > sizeof(st->http) / sizeof(st->http[0]))
+		n = sizeof(st->http) / sizeof(st->http[0]);
+	for (i = 0; i < n; i++)
+		metrics_u64(b, &open, "listener", st->http[i].listener, st->http[i].connections);
+	for (i = 0; i < n; i++)
+		metrics_u64_2(b, &cut, "listener", st->http[i].listener, "reason", "slow_request",
+			      st->http[i].cut_slow_request);
+}
+
 static uint64_t metrics_sink_field(const struct status_sink *k, size_t off)
 {
 	uint64_t v;
@@ -377,6 +397,7 @@ int metrics_render(const struct status *st, struct buf *out)
 	metrics_meters(st, out);
 	metrics_sinks(st, out);
 	metrics_rings(st, out);
+	metrics_http(st, out);
 	metrics_daemon(st, out);
 	return out->err;
 }

@@ -70,6 +70,14 @@ struct status_ring {
 	uint64_t dropped;
 };
 
+/* One HTTP listener, counted since the HTTP server started (a reload
+ * restarts it). */
+struct status_http {
+	char listener[8];	   /* "tcp" or "unix" */
+	uint64_t connections;	   /* open now */
+	uint64_t cut_slow_request; /* closed by powerd: no whole request in time */
+};
+
 struct status {
 	char version[32];
 	char config_path[PATH_MAX];
@@ -90,6 +98,8 @@ struct status {
 	size_t nsinks;
 	struct status_ring rings[4];
 	size_t nrings;
+	struct status_http http[2]; /* filled by the HTTP server itself */
+	size_t nhttp;
 };
 
 /* Provided by the daemon: fill *st (allocating st->meters) / release it. */

@@ -141,15 +141,34 @@ static bool status_json_sink(cJSON *arr, const struct status_sink *k)
 	       status_json_num(d, "unencodable", (double)k->dropped_encode);
 }
 
+static bool status_json_http(cJSON *arr, const struct status_http *l)
+{
+	cJSON *o = cJSON_CreateObject(), *cut;
+
+	if (!o)
+		return false;
+	if (!cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	if (!status_json_str(o, "listener", l->listener) ||
+	    !status_json_num(o, "connections", (double)l->connections))
+		return false;
+	cut = cJSON_AddObjectToObject(o, "cut");
+	return cut && status_json_num(cut, "slow_request", (double)l->cut_slow_request);
+}
+
 char *status_json(const struct status *st)
 {
-	size_t i, nrings = st->nrings;
-	cJSON *root, *sources, *rings, *sinks;
+	size_t i, nrings = st->nrings, nhttp = st->nhttp;
+	cJSON *root, *sources, *rings, *sinks, *http;
 	char *text = NULL;
 	bool ok;
 
 	if (nrings > sizeof(st->rings) / sizeof(st->rings[0]))
 		nrings = sizeof(st->rings) / sizeof(st->rings[0]);
+	if (nhttp > sizeof(st->http) / sizeof(st->http[0]))
+		nhttp = sizeof(st->http) / sizeof(st->http[0]);
 	root = cJSON_CreateObject();
 	if (!root)
 		return NULL;
@@ -166,6 +185,10 @@ char *status_json(const struct status *st)
 	ok = sinks != NULL;
 	for (i = 0; ok && i < st->nsinks; i++)
 		ok = status_json_sink(sinks, &st->sinks[i]);
+	http = ok ? cJSON_AddArrayToObject(root, "http") : NULL;
+	ok = http != NULL;
+	for (i = 0; ok && i < nhttp; i++)
+		ok = status_json_http(http, &st->http[i]);
 	if (ok)
 		text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);

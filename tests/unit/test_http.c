@@ -1,10 +1,13 @@
 /* The HTTP server over TCP and over its Unix socket, with libcurl as the
  * client: routes, status codes, content types, HEAD, 405/404, a failing
- * status source, and the socket file's life cycle (stale file replaced,
- * live one refused, removed on stop). */
+ * status source, the socket file's life cycle (stale file replaced,
+ * live one refused, removed on stop), keep-alive on both transports, and the
+ * limits: clients that dribble a request are cut after the bound and
+ * counted, one address gets 8 connections, the others are still served. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -213,6 +217,217 @@ static void check_routes(int port, const char *unix_path)
 	buf_free(&r.body);
 }
 
+/* A raw client, to see exactly what goes over one connection. */
+static int raw_connect(int port, const char *unix_path, const char *from)
+{
+	int fd;
+
+	if (unix_path) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", unix_path);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		struct sockaddr_in src = {.sin_family = AF_INET};
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+		inet_pton(AF_INET, from ? from : "127.0.0.1", &src.sin_addr);
+		if (fd >= 0 && (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+				connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	CHECK(fd >= 0);
+	return fd;
+}
+
+static bool send_all(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n) {
+		ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (k <= 0)
+			return false;
+		s += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* Reads one response into out: its headers and, unless head, its
+ * Content-Length body; timeout_ms for each read.  Returns its length, 0 on
+ * EOF before any byte, -1 on a timeout or an error. */
+static long raw_response(int fd, char *out, size_t cap, bool head, int timeout_ms)
+{
+	size_t n = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		const char *end, *cl;
+		ssize_t k;
+
+		out[n] = '\0';
+		end = strstr(out, "\r\n\r\n");
+		if (end) {
+			cl = strcasestr(out, "\r\nContent-Length:");
+			if (head || (cl && cl < end &&
+				     n >= (size_t)(end + 4 - out) + strtoul(cl + 17, NULL, 10)))
+				return (long)n;
+		}
+		if (n + 1 >= cap || poll(&p, 1, timeout_ms) != 1)
+			return -1;
+		k = recv(fd, out + n, cap - 1 - n, 0);
+		if (k == 0)
+			return n ? (long)n : 0;
+		if (k < 0)
+			return -1;
+		n += (size_t)k;
+	}
+}
+
+/* True once the peer has closed (EOF or reset) within timeout_ms. */
+static bool raw_closed(int fd, int timeout_ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+
+	return poll(&p, 1, timeout_ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* Two requests on one connection, both answered, and it stays open; a
+ * request the server will not take is answered and closed. */
+static void check_keepalive(int port, const char *unix_path)
+{
+	char resp[65536];
+	int fd;
+
+	fd = raw_connect(port, unix_path, NULL);
+	if (fd < 0)
+		return;
+	CHECK(send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	CHECK(strstr(resp, "powerd_build_info") != NULL);
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(send_all(fd, "HEAD /api/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), true, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(send_all(fd, "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 404 ", 13));
+	CHECK(!strcasestr(resp, "\r\nConnection: close"));
+	CHECK(!raw_closed(fd, 100));
+	CHECK(send_all(fd, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nx=1"));
+	CHECK(raw_response(fd, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 405 ", 13));
+	CHECK(strcasestr(resp, "\r\nConnection: close") != NULL);
+	CHECK(raw_closed(fd, 5000));
+	close(fd);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The value of a sample in the server's /metrics, -1 if missing. */
+static long long metric(int port, const char *sample)
+{
+	struct reply r;
+	long long v = -1;
+	const char *p;
+
+	if (request(port, NULL, "GET", "/metrics", &r) == CURLE_OK && r.code == 200) {
+		p = strstr(body(&r), sample);
+		if (p && p[strlen(sample)] == ' ')
+			v = atoll(p + strlen(sample) + 1);
+	}
+	buf_free(&r.body);
+	return v;
+}
+
+#define CUT_TCP	 "powerd_http_connections_cut_total{listener=\"tcp\",reason=\"slow_request\"}"
+#define CUT_UNIX "powerd_http_connections_cut_total{listener=\"unix\",reason=\"slow_request\"}"
+
+/* Slowloris: clients that send a header byte a second (under the idle
+ * timeout, which every byte restarts) on TCP and on the socket, and 8
+ * silent ones from 127.0.0.2, are cut 5 s after connecting and counted; a
+ * 9th from that address is refused at once; a kept-alive client that sent
+ * its request in time is left alone, and 127.0.0.1 is served throughout. */
+static void check_slow(int port, const char *unix_path)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: abcdefghij";
+	int drip[2], quiet[8], extra, alive;
+	double t0, cut_at[2] = {0, 0};
+	char resp[65536];
+	size_t sent = 0, i;
+	struct reply r;
+
+	CHECK_EQ_INT(metric(port, CUT_TCP), 0);
+	CHECK_EQ_INT(metric(port, CUT_UNIX), 0);
+	t0 = now_s();
+	drip[0] = raw_connect(port, NULL, NULL);
+	drip[1] = raw_connect(0, unix_path, NULL);
+	for (i = 0; i < 8; i++)
+		quiet[i] = raw_connect(port, NULL, "127.0.0.2");
+	alive = raw_connect(port, NULL, NULL);
+	CHECK(send_all(alive, "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(alive, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	/* MHD accepts the 9th and closes it: the address has its 8. */
+	extra = raw_connect(port, NULL, "127.0.0.2");
+	CHECK(raw_closed(extra, 2000));
+	close(extra);
+	CHECK_EQ_INT(request(port, NULL, "GET", "/metrics", &r), CURLE_OK);
+	CHECK_EQ_INT(r.code, 200);
+	buf_free(&r.body);
+
+	while (now_s() - t0 < 8 && (!cut_at[0] || !cut_at[1])) {
+		for (i = 0; i < 2; i++) {
+			if (cut_at[i])
+				continue;
+			if (raw_closed(drip[i], 0) ||
+			    send(drip[i], req + sent % (sizeof(req) - 1), 1, MSG_NOSIGNAL) != 1)
+				cut_at[i] = now_s() - t0;
+		}
+		sent++;
+		for (i = 0; i < 2; i++)
+			if (!cut_at[i] && raw_closed(drip[i], 1000))
+				cut_at[i] = now_s() - t0;
+	}
+	printf("dribblers cut after %.2f s (tcp), %.2f s (unix)\n", cut_at[0], cut_at[1]);
+	for (i = 0; i < 2; i++) {
+		CHECK(cut_at[i] > 4.5 && cut_at[i] < 6.5);
+		close(drip[i]);
+	}
+	for (i = 0; i < 8; i++) {
+		CHECK(raw_closed(quiet[i], 1000));
+		close(quiet[i]);
+	}
+	/* Cut, counted once each; the kept-alive one still works. */
+	CHECK_EQ_INT(metric(port, CUT_TCP), 9);
+	CHECK_EQ_INT(metric(port, CUT_UNIX), 1);
+	CHECK(!raw_closed(alive, 0));
+	CHECK(send_all(alive, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+	CHECK(raw_response(alive, resp, sizeof(resp), false, 5000) > 0);
+	CHECK(!strncmp(resp, "HTTP/1.1 200 ", 13));
+	CHECK(strstr(resp, "\n" CUT_TCP " 9\n") != NULL);
+	close(alive);
+}
+
 static void test_parse_listen(void)
 {
 	struct sockaddr_storage ss;
@@ -285,6 +500,9 @@ static void test_server(const char *dir)
 
 	check_routes(port, NULL);
 	check_routes(0, sock);
+	check_keepalive(port, NULL);
+	check_keepalive(0, sock);
+	check_slow(port, sock);
 	calls = atomic_load(&fake.calls);
 	CHECK(calls >= 10);
 

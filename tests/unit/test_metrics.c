@@ -72,6 +72,11 @@ static void make_status(struct status *st)
 	st->rings[0].used = 3;
 	st->rings[0].dropped = 7;
 	st->nrings = 1;
+	strcpy(st->http[0].listener, "tcp");
+	st->http[0].connections = 3;
+	st->http[0].cut_slow_request = 12;
+	strcpy(st->http[1].listener, "unix");
+	st->nhttp = 2;
 }
 
 /* A whole line, not a prefix of a longer one. */
@@ -180,6 +185,16 @@ static void test_metrics(void)
 	CHECK(has_line(t, "powerd_ring_capacity{ring=\"edges\"} 4096"));
 	CHECK(has_line(t, "powerd_ring_used{ring=\"edges\"} 3"));
 	CHECK(has_line(t, "powerd_ring_dropped_total{ring=\"edges\"} 7"));
+	CHECK(has_line(t, "# TYPE powerd_http_connections gauge"));
+	CHECK(has_line(t, "powerd_http_connections{listener=\"tcp\"} 3"));
+	CHECK(has_line(t, "powerd_http_connections{listener=\"unix\"} 0"));
+	CHECK(has_line(t, "# TYPE powerd_http_connections_cut_total counter"));
+	CHECK(has_line(
+		t, "powerd_http_connections_cut_total{listener=\"tcp\",reason=\"slow_request\"} "
+		   "12"));
+	CHECK(has_line(
+		t, "powerd_http_connections_cut_total{listener=\"unix\",reason=\"slow_request\"} "
+		   "0"));
 	CHECK(has_line(t, "powerd_build_info{version=\"0.1.0\"} 1"));
 	CHECK(has_line(t, "powerd_start_time_seconds 1700000000"));
 	CHECK(has_line(t, "powerd_config_reloads_total{result=\"ok\"} 2"));
@@ -216,8 +231,10 @@ static void test_metrics(void)
 	/* Nothing configured at all is still a valid exposition. */
 	st.nmeters = 0;
 	st.nrings = 0;
+	st.nhttp = 0;
 	t = render_metrics(&st);
 	CHECK(t && strstr(t, "powerd_build_info"));
+	CHECK(t && !strstr(t, "powerd_http_"));
 	if (t)
 		promtool_check(t);
 	free(t);
@@ -265,7 +282,7 @@ static void test_metrics_numbers(void)
 static void test_json(void)
 {
 	struct status st;
-	cJSON *root, *d, *src, *m0, *m1, *ring, *sinks, *persist;
+	cJSON *root, *d, *src, *m0, *m1, *ring, *sinks, *persist, *http;
 	char *t;
 
 	make_status(&st);
@@ -326,6 +343,14 @@ static void test_json(void)
 	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(ring, "dropped")), 7, 0);
 	sinks = cJSON_GetObjectItem(root, "sinks");
 	CHECK(cJSON_IsArray(sinks) && cJSON_GetArraySize(sinks) == 0);
+	http = cJSON_GetObjectItem(root, "http");
+	CHECK(cJSON_IsArray(http) && cJSON_GetArraySize(http) == 2);
+	http = cJSON_GetArrayItem(http, 0);
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(http, "listener")) ?: "", "tcp"));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(http, "connections")), 3, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(
+			   cJSON_GetObjectItem(cJSON_GetObjectItem(http, "cut"), "slow_request")),
+		   12, 0);
 	cJSON_Delete(root);
 	free(t);
 
