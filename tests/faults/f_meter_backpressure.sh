@@ -1,12 +1,12 @@
 #!/bin/bash
 # Fault: an uploader that cannot keep up with a replay at full speed (issue
-# 6, item 3).  The sinks here fsync every sample (batch_size = 1), so the
+# 6, item 3).  Two sinks here fsync every sample (batch_size = 1), so the
 # uploader takes a few thousand samples a second while the replay could
-# produce millions (two such sinks, so that even a fast disk is slow enough).  Wanted: the meter thread stays on time whatever the
+# produce millions.  Wanted: the meter thread stays on time whatever the
 # rings do: /metrics moves on every scrape, the energy checkpoint is written
 # every persist_interval (1 s), a kill -9 in the middle loses at most that,
 # and back-pressure on the replay loses nothing: every flash reaches the
-# sink, no ring drops anything.
+# sinks, no ring drops anything.
 set -u
 B=${1:-build}
 . tests/lib.sh
