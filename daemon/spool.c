@@ -540,22 +540,6 @@ static uint64_t spool_end(const struct spool *s)
 	return pos_make(g->id, g->size);
 }
 
-/* The index of the segment with this id, or nsegs. */
-static size_t seg_index(const struct spool *s, uint64_t id)
-{
-	size_t lo = 0, hi = s->nsegs;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (s->segs[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < s->nsegs && s->segs[lo].id == id ? lo : s->nsegs;
-}
-
 /* The first segment whose id is >= id (nsegs if none). */
 static size_t seg_find(const struct spool *s, uint64_t id)
 {
@@ -570,6 +554,14 @@ static size_t seg_find(const struct spool *s, uint64_t id)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* The index of the segment with this id, or nsegs. */
+static size_t seg_index(const struct spool *s, uint64_t id)
+{
+	size_t i = seg_find(s, id);
+
+	return i < s->nsegs && s->segs[i].id == id ? i : s->nsegs;
 }
 
 static int seg_push(struct spool *s, uint64_t id, uint64_t size, int64_t nrec)

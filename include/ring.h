@@ -73,23 +73,6 @@ static inline size_t ring_capacity(const struct ring *r)
 	return (size_t)r->mask + 1;
 }
 
-/* Producer side.  Returns 0, or -ENOBUFS (and counts a drop) when full. */
-static inline int ring_push(struct ring *r, const void *item)
-{
-	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-
-	if (head - r->tail_cache > r->mask) {
-		r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head - r->tail_cache > r->mask) {
-			atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
-			return -ENOBUFS;
-		}
-	}
-	memcpy(r->slots + (head & r->mask) * r->item_size, item, r->item_size);
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	return 0;
-}
-
 /* Producer side, for producers that keep what does not fit (and so lose
  * nothing): like ring_push, but a full ring is not counted as a drop.
  * Returns 0 or -ENOBUFS. */
@@ -105,6 +88,15 @@ static inline int ring_push_nodrop(struct ring *r, const void *item)
 	memcpy(r->slots + (head & r->mask) * r->item_size, item, r->item_size);
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 	return 0;
+}
+
+/* Producer side.  Returns 0, or -ENOBUFS (and counts a drop) when full. */
+static inline int ring_push(struct ring *r, const void *item)
+{
+	if (ring_push_nodrop(r, item) == 0)
+		return 0;
+	atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+	return -ENOBUFS;
 }
 
 /* Producer side: an item the producer gave up on after all, counted with
