@@ -131,6 +131,8 @@ events_reach() { [ "$(kernel_events)" -ge "$1" ]; }
 # driver's writes and the kernel's events no longer match one to one.
 MIN_PULSE_MS=20
 FLASH="down:80"
+# Where one flash must come out >= min_pulse_ms however the host stalls.
+LONG_FLASH="down:200"
 WRITES=0 # level changes driven since the trace was last cleared
 # Files are named after the tag without its blanks.
 drive() { # TAG STEP...
@@ -277,14 +279,18 @@ settle() {
 # the reading must lie between the two (1e-9 for the decimal rendering).
 check_power() {
 	P=$(house powerd_pulse_power_watts)
+	if [ "$INTERVAL_NS" = 0 ]; then
+		fail "$1: the kernel saw $FLASHES flash(es) since the start: no interval to check the power '$P' W against"
+		return
+	fi
 	# 3.6e15 / (impulses_per_kwh * ns), impulses_per_kwh = 1000
 	read -r HI LO IV <<-EOF
 		$(awk -v i="$INTERVAL_NS" -v l="$LAST_FLASH_NS" -v t="$T_FETCH" 'BEGIN {
 			s = t - l; if (s < i) s = i
-			if (i > 0) printf "%.9f %.9f %.6f", 3.6e12 / i, 3.6e12 / s, i / 1e9 }')
+			printf "%.9f %.9f %.6f", 3.6e12 / i, 3.6e12 / s, i / 1e9 }')
 	EOF
-	_what="power '$P' W; the kernel's last interval ${IV:-?} s gives ${HI:-?} W (read later: >= ${LO:-?} W)"
-	if [ -n "$P" ] && [ -n "$HI" ] && awk -v p="$P" -v hi="$HI" -v lo="$LO" \
+	_what="power '$P' W; the kernel's last interval $IV s gives $HI W (read later: >= $LO W)"
+	if [ -n "$P" ] && awk -v p="$P" -v hi="$HI" -v lo="$LO" \
 		'BEGIN { exit !(p <= hi * (1 + 1e-9) && p >= lo * (1 - 1e-9)) }'; then
 		pass "$1: $_what"
 	else
@@ -328,11 +334,7 @@ echo "VMTEST: run 1 intended: 6 flashes of 80 ms, 3 glitches of 0 ms"
 settle "run 1" 0
 N1=$F
 echo "VMTEST: run 1 metrics: $(grep '^powerd_pulse_.*house' /tmp/metrics.txt | tr '\n' ' ')"
-if [ "$FLASHES" -ge 2 ]; then
-	check_power "run 1"
-else
-	fail "run 1: the kernel saw $FLASHES flashes, too few for a power (a broken guest?)"
-fi
+check_power "run 1"
 [ "$GLITCHES" -gt 0 ] ||
 	echo "VMTEST: run 1: note: every glitch came out >= $MIN_PULSE_MS ms; the filter's rejection went untested"
 check_health "run 1"
@@ -367,8 +369,7 @@ check_num "run 2 (persisted): powerd_pulse_flashes_total" "$(house powerd_pulse_
 check_num "run 2 (persisted): powerd_pulse_energy_joules_total" \
 	"$(house powerd_pulse_energy_joules_total)" $((N1 * 3600))
 check_num "run 2: powerd_pulse_glitches_total since start" "$(house powerd_pulse_glitches_total)" 0
-# (a long flash: it must come out >= min_pulse_ms however the host stalls)
-drive "run 2a" down:200 up:0
+drive "run 2a" $LONG_FLASH up:0
 settle "run 2a" $N1
 # The first flash after a start has no interval: the power is unknown (no
 # sample), not the interval across the restart nor a stale value.
@@ -383,7 +384,7 @@ else
 	fail "run 2: the kernel saw $FLASHES flashes for one driven (a broken guest?)"
 fi
 # (the first pull-up changes nothing: it only holds the gap)
-drive "run 2b" up:700 $FLASH up:0
+drive "run 2b" up:700 $LONG_FLASH up:0
 settle "run 2b" $N1
 N2=$F
 check_power "run 2"
