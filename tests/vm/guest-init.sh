@@ -3,18 +3,26 @@
 # /init of the real-kernel test VM (see tests/vm/run.sh).
 #
 # A gpio-sim chip plays the electricity meter: line 3, named PULSE0, is the
-# photoresistor input (pulled up; the LED flash pulls it low), and the test
-# drives it by writing the simulated pull.  powerd finds the line by its
-# name.  Results go to the console as "VMTEST PASS|FAIL: ..." lines and one
-# final "VMTEST DONE: fails=N"; the host decides on those.
+# photoresistor input (pulled up; the LED flash pulls it low); vmpulse
+# (tests/vm/vmpulse.c) drives it by writing the simulated pull.  powerd finds
+# the line by its name.  Results go to the console as "VMTEST PASS|FAIL: ..."
+# lines and one final "VMTEST DONE: fails=N"; the host decides on those.
+#
+# The widths the guest produces are only intended: on a busy host the TCG
+# vCPU stalls at random, and a 0 ms glitch can come out 25 ms wide.  So the
+# expected counts come from what the kernel itself queued for powerd:
+# kprobes, traced through ftrace, where the GPIO character device fills in
+# each line event (timestamp and edge kind, the very record powerd reads);
+# vmpulse expect applies the min_pulse_ms rule to those timestamps.
+# Every wait is on a state (a file, /metrics, the trace), with a generous
+# timeout; the only sleeps are the driven signal's.
 #
 # Scenario:
-#   0. calibration on a spare line watched by gpiomon: the widths the guest
-#      really produces for a flash and for a glitch (kernel timestamps);
 #   1. powerd: 6 flashes (3 with a glitch in the gap after them), then exact
-#      counters, energy, power against the driven interval, powerctl;
+#      counters, energy and power against the kernel's events, powerctl;
 #   2. SIGTERM (exit 0), restart: the energy counter continues, 2 more flashes;
-#   3. SIGKILL after persist_interval, restart: nothing persisted is lost.
+#   3. SIGKILL once the state file holds the count, restart: nothing
+#      persisted is lost.
 
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
@@ -33,7 +41,7 @@ fail() {
 }
 finish() {
 	if [ "$FAILS" != 0 ]; then
-		for f in /tmp/powerd*.log; do
+		for f in /tmp/powerd*.log /tmp/drive*.out /tmp/events*.txt; do
 			[ -f "$f" ] && sed "s|^|GUEST ${f#/tmp/}: |" "$f"
 		done
 		[ -f /tmp/metrics.txt ] && grep -E '^powerd_(pulse|ring)' /tmp/metrics.txt |
@@ -43,106 +51,130 @@ finish() {
 	poweroff -f
 }
 
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (polled every 0.1 s) or
+# SECONDS of guest uptime have passed.
+up_s() {
+	read -r _u _ </proc/uptime
+	echo "${_u%.*}"
+}
+wait_for() {
+	_end=$(($(up_s) + $1))
+	shift
+	while ! "$@"; do
+		[ "$(up_s)" -ge "$_end" ] && return 1
+		usleep 100000
+	done
+}
+
 while read -r m; do
 	insmod "$m" || fail "insmod $m"
 done </etc/vm/load-order
 mount -t configfs configfs /sys/kernel/config
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing
 ip link set lo up
 
 # ------------------------------------------------------------------ gpio-sim
 CFG=/sys/kernel/config/gpio-sim/chip0
 PULSE_LINE=3
-CAL_LINE=5
 if ! mkdir $CFG || ! mkdir $CFG/bank0; then
 	fail "gpio-sim configfs"
 	finish
 fi
 echo 8 >$CFG/bank0/num_lines
 echo powerd-vmtest >$CFG/bank0/label
-mkdir $CFG/bank0/line$PULSE_LINE $CFG/bank0/line$CAL_LINE
+mkdir $CFG/bank0/line$PULSE_LINE
 echo PULSE0 >$CFG/bank0/line$PULSE_LINE/name
-echo CAL0 >$CFG/bank0/line$CAL_LINE/name
 echo 1 >$CFG/live
 CHIP=$(cat $CFG/bank0/chip_name)
 DEV=$(cat $CFG/dev_name)
 SIM=/sys/devices/platform/$DEV/$CHIP
+PULL=$SIM/sim_gpio$PULSE_LINE/pull
 echo "VMTEST: gpio-sim $DEV: $CHIP, line $PULSE_LINE = PULSE0"
-if [ ! -c "/dev/$CHIP" ] || [ ! -w "$SIM/sim_gpio$PULSE_LINE/pull" ]; then
-	fail "gpio-sim: /dev/$CHIP or $SIM/sim_gpio$PULSE_LINE/pull missing"
+if [ ! -c "/dev/$CHIP" ] || [ ! -w "$PULL" ]; then
+	fail "gpio-sim: /dev/$CHIP or $PULL missing"
 	finish
 fi
 
+# ------------------------------------------------------------------ the kernel's events
+# kprobes where the GPIO character device makes the event records powerd
+# reads (__kfifo_in, which queues them, is notrace):
+#   - v2 uAPI: linereq_put_event(lr, le) gets the finished record; its
+#     layout is the uAPI's, timestamp at 0 and edge kind at 8;
+#   - v1 uAPI: lineevent_irq_thread(irq, le) copies le->timestamp (offset
+#     from the kernel's BTF) into the record, then takes the edge kind from
+#     what gpiod_get_value_cansleep() returns (a kretprobe).
+# All run in the line's IRQ thread ("irq/N-powerd-house"), which tells them
+# from other callers; vmpulse expect pairs the v1 ones.
+T=/sys/kernel/tracing
+kprobe() { echo "$1" >>$T/kprobe_events 2>>/tmp/kprobe.err; }
+# shellcheck disable=SC2016 # $arg2, $comm, $retval are the kprobe's
+if ! V1TS=$(vmpulse offset lineevent_state timestamp 2>>/tmp/kprobe.err) ||
+	! kprobe 'p:powerd_vm/edge linereq_put_event ts=+0($arg2):u64 id=+8($arg2):u32 comm=$comm' ||
+	! kprobe "p:powerd_vm/v1ts lineevent_irq_thread ts=+$V1TS(\$arg2):u64 comm=\$comm" ||
+	! kprobe 'r:powerd_vm/v1level gpiod_get_value_cansleep level=$retval:s32 comm=$comm' ||
+	! echo 1 >$T/events/powerd_vm/enable; then
+	fail "kprobes for the line events: $(cat /tmp/kprobe.err) $(cat $T/error_log)"
+	finish
+fi
+pass "kprobes trace the line events the kernel queues (v1 timestamp at +$V1TS)"
+kernel_events() { vmpulse expect $MIN_PULSE_MS $T/trace | sed -n 's/^EDGES=//p'; }
+events_reach() { [ "$(kernel_events)" -ge "$1" ]; }
+
 # ------------------------------------------------------------------ driving
 # The LED is on while the line is low (photoresistor to ground, pull-up).
-PULL=$SIM/sim_gpio$PULSE_LINE/pull
-FLASH_MS=80
-# Guest uptime (10 ms resolution) just before a flash's falling edge: the
-# power check compares powerd's interval against these.
-T_FLASH=0
-flash() {
-	read -r T_FLASH _ </proc/uptime
-	echo pull-down >"$PULL"
-	usleep $((FLASH_MS * 1000))
-	echo pull-up >"$PULL"
+# vmpulse drive writes the pull, holding each level the given ms.  A glitch
+# is "down:0": two writes back to back, far under min_pulse_ms when the
+# guest runs smoothly.  This needs the single vCPU that run.sh gives the
+# guest: with two, the IRQ thread can read the line level for an edge after
+# the next write (the kernel takes an edge's kind from that read), and the
+# driver's writes and the kernel's events no longer match one to one.
+MIN_PULSE_MS=20
+FLASH="down:80"
+# Where one flash must come out >= min_pulse_ms however the host stalls.
+LONG_FLASH="down:200"
+WRITES=0 # level changes driven since the trace was last cleared
+# Files are named after the tag without its blanks.
+drive() { # TAG STEP...
+	_tag=$1
+	_out=/tmp/drive.$(echo "$1" | tr -d ' ').out
+	shift
+	if ! vmpulse drive "$PULL" "$@" >"$_out" 2>&1; then
+		fail "$_tag: vmpulse drive: $(cat "$_out")"
+		finish
+	fi
+	eval "$(grep '^[A-Z_]*=' "$_out")"
+	WRITES=$((WRITES + CHANGES))
+	echo "VMTEST: $_tag driven: $(grep '^# ' "$_out" | cut -c3-)"
+	# The IRQ thread queues an edge's event before the writer's next step;
+	# the last one may still be on its way.
+	wait_for 30 events_reach $WRITES ||
+		fail "$_tag: $WRITES level changes driven, the kernel queued $(kernel_events) events"
 }
-# Two writes back to back: a pulse of 0.5-1.5 ms, far under min_pulse_ms
-# (measured by the calibration below).  This needs the single vCPU that
-# run.sh gives the guest: with two, TCG stretches such pulses to 0.2-7 ms at
-# random, and the kernel's v1 line-event path, which takes an edge's
-# direction from the line level read later in its IRQ thread, misreports
-# a third to a half of them (two rising edges, or one event for both).
-glitch() {
-	echo pull-down >"$PULL"
-	echo pull-up >"$PULL"
-}
-gap_ms() { usleep $(($1 * 1000)); }
 
-# ------------------------------------------------------------------ 0. calibration
-# gpiomon (libgpiod, the same v1 uAPI as powerd) watches a spare line while
-# the same functions drive it: kernel timestamps of what the guest produces.
-PULL=$SIM/sim_gpio$CAL_LINE/pull
-echo pull-up >"$PULL"
-NCAL=10
-gpiomon -b -n $((2 + 2 * NCAL)) -F '%e %s %n' "$CHIP" $CAL_LINE >/tmp/gpiomon.out 2>&1 &
-MON=$!
-sleep 0.5
-flash
-gap_ms 100
-i=0
-while [ $i -lt $NCAL ]; do
-	glitch
-	gap_ms 50
-	i=$((i + 1))
-done
-(
-	sleep 5
-	kill $MON 2>/dev/null
-) &
-wait $MON
-# Low periods: falling (0) to the next rising (1) edge; an edge of the same
-# kind twice in a row is a misreported pulse.
-CAL=$(awk '{ t = $2 + $3 / 1e9 }
-	$1 == 0 { if (down) bad++; down = t; next }
-	$1 == 1 { if (!down) { bad++; next }
-		w = (t - down) * 1000; down = 0; n++
-		if (n == 1) { flash = w; next }
-		g++; if (w > gmax) gmax = w; if (!gmin || w < gmin) gmin = w }
-	END { printf "%d %d %.2f %.2f %.2f", g, bad, flash, gmin, gmax }' /tmp/gpiomon.out)
-# shellcheck disable=SC2086 # split into the fields
-set -- $CAL
-echo "VMTEST: calibration (gpiomon, kernel timestamps): flash $3 ms; $1 glitches $4..$5 ms; $2 misreported edges"
-if [ "$1" = "$NCAL" ] && [ "$2" = 0 ] && awk -v f="$3" -v g="$5" -v fm=$FLASH_MS \
-	'BEGIN { exit !(f >= fm && g < 10) }'; then
-	pass "calibration: flashes >= ${FLASH_MS} ms, glitches < 10 ms (half of min_pulse_ms), all edges seen"
-else
-	fail "calibration: want $NCAL glitches < 10 ms, a flash >= ${FLASH_MS} ms, no misreported edge"
-	sed 's/^/GUEST gpiomon: /' /tmp/gpiomon.out
-fi
-PULL=$SIM/sim_gpio$PULSE_LINE/pull
+# observe TAG: EDGES, FLASHES, GLITCHES, INTERVAL_NS, LAST_FLASH_NS from the
+# kernel's events since the trace was last cleared.
+observe() {
+	_ev=/tmp/events.$(echo "$1" | tr -d ' ').txt
+	cp $T/trace "$_ev"
+	if ! vmpulse expect $MIN_PULSE_MS "$_ev" >/tmp/expect.out 2>&1; then
+		fail "$1: vmpulse expect: $(cat /tmp/expect.out)"
+		finish
+	fi
+	eval "$(grep '^[A-Z_]*=' /tmp/expect.out)"
+	sed -n "s|^# |VMTEST: $1, the kernel saw: |p" /tmp/expect.out
+	if [ "$EDGES" = "$WRITES" ] && [ "$REPEATS" = 0 ] && [ "$DISORDER" = 0 ]; then
+		pass "$1: the kernel queued one event per driven level change ($WRITES), in order"
+	else
+		fail "$1: $WRITES level changes driven; the kernel queued $EDGES events," \
+			"$REPEATS without a level change, $DISORDER out of order"
+	fi
+}
 
 # ------------------------------------------------------------------ powerd helpers
 URL=http://127.0.0.1:9480
 SOCK=/run/powerd/powerd.sock
+STATE=/var/lib/powerd/pulse.house.state
 cat >/etc/powerd.conf <<EOF
 [daemon]
 state_dir = /var/lib/powerd
@@ -156,11 +188,15 @@ line = PULSE0
 edge = falling
 bias = pull-up
 impulses_per_kwh = 1000
-min_pulse_ms = 20
+min_pulse_ms = $MIN_PULSE_MS
 EOF
 
 # (busybox-static 1.35 wget crashes with -T: timeout(1) bounds it instead)
-fetch() { timeout 10 wget -q -O /tmp/metrics.txt "$URL/metrics" 2>/dev/null; }
+# T_FETCH: CLOCK_MONOTONIC just after the answer, for the power's bound.
+fetch() {
+	timeout 10 wget -q -O /tmp/metrics.txt "$URL/metrics" 2>/dev/null || return 1
+	T_FETCH=$(vmpulse now)
+}
 # mval NAME LABEL: the value of NAME's sample whose labels contain LABEL.
 mval() {
 	awk -v n="$1" -v l="$2" 'index($1, n "{") == 1 && index($1, l) { print $2; exit }' \
@@ -176,32 +212,34 @@ check_num() { # WHAT GOT WANT
 }
 
 PD=
+serving() { # the meter is on /metrics and its line requested (debugfs)
+	kill -0 "$PD" 2>/dev/null || return 0 # (start_powerd tells)
+	grep -q '|powerd-house ' /sys/kernel/debug/gpio &&
+		fetch && grep -q '^powerd_pulse_flashes_total{' /tmp/metrics.txt
+}
 start_powerd() { # N
 	powerd -c /etc/powerd.conf 2>"/tmp/powerd$1.log" &
 	PD=$!
-	i=0
-	while [ $i -lt 150 ]; do
-		if ! kill -0 $PD 2>/dev/null; then
-			wait $PD
-			fail "powerd run $1 exited ($?) before serving /metrics"
-			finish
-		fi
-		fetch && grep -q '^powerd_pulse_flashes_total{' /tmp/metrics.txt && break
-		sleep 0.2
-		i=$((i + 1))
-	done
-	if [ $i -ge 150 ]; then
-		fail "powerd run $1: no /metrics with the meter after 30 s"
+	if ! wait_for 120 serving; then
+		fail "powerd run $1: no /metrics with the meter and its line requested after 120 s"
+		sed 's/^/GUEST debugfs gpio: /' /sys/kernel/debug/gpio
 		finish
 	fi
-	pass "powerd run $1 serves /metrics (pid $PD)"
+	if ! kill -0 $PD 2>/dev/null; then
+		wait $PD
+		fail "powerd run $1 exited ($?) before serving /metrics"
+		finish
+	fi
+	pass "powerd run $1 serves /metrics, line requested (pid $PD)"
+	: >$T/trace # this run's events only
+	WRITES=0
 }
 
 # stop_powerd SIGNAL WANT_RC
 stop_powerd() {
 	kill -"$1" $PD
-	(
-		sleep 15
+	( # a watchdog, not a wait: powerd must have exited long before
+		sleep 60
 		kill -KILL $PD 2>/dev/null
 	) &
 	wd=$!
@@ -216,24 +254,47 @@ stop_powerd() {
 	PD=
 }
 
-# wait_flashes N: until /metrics reports N flashes (at most 3 s).
-wait_flashes() {
-	i=0
-	while [ $i -lt 30 ]; do
-		fetch && [ "$(house powerd_pulse_flashes_total)" = "$1" ] && return 0
-		usleep 100000
-		i=$((i + 1))
-	done
-	return 1
+# settle TAG FLASH_BASE: until /metrics shows every observed edge and the
+# flashes and glitches they make (at most 60 s), then check them exactly.
+metrics_show() { # EDGES FLASHES GLITCHES
+	fetch && [ "$(house powerd_pulse_edges_total)" = "$1" ] &&
+		[ "$(house powerd_pulse_flashes_total)" = "$2" ] &&
+		[ "$(house powerd_pulse_glitches_total)" = "$3" ]
+}
+settle() {
+	observe "$1"
+	F=$(($2 + FLASHES))
+	wait_for 60 metrics_show "$EDGES" $F "$GLITCHES" ||
+		echo "VMTEST: $1: /metrics never matched the kernel's events in 60 s"
+	check_num "$1: powerd_pulse_edges_total" "$(house powerd_pulse_edges_total)" "$EDGES"
+	check_num "$1: powerd_pulse_flashes_total" "$(house powerd_pulse_flashes_total)" $F
+	check_num "$1: powerd_pulse_glitches_total" "$(house powerd_pulse_glitches_total)" "$GLITCHES"
+	check_num "$1: powerd_pulse_energy_joules_total" \
+		"$(house powerd_pulse_energy_joules_total)" $((F * 3600))
 }
 
-check_power() { # WHAT T0 T1: powerd's power against the driven interval
+# check_power WHAT: powerd's power against the interval between the last two
+# flashes' kernel timestamps.  Read later than that interval after the last
+# flash, the power is the upper bound from the time since it (README), so
+# the reading must lie between the two (1e-9 for the decimal rendering).
+check_power() {
 	P=$(house powerd_pulse_power_watts)
-	EXP=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", 3600 / (b - a) }')
-	if [ -n "$P" ] && awk -v p="$P" -v e="$EXP" 'BEGIN { d = p - e; if (d < 0) d = -d; exit !(d <= 0.2 * e) }'; then
-		pass "$1: power $P W, driven interval $2 -> $3 s gives $EXP W (+-20 %)"
+	if [ "$INTERVAL_NS" = 0 ]; then
+		fail "$1: the kernel saw $FLASHES flash(es) since the start: no interval to check the power '$P' W against"
+		return
+	fi
+	# 3.6e15 / (impulses_per_kwh * ns), impulses_per_kwh = 1000
+	read -r HI LO IV <<-EOF
+		$(awk -v i="$INTERVAL_NS" -v l="$LAST_FLASH_NS" -v t="$T_FETCH" 'BEGIN {
+			s = t - l; if (s < i) s = i
+			printf "%.9f %.9f %.6f", 3.6e12 / i, 3.6e12 / s, i / 1e9 }')
+	EOF
+	_what="power '$P' W; the kernel's last interval $IV s gives $HI W (read later: >= $LO W)"
+	if [ -n "$P" ] && awk -v p="$P" -v hi="$HI" -v lo="$LO" \
+		'BEGIN { exit !(p <= hi * (1 + 1e-9) && p >= lo * (1 - 1e-9)) }'; then
+		pass "$1: $_what"
 	else
-		fail "$1: power '$P' W, driven interval $2 -> $3 s gives $EXP W (+-20 %)"
+		fail "$1: $_what"
 	fi
 }
 
@@ -244,10 +305,12 @@ check_health() { # WHAT
 }
 
 # ------------------------------------------------------------------ 1. flashes and glitches
-if [ ! -x /bin/powerd ] || [ ! -x /bin/powerctl ]; then
-	fail "powerd or powerctl missing from the initramfs"
-	finish
-fi
+for b in powerd powerctl vmpulse; do
+	if [ ! -x /bin/$b ]; then
+		fail "$b missing from the initramfs"
+		finish
+	fi
+done
 if powerd --check -c /etc/powerd.conf >/tmp/check.out 2>&1; then
 	pass "powerd --check accepts the test configuration"
 else
@@ -260,34 +323,20 @@ start_powerd 1
 # the gap (each is one short active period between two long inactive ones:
 # one glitch for the filter).  The last gap is longer (~1.5 s) so that the
 # power read after the last flash is still the last interval's, not yet the
-# decaying upper bound.
-flash
-gap_ms 420
-for _ in 2 3 4; do
-	flash
-	gap_ms 200
-	glitch
-	gap_ms 220
-done
-flash
-T_PREV=$T_FLASH
-gap_ms 1420
-flash
-T_LAST=$T_FLASH
-N1=6
-G1=3
-if wait_flashes $N1; then
-	pass "run 1: $N1 flashes accepted"
-else
-	fail "run 1: flashes never reached $N1"
-fi
+# decaying upper bound (check_power accepts either).
+drive "run 1" $FLASH up:420 \
+	$FLASH up:200 down:0 up:220 \
+	$FLASH up:200 down:0 up:220 \
+	$FLASH up:200 down:0 up:220 \
+	$FLASH up:1420 \
+	$FLASH up:0
+echo "VMTEST: run 1 intended: 6 flashes of 80 ms, 3 glitches of 0 ms"
+settle "run 1" 0
+N1=$F
 echo "VMTEST: run 1 metrics: $(grep '^powerd_pulse_.*house' /tmp/metrics.txt | tr '\n' ' ')"
-check_num "run 1: powerd_pulse_flashes_total" "$(house powerd_pulse_flashes_total)" $N1
-check_num "run 1: powerd_pulse_glitches_total" "$(house powerd_pulse_glitches_total)" $G1
-check_num "run 1: powerd_pulse_edges_total" "$(house powerd_pulse_edges_total)" $((2 * N1 + 2 * G1))
-check_num "run 1: powerd_pulse_energy_joules_total" \
-	"$(house powerd_pulse_energy_joules_total)" $((N1 * 3600))
-check_power "run 1" "$T_PREV" "$T_LAST"
+check_power "run 1"
+[ "$GLITCHES" -gt 0 ] ||
+	echo "VMTEST: run 1: note: every glitch came out >= $MIN_PULSE_MS ms; the filter's rejection went untested"
 check_health "run 1"
 
 # powerctl over the Unix socket: the table and the JSON agree with /metrics.
@@ -320,11 +369,11 @@ check_num "run 2 (persisted): powerd_pulse_flashes_total" "$(house powerd_pulse_
 check_num "run 2 (persisted): powerd_pulse_energy_joules_total" \
 	"$(house powerd_pulse_energy_joules_total)" $((N1 * 3600))
 check_num "run 2: powerd_pulse_glitches_total since start" "$(house powerd_pulse_glitches_total)" 0
-flash
-T_PREV=$T_FLASH
+drive "run 2a" $LONG_FLASH up:0
+settle "run 2a" $N1
 # The first flash after a start has no interval: the power is unknown (no
 # sample), not the interval across the restart nor a stale value.
-if wait_flashes $((N1 + 1)); then
+if [ "$FLASHES" = 1 ]; then
 	P=$(house powerd_pulse_power_watts)
 	if [ -z "$P" ]; then
 		pass "run 2: power unknown after the first flash since start"
@@ -332,23 +381,22 @@ if wait_flashes $((N1 + 1)); then
 		fail "run 2: power $P W after the first flash since start, want no sample"
 	fi
 else
-	fail "run 2: flashes never reached $((N1 + 1))"
+	fail "run 2: the kernel saw $FLASHES flashes for one driven (a broken guest?)"
 fi
-gap_ms 700
-flash
-T_LAST=$T_FLASH
-N2=$((N1 + 2))
-wait_flashes $N2 || fail "run 2: flashes never reached $N2"
-check_num "run 2: powerd_pulse_flashes_total" "$(house powerd_pulse_flashes_total)" $N2
-check_num "run 2: powerd_pulse_energy_joules_total" \
-	"$(house powerd_pulse_energy_joules_total)" $((N2 * 3600))
-check_num "run 2: powerd_pulse_edges_total" "$(house powerd_pulse_edges_total)" 4
-check_power "run 2" "$T_PREV" "$T_LAST"
+# (the first pull-up changes nothing: it only holds the gap)
+drive "run 2b" up:700 $LONG_FLASH up:0
+settle "run 2b" $N1
+N2=$F
+check_power "run 2"
 check_health "run 2"
 
 # ------------------------------------------------------------------ 3. power cut (SIGKILL)
-# persist_interval = 1s: what was counted more than a second ago survives.
-sleep 2
+# persist_interval = 1s: once the state file holds N2, a SIGKILL loses nothing.
+if wait_for 30 grep -qx "flashes $N2" $STATE; then
+	pass "run 2: $STATE holds flashes $N2"
+else
+	fail "run 2: $STATE never held flashes $N2 in 30 s: $(tr '\n' ' ' <$STATE)"
+fi
 stop_powerd KILL 137
 start_powerd 3
 check_num "run 3 (after SIGKILL): powerd_pulse_flashes_total" \

@@ -68,8 +68,8 @@ if ! apt_install qemu-system-x86; then
 	echo "vm-prepare: qemu-system-x86 cannot be installed" >&2
 	exit 77
 fi
-# gpiod gives the guest gpiomon, which measures the driven pulse widths.
-apt_install busybox-static cpio kmod xz-utils gpiod gcc make libc6-dev ||
+# gcc and libc6-dev also build the guest's static vmpulse (run.sh).
+apt_install busybox-static cpio kmod xz-utils gcc make libc6-dev ||
 	die "cannot install the host tools"
 
 # -------------------------------------------------------------- which kernel
