@@ -142,10 +142,10 @@ bench:
 	@tests/bench/run.sh $(O)
 
 format:
-	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
 
 check-format:
-	@clang-format --dry-run -Werror $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c)
+	@clang-format --dry-run -Werror $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
 
 clean:
 	rm -rf build
