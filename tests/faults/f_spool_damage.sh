@@ -129,6 +129,36 @@ GOT=$(vm_points '{__name__="pulse_energy_wh",meter="dir"}')
 [ -d "$SP/0000000000000040.seg.bad" ] && [ -f "$SP/ffffffffffffffff.seg.bad" ] || fail "dir: not moved aside"
 echo "dir: a directory and an out-of-range file named like segments: set aside (2), all $N delivered"
 
+# ---------------------------------------------------------------- unopenable
+# The spool directory itself is a file: that sink holds its samples in
+# memory and retries; the other sink, the meter and HTTP run regardless.
+rm -rf "$T/state"
+mkdir -p "$T/state/spool"
+: >"$T/state/spool/vm"
+write_conf unopen
+sed -i "s|^url .*|url            = $VM_URL|" "$T/powerd.conf"
+cat >>"$T/powerd.conf" <<EOC
+[sink.file]
+type = file
+path = $T/file.lp
+flush_interval = 100ms
+EOC
+pd_start "$T/powerd.conf" "$T/powerd.log"
+infile() { [ "$(wc -l <"$T/file.lp" 2>/dev/null)" = "$N" ]; }
+wait_for 30 infile || fail "unopenable: the file sink has $(wc -l <"$T/file.lp") of $N"
+[ "$(m 'powerd_sink_spool_error{sink="vm"}')" = 1 ] || fail "unopenable: no spool_error"
+[ "$(m 'powerd_sink_samples_in_memory{sink="vm"}')" = "$N" ] || fail "unopenable: $(m 'powerd_sink_samples_in_memory{sink="vm"}') in memory, want $N"
+grep -q "sink vm: cannot open its spool" "$T/powerd.log" || fail "unopenable: not logged"
+# Fixed while it runs: the spool opens at its next retry, without a
+# restart, and everything goes out.
+rm -f "$T/state/spool/vm"
+fixed() { [ "$(m 'powerd_sink_spool_error{sink="vm"}')" = 0 ] && drained &&
+	[ "$(m 'powerd_sink_samples_in_memory{sink="vm"}')" = 0 ]; }
+wait_for 30 fixed || fail "unopenable: not recovered: $(curl -s "$URL/api/status")"
+pd_stop
+wait_vm_points '{__name__="pulse_energy_wh",meter="unopen"}' "$N" 60 || fail "unopenable: VictoriaMetrics lags"
+echo "unopenable: the spool directory a file: $N held in memory, the file sink and HTTP ran on; fixed: all delivered"
+
 # ---------------------------------------------------------------- empty
 backlog empty
 S2=$(seg 2)
