@@ -1,4 +1,4 @@
-// fuzz-extra-sources: daemon/state_file.c daemon/persist.c
+// fuzz-extra-sources: daemon/state_file.c daemon/persist.c daemon/fsutil.c
 /* libFuzzer target for the energy checkpoints.  The input:
  *
  *   byte 0   flags: 1 = a current file, 2 = a .prev file, 4 = load with
