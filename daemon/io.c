@@ -1,4 +1,5 @@
-/* The I/O thread: one io_uring loop that owns every device fd.
+/* The I/O thread: one io_uring loop that owns every device fd, and starts and
+ * stops the sources (source.h).
  *
  * Signals reach it through a signalfd read on the ring (every thread blocks
  * them, so none is interrupted).  It does not act on them itself: it tells
@@ -97,13 +98,15 @@ int io_setup(struct powerd *pd)
 		log_err("signalfd: %s", strerror(errno));
 		return r;
 	}
-	for (i = 0; i < pd->nmeters; i++) {
-		struct meter *m = &pd->meters[i];
+	/* On the supervisor: a source that cannot be set up fails the start. */
+	for (i = 0; i < pd->nsources; i++) {
+		struct source *s = &pd->sources[i];
 
-		if (m->cfg->replay[0]) {
-			r = replay_open(m, &m->src.replay);
-			if (r)
-				return r;
+		r = s->ops->open(s);
+		if (r) {
+			log_err("source %s (%s): cannot start: %s", s->name, s->ops->kind,
+				strerror(-r));
+			return r;
 		}
 	}
 	return 0;
@@ -120,14 +123,8 @@ void *io_thread_main(void *arg)
 	if (!r)
 		r = loop_read(pd->loop, &pd->io_stop_op, pd->io_stop_fd, &pd->io_stop_buf,
 			      sizeof(pd->io_stop_buf), -1, io_stop_cb, pd);
-	for (i = 0; i < pd->nmeters && !r; i++) {
-		struct meter *m = &pd->meters[i];
-
-		if (m->src.replay)
-			replay_start(m);
-		else
-			gpio_src_start(m);
-	}
+	for (i = 0; i < pd->nsources && !r; i++)
+		pd->sources[i].ops->start(&pd->sources[i]);
 	if (!r)
 		r = loop_run(pd->loop);
 	if (r) {
@@ -148,15 +145,10 @@ void io_teardown(struct powerd *pd)
 		loop_free(pd->loop);
 		pd->loop = NULL;
 	}
-	for (i = 0; i < pd->nmeters; i++) {
-		struct meter *m = &pd->meters[i];
-
-		gpio_src_close(m);
-		replay_close(m->src.replay);
-		m->src.replay = NULL;
-		free(m->src.rbuf);
-		m->src.rbuf = NULL;
-	}
+	/* Nothing of theirs is in flight any more. */
+	for (i = 0; i < pd->nsources; i++)
+		if (pd->sources[i].ops->stop)
+			pd->sources[i].ops->stop(&pd->sources[i]);
 	if (pd->sig_fd >= 0)
 		close(pd->sig_fd);
 	pd->sig_fd = -1;

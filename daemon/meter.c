@@ -122,11 +122,14 @@ static void outbox_put(struct powerd *pd, const struct sample *smp)
 static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double power_w,
 		       double interval_s)
 {
+	int64_t ts = meter_mono_to_unix(ts_mono);
 	struct sample smp;
 
+	/* Made, whether or not a sink takes it. */
+	source_sample(m->source, ts);
 	if (!m->pd->uploader)
 		return;
-	sample_init(&smp, "pulse", meter_mono_to_unix(ts_mono));
+	sample_init(&smp, "pulse", ts);
 	sample_tag(&smp, "meter", m->cfg->name);
 	if (have_power)
 		sample_float(&smp, "power_w", power_w);

@@ -124,6 +124,95 @@ static void metrics_u64_2(struct buf *b, struct metrics_family *f, const char *k
 	buf_printf(b, "\"} %" PRIu64 "\n", v);
 }
 
+/* Any number of labels, {k1="v1",k2="v2",...}; the caller appends the value. */
+static void metrics_labels(struct buf *b, struct metrics_family *f, size_t n,
+			   const char *const *keys, const char *const *values)
+{
+	size_t i;
+
+	if (!f->started) {
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, f->type);
+		f->started = true;
+	}
+	buf_append(b, f->name, strlen(f->name));
+	for (i = 0; i < n; i++) {
+		buf_printf(b, "%s%s=\"", i ? "," : "{", keys[i]);
+		metrics_label_value(b, values[i]);
+		buf_append(b, "\"", 1);
+	}
+	buf_append(b, n ? "} " : " ", n ? 2 : 1);
+}
+
+/* Every source, whatever its kind: up, state, samples, errors by reason and
+ * the time of the last sample, labelled {source, kind}. */
+static void metrics_sources(const struct status *st, struct buf *b)
+{
+	static const char *const states[] = {"starting", "ok",	 "connecting",
+					     "error",	 "idle", "backlog"};
+	static const char *const k2[] = {"source", "kind"};
+	static const char *const k3s[] = {"source", "kind", "state"};
+	static const char *const k3r[] = {"source", "kind", "reason"};
+	struct metrics_family up = METRICS_FAMILY(
+		"powerd_source_up", "gauge",
+		"1 while the source does its job (ok, idle or backlog), 0 while it starts, "
+		"connects or fails.");
+	struct metrics_family state = METRICS_FAMILY("powerd_source_state", "gauge",
+						     "1 for the state the source is in, else 0.");
+	struct metrics_family samples = METRICS_FAMILY("powerd_source_samples_total", "counter",
+						       "Samples made from the source since start.");
+	struct metrics_family errors = METRICS_FAMILY(
+		"powerd_source_errors_total", "counter",
+		"Errors of the source since start, by reason (bad input, read or open failures, "
+		"lost events).");
+	struct metrics_family last =
+		METRICS_FAMILY("powerd_source_last_sample_timestamp_seconds", "gauge",
+			       "Unix time of the last sample made from the source.");
+	size_t i, j;
+
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+		const char *v[] = {s->name, s->kind, NULL};
+
+		metrics_labels(b, &up, 2, k2, v);
+		buf_printf(b, "%d\n", s->up ? 1 : 0);
+	}
+	for (i = 0; i < st->nsources; i++)
+		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++) {
+			const struct status_source *s = &st->sources[i];
+			const char *v[] = {s->name, s->kind, states[j]};
+
+			metrics_labels(b, &state, 3, k3s, v);
+			buf_printf(b, "%d\n", !strcmp(s->state, states[j]));
+		}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+		const char *v[] = {s->name, s->kind};
+
+		metrics_labels(b, &samples, 2, k2, v);
+		buf_printf(b, "%" PRIu64 "\n", s->samples);
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+
+		for (j = 0; j < s->nerrors && j < STATUS_SOURCE_REASONS; j++) {
+			const char *v[] = {s->name, s->kind, s->errors[j].reason};
+
+			metrics_labels(b, &errors, 3, k3r, v);
+			buf_printf(b, "%" PRIu64 "\n", s->errors[j].n);
+		}
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+		const char *v[] = {s->name, s->kind};
+
+		if (s->last_sample_unix_s <= 0)
+			continue;
+		metrics_labels(b, &last, 2, k2, v);
+		metrics_double(b, s->last_sample_unix_s);
+		buf_append(b, "\n", 1);
+	}
+}
+
 static uint64_t metrics_field(const struct status_meter *m, size_t off)
 {
 	uint64_t v;
@@ -394,6 +483,7 @@ static void metrics_sinks(const struct status *st, struct buf *b)
 
 int metrics_render(const struct status *st, struct buf *out)
 {
+	metrics_sources(st, out);
 	metrics_meters(st, out);
 	metrics_sinks(st, out);
 	metrics_rings(st, out);

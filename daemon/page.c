@@ -105,52 +105,81 @@ static void page_time(struct buf *b, double unix_s)
 
 static const char *page_state_class(const char *state)
 {
-	if (!strcmp(state, "ok"))
+	if (!strcmp(state, "ok") || !strcmp(state, "idle") || !strcmp(state, "backlog"))
 		return "ok";
 	if (!strncmp(state, "error", 5))
 		return "err";
 	return "warn";
 }
 
-static void page_meter(struct buf *b, const struct status_meter *m)
+/* One row per source: what every kind has, then a pulse meter's own cells
+ * (power, energy, last flash, counters), blank for other kinds. */
+static void page_source(struct buf *b, const struct status *st, const struct status_source *s)
 {
+	const struct status_meter *m =
+		s->meter >= 0 && (size_t)s->meter < st->nmeters ? &st->meters[s->meter] : NULL;
+	uint64_t errors = 0;
+	unsigned i;
+
+	for (i = 0; i < s->nerrors && i < STATUS_SOURCE_REASONS; i++)
+		errors += s->errors[i].n;
 	page_lit(b, "<tr><td>");
-	page_escape(b, m->name);
+	page_escape(b, s->name);
 	page_lit(b, "<div class=\"sub\">");
-	page_escape(b, m->input);
-	buf_printf(b, ", %" PRIu32 " imp/kWh</div></td><td class=\"n\">", m->impulses_per_kwh);
-	if (m->power_known)
+	page_escape(b, s->kind);
+	if (m) {
+		page_lit(b, ": ");
+		page_escape(b, m->input);
+		buf_printf(b, ", %" PRIu32 " imp/kWh", m->impulses_per_kwh);
+	}
+	page_lit(b, "</div></td><td class=\"n\">");
+	if (m && m->power_known)
 		buf_printf(b, "%.1f W", m->power_w);
 	else
 		page_lit(b, "&ndash;");
-	buf_printf(b, "</td><td class=\"n\">%.3f kWh</td><td class=\"n\">", m->energy_wh / 1000.0);
-	if (m->have_flash) {
+	page_lit(b, "</td><td class=\"n\">");
+	if (m)
+		buf_printf(b, "%.3f kWh", m->energy_wh / 1000.0);
+	else
+		page_lit(b, "&ndash;");
+	page_lit(b, "</td><td class=\"n\">");
+	if (m && m->have_flash) {
 		page_duration(b, m->last_flash_age_s);
 		page_lit(b, " ago");
-	} else {
+	} else if (m) {
 		page_lit(b, "never");
+	} else {
+		page_lit(b, "&ndash;");
 	}
-	buf_printf(b,
-		   "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
-		   "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%" PRIu64
-		   "</td><td class=\"n\">%" PRIu64 "</td><td class=\"%s\">",
-		   m->flashes, m->edges, m->glitches, m->events_lost, m->input_errors,
-		   page_state_class(m->state));
-	page_escape(b, m->state);
+	buf_printf(b, "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">", s->samples);
+	if (m)
+		buf_printf(b,
+			   "%" PRIu64 "</td><td class=\"n\">%" PRIu64
+			   "</td><td class=\"n\">%" PRIu64,
+			   m->flashes, m->glitches, m->events_lost);
+	else
+		page_lit(b, "&ndash;</td><td class=\"n\">&ndash;</td><td class=\"n\">&ndash;");
+	buf_printf(b, "</td><td class=\"n%s\">%" PRIu64 "</td><td class=\"%s\">",
+		   errors ? " err" : "", errors, page_state_class(s->state));
+	page_escape(b, m ? m->state : s->state);
+	if (!m && s->detail[0]) {
+		page_lit(b, ": ");
+		page_escape(b, s->detail);
+	}
 	page_lit(b, "</td></tr>\n");
 }
 
-static void page_meters(struct buf *b, const struct status *st)
+static void page_sources(struct buf *b, const struct status *st)
 {
 	size_t i;
 
-	page_lit(b, "<h2>Meters</h2>\n<table>\n<tr><th>Meter</th><th>Power</th><th>Energy</th>"
-		    "<th>Last flash</th><th>Flashes</th><th>Edges</th><th>Glitches</th>"
-		    "<th>Lost</th><th>Input errors</th><th>State</th></tr>\n");
-	if (!st->nmeters)
-		page_lit(b, "<tr><td colspan=\"10\">No meters configured.</td></tr>\n");
-	for (i = 0; i < st->nmeters; i++)
-		page_meter(b, &st->meters[i]);
+	page_lit(b, "<h2>Sources</h2>\n<table>\n<tr><th>Source</th><th>Power</th><th>Energy</th>"
+		    "<th>Last flash</th><th>Samples</th><th>Flashes</th><th>Glitches</th>"
+		    "<th>Lost</th><th>Errors</th><th>State</th></tr>\n");
+	if (!st->nsources)
+		page_lit(b, "<tr><td colspan=\"10\">No sources configured.</td></tr>\n");
+	for (i = 0; i < st->nsources; i++)
+		page_source(b, st, &st->sources[i]);
 	page_lit(b, "</table>\n");
 }
 
@@ -252,7 +281,7 @@ int page_render(const struct status *st, struct buf *out)
 	page_lit(out, ", up ");
 	page_duration(out, st->uptime_s);
 	page_lit(out, "</div>\n");
-	page_meters(out, st);
+	page_sources(out, st);
 	page_sinks(out, st);
 	page_rings(out, st);
 	page_daemon(out, st);

@@ -26,9 +26,11 @@ static int powerd_meters_init(struct powerd *pd)
 	int r;
 
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
-	if (!pd->meters)
+	pd->sources = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->sources));
+	if (!pd->meters || !pd->sources)
 		return -ENOMEM;
 	pd->nmeters = cfg->npulses;
+	pd->nsources = cfg->npulses;
 	for (i = 0; i < cfg->npulses; i++) {
 		const struct cfg_pulse *c = &cfg->pulses[i];
 		struct meter *m = &pd->meters[i];
@@ -43,6 +45,13 @@ static int powerd_meters_init(struct powerd *pd)
 		m->pd = pd;
 		m->index = (uint32_t)i;
 		m->cfg = c;
+		/* A meter's input is a source: its GPIO line, or a trace. */
+		m->source = &pd->sources[i];
+		m->source->ops = c->replay[0] ? &source_replay_ops : &source_gpio_ops;
+		m->source->pd = pd;
+		m->source->index = (uint32_t)i;
+		snprintf(m->source->name, sizeof(m->source->name), "%s", c->name);
+		m->source->state = SOURCE_STARTING;
 		r = persist_load(cfg->daemon.state_dir, c->name, c->impulses_per_kwh, &base, &from);
 		if (r) {
 			log_err("meter %s: reading its energy counter from %s: %s", c->name,
@@ -63,9 +72,15 @@ static int powerd_meters_init(struct powerd *pd)
 		m->pub.pm = m->pm;
 		snprintf(m->pub.input, sizeof(m->pub.input), "%s",
 			 c->replay[0] ? c->replay : c->line);
-		snprintf(m->pub.state, sizeof(m->pub.state), "starting");
 	}
 	return 0;
+}
+
+void meter_set_input(struct meter *m, const char *input)
+{
+	pthread_mutex_lock(&m->pd->lock);
+	snprintf(m->pub.input, sizeof(m->pub.input), "%s", input);
+	pthread_mutex_unlock(&m->pd->lock);
 }
 
 int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stats *stats,
@@ -157,6 +172,9 @@ void powerd_stop(struct powerd *pd)
 	free(pd->meters);
 	pd->meters = NULL;
 	pd->nmeters = 0;
+	free(pd->sources);
+	pd->sources = NULL;
+	pd->nsources = 0;
 	pthread_mutex_destroy(&pd->lock);
 }
 
@@ -178,9 +196,17 @@ static void powerd_status_meter(struct meter *m, int64_t now, int64_t mono_to_un
 {
 	const struct pulse_meter *pm = &m->pub.pm;
 
+	const struct source *src = m->source;
+	bool running = src->state == SOURCE_OK || src->state == SOURCE_BACKLOG;
+
 	snprintf(sm->name, sizeof(sm->name), "%s", m->cfg->name);
 	snprintf(sm->input, sizeof(sm->input), "%s", m->pub.input);
-	snprintf(sm->state, sizeof(sm->state), "%s", m->pub.state);
+	/* The source's state, and its reason when it is not plainly at work. */
+	if (running)
+		snprintf(sm->state, sizeof(sm->state), "%s", source_state_name(src->state));
+	else
+		snprintf(sm->state, sizeof(sm->state), "%s: %.100s", source_state_name(src->state),
+			 src->detail);
 	sm->replay = m->cfg->replay[0] != '\0';
 	sm->impulses_per_kwh = m->cfg->impulses_per_kwh;
 	{
@@ -203,14 +229,12 @@ static void powerd_status_meter(struct meter *m, int64_t now, int64_t mono_to_un
 		sm->last_flash_age_s = (double)(now - pm->last_flash_ns) / 1e9;
 		sm->last_flash_unix_s = (double)(pm->last_flash_ns + mono_to_unix) / 1e9;
 	}
-	if (!strcmp(sm->state, "ok") || !strcmp(sm->state, "replaying")) {
-		if (!pm->have_flash)
-			snprintf(sm->state, sizeof(sm->state), "%.32s, waiting for the first flash",
-				 m->pub.state);
-		else if (!sm->power_known)
-			snprintf(sm->state, sizeof(sm->state),
-				 "%.32s, waiting for the second flash", m->pub.state);
-	}
+	if (running && !pm->have_flash)
+		snprintf(sm->state, sizeof(sm->state), "%s, waiting for the first flash",
+			 source_state_name(src->state));
+	else if (running && !sm->power_known)
+		snprintf(sm->state, sizeof(sm->state), "%s, waiting for the second flash",
+			 source_state_name(src->state));
 }
 
 int powerd_status(void *arg, struct status *st)
@@ -223,7 +247,8 @@ int powerd_status(void *arg, struct status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->meters = calloc(pd->nmeters ? pd->nmeters : 1, sizeof(*st->meters));
-	if (!st->meters)
+	st->sources = calloc(pd->nsources ? pd->nsources : 1, sizeof(*st->sources));
+	if (!st->meters || !st->sources)
 		return -ENOMEM;
 	snprintf(st->version, sizeof(st->version), "%s", POWERD_VERSION);
 	snprintf(st->config_path, sizeof(st->config_path), "%s", pd->cfg->path);
@@ -243,8 +268,15 @@ int powerd_status(void *arg, struct status *st)
 	pthread_mutex_lock(&pd->lock);
 	for (i = 0; i < pd->nmeters; i++)
 		powerd_status_meter(&pd->meters[i], now, unix_now - now, &st->meters[i]);
+	for (i = 0; i < pd->nsources; i++) {
+		source_status(&pd->sources[i], &st->sources[i]);
+		/* Pulse sources come first, one per meter. */
+		if (i < pd->nmeters)
+			st->sources[i].meter = (int)i;
+	}
 	pthread_mutex_unlock(&pd->lock);
 	st->nmeters = pd->nmeters;
+	st->nsources = pd->nsources;
 	snprintf(st->rings[0].name, sizeof(st->rings[0].name), "edges");
 	st->rings[0].capacity = ring_capacity(&pd->edges);
 	st->rings[0].used = ring_count(&pd->edges);

@@ -27,6 +27,7 @@
 #include "pulse.h"
 #include "ring.h"
 #include "sample.h"
+#include "source.h"
 #include "status.h"
 
 /* One edge on its way from the I/O thread to the meter thread. */
@@ -46,34 +47,20 @@ struct edge_item {
 #define METER_DELIVERY_MARGIN_NS (100 * 1000000LL)
 #define REPLAY_BUF_SIZE		 65536
 
-struct replay;
-
-/* The input side of a meter: I/O thread only. */
-struct meter_src {
-	struct gpio_line *gpio;
-	struct replay *replay;
-	struct loop_op op;	 /* the read (or replay timer) in flight */
-	struct loop_op retry_op; /* reopen timer after an error */
-	unsigned char *rbuf;	 /* GPIO records */
-	size_t rbuf_size;
-	struct log_rate drop_log; /* edges lost: a line a minute at most */
-};
-
 /* What the meter thread publishes for readers: under powerd.lock. */
 struct meter_pub {
-	struct pulse_meter pm; /* copy: readers compute the power at their "now" */
-	char input[PATH_MAX + 64];
-	char state[128];
+	struct pulse_meter pm;	   /* copy: readers compute the power at their "now" */
+	char input[PATH_MAX + 64]; /* set by its source: the line, or the file */
 };
 
 struct meter {
 	struct powerd *pd;
+	struct source *source; /* its input: counts the samples made from it */
 	/* meter thread: periodic samples between flashes */
 	int64_t next_sample_mono;
 	bool zero_sent;
 	uint32_t index;
 	const struct cfg_pulse *cfg;
-	struct meter_src src;
 	struct pulse_meter pm;
 	uint64_t persisted;		      /* flash count last written to disk */
 	struct persist_health persist_health; /* meter thread, persist_report() */
@@ -119,8 +106,10 @@ enum powerd_event { POWERD_EV_STOP = 'T', POWERD_EV_RELOAD = 'H', POWERD_EV_FATA
 struct powerd {
 	const struct config *cfg;
 	struct powerd_stats *stats;
-	struct meter *meters;
+	struct meter *meters; /* the pulse sources' meters, by source index */
 	size_t nmeters;
+	struct source *sources; /* every input; pulse ones first, as the meters */
+	size_t nsources;
 	struct ring edges;
 	pthread_mutex_t lock;
 
@@ -164,13 +153,7 @@ void io_notify_meter(struct powerd *pd);
 /* meter.c: the meter thread. */
 void *meter_thread_main(void *arg);
 
-/* replay.c: a trace file replayed through the loop. */
-int replay_open(struct meter *m, struct replay **out);
-void replay_start(struct meter *m);
-void replay_close(struct replay *r);
-
-/* source_gpio.c */
-void gpio_src_start(struct meter *m);
-void gpio_src_close(struct meter *m);
+/* powerd.c: what a meter's source says it reads (under powerd.lock). */
+void meter_set_input(struct meter *m, const char *input);
 
 #endif

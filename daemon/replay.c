@@ -1,5 +1,5 @@
-/* A meter fed from a trace file instead of a GPIO line, through exactly the
- * same ring, filter and converter.
+/* The replay source: a meter fed from a trace file instead of a GPIO line,
+ * through exactly the same ring, filter and converter.
  *
  * The file is read in chunks by the I/O thread's io_uring (no blocking read
  * on the loop) and split into lines by trace.c's trace_split, the parser
@@ -26,13 +26,16 @@
 #include "check.h"
 #include "log.h"
 #include "powerd.h"
+#include "source.h"
 #include "trace.h"
 
 #define REPLAY_BACKOFF_NS 1000000LL
 #define REPLAY_LOG_MAX	  10
 
 struct replay {
+	struct source *s;
 	struct meter *m;
+	unsigned r_bad, r_read;
 	int fd;
 	char *buf;     /* the chunk being read or parsed */
 	const char *p; /* its unparsed rest */
@@ -58,19 +61,13 @@ struct replay {
 
 static void replay_pump(struct replay *rp);
 
-static void replay_state(struct replay *rp, const char *state)
-{
-	struct powerd *pd = rp->m->pd;
-
-	pthread_mutex_lock(&pd->lock);
-	snprintf(rp->m->pub.state, sizeof(rp->m->pub.state), "%s", state);
-	pthread_mutex_unlock(&pd->lock);
-}
+static void replay_close(struct replay *rp);
 
 static void replay_bad(struct replay *rp, const char *why)
 {
 	uint64_t n = atomic_fetch_add(&rp->m->input_errors, 1) + 1;
 
+	source_error(rp->s, rp->r_bad);
 	if (n <= REPLAY_LOG_MAX)
 		log_warn("meter %s: %s:%lu: %s%s", rp->m->cfg->name, rp->m->cfg->replay,
 			 rp->split.lineno, why,
@@ -111,8 +108,11 @@ static int replay_prescan(struct replay *rp)
 	return 0;
 }
 
-int replay_open(struct meter *m, struct replay **out)
+/* On the supervisor: a replay file that cannot be used fails the start with a
+ * clear error, as a configuration mistake does. */
+static int replay_open(struct source *s)
 {
+	struct meter *m = &s->pd->meters[s->index];
 	const struct cfg_pulse *c = m->cfg;
 	struct replay *rp;
 	struct stat st;
@@ -121,7 +121,10 @@ int replay_open(struct meter *m, struct replay **out)
 	rp = calloc(1, sizeof(*rp));
 	if (!rp)
 		return -ENOMEM;
+	rp->s = s;
 	rp->m = m;
+	rp->r_bad = source_reason(s, "bad_line");
+	rp->r_read = source_reason(s, "read");
 	trace_split_init(&rp->split);
 	/* O_NONBLOCK: opening a FIFO would otherwise wait for a writer, before
 	 * the signalfd is read, so neither start-up nor SIGTERM could go on.
@@ -156,11 +159,11 @@ int replay_open(struct meter *m, struct replay **out)
 	rp->p = rp->buf;
 	snprintf(rp->desc, sizeof(rp->desc), "replay %s (speed %g%s)", c->replay, c->speed,
 		 c->loop ? ", looping" : "");
-	*out = rp;
+	s->priv = rp;
 	return 0;
 }
 
-void replay_close(struct replay *rp)
+static void replay_close(struct replay *rp)
 {
 	if (!rp)
 		return;
@@ -178,13 +181,11 @@ static void replay_read_cb(struct loop *l, int res, void *arg)
 	if (res == -ECANCELED || atomic_load(&rp->m->pd->stopping))
 		return;
 	if (res < 0) {
-		char state[128];
-
 		log_err("meter %s: reading %s: %s", rp->m->cfg->name, rp->m->cfg->replay,
 			strerror(-res));
-		snprintf(state, sizeof(state), "error: read failed (%s)", strerror(-res));
 		atomic_fetch_add(&rp->m->input_errors, 1);
-		replay_state(rp, state);
+		source_error(rp->s, rp->r_read);
+		source_set_state(rp->s, SOURCE_ERROR, "read failed (%s)", strerror(-res));
 		return;
 	}
 	rp->p = rp->buf;
@@ -202,6 +203,20 @@ static void replay_timer_cb(struct loop *l, int res, void *arg)
 	if (res == -ECANCELED || atomic_load(&rp->m->pd->stopping))
 		return;
 	replay_pump(rp);
+}
+
+/* Wait until `at` (the next edge's time, or a moment for a full ring). */
+static void replay_wait(struct replay *rp, int64_t at)
+{
+	int r = loop_timer_at(rp->m->pd->loop, &rp->op, at, replay_timer_cb, rp);
+
+	if (r) {
+		/* Without a timer the replay cannot go on: say so. */
+		log_err("meter %s: replay of %s stopped: cannot queue a timer: %s",
+			rp->m->cfg->name, rp->m->cfg->replay, strerror(-r));
+		source_set_state(rp->s, SOURCE_ERROR, "stopped: cannot queue a timer (%s)",
+				 strerror(-r));
+	}
 }
 
 /* Next edge from the buffer into rp->pending.  Returns 1 when one is ready,
@@ -224,9 +239,13 @@ static int replay_next(struct replay *rp)
 			return -1;
 		/* The chunk is used up (a partial line is kept by the
 		 * splitter): the buffer is free for the next one. */
-		if (loop_read(rp->m->pd->loop, &rp->op, rp->fd, rp->buf, REPLAY_BUF_SIZE,
-			      rp->file_off, replay_read_cb, rp))
-			replay_state(rp, "error: cannot queue a read");
+		k = loop_read(rp->m->pd->loop, &rp->op, rp->fd, rp->buf, REPLAY_BUF_SIZE,
+			      rp->file_off, replay_read_cb, rp);
+		if (k) {
+			source_error(rp->s, rp->r_read);
+			source_set_state(rp->s, SOURCE_ERROR, "cannot queue a read (%s)",
+					 strerror(-k));
+		}
 		return 0;
 	}
 	if (rp->nseen < 2)
@@ -246,7 +265,8 @@ static bool replay_rewind(struct replay *rp)
 	int64_t period, offset, end;
 
 	if (!c->loop || rp->nseen == 0) {
-		replay_state(rp, rp->nseen ? "replay finished" : "replay finished (no edges)");
+		source_set_state(rp->s, SOURCE_IDLE, "%s",
+				 rp->nseen ? "replay finished" : "replay finished (no edges)");
 		log_info("meter %s: replay of %s finished (%lu lines)", c->name, c->replay,
 			 rp->split.lineno);
 		return false;
@@ -256,7 +276,8 @@ static bool replay_rewind(struct replay *rp)
 				   &period) ||
 	    __builtin_add_overflow(rp->offset, period, &offset) ||
 	    __builtin_add_overflow(rp->split.last_ts, offset, &end)) {
-		replay_state(rp, "replay finished (the next pass is beyond the clock's range)");
+		source_set_state(rp->s, SOURCE_IDLE,
+				 "replay finished (the next pass is beyond the clock's range)");
 		log_warn("meter %s: replay of %s: not looping after pass %u: the next pass would "
 			 "end beyond the clock's range",
 			 c->name, c->replay, rp->pass + 1);
@@ -320,18 +341,18 @@ static void replay_pump(struct replay *rp)
 			/* Only a file rewritten between loop passes can get here. */
 			replay_bad(rp,
 				   "time beyond the clock's range at this pass; replay stopped");
-			replay_state(rp, "replay stopped (a time beyond the clock's range)");
+			source_set_state(rp->s, SOURCE_ERROR,
+					 "replay stopped (a time beyond the clock's range)");
 			rp->have_pending = false;
 			finished = true;
 			break;
 		}
 		if (speed > 0 && rp->pending_mono > now) {
-			loop_timer_at(pd->loop, &rp->op, rp->pending_mono, replay_timer_cb, rp);
+			replay_wait(rp, rp->pending_mono);
 			break;
 		}
 		if (ring_full(&pd->edges)) {
-			loop_timer_at(pd->loop, &rp->op, now + REPLAY_BACKOFF_NS, replay_timer_cb,
-				      rp);
+			replay_wait(rp, now + REPLAY_BACKOFF_NS);
 			break;
 		}
 		struct edge_item e = {.ts_ns = rp->pending_mono,
@@ -346,13 +367,25 @@ static void replay_pump(struct replay *rp)
 		io_notify_meter(pd);
 }
 
-void replay_start(struct meter *m)
+static void replay_start(struct source *s)
 {
-	struct replay *rp = m->src.replay;
+	struct replay *rp = s->priv;
 
-	pthread_mutex_lock(&m->pd->lock);
-	snprintf(m->pub.input, sizeof(m->pub.input), "%s", rp->desc);
-	snprintf(m->pub.state, sizeof(m->pub.state), "replaying");
-	pthread_mutex_unlock(&m->pd->lock);
+	meter_set_input(rp->m, rp->desc);
+	/* At speed 0 it works through stored data as fast as it can. */
+	source_set_state(s, rp->m->cfg->speed == 0 ? SOURCE_BACKLOG : SOURCE_OK, "replaying");
 	replay_pump(rp);
 }
+
+static void replay_stop(struct source *s)
+{
+	replay_close(s->priv);
+	s->priv = NULL;
+}
+
+const struct source_ops source_replay_ops = {
+	.kind = "pulse",
+	.open = replay_open,
+	.start = replay_start,
+	.stop = replay_stop,
+};

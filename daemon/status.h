@@ -31,6 +31,24 @@ struct status_meter {
 	char state[128];	  /* "ok", "waiting for the second flash", "error: ..." */
 };
 
+/* Every source, whatever its kind (source.h). */
+#define STATUS_SOURCE_REASONS 8
+struct status_source {
+	char name[CFG_NAME_MAX];
+	char kind[16];		   /* the section kind: "pulse", ... */
+	char state[16];		   /* starting, ok, connecting, error, idle, backlog */
+	char detail[256];	   /* one line: what it does, or why it fails */
+	bool up;		   /* ok, idle or backlog */
+	uint64_t samples;	   /* made from it, since start */
+	double last_sample_unix_s; /* 0 = none yet */
+	unsigned nerrors;
+	struct {
+		char reason[24];
+		uint64_t n;
+	} errors[STATUS_SOURCE_REASONS];
+	int meter; /* a pulse source: its index in status.meters; -1 otherwise */
+};
+
 struct status_sink {
 	char name[CFG_NAME_MAX];
 	char type[16];
@@ -94,6 +112,8 @@ struct status {
 	double cpu_seconds;
 	struct status_meter *meters;
 	size_t nmeters;
+	struct status_source *sources;
+	size_t nsources;
 	struct status_sink *sinks;
 	size_t nsinks;
 	struct status_ring rings[4];

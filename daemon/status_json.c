@@ -57,18 +57,10 @@ static bool status_json_daemon(cJSON *root, const struct status *st)
 				       st->last_persist_unix_s);
 }
 
-static bool status_json_meter(cJSON *arr, const struct status_meter *m)
+/* A pulse source's own fields, beside the generic ones. */
+static bool status_json_meter(cJSON *o, const struct status_meter *m)
 {
-	cJSON *o = cJSON_CreateObject();
-
-	if (!o)
-		return false;
-	if (!cJSON_AddItemToArray(arr, o)) {
-		cJSON_Delete(o);
-		return false;
-	}
-	return status_json_str(o, "name", m->name) && status_json_str(o, "kind", "pulse") &&
-	       status_json_str(o, "input", m->input) &&
+	return status_json_str(o, "input", m->input) &&
 	       cJSON_AddBoolToObject(o, "replay", m->replay) &&
 	       status_json_num(o, "impulses_per_kwh", m->impulses_per_kwh) &&
 	       status_json_num_or_null(o, "power_w", m->power_known, m->power_w) &&
@@ -81,7 +73,35 @@ static bool status_json_meter(cJSON *arr, const struct status_meter *m)
 	       status_json_num(o, "input_errors", (double)m->input_errors) &&
 	       status_json_num_or_null(o, "last_flash_age_s", m->have_flash, m->last_flash_age_s) &&
 	       status_json_num_or_null(o, "last_flash_time", m->have_flash, m->last_flash_unix_s) &&
-	       status_json_str(o, "state", m->state);
+	       status_json_str(o, "summary", m->state);
+}
+
+/* Every source: what all kinds report, then a pulse meter's own fields. */
+static bool status_json_source(cJSON *arr, const struct status *st, const struct status_source *s)
+{
+	cJSON *o = cJSON_CreateObject(), *e;
+	unsigned i;
+	bool ok;
+
+	if (!o)
+		return false;
+	if (!cJSON_AddItemToArray(arr, o)) {
+		cJSON_Delete(o);
+		return false;
+	}
+	ok = status_json_str(o, "name", s->name) && status_json_str(o, "kind", s->kind) &&
+	     status_json_str(o, "state", s->state) && status_json_str(o, "detail", s->detail) &&
+	     cJSON_AddBoolToObject(o, "up", s->up) &&
+	     status_json_num(o, "samples", (double)s->samples) &&
+	     status_json_num_or_null(o, "last_sample_time", s->last_sample_unix_s > 0,
+				     s->last_sample_unix_s);
+	e = ok ? cJSON_AddObjectToObject(o, "errors") : NULL;
+	ok = e != NULL;
+	for (i = 0; ok && i < s->nerrors && i < STATUS_SOURCE_REASONS; i++)
+		ok = status_json_num(e, s->errors[i].reason, (double)s->errors[i].n);
+	if (ok && s->meter >= 0 && (size_t)s->meter < st->nmeters)
+		ok = status_json_meter(o, &st->meters[s->meter]);
+	return ok;
 }
 
 static bool status_json_ring(cJSON *arr, const struct status_ring *r)
@@ -175,8 +195,8 @@ char *status_json(const struct status *st)
 	ok = status_json_daemon(root, st);
 	sources = ok ? cJSON_AddArrayToObject(root, "sources") : NULL;
 	ok = sources != NULL;
-	for (i = 0; ok && i < st->nmeters; i++)
-		ok = status_json_meter(sources, &st->meters[i]);
+	for (i = 0; ok && i < st->nsources; i++)
+		ok = status_json_source(sources, st, &st->sources[i]);
 	rings = ok ? cJSON_AddArrayToObject(root, "rings") : NULL;
 	ok = rings != NULL;
 	for (i = 0; ok && i < nrings; i++)

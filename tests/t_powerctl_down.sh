@@ -109,10 +109,14 @@ grep -q "malformed" "$tmp/err" || fail "sources not an array: $(cat "$tmp/err")"
 cat >"$tmp/body" <<'JSON'
 {"daemon":{"version":"0.1.0","config":"/etc/powerd/powerd.conf","uptime_s":3725},
  "sources":[
-  {"name":"house","power_w":1234.56,"energy_wh":12345.6784,"last_flash_age_s":3.21,
-   "flashes":12345678,"glitches":0,"events_lost":0,"state":"ok"},
-  {"name":"heatpump","power_w":null,"energy_wh":0,"last_flash_age_s":null,
-   "flashes":0,"glitches":3,"events_lost":1,"state":"waiting\u001b[31m for the second flash"}],
+  {"name":"house","kind":"pulse","state":"ok","detail":"gpiochip0 line 17","samples":12345678,
+   "errors":{"open":0,"events_lost":0},"power_w":1234.56,"energy_wh":12345.6784,
+   "last_flash_age_s":3.21,"flashes":12345678,"glitches":0,"events_lost":0,"summary":"ok"},
+  {"name":"heatpump","kind":"pulse","state":"ok","detail":"x","samples":0,
+   "errors":{"open":1,"events_lost":1},"power_w":null,"energy_wh":0,"last_flash_age_s":null,
+   "flashes":0,"glitches":3,"events_lost":1,"summary":"waiting\u001b[31m for the second flash"},
+  {"name":"pp1","kind":"json","state":"backlog","detail":"412 of 8640 files","samples":4532,
+   "errors":{"not_json":1}}],
  "rings":[{"name":"edges","capacity":4096,"used":0,"dropped":2}],
  "sinks":[]}
 JSON
@@ -121,9 +125,10 @@ expect() {
 	grep -q -- "$1" "$tmp/out" || fail "no line matching '$1' in:
 $(cat "$tmp/out")"
 }
-expect '^NAME  *POWER  *ENERGY  *LAST FLASH  *FLASHES  *GLITCHES  *LOST  *STATE$'
-expect '^house  *1234.6 W  *12.346 kWh  *3.2s ago  *12345678  *0  *0  *ok$'
-expect '^heatpump  *-  *0.000 kWh  *never  *0  *3  *1  *waiting?\[31m for the second flash$'
+expect '^NAME  *KIND  *POWER  *ENERGY  *LAST FLASH  *SAMPLES  *FLASHES  *GLITCHES  *ERRORS  *STATE$'
+expect '^house  *pulse  *1234.6 W  *12.346 kWh  *3.2s ago  *12345678  *12345678  *0  *0  *ok$'
+expect '^heatpump  *pulse  *-  *0.000 kWh  *never  *0  *0  *3  *2  *waiting?\[31m for the second flash$'
+expect '^pp1  *json  *-  *-  *-  *4532  *-  *-  *1  *backlog: 412 of 8640 files$'
 expect '^edges  *4096  *0  *2$'
 expect '^powerd 0.1.0, up 1h02m, config /etc/powerd/powerd.conf$'
 # Aligned: the header and both rows put ENERGY's last character in one column.

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,9 @@
 
 enum { POWERCTL_OK = 0, POWERCTL_FAIL = 1, POWERCTL_USAGE = 2 };
 
-#define POWERCTL_COLS 8
+#define POWERCTL_COLS 10
 
-/* One cell of the meter table; a state line may be long. */
+/* One cell of a table; a state line may be long. */
 struct powerctl_row {
 	char cell[POWERCTL_COLS][160];
 };
@@ -33,7 +34,8 @@ struct powerctl_row {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: powerctl [-s SOCKET] status [--json]\n"
-		   "  status            meters (power, energy, last flash, counters), sinks, "
+		   "  status            sources (state, samples, errors; meters: power, energy, "
+		   "last flash, counters), sinks, "
 		   "rings, daemon\n"
 		   "  --json            print powerd's JSON status as received\n"
 		   "  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
@@ -147,31 +149,47 @@ static void powerctl_duration(char *dst, size_t cap, double s)
 		snprintf(dst, cap, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
 }
 
-static void powerctl_meter(struct powerctl_row *r, const cJSON *m)
+/* One source: what every kind has; a pulse meter's power, energy, last
+ * flash and counters too ("-" for other kinds). */
+static void powerctl_source(struct powerctl_row *r, const cJSON *m)
 {
 	const cJSON *age = cJSON_GetObjectItemCaseSensitive(m, "last_flash_age_s");
-	double power = powerctl_num(m, "power_w"), wh = powerctl_num(m, "energy_wh");
-	char d[32];
+	const cJSON *errs = cJSON_GetObjectItemCaseSensitive(m, "errors"), *e;
+	const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "kind"));
+	bool pulse = kind && !strcmp(kind, "pulse");
+	double power = powerctl_num(m, "power_w"), wh = powerctl_num(m, "energy_wh"), nerr = 0;
+	char d[32], state[160], detail[160];
+	int c;
 
+	for (c = 0; c < POWERCTL_COLS; c++)
+		snprintf(r->cell[c], sizeof(r->cell[c]), "-");
 	powerctl_str(r->cell[0], sizeof(r->cell[0]), m, "name");
-	if (isfinite(power))
-		snprintf(r->cell[1], sizeof(r->cell[1]), "%.1f W", power);
-	else
-		snprintf(r->cell[1], sizeof(r->cell[1]), "-");
-	if (isfinite(wh))
-		snprintf(r->cell[2], sizeof(r->cell[2]), "%.3f kWh", wh / 1000.0);
-	else
-		snprintf(r->cell[2], sizeof(r->cell[2]), "?");
-	if (cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble >= 0) {
+	powerctl_str(r->cell[1], sizeof(r->cell[1]), m, "kind");
+	if (pulse && isfinite(power))
+		snprintf(r->cell[2], sizeof(r->cell[2]), "%.1f W", power);
+	if (pulse && isfinite(wh))
+		snprintf(r->cell[3], sizeof(r->cell[3]), "%.3f kWh", wh / 1000.0);
+	if (pulse && cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble >= 0) {
 		powerctl_duration(d, sizeof(d), age->valuedouble);
-		snprintf(r->cell[3], sizeof(r->cell[3]), "%s ago", d);
-	} else {
-		snprintf(r->cell[3], sizeof(r->cell[3]), "never");
+		snprintf(r->cell[4], sizeof(r->cell[4]), "%s ago", d);
+	} else if (pulse) {
+		snprintf(r->cell[4], sizeof(r->cell[4]), "never");
 	}
-	powerctl_count(r->cell[4], sizeof(r->cell[4]), m, "flashes");
-	powerctl_count(r->cell[5], sizeof(r->cell[5]), m, "glitches");
-	powerctl_count(r->cell[6], sizeof(r->cell[6]), m, "events_lost");
-	powerctl_str(r->cell[7], sizeof(r->cell[7]), m, "state");
+	powerctl_count(r->cell[5], sizeof(r->cell[5]), m, "samples");
+	if (pulse) {
+		powerctl_count(r->cell[6], sizeof(r->cell[6]), m, "flashes");
+		powerctl_count(r->cell[7], sizeof(r->cell[7]), m, "glitches");
+	}
+	cJSON_ArrayForEach(e, errs) if (cJSON_IsNumber(e) && isfinite(e->valuedouble)) nerr +=
+		e->valuedouble;
+	snprintf(r->cell[8], sizeof(r->cell[8]), "%.0f", nerr);
+	/* A pulse meter's summary says it all; other kinds: state and detail. */
+	powerctl_str(state, sizeof(state), m, pulse ? "summary" : "state");
+	powerctl_str(detail, sizeof(detail), m, "detail");
+	if (pulse || !detail[0])
+		snprintf(r->cell[9], sizeof(r->cell[9]), "%s", state);
+	else
+		snprintf(r->cell[9], sizeof(r->cell[9]), "%.60s: %.90s", state, detail);
 }
 
 /* Text columns left-aligned, numbers right-aligned, the last column (free
@@ -199,17 +217,17 @@ static void powerctl_table(struct powerctl_row *rows, size_t n, int ncols, const
 	}
 }
 
-static int powerctl_meters(const cJSON *sources)
+static int powerctl_sources(const cJSON *sources)
 {
-	static const char *const head[] = {"NAME",    "POWER",	  "ENERGY", "LAST FLASH",
-					   "FLASHES", "GLITCHES", "LOST",   "STATE"};
+	static const char *const head[] = {"NAME",    "KIND",	 "POWER",    "ENERGY", "LAST FLASH",
+					   "SAMPLES", "FLASHES", "GLITCHES", "ERRORS", "STATE"};
 	size_t n = (size_t)cJSON_GetArraySize(sources), i = 1;
 	struct powerctl_row *rows;
 	const cJSON *m;
 	int c;
 
 	if (!n) {
-		printf("no meters configured\n");
+		printf("no sources configured\n");
 		return 0;
 	}
 	rows = calloc(n + 1, sizeof(*rows));
@@ -217,8 +235,8 @@ static int powerctl_meters(const cJSON *sources)
 		return -ENOMEM;
 	for (c = 0; c < POWERCTL_COLS; c++)
 		snprintf(rows[0].cell[c], sizeof(rows[0].cell[c]), "%s", head[c]);
-	cJSON_ArrayForEach(m, sources) powerctl_meter(&rows[i++], m);
-	powerctl_table(rows, n + 1, POWERCTL_COLS, "lrrrrrrl");
+	cJSON_ArrayForEach(m, sources) powerctl_source(&rows[i++], m);
+	powerctl_table(rows, n + 1, POWERCTL_COLS, "llrrrrrrrl");
 	free(rows);
 	return 0;
 }
@@ -346,7 +364,7 @@ static int powerctl_print(const char *json)
 		cJSON_Delete(root);
 		return POWERCTL_FAIL;
 	}
-	r = powerctl_meters(sources);
+	r = powerctl_sources(sources);
 	if (!r && cJSON_IsArray(sinks))
 		r = powerctl_sinks(sinks);
 	if (!r)

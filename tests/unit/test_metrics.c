@@ -21,6 +21,7 @@
 #define ODD_STATE "<script>alert('x')</script> & more\x1b[31m"
 
 static struct status_meter meters[2];
+static struct status_source sources[3];
 
 static void make_status(struct status *st)
 {
@@ -67,6 +68,38 @@ static void make_status(struct status *st)
 
 	st->meters = meters;
 	st->nmeters = 2;
+
+	/* Two pulse sources (the meters) and one of another kind. */
+	memset(sources, 0, sizeof(sources));
+	strcpy(sources[0].name, "house");
+	strcpy(sources[0].kind, "pulse");
+	strcpy(sources[0].state, "ok");
+	strcpy(sources[0].detail, "gpiochip0 line 17 (PULSE0)");
+	sources[0].up = true;
+	sources[0].samples = 999;
+	sources[0].last_sample_unix_s = 1700000000.5;
+	sources[0].nerrors = 2;
+	strcpy(sources[0].errors[0].reason, "open");
+	sources[0].errors[0].n = 3;
+	strcpy(sources[0].errors[1].reason, "events_lost");
+	sources[0].meter = 0;
+	strcpy(sources[1].name, ODD_NAME);
+	strcpy(sources[1].kind, "pulse");
+	strcpy(sources[1].state, "error");
+	strcpy(sources[1].detail, ODD_STATE);
+	sources[1].meter = 1;
+	strcpy(sources[2].name, "pp1");
+	strcpy(sources[2].kind, "json");
+	strcpy(sources[2].state, "backlog");
+	strcpy(sources[2].detail, "412 of 8640 files, 3 min left");
+	sources[2].up = true;
+	sources[2].samples = 4532;
+	sources[2].nerrors = 1;
+	strcpy(sources[2].errors[0].reason, "not_json");
+	sources[2].errors[0].n = 1;
+	sources[2].meter = -1;
+	st->sources = sources;
+	st->nsources = 3;
 	strcpy(st->rings[0].name, "edges");
 	st->rings[0].capacity = 4096;
 	st->rings[0].used = 3;
@@ -174,6 +207,22 @@ static void test_metrics(void)
 	CHECK(has_line(t, "powerd_pulse_power_watts{meter=\"house\"} 1234.5"));
 	CHECK(!has_prefix_line(t, "powerd_pulse_power_watts{meter=\"" ODD_LABEL "\"}"));
 	CHECK(has_line(t, "powerd_pulse_flashes_total{meter=\"house\"} 1000"));
+	/* Every source, whatever its kind. */
+	CHECK(has_line(t, "powerd_source_up{source=\"house\",kind=\"pulse\"} 1"));
+	CHECK(has_line(t, "powerd_source_up{source=\"pp1\",kind=\"json\"} 1"));
+	CHECK(has_line(t, "powerd_source_up{source=\"" ODD_LABEL "\",kind=\"pulse\"} 0"));
+	CHECK(has_line(t, "powerd_source_state{source=\"pp1\",kind=\"json\",state=\"backlog\"} 1"));
+	CHECK(has_line(t, "powerd_source_state{source=\"pp1\",kind=\"json\",state=\"ok\"} 0"));
+	CHECK(has_line(t, "powerd_source_samples_total{source=\"pp1\",kind=\"json\"} 4532"));
+	CHECK(has_line(
+		t,
+		"powerd_source_errors_total{source=\"house\",kind=\"pulse\",reason=\"open\"} 3"));
+	CHECK(has_line(
+		t,
+		"powerd_source_errors_total{source=\"pp1\",kind=\"json\",reason=\"not_json\"} 1"));
+	CHECK(has_line(t, "powerd_source_last_sample_timestamp_seconds{source=\"house\",kind="
+			  "\"pulse\"} 1700000000.5"));
+	CHECK(!strstr(t, "powerd_source_last_sample_timestamp_seconds{source=\"pp1\""));
 	CHECK(has_line(t, "powerd_pulse_edges_total{meter=\"house\"} 2003"));
 	CHECK(has_line(t, "powerd_pulse_glitches_total{meter=\"house\"} 1"));
 	CHECK(has_line(t, "powerd_pulse_events_lost_total{meter=\"" ODD_LABEL "\"} 4"));
@@ -311,7 +360,7 @@ static void test_json(void)
 
 	src = cJSON_GetObjectItemCaseSensitive(root, "sources");
 	CHECK(cJSON_IsArray(src));
-	CHECK_EQ_INT(cJSON_GetArraySize(src), 2);
+	CHECK_EQ_INT(cJSON_GetArraySize(src), 3);
 	m0 = cJSON_GetArrayItem(src, 0);
 	m1 = cJSON_GetArrayItem(src, 1);
 	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "name")), "house"));
@@ -328,8 +377,31 @@ static void test_json(void)
 		   0);
 	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "impulses_per_kwh")), 1000, 0);
 	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "state")), "ok"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m0, "summary")), "ok"));
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(m0, "up")));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "samples")), 999, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(m0, "last_sample_time")), 1700000000.5,
+		   0);
+	CHECK_NEAR(cJSON_GetNumberValue(
+			   cJSON_GetObjectItem(cJSON_GetObjectItem(m0, "errors"), "open")),
+		   3, 0);
 	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "name")), ODD_NAME));
-	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "state")), ODD_STATE));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "state")), "error"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "detail")), ODD_STATE));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m1, "summary")), ODD_STATE));
+	CHECK(cJSON_IsFalse(cJSON_GetObjectItem(m1, "up")));
+	{
+		cJSON *j = cJSON_GetArrayItem(src, 2);
+
+		/* Not a meter: the generic fields only. */
+		CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "kind")), "json"));
+		CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(j, "state")), "backlog"));
+		CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "last_sample_time")));
+		CHECK(cJSON_GetObjectItem(j, "flashes") == NULL);
+		CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(
+				   cJSON_GetObjectItem(j, "errors"), "not_json")),
+			   1, 0);
+	}
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "power_w")));
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "last_flash_age_s")));
 	CHECK(cJSON_IsNull(cJSON_GetObjectItem(m1, "last_flash_time")));
@@ -384,6 +456,9 @@ static void test_page(void)
 	      NULL);
 	CHECK(strstr(t, "<script") == NULL);
 	CHECK(strstr(t, "replay /tmp/x&amp;y.trace") != NULL);
+	/* The source of another kind, in the same table. */
+	CHECK(strstr(t, "<td>pp1<div class=\"sub\">json</div>") != NULL);
+	CHECK(strstr(t, "backlog: 412 of 8640 files, 3 min left") != NULL);
 	CHECK(strstr(t, "1234.5 W") != NULL);
 	CHECK(strstr(t, "1.000 kWh") != NULL);
 	CHECK(strstr(t, "3.2 s ago") != NULL);

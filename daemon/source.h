@@ -1,0 +1,92 @@
+/* A source: one input of the daemon (a meter's GPIO line, a replayed trace,
+ * later a directory of JSON files, an HTTP poll, a CAN bus...).  Every kind
+ * implements the same small interface and reports the same way, so the I/O
+ * thread starts "the sources" and the status, /metrics, the page and
+ * powerctl show one table of them, whatever they are.
+ *
+ *   open    on the supervisor, before the threads start: set up what may
+ *           fail with a clear error (a file that cannot be opened); a
+ *           failure stops the start, as a configuration error does
+ *   start   on the I/O thread, when its loop is about to run: arm the ops
+ *   stop    after the loop has drained (no op of the source is in flight):
+ *           release everything
+ *   status  under powerd.lock, when a reader takes the status: add what is
+ *           particular to the kind (optional)
+ *
+ * A source reports through its counters (atomics: any thread may count)
+ * and its state and detail line (under powerd.lock): samples produced,
+ * errors by reason, the time of its last sample. */
+#ifndef POWERD_SOURCE_H
+#define POWERD_SOURCE_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define SOURCE_REASONS_MAX 8
+#define SOURCE_DETAIL_MAX  256
+
+enum source_state {
+	SOURCE_STARTING,
+	SOURCE_OK,	   /* producing, or ready to */
+	SOURCE_CONNECTING, /* waiting for its device or peer */
+	SOURCE_ERROR,	   /* failing; the detail says why, and it retries */
+	SOURCE_IDLE,	   /* nothing left to do (a replay that finished) */
+	SOURCE_BACKLOG,	   /* working through stored data faster than real time */
+};
+
+struct powerd;
+struct source;
+struct status_source;
+
+struct source_ops {
+	const char *kind; /* the section kind it comes from: "pulse", "json", ... */
+	int (*open)(struct source *s);
+	void (*start)(struct source *s);
+	void (*stop)(struct source *s);
+	void (*status)(struct source *s, struct status_source *out); /* optional */
+};
+
+struct source {
+	const struct source_ops *ops;
+	struct powerd *pd;
+	uint32_t index;
+	char name[CFG_NAME_MAX];
+	void *priv; /* the kind's own state */
+	/* Counters: any thread. */
+	_Atomic uint64_t samples;
+	_Atomic int64_t last_sample_unix_ns; /* 0 = none yet */
+	const char *reason[SOURCE_REASONS_MAX];
+	_Atomic uint64_t errors[SOURCE_REASONS_MAX];
+	unsigned nreasons;
+	/* Under powerd.lock. */
+	enum source_state state;
+	char detail[SOURCE_DETAIL_MAX];
+};
+
+/* The implementations. */
+extern const struct source_ops source_gpio_ops;
+extern const struct source_ops source_replay_ops;
+
+/* Declare an error reason (at open): returns its index, to count with.
+ * The same reason twice gives the same index. */
+unsigned source_reason(struct source *s, const char *reason);
+void source_error(struct source *s, unsigned reason);
+
+/* A sample made from this source, with its own time. */
+void source_sample(struct source *s, int64_t ts_unix_ns);
+
+/* State and detail line (printf-style), under powerd.lock. */
+void source_set_state(struct source *s, enum source_state st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+const char *source_state_name(enum source_state st);
+
+/* Fill out from s (takes what is under powerd.lock itself: call with it
+ * held). */
+void source_status(struct source *s, struct status_source *out);
+
+#endif
