@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "metrics.h"
 
 /* One metric family.  The header is written with the first sample, so a
@@ -50,13 +51,11 @@ static void metrics_label_value(struct buf *b, const char *s)
 	buf_append(b, run, (size_t)(s - run));
 }
 
-/* The shortest text that parses back to the same double: scrapers then
- * see exactly the energy the daemon counted, without %.17g noise such as
- * 0.10000000000000001. */
+/* Exactly the energy the daemon counted: the shortest text that parses back
+ * to the same double (fmt.h), without %.17g noise such as 0.10000000000000001. */
 static void metrics_double(struct buf *b, double v)
 {
-	char s[40];
-	int prec;
+	char s[FMT_DOUBLE_MAX];
 
 	if (isnan(v)) {
 		buf_append(b, "NaN", 3);
@@ -66,14 +65,7 @@ static void metrics_double(struct buf *b, double v)
 		buf_append(b, v > 0 ? "+Inf" : "-Inf", 4);
 		return;
 	}
-	for (prec = 15; prec < 17; prec++) {
-		snprintf(s, sizeof(s), "%.*g", prec, v);
-		if (strtod(s, NULL) == v)
-			break;
-	}
-	if (prec == 17)
-		snprintf(s, sizeof(s), "%.17g", v);
-	buf_append(b, s, strlen(s));
+	buf_append(b, s, fmt_double(s, sizeof(s), v));
 }
 
 /* Writes the family header if needed, the name and the label set; the
