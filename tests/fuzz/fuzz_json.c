@@ -3,7 +3,8 @@
  * into a tree whose strings are NUL-free valid UTF-8 of their stated length,
  * whose numbers are finite (and is_int ones exact), whose counts add up to
  * the document's, and which, written out again and parsed back, gives the
- * same tree. */
+ * same tree.  Both point mappings either refuse it with a named reason or
+ * give points that each have a measurement and at least one field. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 
 #include "buf.h"
 #include "json.h"
+#include "jsonpoints.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -120,6 +122,33 @@ static int fuzz_same(const struct json_node *a, const struct json_node *b)
 	}
 }
 
+static int fuzz_point(void *arg, const struct jp_point *p)
+{
+	size_t i;
+
+	(void)arg;
+	FUZZ_ASSERT(p->measurement && p->measurement[0] && p->nfields >= 1);
+	for (i = 0; i < p->ntags; i++)
+		FUZZ_ASSERT(p->tags[i].key && p->tags[i].value);
+	for (i = 0; i < p->nfields; i++)
+		FUZZ_ASSERT(p->fields[i].key && (p->fields[i].type != JP_STRING || p->fields[i].s));
+	return 0;
+}
+
+static void fuzz_points(const struct json_node *root)
+{
+	struct jp_opts o = {.format = JP_POINTS};
+	struct jp_error e;
+	int r = jp_convert(root, &o, fuzz_point, NULL, &e);
+
+	FUZZ_ASSERT(r > 0 || (r == -EBADMSG && e.reason != JP_OK && e.msg[0]));
+	o.format = JP_FLAT;
+	o.time_key = "ts";
+	o.name = "top";
+	r = jp_convert(root, &o, fuzz_point, NULL, &e);
+	FUZZ_ASSERT(r > 0 || (r == -EBADMSG && e.reason != JP_OK && e.msg[0]));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct json_doc d, d2;
@@ -141,6 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			e.col, (int)b.len, b.data);
 	FUZZ_ASSERT(r == 0);
 	FUZZ_ASSERT(fuzz_same(d.root, d2.root));
+	fuzz_points(d.root);
 	json_free(&d2);
 	json_free(&d);
 	buf_free(&b);
