@@ -928,7 +928,8 @@ static void test_resolve(void)
 	CHECK_EQ_INT(resolve_host(r, "localhost", "80", &hints, lookup_cb, &good, &q), 0);
 	/* A name where only a number may be: refused at once, with no DNS
 	 * server asked (CI has none, and a lookup would wait for its timeout). */
-	CHECK_EQ_INT(resolve_host(r, "powerd-test.invalid", "80", &numeric, lookup_cb, &bad, &q), 0);
+	CHECK_EQ_INT(resolve_host(r, "powerd-test.invalid", "80", &numeric, lookup_cb, &bad, &q),
+		     0);
 	CHECK_EQ_INT(resolve_host(r, "localhost", NULL, NULL, lookup_cb, &dropped, &q), 0);
 	resolve_cancel(r, q);
 	run(l);
