@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,4 +49,69 @@ int fs_fsync_dir(const char *dir)
 		r = -errno;
 	close(fd);
 	return r;
+}
+
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	const char *p = data;
+	size_t done = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (done < len && !r) {
+		n = write(fd, p + done, len - done);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			done += (size_t)n;
+	}
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (r)
+		unlink(path);
+	return r;
+}
+
+int fs_overwrite(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = pwrite(fd, data, len, 0);
+	if (n != (ssize_t)len)
+		r = n < 0 ? -errno : -ENOSPC;
+	if (!r && ftruncate(fd, (off_t)len) < 0)
+		r = -errno;
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int fs_replace(const char *dir, const char *name, const void *data, size_t len, mode_t mode)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int r;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	r = fs_write_file(tmp, data, len, mode);
+	if (r == -ENOSPC || r == -EDQUOT)
+		return fs_overwrite(path, data, len);
+	if (r)
+		return r;
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		unlink(tmp);
+		return r;
+	}
+	return fs_fsync_dir(dir);
 }

@@ -2,6 +2,7 @@
 #ifndef POWERD_FSUTIL_H
 #define POWERD_FSUTIL_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* mkdir -p: creates every missing directory of `dir` with exactly `mode`
@@ -12,5 +13,20 @@ int fs_mkdir_p(const char *dir, mode_t mode);
 /* fsync a directory, so that renames and new entries in it survive a power
  * cut.  Returns 0 or a negative errno. */
 int fs_fsync_dir(const char *dir);
+
+/* Write a whole file (created or truncated, with mode) and fsync it; on
+ * failure the file is removed.  Returns 0 or a negative errno. */
+int fs_write_file(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Overwrite an existing file in place and fsync it: for a full disk, which
+ * cannot give a new file its first block while the old one has its blocks.
+ * A power cut in the middle may tear it.  Returns 0 or a negative errno. */
+int fs_overwrite(const char *path, const void *data, size_t len);
+
+/* Replace dir/name atomically with data: written to dir/name.tmp, fsynced,
+ * renamed over, the directory fsynced, so a crash leaves the old file or
+ * the new one.  On a full disk it falls back to fs_overwrite().  Returns 0
+ * or a negative errno. */
+int fs_replace(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
 
 #endif

@@ -127,6 +127,11 @@ void *io_thread_main(void *arg)
 		pd->sources[i].ops->start(&pd->sources[i]);
 	if (!r)
 		r = loop_run(pd->loop);
+	/* Sources with threads of their own stop producing while the uploader
+	 * still takes what they made. */
+	for (i = 0; i < pd->nsources; i++)
+		if (pd->sources[i].ops->finish)
+			pd->sources[i].ops->finish(&pd->sources[i]);
 	if (r) {
 		log_err("event loop failed: %s", strerror(-r));
 		io_tell(pd, POWERD_EV_FATAL);

@@ -159,6 +159,9 @@ static void metrics_sources(const struct status *st, struct buf *b)
 	struct metrics_family last =
 		METRICS_FAMILY("powerd_source_last_sample_timestamp_seconds", "gauge",
 			       "Unix time of the last sample made from the source.");
+	struct metrics_family left = METRICS_FAMILY(
+		"powerd_source_backlog_remaining", "gauge",
+		"Items (files) of stored data the source has still to read; 0 when it has none.");
 	size_t i, j;
 
 	for (i = 0; i < st->nsources; i++) {
@@ -202,6 +205,16 @@ static void metrics_sources(const struct status *st, struct buf *b)
 		metrics_labels(b, &last, 2, k2, v);
 		metrics_double(b, s->last_sample_unix_s);
 		buf_append(b, "\n", 1);
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+		const char *v[] = {s->name, s->kind};
+
+		metrics_labels(b, &left, 2, k2, v);
+		buf_printf(b, "%" PRIu64 "\n",
+			   s->progress_total > s->progress_done
+				   ? s->progress_total - s->progress_done
+				   : 0);
 	}
 }
 

@@ -211,52 +211,6 @@ int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_
 	return 0;
 }
 
-static int persist_write(const char *tmp, const char *text, size_t len)
-{
-	size_t done = 0;
-	ssize_t n;
-	int fd, r = 0;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0)
-		return -errno;
-	while (done < len && !r) {
-		n = write(fd, text + done, len - done);
-		if (n < 0 && errno != EINTR)
-			r = -errno;
-		else if (n > 0)
-			done += (size_t)n;
-	}
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	if (r)
-		unlink(tmp);
-	return r;
-}
-
-/* A full disk cannot give a new file its first block, but the current
- * checkpoint has one: overwrite it in place.  A power cut in the middle may
- * tear it; the load then falls back to .prev, which this does not touch. */
-static int persist_write_in_place(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), r = 0;
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = pwrite(fd, text, len, 0);
-	if (n != (ssize_t)len)
-		r = n < 0 ? -errno : -ENOSPC;
-	if (!r && ftruncate(fd, (off_t)len) < 0)
-		r = -errno;
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /* The current checkpoint becomes .prev, if it is good: a damaged one must
  * not replace a good fallback. */
 static int persist_keep_prev(const char *name, const char *path, const char *prev, const char *lnk)
@@ -310,9 +264,12 @@ int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_
 	if (!r)
 		r = state_file_format(&s, text, sizeof(text), &len);
 	if (!r)
-		r = persist_write(tmp, text, len);
+		r = fs_write_file(tmp, text, len, 0640);
 	if (r == -ENOSPC || r == -EDQUOT)
-		return persist_write_in_place(path, text, len);
+		/* A full disk cannot give a new file its first block, but the
+		 * current checkpoint has one.  A tear falls back to .prev,
+		 * which this does not touch. */
+		return fs_overwrite(path, text, len);
 	if (r)
 		return r;
 	/* Saving the new count matters more than keeping the old one: a

@@ -80,6 +80,11 @@ void source_status(struct source *s, struct status_source *out)
 		snprintf(out->errors[i].reason, sizeof(out->errors[i].reason), "%s", s->reason[i]);
 		out->errors[i].n = atomic_load_explicit(&s->errors[i], memory_order_relaxed);
 	}
+	out->progress_total = atomic_load(&s->progress_total);
+	out->progress_done = atomic_load(&s->progress_done);
+	out->progress_eta_s = (double)atomic_load(&s->progress_eta_ns) / 1e9;
+	if (out->progress_eta_s < 0)
+		out->progress_eta_s = -1;
 	out->meter = -1;
 	if (s->ops->status)
 		s->ops->status(s, out);

@@ -8,8 +8,11 @@
  *           fail with a clear error (a file that cannot be opened); a
  *           failure stops the start, as a configuration error does
  *   start   on the I/O thread, when its loop is about to run: arm the ops
+ *   finish  on the I/O thread when its loop has ended, while the uploader
+ *           still runs (optional): a source with a thread of its own stops
+ *           it here, and may wait a bounded time for its samples to be safe
  *   stop    after the loop has drained (no op of the source is in flight):
- *           release everything
+ *           release everything (also when start never ran)
  *   status  under powerd.lock, when a reader takes the status: add what is
  *           particular to the kind (optional)
  *
@@ -26,7 +29,7 @@
 
 #include "config.h"
 
-#define SOURCE_REASONS_MAX 8
+#define SOURCE_REASONS_MAX 16
 #define SOURCE_DETAIL_MAX  256
 
 enum source_state {
@@ -46,6 +49,7 @@ struct source_ops {
 	const char *kind; /* the section kind it comes from: "pulse", "json", ... */
 	int (*open)(struct source *s);
 	void (*start)(struct source *s);
+	void (*finish)(struct source *s); /* optional */
 	void (*stop)(struct source *s);
 	void (*status)(struct source *s, struct status_source *out); /* optional */
 };
@@ -55,13 +59,18 @@ struct source {
 	struct powerd *pd;
 	uint32_t index;
 	char name[CFG_NAME_MAX];
-	void *priv; /* the kind's own state */
+	const void *conf; /* its section of the configuration (struct cfg_KIND) */
+	void *priv;	  /* the kind's own state */
 	/* Counters: any thread. */
 	_Atomic uint64_t samples;
 	_Atomic int64_t last_sample_unix_ns; /* 0 = none yet */
 	const char *reason[SOURCE_REASONS_MAX];
 	_Atomic uint64_t errors[SOURCE_REASONS_MAX];
 	unsigned nreasons;
+	/* Long work (a backlog): items done of total (total 0: none), and the
+	 * time left (-1: unknown). */
+	_Atomic uint64_t progress_done, progress_total;
+	_Atomic int64_t progress_eta_ns;
 	/* Under powerd.lock. */
 	enum source_state state;
 	char detail[SOURCE_DETAIL_MAX];
@@ -70,6 +79,7 @@ struct source {
 /* The implementations. */
 extern const struct source_ops source_gpio_ops;
 extern const struct source_ops source_replay_ops;
+extern const struct source_ops source_json_ops;
 
 /* Declare an error reason (at open): returns its index, to count with.
  * The same reason twice gives the same index. */

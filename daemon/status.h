@@ -32,7 +32,7 @@ struct status_meter {
 };
 
 /* Every source, whatever its kind (source.h). */
-#define STATUS_SOURCE_REASONS 8
+#define STATUS_SOURCE_REASONS 16
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -46,6 +46,10 @@ struct status_source {
 		char reason[24];
 		uint64_t n;
 	} errors[STATUS_SOURCE_REASONS];
+	/* Long work under way (progress_total > 0): items done, and the time
+	 * left in seconds (-1: unknown). */
+	uint64_t progress_done, progress_total;
+	double progress_eta_s;
 	int meter; /* a pulse source: its index in status.meters; -1 otherwise */
 };
 

@@ -99,6 +99,14 @@ static bool status_json_source(cJSON *arr, const struct status *st, const struct
 	ok = e != NULL;
 	for (i = 0; ok && i < s->nerrors && i < STATUS_SOURCE_REASONS; i++)
 		ok = status_json_num(e, s->errors[i].reason, (double)s->errors[i].n);
+	if (ok && s->progress_total) {
+		cJSON *pr = cJSON_AddObjectToObject(o, "progress");
+
+		ok = pr && status_json_num(pr, "done", (double)s->progress_done) &&
+		     status_json_num(pr, "total", (double)s->progress_total) &&
+		     status_json_num_or_null(pr, "eta_seconds", s->progress_eta_s >= 0,
+					     s->progress_eta_s);
+	}
 	if (ok && s->meter >= 0 && (size_t)s->meter < st->nmeters)
 		ok = status_json_meter(o, &st->meters[s->meter]);
 	return ok;
