@@ -1,7 +1,9 @@
 /* The environment checks of `powerd --check` (check.h).  Each check says
  * what the daemon would do with the path and why that would fail: a
  * state_dir that is a file or on a read-only file system, a replay file
- * that is missing or not a regular file, a file sink that is a directory. */
+ * that is missing or not a regular file, a file sink that is a directory.
+ * Which keys are paths, and what the daemon does with each, the key tables
+ * say (config_table.h), so a new kind's paths are checked as they are. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "config_table.h"
 
 struct check {
 	const struct config *cfg;
@@ -159,66 +162,82 @@ static int check_writable(const char *path, char *why, size_t n)
 	return check_dir(parent, why, n);
 }
 
-static void check_daemon(struct check *c)
+static void check_socket(struct check *c, unsigned line, const char *title, const char *key,
+			 const char *path)
 {
-	const struct cfg_daemon *d = &c->cfg->daemon;
 	char why[PATH_MAX + 128], parent[PATH_MAX];
 	struct stat sb;
 
-	if (check_dir(d->state_dir, why, sizeof(why)))
-		check_report(c, d->line_no, "state_dir %s is not usable: %s", d->state_dir, why);
-	if (!d->socket[0])
-		return;
-	if (lstat(d->socket, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
-		check_report(c, d->line_no, "socket %s exists and is %s", d->socket,
+	if (lstat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode)) {
+		check_report(c, line, "%s: %s %s exists and is %s", title, key, path,
 			     check_kind(sb.st_mode));
 		return;
 	}
-	check_parent(d->socket, parent, sizeof(parent));
+	check_parent(path, parent, sizeof(parent));
 	if (check_dir(parent, why, sizeof(why)))
-		check_report(c, d->line_no, "socket %s: %s", d->socket, why);
+		check_report(c, line, "%s: %s %s: %s", title, key, path, why);
 }
 
-static void check_pulses(struct check *c)
+/* One key that names a path, as the daemon will use it.  Reported at the
+ * section's line (a path left at its default has no line of its own). */
+static void check_key(struct check *c, const struct cfg_kind *k, const void *obj,
+		      const struct cfg_key *key)
 {
-	char why[256];
-	size_t i;
+	const struct cfg_head *h = obj;
+	const char *path = (const char *)obj + key->offset;
+	char title[CFG_NAME_MAX + 32], why[PATH_MAX + 128];
 
-	for (i = 0; i < c->cfg->npulses; i++) {
-		const struct cfg_pulse *p = &c->cfg->pulses[i];
-
-		if (p->replay[0] && check_readable(p->replay, why, sizeof(why)))
-			check_report(c, p->line_no, "[pulse.%s]: replay file %s: %s", p->name,
-				     p->replay, why);
+	if (!*path)
+		return;
+	if (k->single)
+		snprintf(title, sizeof(title), "[%s]", k->name);
+	else
+		snprintf(title, sizeof(title), "[%s.%s]", k->name, h->name);
+	switch (key->flags & CFG_PATH) {
+	case CFG_DIR_WRITE:
+		if (check_dir(path, why, sizeof(why)))
+			check_report(c, h->line_no, "%s: %s %s is not usable: %s", title, key->name,
+				     path, why);
+		break;
+	case CFG_SOCKET:
+		check_socket(c, h->line_no, title, key->name, path);
+		break;
+	case CFG_FILE_READ:
+		if (check_readable(path, why, sizeof(why)))
+			check_report(c, h->line_no, "%s: %s %s: %s", title, key->name, path, why);
+		break;
+	case CFG_FILE_WRITE:
+		if (check_writable(path, why, sizeof(why)))
+			check_report(c, h->line_no, "%s: %s %s: %s", title, key->name, path, why);
+		break;
 	}
 }
 
-static void check_sinks(struct check *c)
+static void check_keys(struct check *c, const struct cfg_kind *k, const void *obj,
+		       const struct cfg_key *keys)
 {
-	char why[PATH_MAX + 128];
-	size_t i;
-
-	for (i = 0; i < c->cfg->nsinks; i++) {
-		const struct cfg_sink *k = &c->cfg->sinks[i];
-
-		if (k->type == CFG_SINK_FILE && check_writable(k->path, why, sizeof(why)))
-			check_report(c, k->line_no, "[sink.%s]: path %s: %s", k->name, k->path,
-				     why);
-		if (k->ca_file[0] && check_readable(k->ca_file, why, sizeof(why)))
-			check_report(c, k->line_no, "[sink.%s]: ca_file %s: %s", k->name,
-				     k->ca_file, why);
-		if (k->credentials_file[0] && check_readable(k->credentials_file, why, sizeof(why)))
-			check_report(c, k->line_no, "[sink.%s]: credentials_file %s: %s", k->name,
-				     k->credentials_file, why);
-	}
+	for (; keys && keys->name; keys++)
+		if (keys->flags & CFG_PATH)
+			check_key(c, k, obj, keys);
 }
 
 int check_environment(const struct config *cfg, FILE *errs)
 {
 	struct check c = {.cfg = cfg, .errs = errs};
+	const struct cfg_kind *const *k;
+	const struct cfg_type *t;
+	const void *obj;
+	size_t i, n;
 
-	check_daemon(&c);
-	check_pulses(&c);
-	check_sinks(&c);
+	for (k = cfg_kinds; *k; k++) {
+		n = cfg_count(cfg, *k);
+		for (i = 0; i < n; i++) {
+			obj = cfg_section(cfg, *k, i);
+			t = cfg_type_of(*k, obj);
+			check_keys(&c, *k, obj, (*k)->keys);
+			if (t)
+				check_keys(&c, *k, obj, t->keys);
+		}
+	}
 	return c.problems;
 }

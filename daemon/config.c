@@ -1,4 +1,4 @@
-/* Configuration parser.
+/* Configuration parser: the generic part, for every section kind.
  *
  * libinih splits "key = value" and calls us back, but on its own it reports
  * only the first syntax error, gives the handler no line numbers, truncates
@@ -8,8 +8,10 @@
  * inih either a blank line or a normalised "key=value" line.  inih therefore
  * never sees anything it could misread, and the handler knows the line.
  *
- * Adding a section kind means a struct in config.h, a key table and one entry
- * in `kinds` below. */
+ * What keys a section takes is in the kinds' tables (config_table.h).  A
+ * section's lines are collected and applied when it ends, so that a typed
+ * kind knows its type (and so its keys) whatever line `type` is on.  Errors
+ * are collected too and printed in line order at the end. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -19,58 +21,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/un.h>
-#include <syslog.h>
 
 #include <ini.h>
 
 #include "config.h"
+#include "config_table.h"
 #include "netaddr.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* inih (built with INI_MAX_LINE 200) needs room for "\r\n\0" after a line. */
 #define CFG_LINE_MAX 198
-#define MAX_KEYS     64 /* per section kind; key_line[] below */
-
-#define NS_PER_MS  1000000LL
-#define NS_PER_S   1000000000LL
-#define NS_PER_MIN (60 * NS_PER_S)
-#define NS_PER_H   (3600 * NS_PER_S)
-
-#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
 
 /* The enums of config.h are stored through an int pointer. */
 _Static_assert(sizeof(enum cfg_edge) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_bias) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_fsync) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_mqtt_format) == sizeof(int), "enum size");
 
-struct key_def;
-
-/* Parse `s` into `field`; on failure leave `field` alone and explain in `why`. */
-typedef int (*parse_fn)(const struct key_def *k, const char *s, void *field, char *why,
-			size_t whylen);
-
-struct val_type {
-	const char *noun; /* "bad NOUN 'x' for 'key'" */
-	parse_fn parse;
-};
-
-struct enum_val {
-	const char *name;
-	int value;
-};
-
-#define KEY_REQUIRED 1u
-#define KEY_POW2     2u
-
-struct key_def {
-	const char *name;
-	const struct val_type *type;
-	size_t offset;
-	size_t size;	  /* strings: capacity of the field */
-	int64_t min, max; /* numbers in their own unit, durations in ns, strings: max length */
-	const struct enum_val *enums;
-	unsigned flags;
+/* The kinds of section, in the order --defaults prints them. */
+const struct cfg_kind *const cfg_kinds[] = {
+	&powerd_conf,
+	&pulse_conf,
+	&sink_conf,
+	NULL,
 };
 
 /* ---------------------------------------------------------------- values */
@@ -111,14 +85,14 @@ static int parse_u64(const char *s, uint64_t *v, const char **why)
 /* Shortest exact spelling of a duration, for messages. */
 static void fmt_duration(char *buf, size_t len, int64_t ns)
 {
-	if (ns != 0 && ns % NS_PER_H == 0)
-		snprintf(buf, len, "%lldh", (long long)(ns / NS_PER_H));
-	else if (ns != 0 && ns % NS_PER_MIN == 0)
-		snprintf(buf, len, "%lldmin", (long long)(ns / NS_PER_MIN));
-	else if (ns % NS_PER_S == 0)
-		snprintf(buf, len, "%llds", (long long)(ns / NS_PER_S));
-	else if (ns % NS_PER_MS == 0)
-		snprintf(buf, len, "%lldms", (long long)(ns / NS_PER_MS));
+	if (ns != 0 && ns % CFG_NS_H == 0)
+		snprintf(buf, len, "%lldh", (long long)(ns / CFG_NS_H));
+	else if (ns != 0 && ns % CFG_NS_MIN == 0)
+		snprintf(buf, len, "%lldmin", (long long)(ns / CFG_NS_MIN));
+	else if (ns % CFG_NS_S == 0)
+		snprintf(buf, len, "%llds", (long long)(ns / CFG_NS_S));
+	else if (ns % CFG_NS_MS == 0)
+		snprintf(buf, len, "%lldms", (long long)(ns / CFG_NS_MS));
 	else
 		snprintf(buf, len, "%lldns", (long long)ns);
 }
@@ -131,7 +105,7 @@ static int duration_parse(const char *s, int64_t *ns, const char **why)
 	static const struct {
 		const char *name;
 		int64_t ns;
-	} units[] = {{"ms", NS_PER_MS}, {"s", NS_PER_S}, {"min", NS_PER_MIN}, {"h", NS_PER_H}};
+	} units[] = {{"ms", CFG_NS_MS}, {"s", CFG_NS_S}, {"min", CFG_NS_MIN}, {"h", CFG_NS_H}};
 	int64_t ipart = 0, frac = 0, pow10 = 1, scale = 0, q, r, v;
 	const char *u;
 	size_t i;
@@ -155,7 +129,7 @@ static int duration_parse(const char *s, int64_t *ns, const char **why)
 			return -EINVAL;
 		}
 		for (; is_digit(*s); s++) {
-			if (pow10 == NS_PER_S) {
+			if (pow10 == CFG_NS_S) {
 				*why = "at most 9 decimal places";
 				return -EINVAL;
 			}
@@ -223,7 +197,7 @@ static int fail(char *why, size_t len, const char *msg)
 	return -EINVAL;
 }
 
-static int string_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int string_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	size_t max = k->size - 1;
 
@@ -241,7 +215,7 @@ static int string_parse(const struct key_def *k, const char *s, void *field, cha
 
 /* HOST:PORT, [IPV6]:PORT, or "off"/"" (stored as ""): the HTTP server's own
  * parser, so what passes here is what the daemon binds. */
-static int listen_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int listen_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	struct sockaddr_storage ss;
 	const char *w = NULL;
@@ -265,7 +239,7 @@ static int listen_parse(const struct key_def *k, const char *s, void *field, cha
 }
 
 /* Integers are checked as unsigned first so that huge values cannot wrap. */
-static int uint_check(const struct key_def *k, const char *s, uint64_t *v, char *why, size_t len)
+static int uint_check(const struct cfg_key *k, const char *s, uint64_t *v, char *why, size_t len)
 {
 	const char *w;
 
@@ -278,30 +252,30 @@ static int uint_check(const struct key_def *k, const char *s, uint64_t *v, char 
 	return 0;
 }
 
-static int u32_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int u32_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	uint64_t v;
 
 	if (uint_check(k, s, &v, why, len))
 		return -EINVAL;
-	if ((k->flags & KEY_POW2) && (v & (v - 1)))
+	if ((k->flags & CFG_POW2) && (v & (v - 1)))
 		return fail(why, len, "must be a power of two");
 	*(uint32_t *)field = (uint32_t)v;
 	return 0;
 }
 
 /* An integer number of milliseconds, stored as nanoseconds. */
-static int ms_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int ms_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	uint64_t v;
 
 	if (uint_check(k, s, &v, why, len))
 		return -EINVAL;
-	*(int64_t *)field = (int64_t)v * NS_PER_MS;
+	*(int64_t *)field = (int64_t)v * CFG_NS_MS;
 	return 0;
 }
 
-static int duration_key_parse(const struct key_def *k, const char *s, void *field, char *why,
+static int duration_key_parse(const struct cfg_key *k, const char *s, void *field, char *why,
 			      size_t len)
 {
 	char lo[32], hi[32];
@@ -326,7 +300,7 @@ static int duration_key_parse(const struct key_def *k, const char *s, void *fiel
 }
 
 /* A plain non-negative decimal: no hex, inf or nan from strtod. */
-static int double_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int double_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	char *end;
 	double v;
@@ -347,7 +321,7 @@ static int double_parse(const struct key_def *k, const char *s, void *field, cha
 	return 0;
 }
 
-static int bool_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int bool_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	(void)k;
 	if (cfg_parse_bool(s, field))
@@ -355,20 +329,20 @@ static int bool_parse(const struct key_def *k, const char *s, void *field, char 
 	return 0;
 }
 
-static int enum_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int enum_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
-	const struct enum_val *e;
+	const struct cfg_choice *e;
 	int n;
 
-	for (e = k->enums; e->name; e++) {
+	for (e = k->choices; e->name; e++) {
 		if (!strcasecmp(s, e->name)) {
 			*(int *)field = e->value;
 			return 0;
 		}
 	}
 	n = snprintf(why, len, "expected one of");
-	for (e = k->enums; e->name && n > 0 && (size_t)n < len; e++)
-		n += snprintf(why + n, len - (size_t)n, "%s %s", e == k->enums ? ":" : ",",
+	for (e = k->choices; e->name && n > 0 && (size_t)n < len; e++)
+		n += snprintf(why + n, len - (size_t)n, "%s %s", e == k->choices ? ":" : ",",
 			      e->name);
 	return -EINVAL;
 }
@@ -380,15 +354,22 @@ int cfg_parse_size(const char *s, uint64_t *bytes)
 		double mult;
 	} units[] = {{"", 1},	  {"B", 1},	 {"KB", 1e3},	     {"MB", 1e6},
 		     {"GB", 1e9}, {"KiB", 1024}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+	size_t i, n = strspn(s, "0123456789");
 	char *end;
 	double v;
-	size_t i;
 
-	if (!is_digit(*s))
+	/* DIGITS[.DIGITS]: strtod alone would also take "1e3" and "0x10", and a
+	 * typo must not silently scale a value (as with durations). */
+	if (!n)
 		return -EINVAL;
+	if (s[n] == '.') {
+		if (!is_digit(s[n + 1]))
+			return -EINVAL;
+		n += 1 + strspn(s + n + 1, "0123456789");
+	}
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || !isfinite(v) || v < 0)
+	if (end != s + n || errno || !isfinite(v) || v < 0)
 		return -EINVAL;
 	while (*end == ' ' || *end == '\t')
 		end++;
@@ -404,7 +385,7 @@ int cfg_parse_size(const char *s, uint64_t *bytes)
 	return -EINVAL;
 }
 
-static int size_parse(const struct key_def *k, const char *s, void *field, char *why, size_t len)
+static int size_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
 	uint64_t v;
 
@@ -419,358 +400,145 @@ static int size_parse(const struct key_def *k, const char *s, void *field, char 
 	return 0;
 }
 
-static const struct val_type t_string = {"value", string_parse};
-static const struct val_type t_listen = {"address", listen_parse};
-static const struct val_type t_u32 = {"number", u32_parse};
-static const struct val_type t_ms = {"number", ms_parse};
-static const struct val_type t_duration = {"duration", duration_key_parse};
-static const struct val_type t_double = {"number", double_parse};
-static const struct val_type t_bool = {"boolean", bool_parse};
-static const struct val_type t_enum = {"value", enum_parse};
-static const struct val_type t_size = {"size", size_parse};
+/* ------------------------------------------------ descriptions, for --defaults */
 
-#define FIELD(st, f) .offset = offsetof(st, f), .size = sizeof(((st *)0)->f)
-
-/* ---------------------------------------------------------------- [daemon] */
-
-static const struct enum_val log_levels[] = {{"error", LOG_ERR},
-					     {"warning", LOG_WARNING},
-					     {"info", LOG_INFO},
-					     {"debug", LOG_DEBUG},
-					     {0}};
-
-#define D(f) FIELD(struct cfg_daemon, f)
-static const struct key_def daemon_keys[] = {
-	{"state_dir", &t_string, D(state_dir)},
-	{"listen", &t_listen, D(listen)},
-	{"socket", &t_string, D(socket), .max = SUN_PATH_MAX - 1},
-	{"persist_interval", &t_duration, D(persist_interval_ns), .min = NS_PER_S,
-	 .max = INT64_MAX},
-	{"edge_ring", &t_u32, D(edge_ring), .min = 16, .max = 1048576, .flags = KEY_POW2},
-	{"log_level", &t_enum, D(log_level), .enums = log_levels},
-};
-#undef D
-_Static_assert(ARRAY_SIZE(daemon_keys) <= MAX_KEYS, "too many keys");
-
-static void daemon_defaults(void *obj)
+/* Shortest exact spelling of a size. */
+static void fmt_size(char *buf, size_t len, uint64_t v)
 {
-	struct cfg_daemon *d = obj;
-
-	memset(d, 0, sizeof(*d));
-	/* line_no stays 0 until a [daemon] section appears. */
-	strcpy(d->state_dir, "/var/lib/powerd");
-	strcpy(d->listen, "127.0.0.1:9480");
-	strcpy(d->socket, "/run/powerd/powerd.sock");
-	d->persist_interval_ns = 60 * NS_PER_S;
-	d->edge_ring = 4096;
-	d->log_level = LOG_INFO;
-}
-
-static void *daemon_add(struct config *cfg, const char *name, unsigned line)
-{
-	(void)name;
-	/* Defaults are in place from the start: [daemon] is optional. */
-	cfg->daemon.line_no = line;
-	return &cfg->daemon;
-}
-
-/* ---------------------------------------------------------------- [pulse.NAME] */
-
-static const struct enum_val edges[] = {
-	{"rising", CFG_EDGE_RISING}, {"falling", CFG_EDGE_FALLING}, {0}};
-static const struct enum_val biases[] = {{"pull-up", CFG_BIAS_PULL_UP},
-					 {"pull-down", CFG_BIAS_PULL_DOWN},
-					 {"disabled", CFG_BIAS_DISABLED},
-					 {"as-is", CFG_BIAS_AS_IS},
-					 {0}};
-
-#define P(f) FIELD(struct cfg_pulse, f)
-/* min_pulse_ms and min_pulse share a field, which makes setting both a
- * duplicate (see on_key). */
-static const struct key_def pulse_keys[] = {
-	{"chip", &t_string, P(chip)},
-	{"line", &t_string, P(line)},
-	{"edge", &t_enum, P(edge), .enums = edges},
-	{"bias", &t_enum, P(bias), .enums = biases},
-	{"impulses_per_kwh", &t_u32, P(impulses_per_kwh), .min = 1, .max = 1000000,
-	 .flags = KEY_REQUIRED},
-	{"min_pulse_ms", &t_ms, P(min_pulse_ns), .min = 0, .max = 10000},
-	{"min_pulse", &t_duration, P(min_pulse_ns), .min = 0, .max = 10 * NS_PER_S},
-	{"timeout", &t_duration, P(timeout_ns), .min = 1, .max = INT64_MAX},
-	{"sample_interval", &t_duration, P(sample_interval_ns), .min = 100 * NS_PER_MS,
-	 .max = INT64_MAX},
-	{"replay", &t_string, P(replay)},
-	{"speed", &t_double, P(speed), .min = 0, .max = 1000000000},
-	{"loop", &t_bool, P(loop)},
-};
-#undef P
-_Static_assert(ARRAY_SIZE(pulse_keys) <= MAX_KEYS, "too many keys");
-
-static void pulse_defaults(void *obj)
-{
-	struct cfg_pulse *m = obj;
-
-	memset(m, 0, sizeof(*m));
-	m->edge = CFG_EDGE_FALLING;
-	m->bias = CFG_BIAS_AS_IS;
-	m->speed = 1.0;
-	m->loop = false;
-	m->min_pulse_ns = 5 * NS_PER_MS;
-	m->timeout_ns = 5 * NS_PER_MIN;
-	m->sample_interval_ns = 10 * NS_PER_S;
-}
-
-static void *pulse_add(struct config *cfg, const char *name, unsigned line)
-{
-	struct cfg_pulse *v, *m;
-
-	v = realloc(cfg->pulses, (cfg->npulses + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	cfg->pulses = v;
-	m = &v[cfg->npulses++];
-	pulse_defaults(m);
-	snprintf(m->name, sizeof(m->name), "%s", name);
-	m->line_no = line;
-	return m;
-}
-
-static unsigned pulse_find(const struct config *cfg, const char *name)
-{
+	static const struct {
+		const char *unit;
+		uint64_t mult;
+	} units[] = {{"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10},
+		     {"GB", 1000000000},  {"MB", 1000000},     {"KB", 1000}};
 	size_t i;
 
-	for (i = 0; i < cfg->npulses; i++)
-		if (!strcmp(cfg->pulses[i].name, name))
-			return cfg->pulses[i].line_no;
-	return 0;
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
+		if (v && v % units[i].mult == 0) {
+			snprintf(buf, len, "%llu%s", (unsigned long long)(v / units[i].mult),
+				 units[i].unit);
+			return;
+		}
+	}
+	snprintf(buf, len, "%llu bytes", (unsigned long long)v);
 }
+
+static void string_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	if (k->max)
+		snprintf(buf, len, "at most %lld characters", (long long)k->max);
+	else
+		*buf = '\0';
+}
+
+static void listen_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	(void)k;
+	snprintf(buf, len, "IPV4:PORT, [IPV6]:PORT, localhost:PORT or off");
+}
+
+static void u32_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld..%lld%s", (long long)k->min, (long long)k->max,
+		 k->flags & CFG_POW2 ? ", a power of two" : "");
+}
+
+static void ms_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "milliseconds, %lld..%lld", (long long)k->min, (long long)k->max);
+}
+
+static void duration_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	fmt_duration(lo, sizeof(lo), k->min);
+	fmt_duration(hi, sizeof(hi), k->max);
+	if (k->min == 1 && k->max == INT64_MAX)
+		snprintf(buf, len, "a duration > 0");
+	else if (k->max == INT64_MAX)
+		snprintf(buf, len, "a duration, at least %s", lo);
+	else
+		snprintf(buf, len, "a duration, %s..%s", lo, hi);
+}
+
+static void double_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	snprintf(buf, len, "a number, %lld..%lld", (long long)k->min, (long long)k->max);
+}
+
+static void bool_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	(void)k;
+	snprintf(buf, len, "yes or no");
+}
+
+static void enum_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	const struct cfg_choice *e;
+	int n = 0;
+
+	*buf = '\0';
+	for (e = k->choices; e && e->name && n >= 0 && (size_t)n < len; e++)
+		n += snprintf(buf + n, len - (size_t)n, "%s%s", e == k->choices ? "" : " | ",
+			      e->name);
+}
+
+static void size_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	fmt_size(lo, sizeof(lo), (uint64_t)k->min);
+	fmt_size(hi, sizeof(hi), (uint64_t)k->max);
+	if (k->max == INT64_MAX)
+		snprintf(buf, len, "a size, at least %s", lo);
+	else
+		snprintf(buf, len, "a size, %s..%s", lo, hi);
+}
+
+const struct cfg_vtype cfg_string = {"value", 0, string_parse, string_describe};
+const struct cfg_vtype cfg_listen = {"address", 0, listen_parse, listen_describe};
+const struct cfg_vtype cfg_u32 = {"number", sizeof(uint32_t), u32_parse, u32_describe};
+const struct cfg_vtype cfg_ms = {"number", sizeof(int64_t), ms_parse, ms_describe};
+const struct cfg_vtype cfg_duration = {"duration", sizeof(int64_t), duration_key_parse,
+				       duration_describe};
+const struct cfg_vtype cfg_double = {"number", sizeof(double), double_parse, double_describe};
+const struct cfg_vtype cfg_bool = {"boolean", sizeof(bool), bool_parse, bool_describe};
+const struct cfg_vtype cfg_enum = {"value", sizeof(int), enum_parse, enum_describe};
+const struct cfg_vtype cfg_size = {"size", sizeof(uint64_t), size_parse, size_describe};
 
 /* ---------------------------------------------------------------- parser */
 
-struct parser;
-
-/* The section being read.  `obj` is the object in the configuration, or a
- * scratch copy for a duplicate or badly named section, whose keys are still
- * checked so that one run reports everything. */
-struct section {
-	const struct sect_kind *kind; /* NULL: before any section, or unknown kind */
-	bool skip;		      /* unknown kind: its keys are not reported */
-	bool scratch;
-	void *obj;
+/* One "key = value" line of the section being read. */
+struct entry {
 	unsigned line;
+	char *key, *value;
+	/* Once applied: the key it set (NULL: refused), and the type whose
+	 * table it is from (NULL: the kind's own). */
+	const struct cfg_key *def;
+	const struct cfg_type *from;
+	bool set; /* its line is the key's line (also when the value was bad) */
+};
+
+/* The section being read.  Its object is in the configuration, or a scratch
+ * copy for a duplicate or badly named section, whose keys are still checked
+ * so that one run reports everything. */
+struct cfg_sect {
+	struct parser *p;
+	const struct cfg_kind *kind; /* NULL: before any section, or unknown kind */
+	const struct cfg_type *type; /* of a typed kind; NULL: missing or bad */
+	bool skip;		     /* unknown kind: its keys are not reported */
+	bool scratch;
+	unsigned line;
+	char name[CFG_NAME_MAX];
 	char title[CFG_LINE_MAX + 3]; /* "[pulse.house]" */
-	unsigned key_line[MAX_KEYS];  /* per key of the kind, 0 = not set */
+	struct entry *e;
+	size_t n, cap;
 };
 
-struct sect_kind {
-	const char *kind;
-	bool named; /* [kind.NAME], several; else [kind], at most once */
-	size_t size;
-	const struct key_def *keys;
-	size_t nkeys;
-	void (*defaults)(void *obj);
-	/* The object for a new section; NULL when out of memory. */
-	void *(*add)(struct config *cfg, const char *name, unsigned line);
-	/* Named kinds: header line of the section called `name`, or 0. */
-	unsigned (*find)(const struct config *cfg, const char *name);
-	/* Checks across keys, once the section is complete. */
-	void (*check)(struct parser *p, const struct section *s);
-};
-
-static void pulse_check(struct parser *p, const struct section *s);
-static unsigned key_line(const struct section *s, const char *name);
-__attribute__((format(printf, 3, 4))) static void report(struct parser *p, unsigned line,
-							 const char *fmt, ...);
-
-static const struct enum_val sink_types[] = {{"influxdb", CFG_SINK_INFLUXDB},
-					     {"file", CFG_SINK_FILE},
-					     {"mqtt", CFG_SINK_MQTT},
-					     {"cloudwatch", CFG_SINK_CLOUDWATCH},
-					     {0}};
-static const struct enum_val fsyncs[] = {{"batch", CFG_FSYNC_BATCH},
-					 {"interval", CFG_FSYNC_INTERVAL},
-					 {"never", CFG_FSYNC_NEVER},
-					 {0}};
-static const struct enum_val mqtt_formats[] = {
-	{"json", CFG_MQTT_JSON}, {"pico", CFG_MQTT_PICO}, {0}};
-
-#define S(f) FIELD(struct cfg_sink, f)
-static const struct key_def sink_keys[] = {
-	{"type", &t_enum, S(type), .enums = sink_types, .flags = KEY_REQUIRED},
-	{"batch_size", &t_u32, S(batch_size), .min = 1, .max = 1000000},
-	{"flush_interval", &t_duration, S(flush_interval_ns), .min = 10 * NS_PER_MS,
-	 .max = 3600 * NS_PER_S},
-	{"spool_max", &t_size, S(spool_max), .min = 65536, .max = INT64_MAX},
-	{"spool_fsync", &t_enum, S(spool_fsync), .enums = fsyncs},
-	{"memory_max", &t_size, S(memory_max), .min = 65536, .max = 1ULL << 32},
-	{"timeout", &t_duration, S(timeout_ns), .min = 100 * NS_PER_MS, .max = 3600 * NS_PER_S},
-	{"retry_base", &t_duration, S(retry_base_ns), .min = 10 * NS_PER_MS,
-	 .max = 3600 * NS_PER_S},
-	{"retry_max", &t_duration, S(retry_max_ns), .min = 10 * NS_PER_MS,
-	 .max = 24 * 3600 * NS_PER_S},
-	{"change_detection", &t_bool, S(change_detection)},
-	{"heartbeat", &t_duration, S(heartbeat_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
-	{"freshness", &t_duration, S(freshness_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
-	{"url", &t_string, S(url)},
-	{"database", &t_string, S(database)},
-	{"retention_policy", &t_string, S(retention_policy)},
-	{"username", &t_string, S(username)},
-	{"password", &t_string, S(password)},
-	{"org", &t_string, S(org)},
-	{"bucket", &t_string, S(bucket)},
-	{"token", &t_string, S(token)},
-	{"gzip", &t_bool, S(gzip)},
-	{"path", &t_string, S(path)},
-	{"host", &t_string, S(host)},
-	{"port", &t_u32, S(port), .min = 1, .max = 65535},
-	{"client_id", &t_string, S(client_id)},
-	{"topic_prefix", &t_string, S(topic_prefix)},
-	{"format", &t_enum, S(format), .enums = mqtt_formats},
-	{"pico_host", &t_string, S(pico_host)},
-	{"tls", &t_bool, S(tls)},
-	{"ca_file", &t_string, S(ca_file)},
-	{"ha_discovery", &t_bool, S(ha_discovery)},
-	{"ha_prefix", &t_string, S(ha_prefix)},
-	{"region", &t_string, S(region)},
-	{"namespace", &t_string, S(namespace_)},
-	{"endpoint", &t_string, S(endpoint)},
-	{"credentials_file", &t_string, S(credentials_file)},
-	{"profile", &t_string, S(profile)},
-	{"max_age", &t_duration, S(max_age_ns), .min = 1 * NS_PER_S, .max = INT64_MAX},
-};
-
-_Static_assert(ARRAY_SIZE(sink_keys) <= MAX_KEYS, "too many keys");
-
-static void sink_defaults(void *obj)
-{
-	struct cfg_sink *k = obj;
-
-	memset(k, 0, sizeof(*k));
-	k->batch_size = 5000;
-	k->flush_interval_ns = 1 * NS_PER_S;
-	k->spool_max = 256000000ULL;
-	k->spool_fsync = CFG_FSYNC_BATCH;
-	k->memory_max = 8ULL << 20;
-	k->timeout_ns = 10 * NS_PER_S;
-	k->retry_base_ns = 1 * NS_PER_S;
-	k->retry_max_ns = 5 * NS_PER_MIN;
-	k->heartbeat_ns = 5 * NS_PER_MIN;
-	k->freshness_ns = 2 * NS_PER_MIN;
-	k->gzip = true;
-	snprintf(k->host, sizeof(k->host), "127.0.0.1");
-	snprintf(k->topic_prefix, sizeof(k->topic_prefix), "powerd");
-	snprintf(k->ha_prefix, sizeof(k->ha_prefix), "homeassistant");
-	k->max_age_ns = 14LL * 24 * 3600 * NS_PER_S;
-}
-
-static void *sink_add(struct config *cfg, const char *name, unsigned line)
-{
-	struct cfg_sink *v, *k;
-
-	v = realloc(cfg->sinks, (cfg->nsinks + 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	cfg->sinks = v;
-	k = &v[cfg->nsinks++];
-	sink_defaults(k);
-	snprintf(k->name, sizeof(k->name), "%s", name);
-	k->line_no = line;
-	return k;
-}
-
-static unsigned sink_find(const struct config *cfg, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < cfg->nsinks; i++)
-		if (!strcmp(cfg->sinks[i].name, name))
-			return cfg->sinks[i].line_no;
-	return 0;
-}
-
-/* Which keys belong to which type: a key of another type is an error, so a
- * typo such as "bucket" on an influxdb v1 sink is never silently ignored. */
-static const char *const sink_only[][12] = {
-	[CFG_SINK_INFLUXDB] = {"url", "database", "retention_policy", "username", "password", "org",
-			       "bucket", "token", "gzip", "ca_file"},
-	[CFG_SINK_FILE] = {"path"},
-	[CFG_SINK_MQTT] = {"host", "port", "client_id", "topic_prefix", "format", "pico_host",
-			   "tls", "ca_file", "ha_discovery", "ha_prefix", "username", "password"},
-	[CFG_SINK_CLOUDWATCH] = {"region", "namespace", "endpoint", "credentials_file", "profile",
-				 "max_age"},
-};
-
-static bool sink_key_allowed(enum cfg_sink_type t, const char *key)
-{
-	size_t i, j;
-	bool typed = false;
-
-	for (i = 0; i < ARRAY_SIZE(sink_only); i++)
-		for (j = 0; j < ARRAY_SIZE(sink_only[i]) && sink_only[i][j]; j++)
-			if (!strcmp(sink_only[i][j], key)) {
-				typed = true;
-				if (i == t)
-					return true;
-			}
-	return !typed;
-}
-
-static void sink_check(struct parser *p, const struct section *s)
-{
-	const struct cfg_sink *k = s->obj;
-	size_t i;
-
-	if (!key_line(s, "type"))
-		return;
-	for (i = 0; i < s->kind->nkeys; i++)
-		if (s->key_line[i] && !sink_key_allowed(k->type, s->kind->keys[i].name))
-			report(p, s->key_line[i], "'%s' does not apply to type = %s in %s",
-			       s->kind->keys[i].name, sink_types[k->type].name, s->title);
-	switch (k->type) {
-	case CFG_SINK_INFLUXDB:
-		if (!key_line(s, "url"))
-			report(p, s->line, "%s: missing required key 'url'", s->title);
-		else if (strncmp(k->url, "http://", 7) && strncmp(k->url, "https://", 8))
-			report(p, key_line(s, "url"),
-			       "'url' must start with http:// or https:// in %s", s->title);
-		if (key_line(s, "database") && key_line(s, "bucket"))
-			report(p, key_line(s, "bucket"),
-			       "%s: set 'database' (InfluxDB 1.x) or 'org', 'bucket', 'token' "
-			       "(2.x), not both",
-			       s->title);
-		else if (!key_line(s, "database") && !key_line(s, "bucket"))
-			report(p, s->line,
-			       "%s: missing 'database' (InfluxDB 1.x) or 'bucket' (2.x)", s->title);
-		else if (key_line(s, "bucket") && !key_line(s, "org"))
-			report(p, s->line, "%s: missing required key 'org' (InfluxDB 2.x)",
-			       s->title);
-		break;
-	case CFG_SINK_FILE:
-		if (!key_line(s, "path"))
-			report(p, s->line, "%s: missing required key 'path'", s->title);
-		break;
-	case CFG_SINK_MQTT:
-		if (key_line(s, "pico_host") && k->format != CFG_MQTT_PICO)
-			report(p, key_line(s, "pico_host"),
-			       "'pico_host' needs 'format = pico' in %s", s->title);
-		break;
-	case CFG_SINK_CLOUDWATCH:
-		if (!key_line(s, "namespace"))
-			report(p, s->line, "%s: missing required key 'namespace'", s->title);
-		break;
-	}
-	if (k->retry_base_ns > k->retry_max_ns)
-		report(p, key_line(s, "retry_base") ? key_line(s, "retry_base") : s->line,
-		       "'retry_base' is larger than 'retry_max' in %s", s->title);
-}
-
-static const struct sect_kind kinds[] = {
-	{"daemon", false, sizeof(struct cfg_daemon), daemon_keys, ARRAY_SIZE(daemon_keys),
-	 daemon_defaults, daemon_add, NULL, NULL},
-	{"pulse", true, sizeof(struct cfg_pulse), pulse_keys, ARRAY_SIZE(pulse_keys),
-	 pulse_defaults, pulse_add, pulse_find, pulse_check},
-	{"sink", true, sizeof(struct cfg_sink), sink_keys, ARRAY_SIZE(sink_keys), sink_defaults,
-	 sink_add, sink_find, sink_check},
+struct msg {
+	unsigned line; /* 0: about the file, printed last */
+	size_t seq;
+	char *text;
 };
 
 struct parser {
@@ -783,92 +551,392 @@ struct parser {
 	const char *mem, *mem_end;
 	unsigned lineno;
 	unsigned nerr;
-	int fatal;			  /* -errno: cannot read, out of memory */
-	unsigned once[ARRAY_SIZE(kinds)]; /* unnamed kinds: line of the first */
-	struct section cur;
+	int fatal; /* -errno: cannot read, out of memory */
+	struct cfg_sect cur;
+	struct msg *msgs;
+	size_t nmsgs, capmsgs;
 };
+
+static void vreport(struct parser *p, unsigned line, const char *fmt, va_list ap)
+{
+	struct msg *m;
+	char *text;
+
+	p->nerr++;
+	if (!p->errs)
+		return;
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	if (text && p->nmsgs == p->capmsgs) {
+		size_t cap = p->capmsgs ? 2 * p->capmsgs : 16;
+
+		m = realloc(p->msgs, cap * sizeof(*m));
+		if (m) {
+			p->msgs = m;
+			p->capmsgs = cap;
+		}
+	}
+	if (!text || p->nmsgs == p->capmsgs) {
+		/* Out of memory: at least the count is right. */
+		free(text);
+		p->fatal = -ENOMEM;
+		return;
+	}
+	m = &p->msgs[p->nmsgs];
+	m->line = line;
+	m->seq = p->nmsgs++;
+	m->text = text;
+}
 
 __attribute__((format(printf, 3, 4))) static void report(struct parser *p, unsigned line,
 							 const char *fmt, ...)
 {
 	va_list ap;
 
-	p->nerr++;
-	if (!p->errs)
-		return;
-	if (line)
-		fprintf(p->errs, "%s:%u: ", p->name, line);
-	else
-		fprintf(p->errs, "%s: ", p->name);
 	va_start(ap, fmt);
-	vfprintf(p->errs, fmt, ap);
+	vreport(p, line, fmt, ap);
 	va_end(ap);
-	fputc('\n', p->errs);
 }
 
-static unsigned key_line(const struct section *s, const char *name)
+static int msg_cmp(const void *a, const void *b)
+{
+	const struct msg *x = a, *y = b;
+	unsigned lx = x->line ? x->line : UINT_MAX, ly = y->line ? y->line : UINT_MAX;
+
+	if (lx != ly)
+		return lx < ly ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* In line order: a section's key errors are found when it ends, after any
+ * syntax error further down in it. */
+static void flush_reports(struct parser *p)
 {
 	size_t i;
 
-	for (i = 0; i < s->kind->nkeys; i++)
-		if (!strcmp(s->kind->keys[i].name, name))
-			return s->key_line[i];
+	if (p->nmsgs)
+		qsort(p->msgs, p->nmsgs, sizeof(*p->msgs), msg_cmp);
+	for (i = 0; i < p->nmsgs; i++) {
+		if (p->msgs[i].line)
+			fprintf(p->errs, "%s:%u: %s\n", p->name, p->msgs[i].line, p->msgs[i].text);
+		else
+			fprintf(p->errs, "%s: %s\n", p->name, p->msgs[i].text);
+		free(p->msgs[i].text);
+	}
+	free(p->msgs);
+	p->msgs = NULL;
+	p->nmsgs = p->capmsgs = 0;
+}
+
+void cfg_error(struct cfg_sect *s, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(s->p, line, fmt, ap);
+	va_end(ap);
+}
+
+unsigned cfg_key_line(const struct cfg_sect *s, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->e[i].set && !strcmp(s->e[i].key, key))
+			return s->e[i].line;
 	return 0;
 }
 
-static void pulse_check(struct parser *p, const struct section *s)
+unsigned cfg_sect_line(const struct cfg_sect *s)
 {
-	unsigned replay = key_line(s, "replay"), chip = key_line(s, "chip"),
-		 line = key_line(s, "line"), speed = key_line(s, "speed"),
-		 loop = key_line(s, "loop");
+	return s->line;
+}
 
-	if (replay) {
-		const struct cfg_pulse *c = s->obj;
+const char *cfg_sect_title(const struct cfg_sect *s)
+{
+	return s->title;
+}
 
-		if (chip || line)
-			report(p, replay, "'replay' cannot be combined with %s in %s",
-			       chip && line ? "'chip' and 'line'"
-			       : chip	    ? "'chip'"
-					    : "'line'",
-			       s->title);
-		/* Replay maps trace time onto the clock either 1:1 or not at all. */
-		if (speed && c->speed != 0 && c->speed != 1)
-			report(p, speed,
-			       "'speed' must be 0 (as fast as possible) or 1 (real time) in %s",
-			       s->title);
-		if (loop && c->loop && c->speed == 0)
-			report(p, loop,
-			       "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never "
-			       "end)",
-			       s->title);
+/* ------------------------------------------------ walking the tables */
+
+static const struct cfg_key *key_in(const struct cfg_key *keys, const char *name)
+{
+	for (; keys && keys->name; keys++)
+		if (!strcmp(keys->name, name))
+			return keys;
+	return NULL;
+}
+
+const struct cfg_key *cfg_key_find(const struct cfg_kind *k, const struct cfg_type *t,
+				   const char *name)
+{
+	const struct cfg_key *def = key_in(k->keys, name);
+
+	return def || !t ? def : key_in(t->keys, name);
+}
+
+size_t cfg_count(const struct config *cfg, const struct cfg_kind *k)
+{
+	return k->single ? 1 : *(const size_t *)((const char *)cfg + k->count_at);
+}
+
+const void *cfg_section(const struct config *cfg, const struct cfg_kind *k, size_t i)
+{
+	if (k->single)
+		return (const char *)cfg + k->at;
+	return *(char *const *)((const char *)cfg + k->at) + i * k->size;
+}
+
+static const struct cfg_type *type_named(const struct cfg_kind *k, const char *name)
+{
+	const struct cfg_type *const *t;
+
+	for (t = k->types; t && *t; t++)
+		if (!strcasecmp((*t)->name, name))
+			return *t;
+	return NULL;
+}
+
+const struct cfg_type *cfg_type_of(const struct cfg_kind *k, const void *obj)
+{
+	const struct cfg_type *const *t;
+	int v;
+
+	if (!k->types)
+		return NULL;
+	v = *(const int *)((const char *)obj + k->type_at);
+	for (t = k->types; *t; t++)
+		if ((*t)->value == v)
+			return *t;
+	return NULL;
+}
+
+/* ------------------------------------------------ sections */
+
+/* The defaults of kind k (and of type t): every field empty, then each
+ * key's default parsed as if it had been written. */
+static void obj_defaults(const struct cfg_kind *k, const struct cfg_type *t, void *obj)
+{
+	const struct cfg_key *keys[2] = {k->keys, t ? t->keys : NULL}, *def;
+	char why[160];
+	size_t i;
+
+	memset(obj, 0, k->size);
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		for (def = keys[i]; def && def->name; def++)
+			if (def->def)
+				(void)def->type->parse(def, def->def, (char *)obj + def->offset,
+						       why, sizeof(why));
+	if (t)
+		*(int *)((char *)obj + k->type_at) = t->value;
+}
+
+/* A new object at the end of a named kind's array; NULL when out of memory. */
+static void *sect_add(struct config *cfg, const struct cfg_kind *k)
+{
+	char **array = (char **)((char *)cfg + k->at);
+	size_t *n = (size_t *)((char *)cfg + k->count_at);
+	char *v;
+
+	v = realloc(*array, (*n + 1) * k->size);
+	if (!v)
+		return NULL;
+	*array = v;
+	return v + (*n)++ * k->size;
+}
+
+/* Header line of the section of kind k called `name`, or 0. */
+static unsigned sect_find(const struct config *cfg, const struct cfg_kind *k, const char *name)
+{
+	const struct cfg_head *h;
+	size_t i, n = cfg_count(cfg, k);
+
+	for (i = 0; i < n; i++) {
+		h = cfg_section(cfg, k, i);
+		if (k->single || !strcmp(h->name, name))
+			return h->line_no;
+	}
+	return 0;
+}
+
+/* The types that take `key`, for a message; returns how many. */
+static int key_types(const struct cfg_kind *k, const char *key, char *buf, size_t len)
+{
+	const struct cfg_type *const *t;
+	int n = 0, count = 0;
+
+	*buf = '\0';
+	for (t = k->types; *t && n >= 0 && (size_t)n < len; t++)
+		if (key_in((*t)->keys, key))
+			n += snprintf(buf + n, len - (size_t)n, "%s%s", count++ ? ", " : "",
+				      (*t)->name);
+	return count;
+}
+
+static void type_key_apply(struct cfg_sect *s, struct entry *e)
+{
+	const struct cfg_kind *k = s->kind;
+	const struct cfg_type *const *t;
+	char why[160];
+	size_t i;
+	int n;
+
+	for (i = 0; &s->e[i] != e; i++) {
+		if (s->e[i].set && !strcmp(s->e[i].key, k->type_key)) {
+			report(s->p, e->line, "duplicate key '%s' in %s (first at line %u)", e->key,
+			       s->title, s->e[i].line);
+			return;
+		}
+	}
+	e->set = true;
+	if (type_named(k, e->value))
+		return;
+	n = snprintf(why, sizeof(why), "expected one of");
+	for (t = k->types; *t && n > 0 && (size_t)n < sizeof(why); t++)
+		n += snprintf(why + n, sizeof(why) - (size_t)n, "%s %s", t == k->types ? ":" : ",",
+			      (*t)->name);
+	report(s->p, e->line, "bad value '%s' for '%s' in %s: %s", e->value, e->key, s->title, why);
+}
+
+/* Which key an entry sets: the kind's own, or its type's.  Without a
+ * (valid) type, a key some type takes is still checked against that type's
+ * table, so that its value's errors are not lost. */
+static const struct cfg_key *entry_key(const struct cfg_sect *s, const char *name,
+				       const struct cfg_type **from)
+{
+	const struct cfg_type *const *t;
+	const struct cfg_key *def = key_in(s->kind->keys, name);
+
+	*from = NULL;
+	if (def || !s->kind->types)
+		return def;
+	if (s->type) {
+		*from = s->type;
+		return key_in(s->type->keys, name);
+	}
+	for (t = s->kind->types; *t; t++) {
+		def = key_in((*t)->keys, name);
+		if (def) {
+			*from = *t;
+			return def;
+		}
+	}
+	return NULL;
+}
+
+static void entry_apply(struct cfg_sect *s, void *obj, struct entry *e)
+{
+	const struct cfg_kind *k = s->kind;
+	const struct cfg_key *def;
+	const struct cfg_type *from;
+	char why[160];
+	size_t i;
+
+	if (k->types && !strcmp(e->key, k->type_key)) {
+		type_key_apply(s, e);
 		return;
 	}
-	if (!chip)
-		report(p, s->line, "%s: missing required key 'chip' (or set 'replay')", s->title);
-	if (!line)
-		report(p, s->line, "%s: missing required key 'line' (or set 'replay')", s->title);
-	if (speed)
-		report(p, speed, "'speed' needs 'replay' in %s", s->title);
-	if (loop)
-		report(p, loop, "'loop' needs 'replay' in %s", s->title);
+	def = entry_key(s, e->key, &from);
+	if (!def) {
+		int n = s->type ? key_types(k, e->key, why, sizeof(why)) : 0;
+
+		if (n)
+			report(s->p, e->line,
+			       "'%s' does not apply to %s = %s in %s: it is a key of %s%s %s",
+			       e->key, k->type_key, s->type->name, s->title, k->type_key,
+			       n > 1 ? "s" : " =", why);
+		else
+			report(s->p, e->line, "unknown key '%s' in %s", e->key, s->title);
+		return;
+	}
+	for (i = 0; &s->e[i] != e; i++) {
+		const struct entry *o = &s->e[i];
+
+		if (!o->def ||
+		    (o->def != def && (o->from != from || o->def->offset != def->offset)))
+			continue;
+		if (o->def == def)
+			report(s->p, e->line, "duplicate key '%s' in %s (first at line %u)", e->key,
+			       s->title, o->line);
+		else
+			report(s->p, e->line, "'%s' and '%s' both set in %s (line %u): use one",
+			       e->key, o->key, s->title, o->line);
+		return;
+	}
+	/* Set even when the value is bad, so it is not also "missing". */
+	e->set = true;
+	e->def = def;
+	e->from = from;
+	if (def->type->parse(def, e->value, (char *)obj + def->offset, why, sizeof(why)))
+		report(s->p, e->line, "bad %s '%s' for '%s' in %s: %s", def->type->noun, e->value,
+		       e->key, s->title, why);
+}
+
+static void required(struct cfg_sect *s, const struct cfg_key *def)
+{
+	for (; def && def->name; def++)
+		if ((def->flags & CFG_REQUIRED) && !cfg_key_line(s, def->name))
+			report(s->p, s->line, "%s: missing required key '%s'", s->title, def->name);
+}
+
+/* The section is complete: make its object, apply its lines in order, then
+ * what needs all of them (required keys, checks across keys). */
+static void section_apply(struct cfg_sect *s)
+{
+	struct parser *p = s->p;
+	const struct cfg_kind *k = s->kind;
+	struct cfg_head *h;
+	void *obj;
+	size_t i;
+
+	if (k->types) {
+		for (i = 0; i < s->n && !s->type; i++)
+			if (!strcmp(s->e[i].key, k->type_key))
+				s->type = type_named(k, s->e[i].value);
+	}
+	if (s->scratch)
+		obj = malloc(k->size);
+	else if (k->single)
+		obj = (char *)p->cfg + k->at;
+	else
+		obj = sect_add(p->cfg, k);
+	if (!obj) {
+		p->fatal = -ENOMEM;
+		return;
+	}
+	obj_defaults(k, s->type, obj);
+	h = obj;
+	snprintf(h->name, sizeof(h->name), "%s", s->name);
+	h->line_no = s->line;
+	for (i = 0; i < s->n; i++)
+		entry_apply(s, obj, &s->e[i]);
+	if (!s->scratch) {
+		required(s, k->keys);
+		if (k->types && !cfg_key_line(s, k->type_key))
+			report(p, s->line, "%s: missing required key '%s'", s->title, k->type_key);
+		if (s->type)
+			required(s, s->type->keys);
+		if (k->check)
+			k->check(s, obj);
+		if (s->type && s->type->check)
+			s->type->check(s, obj);
+	} else {
+		free(obj);
+	}
 }
 
 static void section_end(struct parser *p)
 {
-	struct section *s = &p->cur;
+	struct cfg_sect *s = &p->cur;
 	size_t i;
 
-	if (s->kind && !s->scratch && !p->fatal) {
-		for (i = 0; i < s->kind->nkeys; i++)
-			if ((s->kind->keys[i].flags & KEY_REQUIRED) && !s->key_line[i])
-				report(p, s->line, "%s: missing required key '%s'", s->title,
-				       s->kind->keys[i].name);
-		if (s->kind->check)
-			s->kind->check(p, s);
-	}
-	if (s->scratch)
-		free(s->obj);
+	if (s->kind && !p->fatal)
+		section_apply(s);
+	for (i = 0; i < s->n; i++)
+		free(s->e[i].key);
+	free(s->e);
 	memset(s, 0, sizeof(*s));
+	s->p = p;
 }
 
 static int name_ok(const char *name)
@@ -883,19 +951,19 @@ static int name_ok(const char *name)
 /* `title` is the text between the brackets. */
 static void section_start(struct parser *p, const char *title)
 {
-	struct section *s = &p->cur;
-	const struct sect_kind *k = NULL;
+	struct cfg_sect *s = &p->cur;
+	const struct cfg_kind *const *kp, *k = NULL;
 	const char *name = NULL;
-	unsigned first = 0;
-	size_t i, n;
+	unsigned first;
+	size_t n;
 
 	section_end(p);
 	s->line = p->lineno;
 	snprintf(s->title, sizeof(s->title), "[%s]", title);
-	for (i = 0; i < ARRAY_SIZE(kinds) && !k; i++) {
-		n = strlen(kinds[i].kind);
-		if (!strncmp(title, kinds[i].kind, n) && (!title[n] || title[n] == '.')) {
-			k = &kinds[i];
+	for (kp = cfg_kinds; *kp && !k; kp++) {
+		n = strlen((*kp)->name);
+		if (!strncmp(title, (*kp)->name, n) && (!title[n] || title[n] == '.')) {
+			k = *kp;
 			name = title[n] ? title + n + 1 : NULL;
 		}
 	}
@@ -905,47 +973,34 @@ static void section_start(struct parser *p, const char *title)
 		return;
 	}
 	s->kind = k;
-	if (k->named && !name) {
-		report(p, s->line, "bad section name %s: expected [%s.NAME]", s->title, k->kind);
+	if (!k->single && !name) {
+		report(p, s->line, "bad section name %s: expected [%s.NAME]", s->title, k->name);
 		s->scratch = true;
-	} else if (k->named && !name_ok(name)) {
+	} else if (!k->single && !name_ok(name)) {
 		report(p, s->line, "bad section name %s: NAME must be 1 to %d of A-Z a-z 0-9 _ -",
 		       s->title, CFG_NAME_MAX - 1);
 		s->scratch = true;
-	} else if (!k->named && name) {
-		report(p, s->line, "bad section name %s: expected [%s]", s->title, k->kind);
+	} else if (k->single && name) {
+		report(p, s->line, "bad section name %s: expected [%s]", s->title, k->name);
 		s->scratch = true;
 	} else {
-		first = k->named ? k->find(p->cfg, name) : p->once[k - kinds];
+		first = sect_find(p->cfg, k, name);
 		if (first) {
 			report(p, s->line, "duplicate section %s (first at line %u)", s->title,
 			       first);
 			s->scratch = true;
 		}
 	}
-	if (s->scratch) {
-		s->obj = malloc(k->size);
-		if (s->obj)
-			k->defaults(s->obj);
-	} else {
-		s->obj = k->add(p->cfg, name ? name : "", s->line);
-		if (!k->named)
-			p->once[k - kinds] = s->line;
-	}
-	if (!s->obj) {
-		p->fatal = -ENOMEM;
-		s->kind = NULL;
-		s->scratch = false;
-	}
+	if (!s->scratch && name)
+		snprintf(s->name, sizeof(s->name), "%s", name);
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parser *p = user;
-	struct section *s = &p->cur;
-	const struct key_def *k = NULL;
-	char why[160];
-	size_t i;
+	struct cfg_sect *s = &p->cur;
+	struct entry *e;
+	size_t kn;
 
 	(void)section; /* ours is in p->cur: inih truncates long ones */
 	if (p->fatal)
@@ -955,31 +1010,30 @@ static int on_key(void *user, const char *section, const char *name, const char 
 			report(p, p->lineno, "key '%s' outside of any section", name);
 		return 1;
 	}
-	for (i = 0; i < s->kind->nkeys && !k; i++)
-		if (!strcmp(s->kind->keys[i].name, name))
-			k = &s->kind->keys[i];
-	if (!k) {
-		report(p, p->lineno, "unknown key '%s' in %s", name, s->title);
-		return 1;
-	}
-	for (i = 0; i < s->kind->nkeys; i++) {
-		const struct key_def *o = &s->kind->keys[i];
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
 
-		if (!s->key_line[i] || o->offset != k->offset)
-			continue;
-		if (o == k)
-			report(p, p->lineno, "duplicate key '%s' in %s (first at line %u)", name,
-			       s->title, s->key_line[i]);
-		else
-			report(p, p->lineno, "'%s' and '%s' both set in %s (line %u): use one",
-			       name, o->name, s->title, s->key_line[i]);
+		e = realloc(s->e, cap * sizeof(*e));
+		if (!e) {
+			p->fatal = -ENOMEM;
+			return 1;
+		}
+		s->e = e;
+		s->cap = cap;
+	}
+	e = &s->e[s->n];
+	memset(e, 0, sizeof(*e));
+	kn = strlen(name);
+	e->key = malloc(kn + strlen(value) + 2);
+	if (!e->key) {
+		p->fatal = -ENOMEM;
 		return 1;
 	}
-	/* Set even when the value is bad, so it is not also "missing". */
-	s->key_line[k - s->kind->keys] = p->lineno;
-	if (k->type->parse(k, value, (char *)s->obj + k->offset, why, sizeof(why)))
-		report(p, p->lineno, "bad %s '%s' for '%s' in %s: %s", k->type->noun, value, name,
-		       s->title, why);
+	memcpy(e->key, name, kn + 1);
+	e->value = e->key + kn + 1;
+	strcpy(e->value, value);
+	e->line = p->lineno;
+	s->n++;
 	return 1;
 }
 
@@ -1124,20 +1178,28 @@ static char *reader(char *str, int num, void *stream)
 
 void cfg_free(struct config *cfg)
 {
-	free(cfg->pulses);
-	free(cfg->sinks);
+	const struct cfg_kind *const *k;
+
+	for (k = cfg_kinds; *k; k++)
+		if (!(*k)->single)
+			free(*(void **)((char *)cfg + (*k)->at));
 	memset(cfg, 0, sizeof(*cfg));
 }
 
 static int parse(struct parser *p, const char *name, struct config *cfg, FILE *errs)
 {
+	const struct cfg_kind *const *k;
 	int rc;
 
 	p->cfg = cfg;
 	p->errs = errs;
 	p->name = name;
+	p->cur.p = p;
 	memset(cfg, 0, sizeof(*cfg));
-	daemon_defaults(&cfg->daemon);
+	/* A kind that appears at most once has its defaults without a section. */
+	for (k = cfg_kinds; *k; k++)
+		if ((*k)->single)
+			obj_defaults(*k, NULL, (char *)cfg + (*k)->at);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 
 	rc = ini_parse_stream(reader, p, on_key, p);
@@ -1155,6 +1217,8 @@ static int parse(struct parser *p, const char *name, struct config *cfg, FILE *e
 	} else {
 		rc = p->nerr ? -EINVAL : 0;
 	}
+	if (p->errs)
+		flush_reports(p);
 	if (rc)
 		cfg_free(cfg);
 	return rc;

@@ -1,4 +1,4 @@
-/* powerd [-c FILE] [--check] [--version]
+/* powerd [-c FILE] [--check] [--defaults] [--version]
  *
  * The main thread is the supervisor: it loads the configuration, starts the
  * daemon, and then only waits for what the I/O thread tells it (stop, reload,
@@ -25,10 +25,12 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: powerd [-c FILE] [--check] [--version]\n"
+	fprintf(f, "usage: powerd [-c FILE] [--check] [--defaults] [--version]\n"
 		   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --check        validate the configuration and what it names (paths,\n"
 		   "                     directories) and exit (0 ok, 2 errors)\n"
+		   "      --defaults     print every section and key with its default and what it\n"
+		   "                     does, as a commented configuration file, and exit\n"
 		   "      --version      print the version and exit\n"
 		   "Runs in the foreground; SIGTERM/SIGINT stop it, SIGHUP reloads the "
 		   "configuration.\n");
@@ -106,11 +108,9 @@ static int supervise(struct config *cfg, int ctl[2])
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'k'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+		{"defaults", no_argument, NULL, 'd'},	  {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	struct config cfg;
@@ -126,6 +126,9 @@ int main(int argc, char **argv)
 		case 'k':
 			check = true;
 			break;
+		case 'd':
+			cfg_print_defaults(stdout);
+			return fflush(stdout) || ferror(stdout) ? 1 : 0;
 		case 'V':
 			printf("powerd %s\n", POWERD_VERSION);
 			return 0;

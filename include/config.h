@@ -2,7 +2,11 @@
  *
  * Every error is reported as "FILE:LINE: message" (LINE of the offending key,
  * or of the section header for a missing key) to the `errs` stream, and
- * parsing goes on so that one run lists them all. */
+ * parsing goes on so that one run lists them all, in line order.
+ *
+ * This header is what the rest of powerd reads: one struct per section kind.
+ * Which keys fill them, their defaults, ranges and docs are declared in
+ * tables, one per kind and per sink type (config_table.h). */
 #ifndef POWERD_CONFIG_H
 #define POWERD_CONFIG_H
 
@@ -14,91 +18,118 @@
 
 #define CFG_NAME_MAX 64
 
+/* Every section's struct starts with this, so that the parser can add, find
+ * and name sections of any kind (name is "" for [daemon]). */
+#define CFG_HEAD                                                                                   \
+	char name[CFG_NAME_MAX]; /* from [KIND.NAME]: [A-Za-z0-9_-]+ */                            \
+	unsigned line_no	 /* line of the section header; 0 without one */
+
+struct cfg_head {
+	CFG_HEAD;
+};
+
 enum cfg_edge { CFG_EDGE_RISING, CFG_EDGE_FALLING };
 enum cfg_bias { CFG_BIAS_AS_IS, CFG_BIAS_DISABLED, CFG_BIAS_PULL_UP, CFG_BIAS_PULL_DOWN };
 
+/* The structs hold what the keys say, in the units the code uses (a key
+ * "timeout" fills timeout_ns).  Defaults, ranges and what each key means are
+ * in the tables named above each struct, and `powerd --defaults` prints them. */
+
+/* [daemon]: daemon/powerd_conf.c */
 struct cfg_daemon {
-	unsigned line_no;	     /* of the [daemon] header; 0 without one */
-	char state_dir[PATH_MAX];    /* default /var/lib/powerd */
-	char listen[128];	     /* default 127.0.0.1:9480; "" or "off" disables HTTP */
-	char socket[PATH_MAX];	     /* default /run/powerd/powerd.sock */
-	int64_t persist_interval_ns; /* default 60 s */
-	uint32_t edge_ring;	     /* edge ring capacity, power of two, default 4096 */
-	int log_level;		     /* syslog level, default LOG_INFO (6) */
+	CFG_HEAD;
+	char state_dir[PATH_MAX];
+	char listen[128]; /* HOST:PORT, or "" for no HTTP ("off") */
+	char socket[PATH_MAX];
+	int64_t persist_interval_ns;
+	uint32_t edge_ring; /* capacity, a power of two */
+	int log_level;	    /* syslog level */
 };
 
+/* [pulse.NAME]: daemon/pulse_conf.c */
 struct cfg_pulse {
-	char name[CFG_NAME_MAX]; /* from [pulse.NAME]: [A-Za-z0-9_-]+ */
-	unsigned line_no;	 /* line of the section header */
+	CFG_HEAD;
 	/* hardware input */
-	char chip[64];	    /* gpiochip0, /dev/gpiochip0, or a chip label */
-	char line[64];	    /* line name, or offset */
-	enum cfg_edge edge; /* the edge that starts an LED flash; default falling */
-	enum cfg_bias bias; /* default as-is */
+	char chip[64]; /* gpiochipN, /dev/gpiochipN, or a chip label */
+	char line[64]; /* line name, or offset */
+	enum cfg_edge edge;
+	enum cfg_bias bias;
 	/* replay input (instead of chip/line) */
 	char replay[PATH_MAX]; /* "" = hardware */
-	double speed;	       /* 0 = as fast as possible, 1 = real time; default 1 */
-	bool loop;	       /* default no */
+	double speed;	       /* 0 = as fast as possible, 1 = real time */
+	bool loop;
 	/* conversion */
-	uint32_t impulses_per_kwh;  /* required */
-	int64_t min_pulse_ns;	    /* default 5 ms */
-	int64_t timeout_ns;	    /* default 5 min */
-	int64_t sample_interval_ns; /* default 10 s */
+	uint32_t impulses_per_kwh;
+	int64_t min_pulse_ns; /* keys min_pulse_ms and min_pulse */
+	int64_t timeout_ns;
+	int64_t sample_interval_ns;
 };
 
 enum cfg_sink_type { CFG_SINK_INFLUXDB, CFG_SINK_FILE, CFG_SINK_MQTT, CFG_SINK_CLOUDWATCH };
 enum cfg_fsync { CFG_FSYNC_BATCH, CFG_FSYNC_INTERVAL, CFG_FSYNC_NEVER };
 enum cfg_mqtt_format { CFG_MQTT_JSON, CFG_MQTT_PICO };
 
+/* [sink.NAME]: daemon/sink_conf.c has the keys every type takes, and each
+ * type its own table, daemon/sink_TYPE_conf.c.  Only the member of the union
+ * that `type` names is filled in. */
 struct cfg_sink {
-	char name[CFG_NAME_MAX]; /* from [sink.NAME] */
-	unsigned line_no;
-	enum cfg_sink_type type; /* required */
-	/* batching, spool, retries: every type */
-	uint32_t batch_size;	    /* samples per request, default 5000 */
-	int64_t flush_interval_ns;  /* default 1 s */
-	uint64_t spool_max;	    /* bytes, default 256 MB */
-	enum cfg_fsync spool_fsync; /* default batch (and at least every second) */
-	uint64_t memory_max;	    /* bytes held in memory while the spool fails, 8 MiB */
-	int64_t timeout_ns;	    /* per request, default 10 s */
-	int64_t retry_base_ns;	    /* default 1 s */
-	int64_t retry_max_ns;	    /* default 5 min */
+	CFG_HEAD;
+	enum cfg_sink_type type;
+	/* batching, spool, retries */
+	uint32_t batch_size; /* samples per request */
+	int64_t flush_interval_ns;
+	uint64_t spool_max; /* bytes */
+	enum cfg_fsync spool_fsync;
+	uint64_t memory_max; /* bytes held in memory while the spool fails */
+	int64_t timeout_ns;  /* per request */
+	int64_t retry_base_ns;
+	int64_t retry_max_ns;
 	/* change detection (PowMr bridge semantics), opt-in */
-	bool change_detection; /* default no */
-	int64_t heartbeat_ns;  /* default 5 min */
-	int64_t freshness_ns;  /* default 2 min */
-	/* influxdb */
-	char url[512];		    /* http(s)://host:port[/prefix] */
-	char database[128];	    /* v1 */
-	char retention_policy[128]; /* v1, optional */
-	char username[128];	    /* v1 (and mqtt) */
-	char password[256];	    /* v1 (and mqtt); never logged */
-	char org[128];		    /* v2 */
-	char bucket[128];	    /* v2 */
-	char token[512];	    /* v2; never logged */
-	bool gzip;		    /* default yes */
-	/* file */
-	char path[PATH_MAX];
-	/* mqtt */
-	char host[256];		     /* default 127.0.0.1 */
-	uint32_t port;		     /* default 1883 (8883 with tls) */
-	char client_id[128];	     /* default powerd-<hostname> */
-	char topic_prefix[128];	     /* default powerd */
-	enum cfg_mqtt_format format; /* json (default) or pico */
-	char pico_host[128];	     /* "host" in pico format, default the hostname */
-	bool tls;		     /* default no */
-	char ca_file[PATH_MAX];	     /* default: the system's CAs */
-	bool ha_discovery;	     /* default no */
-	char ha_prefix[128];	     /* default homeassistant */
-	/* cloudwatch */
-	char region[64];		 /* default $AWS_REGION / $AWS_DEFAULT_REGION */
-	char namespace_[256];		 /* key "namespace", required */
-	char endpoint[512];		 /* default https://monitoring.REGION.amazonaws.com */
-	char credentials_file[PATH_MAX]; /* default ~/.aws/credentials */
-	char profile[128];		 /* default $AWS_PROFILE or "default" */
-	int64_t max_age_ns;		 /* older data is dropped; default 14 days */
+	bool change_detection;
+	int64_t heartbeat_ns;
+	int64_t freshness_ns;
+	/* Taken by influxdb and mqtt: outside the union, so that both types'
+	 * tables can name the same fields. */
+	char username[128];
+	char password[256]; /* never logged */
+	char ca_file[PATH_MAX];
+	union {
+		struct {			    /* influxdb: sink_influx_conf.c */
+			char url[512];		    /* http(s)://host:port[/prefix] */
+			char database[128];	    /* 1.x */
+			char retention_policy[128]; /* 1.x */
+			char org[128];		    /* 2.x */
+			char bucket[128];	    /* 2.x */
+			char token[512];	    /* 2.x; never logged */
+			bool gzip;
+		};
+		struct { /* file: sink_file_conf.c */
+			char path[PATH_MAX];
+		};
+		struct { /* mqtt: sink_mqtt_conf.c */
+			char host[256];
+			uint32_t port;	     /* 0: 1883, or 8883 with tls */
+			char client_id[128]; /* "": powerd-<hostname> */
+			char topic_prefix[128];
+			enum cfg_mqtt_format format;
+			char pico_host[128]; /* "": the hostname */
+			bool tls;
+			bool ha_discovery;
+			char ha_prefix[128];
+		};
+		struct {		      /* cloudwatch: sink_cloudwatch_conf.c */
+			char region[64];      /* "": $AWS_REGION, $AWS_DEFAULT_REGION */
+			char namespace_[256]; /* key "namespace" */
+			char endpoint[512];   /* "": https://monitoring.REGION.amazonaws.com */
+			char credentials_file[PATH_MAX]; /* "": ~/.aws/credentials */
+			char profile[128];		 /* "": $AWS_PROFILE, or "default" */
+			int64_t max_age_ns;		 /* older data is dropped */
+		};
+	};
 };
 
+/* One member per section kind (config_table.h): the struct of a kind that
+ * appears at most once, an array and its length for a named kind. */
 struct config {
 	char path[PATH_MAX];
 	struct cfg_daemon daemon;
@@ -117,6 +148,10 @@ int cfg_load(const char *path, struct config *cfg, FILE *errs);
 int cfg_load_mem(const char *name, const char *buf, size_t len, struct config *cfg, FILE *errs);
 
 void cfg_free(struct config *cfg);
+
+/* `powerd --defaults`: every section kind with every key, its default and its
+ * doc, as a commented INI file that loads as it is. */
+void cfg_print_defaults(FILE *out);
 
 /* "250ms", "5s", "5min", "2h", "1.5s"; a bare number is an error.  Returns 0
  * or -EINVAL. */

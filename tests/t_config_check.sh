@@ -3,6 +3,8 @@
 # tests/config/bad_*.conf must exit 2 and print exactly the errors its
 # "# expect: LINE: TEXT" comments list, as "FILE:LINE: ...TEXT..."; the good
 # ones and the examples must exit 0 and print nothing; a missing file exits 2.
+# `powerd --defaults` prints a file that --check passes as it is, and once
+# uncommented the way a user would (one of each alternative, real paths).
 set -u
 B=${1:-build}
 POWERD=$B/asan/powerd
@@ -13,7 +15,8 @@ fi
 fails=0
 nbad=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+T=$(mktemp -d)
+trap 'rm -rf "$out" "$T"' EXIT
 
 # Error lines about file $1: "FILE:LINE: ..."
 errors() {
@@ -62,5 +65,43 @@ rc=$?
 grep -qF "$missing: cannot open: No such file or directory" "$out" ||
 	fail "$missing: no 'cannot open' message: $(cat "$out")"
 
+"$POWERD" --help | grep -q -- '--defaults' || fail "--help does not mention --defaults"
+"$POWERD" --defaults >"$T/defaults.conf" 2>"$out"
+rc=$?
+[ $rc -eq 0 ] || fail "--defaults: exit $rc: $(cat "$out")"
+[ -s "$out" ] && fail "--defaults wrote to stderr: $(cat "$out")"
+grep -q '^;\[sink\.cloudwatch\]$' "$T/defaults.conf" || fail "--defaults: no [sink.cloudwatch]"
+"$POWERD" --check -c "$T/defaults.conf" >"$out" 2>&1 ||
+	fail "--defaults as printed does not pass --check: $(cat "$out")"
+
+# uncomment SKIP... SET...: every header and key line of --defaults, but the
+# keys named "[section] key" in SKIP; SET is "[section] key value".
+uncomment() {
+	awk -v skip="$1" -v set="$2" '
+	BEGIN { ns = split(skip, s, ","); for (i = 1; i <= ns; i++) sk[s[i]] = 1
+		nv = split(set, v, ","); for (i = 1; i <= nv; i++) {
+			j = index(v[i], "="); sv[substr(v[i], 1, j - 1)] = substr(v[i], j + 1) } }
+	/^;?\[/ { sub(/^;/, ""); title = $0; sub(/].*/, "]", title); print; next }
+	/^;[a-z_]+ *=/ {
+		key = substr($0, 2); sub(/ *=.*/, "", key)
+		if ((title " " key) in sk) { print; next }
+		if ((title " " key) in sv) { print key " = " sv[title " " key]; next }
+		print substr($0, 2); next }
+	{ print }' "$T/defaults.conf"
+}
+touch "$T/ca.pem" "$T/credentials" "$T/trace.txt"
+paths="[daemon] state_dir=$T/state,[daemon] socket=$T/run/powerd.sock,[daemon] listen=off"
+paths="$paths,[sink.influxdb] ca_file=$T/ca.pem,[sink.mqtt] ca_file=$T/ca.pem"
+paths="$paths,[sink.file] path=$T/out/samples.lp,[sink.cloudwatch] credentials_file=$T/credentials"
+uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host" \
+	"$paths" >"$T/gpio.conf"
+"$POWERD" --check -c "$T/gpio.conf" >"$out" 2>&1 ||
+	fail "--defaults uncommented (GPIO meter, InfluxDB 1.x): $(cat "$out")"
+grep -q '1 meter, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
+uncomment "[pulse.house] chip,[pulse.house] line,[pulse.house] min_pulse_ms,[sink.influxdb] database,[sink.influxdb] retention_policy,[sink.influxdb] username,[sink.influxdb] password" \
+	"$paths,[pulse.house] replay=$T/trace.txt,[sink.mqtt] format=pico" >"$T/replay.conf"
+"$POWERD" --check -c "$T/replay.conf" >"$out" 2>&1 ||
+	fail "--defaults uncommented (replay, InfluxDB 2.x, pico): $(cat "$out")"
+
 [ $fails -eq 0 ] || exit 1
-echo "ok: $nbad bad and the good configurations"
+echo "ok: $nbad bad and the good configurations, --defaults"

@@ -56,7 +56,7 @@ else
 fi
 
 conf noreplay "" "[pulse.m]\nreplay = $T/missing.txt\nimpulses_per_kwh = 1000\n"
-want_check noreplay 6 "replay file $T/missing.txt: No such file or directory"
+want_check noreplay 6 "replay $T/missing.txt: No such file or directory"
 
 mkfifo "$T/fifo"
 conf fiforeplay "" "[pulse.m]\nreplay = $T/fifo\nimpulses_per_kwh = 1000\n"

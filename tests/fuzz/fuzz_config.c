@@ -34,6 +34,38 @@ static void check_accepted(const struct config *cfg)
 			if (!strcmp(cfg->pulses[j].name, m->name))
 				abort();
 	}
+	for (i = 0; i < cfg->nsinks; i++) {
+		const struct cfg_sink *k = &cfg->sinks[i];
+
+		if (!k->name[0] || k->batch_size < 1 || k->memory_max < 65536 ||
+		    k->retry_base_ns > k->retry_max_ns || k->flush_interval_ns < 10000000LL)
+			abort();
+		switch (k->type) {
+		case CFG_SINK_INFLUXDB:
+			if (strncmp(k->url, "http", 4) || (!k->database[0] == !k->bucket[0]) ||
+			    (k->bucket[0] && !k->org[0]))
+				abort();
+			break;
+		case CFG_SINK_FILE:
+			if (!k->path[0])
+				abort();
+			break;
+		case CFG_SINK_MQTT:
+			if (!k->host[0] || k->port > 65535 ||
+			    (k->pico_host[0] && k->format != CFG_MQTT_PICO))
+				abort();
+			break;
+		case CFG_SINK_CLOUDWATCH:
+			if (!k->namespace_[0] || k->max_age_ns < 1000000000LL)
+				abort();
+			break;
+		default:
+			abort();
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg->sinks[j].name, k->name))
+				abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

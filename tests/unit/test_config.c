@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "config_table.h"
 
 #define MS  1000000LL
 #define SEC 1000000000LL
@@ -213,7 +214,10 @@ struct bad {
 	const char *word;
 };
 
-#define PULSE "[pulse.house]\nchip = gpiochip0\nline = 3\nimpulses_per_kwh = 1000\n"
+#define PULSE	 "[pulse.house]\nchip = gpiochip0\nline = 3\nimpulses_per_kwh = 1000\n"
+#define FILESINK "[sink.f]\ntype = file\npath = /tmp/x.lp\n"
+#define INFLUX	 "[sink.i]\ntype = influxdb\nurl = http://127.0.0.1:8086\ndatabase = d\n"
+#define MQTT	 "[sink.m]\ntype = mqtt\n"
 
 static const struct bad bads[] = {
 	{"[daemon]\nfoo = 1\n", "t.conf:2: ", "unknown key 'foo' in [daemon]"},
@@ -299,6 +303,54 @@ static const struct bad bads[] = {
 	{"[daemon] x\n", "t.conf:1: ", "text after ']'"},
 	{"listen = off\n", "t.conf:1: ", "outside of any section"},
 	{"[daemon]\nlisten = off\0x\n", "t.conf:2: ", "NUL"},
+	/* sinks: the keys of the section's type, and no other type's */
+	{INFLUX "path = /tmp/x.lp\n", "t.conf:5: ",
+	 "'path' does not apply to type = influxdb in [sink.i]: it is a key of type = file"},
+	{"[sink.f]\nusername = u\ntype = file\npath = /tmp/x.lp\n", "t.conf:2: ",
+	 "'username' does not apply to type = file in [sink.f]: it is a key of types influxdb, "
+	 "mqtt"},
+	{FILESINK "ca_file = /etc/ssl/x.pem\n", "t.conf:4: ", "types influxdb, mqtt"},
+	{FILESINK "colour = red\n", "t.conf:4: ", "unknown key 'colour' in [sink.f]"},
+	/* a bad type is one error, not also those of some other type */
+	{"[sink.f]\ntype = kafka\npath = /tmp/x.lp\n", "t.conf:2: ",
+	 "bad value 'kafka' for 'type' in [sink.f]: expected one of: influxdb, file, mqtt, "
+	 "cloudwatch"},
+	{FILESINK "type = mqtt\n",
+	 "t.conf:4: ", "duplicate key 'type' in [sink.f] (first at line 2)"},
+	{"\n[sink.i]\ntype = influxdb\ndatabase = d\n",
+	 "t.conf:2: ", "[sink.i]: missing required key 'url'"},
+	{"[sink.f]\ntype = file\n", "t.conf:1: ", "[sink.f]: missing required key 'path'"},
+	{"[sink.c]\ntype = cloudwatch\n", "t.conf:1: ", "missing required key 'namespace'"},
+	{"[sink.i]\ntype = influxdb\nurl = ftp://x\ndatabase = d\n",
+	 "t.conf:3: ", "'url' must start with http:// or https://"},
+	{INFLUX "bucket = b\norg = o\n", "t.conf:5: ", "not both"},
+	{"[sink.i]\ntype = influxdb\nurl = http://x\n",
+	 "t.conf:1: ", "missing 'database' (InfluxDB 1.x) or 'bucket' (2.x)"},
+	{"[sink.i]\ntype = influxdb\nurl = http://x\nbucket = b\n",
+	 "t.conf:1: ", "missing required key 'org' (InfluxDB 2.x)"},
+	{MQTT "pico_host = pi\n", "t.conf:3: ", "'pico_host' needs 'format = pico'"},
+	{MQTT "format = xml\n", "t.conf:3: ", "expected one of: json, pico"},
+	{MQTT "port = 0\n", "t.conf:3: ", "1..65535"},
+	{MQTT "port = 65536\n", "t.conf:3: ", "1..65535"},
+	{MQTT "tls = maybe\n", "t.conf:3: ", "bad boolean"},
+	{FILESINK "retry_base = 10min\n", "t.conf:4: ", "'retry_base' is larger than 'retry_max'"},
+	{FILESINK "retry_max = 25h\n", "t.conf:4: ", "10ms..24h"},
+	{FILESINK "flush_interval = 5ms\n", "t.conf:4: ", "10ms..1h"},
+	{FILESINK "batch_size = 0\n", "t.conf:4: ", "1..1000000"},
+	{FILESINK "spool_fsync = sometimes\n", "t.conf:4: ", "batch, interval, never"},
+	{FILESINK "spool_max = 64000\n", "t.conf:4: ", "must be 65536..9223372036854775807 bytes"},
+	{FILESINK "spool_max = 1e3MB\n", "t.conf:4: ", "bad size '1e3MB'"},
+	{FILESINK "spool_max = -1\n", "t.conf:4: ", "bad size"},
+	{FILESINK "spool_max = 0x100000\n", "t.conf:4: ", "bad size"},
+	{FILESINK "spool_max = 1.MB\n", "t.conf:4: ", "bad size"},
+	{FILESINK "memory_max = 4097MiB\n", "t.conf:4: ", "must be 65536..4294967296 bytes"},
+	{FILESINK "memory_max = 8 parsecs\n", "t.conf:4: ", "expected a size"},
+	{FILESINK "change_detection = sometimes\n", "t.conf:4: ", "bad boolean"},
+	{FILESINK "heartbeat = 500ms\n", "t.conf:4: ", "at least 1s"},
+	{"[sink.c]\ntype = cloudwatch\nnamespace = n\nmax_age = 0s\n", "t.conf:4: ", "at least 1s"},
+	{"[sink.x!]\ntype = file\npath = /tmp/x\n", "t.conf:1: ", "bad section name"},
+	{"[sink]\ntype = file\n", "t.conf:1: ", "expected [sink.NAME]"},
+	{FILESINK FILESINK, "t.conf:4: ", "duplicate section [sink.f] (first at line 1)"},
 };
 
 static void test_bad(void)
@@ -562,6 +614,570 @@ static void test_file(void)
 	free(out);
 }
 
+/* ------------------------------------------------ the tables */
+
+static void test_tables(void)
+{
+	CHECK_EQ_INT(cfg_tables_check(stderr), 0);
+}
+
+/* Every section as loaded holds exactly its keys' defaults where they have
+ * one, and nothing where they have none, except for what the text set. */
+static void check_defaults(const struct config *c, const char *set)
+{
+	const struct cfg_kind *const *kp;
+	size_t i, j;
+
+	for (kp = cfg_kinds; *kp; kp++) {
+		for (i = 0; i < cfg_count(c, *kp); i++) {
+			const char *obj = cfg_section(c, *kp, i);
+			const struct cfg_type *t = cfg_type_of(*kp, obj);
+			const struct cfg_key *tables[2] = {(*kp)->keys, t ? t->keys : NULL}, *k;
+
+			for (j = 0; j < 2; j++) {
+				for (k = tables[j]; k && k->name; k++) {
+					static char want[8192];
+					char why[160], key[64];
+					const struct cfg_key *o;
+					bool has_def = false;
+
+					snprintf(key, sizeof(key), " %s ", k->name);
+					if (strstr(set, key))
+						continue;
+					/* an alias: the field has the default of either */
+					for (o = tables[j]; o->name; o++)
+						if (o->offset == k->offset && o->def)
+							has_def = true;
+					if (has_def && !k->def)
+						continue;
+					memset(want, 0, sizeof(want));
+					if (k->def)
+						CHECK_EQ_INT(k->type->parse(k, k->def, want, why,
+									    sizeof(why)),
+							     0);
+					if (memcmp(want, obj + k->offset, k->size)) {
+						fprintf(stderr, "[%s] %s: not its default\n",
+							(*kp)->name, k->name);
+						CHECK(0);
+					}
+				}
+			}
+		}
+	}
+}
+
+static void test_sinks(void)
+{
+	static const char text[] =
+		"[sink.i]\nurl = https://influx.example:8086/p\ndatabase = db\n"
+		"retention_policy = rp\nusername = u\npassword = pw\ngzip = no\n"
+		"ca_file = /etc/ca.pem\ntype = influxdb\nbatch_size = 100\n"
+		"[sink.i2]\ntype = influxdb\nurl = http://x\norg = o\nbucket = b\ntoken = t\n"
+		"[sink.f]\ntype = FILE\npath = /tmp/x.lp\nflush_interval = 250ms\n"
+		"spool_max = 1.5GB\nspool_fsync = never\nmemory_max = 64KiB\ntimeout = 2s\n"
+		"retry_base = 10ms\nretry_max = 24h\nchange_detection = yes\nheartbeat = 1h\n"
+		"freshness = 1s\n"
+		"[sink.m]\ntype = mqtt\nhost = broker\nport = 8883\nclient_id = me\n"
+		"topic_prefix = tp\nformat = pico\npico_host = ph\ntls = yes\nha_discovery = on\n"
+		"ha_prefix = hap\n"
+		"[sink.c]\ntype = cloudwatch\nnamespace = ns\nregion = eu-west-1\n"
+		"endpoint = http://127.0.0.1:1\nprofile = p\ncredentials_file = /tmp/cred\n"
+		"max_age = 1h\n";
+	const struct cfg_sink *k;
+	struct config c;
+	char *out = NULL;
+
+	CHECK_EQ_INT(load(text, &c, &out), 0);
+	CHECK(out && !*out);
+	CHECK_EQ_INT(c.nsinks, 5);
+	if (c.nsinks != 5) {
+		cfg_free(&c);
+		free(out);
+		return;
+	}
+	k = &c.sinks[0];
+	CHECK(!strcmp(k->name, "i") && k->line_no == 1 && k->type == CFG_SINK_INFLUXDB);
+	CHECK(!strcmp(k->url, "https://influx.example:8086/p") && !strcmp(k->database, "db"));
+	CHECK(!strcmp(k->retention_policy, "rp") && !strcmp(k->username, "u"));
+	CHECK(!strcmp(k->password, "pw") && !k->gzip && !strcmp(k->ca_file, "/etc/ca.pem"));
+	CHECK_EQ_INT(k->batch_size, 100);
+	CHECK_EQ_INT(k->flush_interval_ns, 1 * SEC);
+	k = &c.sinks[1];
+	CHECK(!strcmp(k->org, "o") && !strcmp(k->bucket, "b") && !strcmp(k->token, "t"));
+	CHECK(k->gzip);
+	k = &c.sinks[2];
+	CHECK(k->type == CFG_SINK_FILE && !strcmp(k->path, "/tmp/x.lp"));
+	CHECK_EQ_INT(k->flush_interval_ns, 250 * MS);
+	CHECK_EQ_INT(k->spool_max, 1500000000);
+	CHECK_EQ_INT(k->spool_fsync, CFG_FSYNC_NEVER);
+	CHECK_EQ_INT(k->memory_max, 65536);
+	CHECK_EQ_INT(k->timeout_ns, 2 * SEC);
+	CHECK_EQ_INT(k->retry_base_ns, 10 * MS);
+	CHECK_EQ_INT(k->retry_max_ns, 24 * 3600 * SEC);
+	CHECK(k->change_detection);
+	CHECK_EQ_INT(k->heartbeat_ns, 3600 * SEC);
+	CHECK_EQ_INT(k->freshness_ns, 1 * SEC);
+	k = &c.sinks[3];
+	CHECK(k->type == CFG_SINK_MQTT && !strcmp(k->host, "broker") && k->port == 8883);
+	CHECK(!strcmp(k->client_id, "me") && !strcmp(k->topic_prefix, "tp"));
+	CHECK(k->format == CFG_MQTT_PICO && !strcmp(k->pico_host, "ph") && k->tls);
+	CHECK(k->ha_discovery && !strcmp(k->ha_prefix, "hap"));
+	k = &c.sinks[4];
+	CHECK(k->type == CFG_SINK_CLOUDWATCH && !strcmp(k->namespace_, "ns"));
+	CHECK(!strcmp(k->region, "eu-west-1") && !strcmp(k->endpoint, "http://127.0.0.1:1"));
+	CHECK(!strcmp(k->profile, "p") && !strcmp(k->credentials_file, "/tmp/cred"));
+	CHECK_EQ_INT(k->max_age_ns, 3600 * SEC);
+	cfg_free(&c);
+	free(out);
+
+	/* Minimal sections of every kind and type hold their tables' defaults. */
+	out = NULL;
+	CHECK_EQ_INT(load("[daemon]\n[pulse.p]\nreplay = x\nimpulses_per_kwh = 1\n"
+			  "[sink.i]\ntype = influxdb\nurl = http://x\ndatabase = d\n"
+			  "[sink.f]\ntype = file\npath = /p\n[sink.m]\ntype = mqtt\n"
+			  "[sink.c]\ntype = cloudwatch\nnamespace = n\n",
+			  &c, &out),
+		     0);
+	CHECK_EQ_INT(c.nsinks, 4);
+	check_defaults(&c, " replay impulses_per_kwh type url database path namespace ");
+	/* what those defaults are, spelled out once */
+	if (c.nsinks == 4) {
+		k = &c.sinks[0];
+		CHECK_EQ_INT(k->batch_size, 5000);
+		CHECK_EQ_INT(k->flush_interval_ns, 1 * SEC);
+		CHECK_EQ_INT(k->spool_max, 256000000);
+		CHECK_EQ_INT(k->spool_fsync, CFG_FSYNC_BATCH);
+		CHECK_EQ_INT(k->memory_max, 8 << 20);
+		CHECK_EQ_INT(k->timeout_ns, 10 * SEC);
+		CHECK_EQ_INT(k->retry_base_ns, 1 * SEC);
+		CHECK_EQ_INT(k->retry_max_ns, 300 * SEC);
+		CHECK(!k->change_detection);
+		CHECK_EQ_INT(k->heartbeat_ns, 300 * SEC);
+		CHECK_EQ_INT(k->freshness_ns, 120 * SEC);
+		CHECK(k->gzip && !k->ca_file[0] && !k->username[0]);
+		k = &c.sinks[2];
+		CHECK(!strcmp(k->host, "127.0.0.1") && k->port == 0 && !k->client_id[0]);
+		CHECK(!strcmp(k->topic_prefix, "powerd") && k->format == CFG_MQTT_JSON);
+		CHECK(!k->tls && !k->ha_discovery && !strcmp(k->ha_prefix, "homeassistant"));
+		k = &c.sinks[3];
+		CHECK_EQ_INT(k->max_age_ns, 14 * 24 * 3600 * SEC);
+		CHECK(!k->region[0] && !k->endpoint[0] && !k->credentials_file[0]);
+	}
+	cfg_free(&c);
+	free(out);
+	out = NULL;
+	CHECK_EQ_INT(load("", &c, &out), 0);
+	check_defaults(&c, "");
+	cfg_free(&c);
+	free(out);
+}
+
+/* Without a (valid) type the section is an error, but the values of keys
+ * that some type takes are still checked, and only the type is reported
+ * missing. */
+static void test_sink_without_type(void)
+{
+	struct config c;
+	char *out = NULL;
+
+	CHECK_EQ_INT(load("[sink.x]\nurl = http://x\nhost = h\nport = 0\nbogus = 1\n", &c, &out),
+		     -EINVAL);
+	CHECK_EQ_INT(count_lines(out), 3);
+	CHECK(has_error(out, "t.conf:1: ", "[sink.x]: missing required key 'type'"));
+	CHECK(has_error(out, "t.conf:4: ", "bad number '0' for 'port'"));
+	CHECK(has_error(out, "t.conf:5: ", "unknown key 'bogus' in [sink.x]"));
+	cfg_free(&c);
+	free(out);
+
+	out = NULL;
+	CHECK_EQ_INT(load("[sink.x]\ntype = nope\nport = 99999\npath = /p\n", &c, &out), -EINVAL);
+	CHECK_EQ_INT(count_lines(out), 2);
+	CHECK(has_error(out, "t.conf:2: ", "bad value 'nope' for 'type'"));
+	CHECK(has_error(out, "t.conf:3: ", "1..65535"));
+	cfg_free(&c);
+	free(out);
+}
+
+/* Errors come in line order, whichever step found them: a section's keys
+ * are checked when it ends, after the reader has seen the lines below. */
+static void test_order(void)
+{
+	static const char text[] = "[pulse.house]\n"
+				   "impulses_per_kwh = 0\n"
+				   "  what is this\n"
+				   "chip = c\n"
+				   "line = 1\n"
+				   "colour = red\n"
+				   "[daemon\n"
+				   "[sink.s]\n"
+				   "path = /x\n"
+				   "type = influxdb\n";
+	struct config c;
+	char *out = NULL;
+	const char *want[] = {"t.conf:2: ", "t.conf:3: ", "t.conf:6: ", "t.conf:7: ",
+			      "t.conf:8: ", "t.conf:8: ", "t.conf:9: "};
+	const char *l;
+	size_t i;
+
+	CHECK_EQ_INT(load(text, &c, &out), -EINVAL);
+	CHECK_EQ_INT(count_lines(out), 7);
+	for (i = 0, l = out; i < sizeof(want) / sizeof(want[0]) && l && *l; i++) {
+		if (strncmp(l, want[i], strlen(want[i])))
+			fprintf(stderr, "line %zu: want %s..., got:\n%s", i, want[i], out);
+		CHECK(!strncmp(l, want[i], strlen(want[i])));
+		l = strchr(l, '\n');
+		l = l ? l + 1 : NULL;
+	}
+	cfg_free(&c);
+	free(out);
+}
+
+static void test_size(void)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t v;
+	} t[] = {
+		{"4096", 0, 4096},
+		{"4096B", 0, 4096},
+		{"64KiB", 0, 65536},
+		{"64 KiB", 0, 65536},
+		{"1.5GB", 0, 1500000000},
+		{"256MB", 0, 256000000},
+		{"8MiB", 0, 8 << 20},
+		{"1GiB", 0, 1 << 30},
+		{"2KB", 0, 2000},
+		{"0.5KiB", 0, 512},
+		{"1e3", -EINVAL, 0},
+		{"0x10", -EINVAL, 0},
+		{"1.", -EINVAL, 0},
+		{".5MB", -EINVAL, 0},
+		{"-1", -EINVAL, 0},
+		{"", -EINVAL, 0},
+		{"1mb", -EINVAL, 0},
+		{"1 TB", -EINVAL, 0},
+		{"99999999999GiB", -EINVAL, 0},
+		{"inf", -EINVAL, 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = 42;
+		int rc = cfg_parse_size(t[i].s, &v);
+
+		if (rc != t[i].rc)
+			fprintf(stderr, "size '%s': rc %d\n", t[i].s, rc);
+		CHECK_EQ_INT(rc, t[i].rc);
+		CHECK_EQ_INT(v, rc ? 42 : t[i].v);
+	}
+}
+
+/* ------------------------------------------------ --defaults */
+
+static char *defaults_text(void)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		exit(1);
+	cfg_print_defaults(f);
+	fclose(f);
+	return text;
+}
+
+/* "key" of a "key = value" line (after its ';', if any), or "" */
+static void key_of(const char *line, char *key, size_t len)
+{
+	size_t n = 0;
+
+	if (line[0] >= 'a' && line[0] <= 'z') {
+		n = strspn(line, "abcdefghijklmnopqrstuvwxyz0123456789_");
+		if (line[n + strspn(line + n, " ")] != '=')
+			n = 0;
+	}
+	snprintf(key, len, "%.*s", (int)n, line);
+}
+
+struct choice {
+	const char *title, *key;
+	const char *value; /* NULL: left commented out */
+};
+
+/* The --defaults text with the headers and keys uncommented, but for the
+ * choices: what a user would do who takes what they need. */
+static char *uncomment(const char *text, const struct choice *ch, size_t nch)
+{
+	char *res = NULL, title[128] = "", key[64];
+	const char *l, *nl;
+	size_t len, i;
+	FILE *f = open_memstream(&res, &len);
+
+	if (!f)
+		exit(1);
+	for (l = text; *l; l = nl) {
+		nl = strchr(l, '\n');
+		nl = nl ? nl + 1 : l + strlen(l);
+		if (!strncmp(l, ";[", 2) || l[0] == '[') {
+			const char *h = l[0] == ';' ? l + 1 : l;
+
+			snprintf(title, sizeof(title), "%.*s", (int)(strchr(h, ']') + 1 - h), h);
+			fwrite(h, 1, (size_t)(nl - h), f);
+			continue;
+		}
+		*key = '\0';
+		if (l[0] == ';')
+			key_of(l + 1, key, sizeof(key));
+		if (!*key) {
+			fwrite(l, 1, (size_t)(nl - l), f);
+			continue;
+		}
+		for (i = 0; i < nch; i++)
+			if (!strcmp(ch[i].title, title) && !strcmp(ch[i].key, key))
+				break;
+		if (i == nch)
+			fwrite(l + 1, 1, (size_t)(nl - l - 1), f);
+		else if (ch[i].value)
+			fprintf(f, "%s = %s\n", key, ch[i].value);
+		else
+			fwrite(l, 1, (size_t)(nl - l), f);
+	}
+	fclose(f);
+	return res;
+}
+
+/* How many of `keys` are not listed as ";key = ..." between the header
+ * `head` (with its newlines) and the next section; all of them when the
+ * header is missing. */
+static int keys_missing(const char *text, const char *head, const struct cfg_key *keys)
+{
+	const char *sect = strstr(text, head), *end;
+	char want[128];
+	size_t len = 0;
+	int missing = 0;
+
+	if (sect) {
+		sect += strlen(head) - 1;
+		for (end = sect + 1; *end; end++)
+			if (end[-1] == '\n' &&
+			    (end[0] == '[' || !strncmp(end, ";[", 2) || !strncmp(end, "; ====", 6)))
+				break;
+		len = (size_t)(end - sect);
+	}
+	for (; keys->name; keys++) {
+		snprintf(want, sizeof(want), "\n;%s ", keys->name);
+		if (sect && memmem(sect, len, want, strlen(want)))
+			continue;
+		fprintf(stderr, "--defaults: no '%s' under %s", keys->name, head + 1);
+		missing++;
+	}
+	return missing;
+}
+
+static void test_print_defaults(void)
+{
+	/* a GPIO meter, InfluxDB 1.x, MQTT as JSON */
+	static const struct choice gpio[] = {
+		{"[pulse.house]", "replay", NULL},  {"[pulse.house]", "speed", NULL},
+		{"[pulse.house]", "loop", NULL},    {"[pulse.house]", "min_pulse", NULL},
+		{"[sink.influxdb]", "org", NULL},   {"[sink.influxdb]", "bucket", NULL},
+		{"[sink.influxdb]", "token", NULL}, {"[sink.mqtt]", "pico_host", NULL},
+	};
+	/* a replayed meter, InfluxDB 2.x, MQTT in the Pico's shape */
+	static const struct choice replay[] = {
+		{"[pulse.house]", "chip", NULL},
+		{"[pulse.house]", "line", NULL},
+		{"[pulse.house]", "min_pulse_ms", NULL},
+		{"[sink.influxdb]", "database", NULL},
+		{"[sink.influxdb]", "retention_policy", NULL},
+		{"[sink.influxdb]", "username", NULL},
+		{"[sink.influxdb]", "password", NULL},
+		{"[sink.mqtt]", "format", "pico"},
+	};
+	const struct cfg_kind *const *kp;
+	const struct cfg_type *const *t;
+	char *text = defaults_text(), *u, *out = NULL, want[128], *l;
+	struct config c;
+
+	/* as printed: it loads, and every line fits */
+	CHECK_EQ_INT(load(text, &c, &out), 0);
+	CHECK(out && !*out);
+	cfg_free(&c);
+	free(out);
+	for (l = text; *l; l = strchr(l, '\n') + 1)
+		CHECK(strcspn(l, "\n") <= 79);
+
+	/* every key of every table, commented out, in its section */
+	for (kp = cfg_kinds; *kp; kp++) {
+		snprintf(want, sizeof(want), "%s[%s%s%s]\n", (*kp)->single ? "\n" : "\n;",
+			 (*kp)->name, (*kp)->single ? "" : ".",
+			 (*kp)->single ? ""
+				       : ((*kp)->types ? (*kp)->types[0]->name : (*kp)->example));
+		CHECK_EQ_INT(keys_missing(text, want, (*kp)->keys), 0);
+		for (t = (*kp)->types; t && *t; t++) {
+			snprintf(want, sizeof(want), "\n;[%s.%s]\n", (*kp)->name, (*t)->name);
+			CHECK_EQ_INT(keys_missing(text, want, (*t)->keys), 0);
+		}
+	}
+
+	/* uncommented sensibly, it is a configuration with every kind */
+	u = uncomment(text, gpio, sizeof(gpio) / sizeof(gpio[0]));
+	out = NULL;
+	CHECK_EQ_INT(load(u, &c, &out), 0);
+	if (out && *out)
+		fprintf(stderr, "--defaults, uncommented (gpio):\n%s", out);
+	CHECK_EQ_INT(c.npulses, 1);
+	CHECK_EQ_INT(c.nsinks, 4);
+	if (c.npulses == 1 && c.nsinks == 4) {
+		CHECK(!strcmp(c.pulses[0].name, "house") && !strcmp(c.pulses[0].chip, "gpiochip0"));
+		CHECK(c.sinks[0].type == CFG_SINK_INFLUXDB &&
+		      !strcmp(c.sinks[0].database, "powerd"));
+		CHECK(c.sinks[1].type == CFG_SINK_FILE && c.sinks[1].path[0]);
+		CHECK(c.sinks[2].type == CFG_SINK_MQTT && c.sinks[2].format == CFG_MQTT_JSON);
+		CHECK(c.sinks[3].type == CFG_SINK_CLOUDWATCH && c.sinks[3].namespace_[0]);
+		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
+				   "username password ca_file path port client_id namespace region "
+				   "endpoint profile credentials_file ");
+	}
+	cfg_free(&c);
+	free(out);
+	free(u);
+
+	u = uncomment(text, replay, sizeof(replay) / sizeof(replay[0]));
+	out = NULL;
+	CHECK_EQ_INT(load(u, &c, &out), 0);
+	if (out && *out)
+		fprintf(stderr, "--defaults, uncommented (replay):\n%s", out);
+	if (c.npulses == 1 && c.nsinks == 4) {
+		CHECK(c.pulses[0].replay[0] && !c.pulses[0].chip[0]);
+		CHECK(!strcmp(c.sinks[0].bucket, "power"));
+		CHECK(c.sinks[2].format == CFG_MQTT_PICO && c.sinks[2].pico_host[0]);
+	}
+	cfg_free(&c);
+	free(out);
+	free(u);
+	free(text);
+}
+
+/* ------------------------------------------------ examples/powerd.conf */
+
+/* The example documents exactly the keys of the tables: each in a section of
+ * its kind (and of its type), commented out or not, as ";key = value". */
+static void test_example(void)
+{
+	const char *path = "examples/powerd.conf";
+	FILE *f = fopen(path, "r");
+	char line[512], key[64], title[128] = "", seen[4096] = " ";
+	const struct cfg_kind *kind = NULL, *const * kp;
+	const struct cfg_type *type = NULL, *const * t;
+	const struct cfg_key *k;
+	struct {
+		unsigned line;
+		char key[64];
+	} pend[64];
+	size_t npend = 0, i;
+	unsigned lineno = 0;
+	int bad = 0;
+
+	CHECK(f != NULL); /* run from the repository root */
+	if (!f)
+		return;
+	for (;;) {
+		bool more = fgets(line, sizeof(line), f) != NULL;
+		char *h = line[0] == ';' ? line + 1 : line;
+
+		lineno++;
+		/* a section's keys are known once its type is */
+		if (!more || h[0] == '[') {
+			for (i = 0; kind && i < npend; i++) {
+				char mark[200];
+
+				k = cfg_key_find(kind, type, pend[i].key);
+				if (!k && !(kind->types && !strcmp(pend[i].key, kind->type_key))) {
+					fprintf(stderr, "%s:%u: '%s' is not a key of %s\n", path,
+						pend[i].line, pend[i].key, title);
+					bad++;
+					continue;
+				}
+				snprintf(mark, sizeof(mark), " %s%s%s.%s ", kind->name,
+					 k && cfg_key_find(kind, NULL, pend[i].key) ? "" : ":",
+					 k && cfg_key_find(kind, NULL, pend[i].key)
+						 ? ""
+						 : (type ? type->name : ""),
+					 pend[i].key);
+				if (!strstr(seen, mark) &&
+				    strlen(seen) + strlen(mark) < sizeof(seen))
+					strcat(seen, mark + 1);
+			}
+			npend = 0;
+			type = NULL;
+			kind = NULL;
+		}
+		if (!more)
+			break;
+		if (h[0] == '[') {
+			snprintf(title, sizeof(title), "%.*s", (int)strcspn(h, "]") + 1, h);
+			for (kp = cfg_kinds; *kp; kp++) {
+				size_t n = strlen((*kp)->name);
+
+				if (!strncmp(h + 1, (*kp)->name, n) && strchr("].", h[1 + n]))
+					kind = *kp;
+			}
+			if (!kind) {
+				fprintf(stderr, "%s:%u: unknown section %s\n", path, lineno, title);
+				bad++;
+			}
+			continue;
+		}
+		key_of(h, key, sizeof(key));
+		if (!*key || !kind)
+			continue;
+		if (kind->types && !strcmp(key, kind->type_key)) {
+			char *v = strchr(line, '=') + 1;
+
+			v += strspn(v, " ");
+			v[strcspn(v, " ;\n")] = '\0';
+			for (t = kind->types; *t; t++)
+				if (!strcmp((*t)->name, v))
+					type = *t;
+		}
+		if (npend < sizeof(pend) / sizeof(pend[0])) {
+			pend[npend].line = lineno;
+			snprintf(pend[npend].key, sizeof(pend[npend].key), "%s", key);
+			npend++;
+		}
+	}
+	fclose(f);
+	/* every key of every table */
+	for (kp = cfg_kinds; *kp; kp++) {
+		char mark[200];
+
+		for (k = (*kp)->keys; k->name; k++) {
+			snprintf(mark, sizeof(mark), " %s.%s ", (*kp)->name, k->name);
+			if (!strstr(seen, mark)) {
+				fprintf(stderr, "%s: does not document [%s] '%s'\n", path,
+					(*kp)->name, k->name);
+				bad++;
+			}
+		}
+		for (t = (*kp)->types; t && *t; t++) {
+			for (k = (*t)->keys; k->name; k++) {
+				snprintf(mark, sizeof(mark), " %s:%s.%s ", (*kp)->name, (*t)->name,
+					 k->name);
+				if (!strstr(seen, mark)) {
+					fprintf(stderr, "%s: does not document [%s] %s = %s '%s'\n",
+						path, (*kp)->name, (*kp)->type_key, (*t)->name,
+						k->name);
+					bad++;
+				}
+			}
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
 	test_good();
@@ -574,5 +1190,12 @@ int main(void)
 	test_duration();
 	test_bool();
 	test_file();
+	test_tables();
+	test_sinks();
+	test_sink_without_type();
+	test_order();
+	test_size();
+	test_print_defaults();
+	test_example();
 	return check_result();
 }

@@ -1,0 +1,324 @@
+/* What the key tables say about themselves: `powerd --defaults` (every kind
+ * and key with its default and doc, as a commented INI file) and the lint
+ * that keeps every table fit for the parser and for that output. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_table.h"
+
+#define DOC_WIDTH 79 /* the comments of --defaults */
+
+/* `text` as "; " comment lines of at most DOC_WIDTH columns. */
+static void wrap(FILE *out, const char *text)
+{
+	const char *p = text, *end, *brk;
+
+	while (*p) {
+		end = p + strlen(p);
+		if (end - p > DOC_WIDTH - 2) {
+			end = p + DOC_WIDTH - 2;
+			for (brk = end; brk > p && *brk != ' '; brk--)
+				;
+			if (brk > p)
+				end = brk;
+			else /* one long word: as it is */
+				end = p + strcspn(p, " ");
+		}
+		fprintf(out, "; %.*s\n", (int)(end - p), p);
+		p = end;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+static const char *path_role(unsigned flags)
+{
+	switch (flags & CFG_PATH) {
+	case CFG_FILE_READ:
+		return "a file powerd reads";
+	case CFG_FILE_WRITE:
+		return "a file powerd appends to";
+	case CFG_DIR_WRITE:
+		return "a directory powerd creates and writes into";
+	case CFG_SOCKET:
+		return "a socket powerd creates";
+	}
+	return "";
+}
+
+static void add_part(char *buf, size_t len, const char *part)
+{
+	size_t n = strlen(buf);
+
+	if (*part && n < len)
+		snprintf(buf + n, len - n, "%s%s", n ? "; " : "", part);
+}
+
+/* "doc (required; 1..1000000)" then ";key = value". */
+static void print_key(FILE *out, const struct cfg_key *k, int width)
+{
+	char facts[512] = "", what[256], doc[1024];
+
+	if (k->flags & CFG_REQUIRED)
+		add_part(facts, sizeof(facts), "required");
+	k->type->describe(k, what, sizeof(what));
+	add_part(facts, sizeof(facts), what);
+	add_part(facts, sizeof(facts), path_role(k->flags));
+	snprintf(doc, sizeof(doc), *facts ? "%s (%s)" : "%s", k->doc, facts);
+	doc[0] = (char)toupper((unsigned char)doc[0]);
+	wrap(out, doc);
+	if (k->def)
+		fprintf(out, ";%-*s = %s\n", width, k->name, k->def);
+	else
+		fprintf(out, ";%-*s = %s ; e.g.\n", width, k->name, k->example);
+}
+
+static int key_width(const struct cfg_key *keys, int w)
+{
+	for (; keys && keys->name; keys++)
+		if ((int)strlen(keys->name) > w)
+			w = (int)strlen(keys->name);
+	return w;
+}
+
+static void print_keys(FILE *out, const struct cfg_key *keys, int width)
+{
+	for (; keys && keys->name; keys++)
+		print_key(out, keys, width);
+}
+
+static void print_types(FILE *out, const struct cfg_kind *k)
+{
+	const struct cfg_type *const *t;
+	char choices[256] = "", doc[512];
+	int width = key_width(k->keys, (int)strlen(k->type_key));
+
+	for (t = k->types; *t; t++) {
+		size_t n = strlen(choices);
+
+		snprintf(choices + n, sizeof(choices) - n, "%s%s", t == k->types ? "" : " | ",
+			 (*t)->name);
+		width = key_width((*t)->keys, width);
+	}
+	for (t = k->types; *t; t++) {
+		fprintf(out, "\n;[%s.%s]\n", k->name, (*t)->name);
+		snprintf(doc, sizeof(doc), "%s (required; %s)", k->type_doc, choices);
+		doc[0] = (char)toupper((unsigned char)doc[0]);
+		wrap(out, doc);
+		fprintf(out, ";%-*s = %s\n", width, k->type_key, (*t)->name);
+		if (t == k->types) {
+			fprintf(out, "; -- the keys every [%s.NAME] takes, whatever its %s:\n",
+				k->name, k->type_key);
+			print_keys(out, k->keys, width);
+		} else {
+			fprintf(out, "; -- the keys every [%s.NAME] takes: as in [%s.%s] above\n",
+				k->name, k->name, k->types[0]->name);
+		}
+		snprintf(doc, sizeof(doc), "-- the keys of %s = %s: %s", k->type_key, (*t)->name,
+			 (*t)->doc);
+		wrap(out, doc);
+		print_keys(out, (*t)->keys, width);
+	}
+}
+
+static void print_kind(FILE *out, const struct cfg_kind *k)
+{
+	char doc[1024];
+
+	fprintf(out,
+		"\n; ================================================================ [%s%s]\n",
+		k->name, k->single ? "" : ".NAME");
+	if (k->single)
+		snprintf(doc, sizeof(doc), "%s.", k->doc);
+	else
+		snprintf(doc, sizeof(doc),
+			 "%s.  Any number of them; NAME is 1 to %d of A-Z a-z 0-9 _ -.", k->doc,
+			 CFG_NAME_MAX - 1);
+	wrap(out, doc);
+	if (k->types) {
+		snprintf(doc, sizeof(doc),
+			 "Its keys depend on its %s: below is one example section per %s, the "
+			 "first with the keys every %s takes.",
+			 k->type_key, k->type_key, k->name);
+		wrap(out, doc);
+		print_types(out, k);
+		return;
+	}
+	if (k->single)
+		fprintf(out, "[%s]\n", k->name);
+	else
+		fprintf(out, ";[%s.%s]\n", k->name, k->example);
+	print_keys(out, k->keys, key_width(k->keys, 0));
+}
+
+void cfg_print_defaults(FILE *out)
+{
+	const struct cfg_kind *const *k;
+
+	fprintf(out,
+		"; powerd %s: every section and key, with its default (powerd --defaults)\n"
+		";\n"
+		"; Keys are commented out (\";key = value\"): to set one, remove its ';' and\n"
+		"; that of its section's header.  A key whose line ends in \"; e.g.\" has no\n"
+		"; default (it is required, or optional): its value is an example.\n"
+		"; `powerd --check -c FILE` lists every error as FILE:LINE.\n"
+		";\n"
+		"; INI: a section per object, [KIND] or [KIND.NAME]; \"key = value\"; a\n"
+		"; comment starts a line with ';' or '#', or follows a value after a blank.\n"
+		"; Lines are at most 198 characters.  Durations: 250ms, 1.5s, 5min, 2h.\n"
+		"; Sizes: 4096, 64KiB, 256MB, 1GB.  Booleans: yes/no, true/false, on/off, 1/0.\n",
+		POWERD_VERSION);
+	for (k = cfg_kinds; *k; k++)
+		print_kind(out, *k);
+}
+
+/* ------------------------------------------------ the lint */
+
+struct lint {
+	FILE *errs;
+	int problems;
+};
+
+__attribute__((format(printf, 2, 3))) static void lint_report(struct lint *l, const char *fmt, ...)
+{
+	va_list ap;
+
+	l->problems++;
+	if (!l->errs)
+		return;
+	fprintf(l->errs, "config tables: ");
+	va_start(ap, fmt);
+	vfprintf(l->errs, fmt, ap);
+	va_end(ap);
+	fputc('\n', l->errs);
+}
+
+static bool name_chars(const char *s)
+{
+	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(s);
+}
+
+/* A value of key k, as the parser would take it. */
+static void lint_value(struct lint *l, const char *where, const struct cfg_key *k, const char *what,
+		       const char *v)
+{
+	union {
+		int64_t i;
+		double d;
+		char s[8192];
+	} field;
+	char why[256];
+
+	if (k->size > sizeof(field)) {
+		lint_report(l, "%s: '%s' has a field of %zu bytes", where, k->name, k->size);
+		return;
+	}
+	if (k->type->parse(k, v, &field, why, sizeof(why)))
+		lint_report(l, "%s: the %s '%s' of '%s' does not pass: %s", where, what, v, k->name,
+			    why);
+}
+
+static void lint_keys(struct lint *l, const struct cfg_kind *kind, const struct cfg_type *t)
+{
+	const struct cfg_key *keys = t ? t->keys : kind->keys, *k, *o;
+	char where[128];
+
+	if (t)
+		snprintf(where, sizeof(where), "[%s.NAME] %s = %s", kind->name, kind->type_key,
+			 t->name);
+	else
+		snprintf(where, sizeof(where), "[%s]", kind->name);
+	if (!keys) {
+		lint_report(l, "%s: no key table", where);
+		return;
+	}
+	for (k = keys; k->name; k++) {
+		if (!name_chars(k->name))
+			lint_report(l, "%s: bad key name '%s'", where, k->name);
+		if (!k->type || !k->type->parse || !k->type->describe) {
+			lint_report(l, "%s: '%s' has no value type", where, k->name);
+			continue;
+		}
+		if (!k->doc || !*k->doc || strchr(k->doc, '\n'))
+			lint_report(l, "%s: '%s' needs a one-line doc", where, k->name);
+		if (k->type->size ? k->size != k->type->size : k->size < 2)
+			lint_report(l, "%s: '%s': a field of %zu bytes for a %s", where, k->name,
+				    k->size, k->type->noun);
+		if (k->offset + k->size > kind->size)
+			lint_report(l, "%s: '%s' lies outside the section's struct", where,
+				    k->name);
+		if ((k->flags & CFG_PATH) & ((k->flags & CFG_PATH) - 1))
+			lint_report(l, "%s: '%s' has more than one path role", where, k->name);
+		if (k->type == &cfg_enum && (!k->choices || !k->choices->name))
+			lint_report(l, "%s: '%s' has no choices", where, k->name);
+		if ((k->flags & CFG_REQUIRED) && k->def)
+			lint_report(l, "%s: '%s' is required and has a default", where, k->name);
+		if (!k->def && !k->example)
+			lint_report(l, "%s: '%s' needs a default or an example", where, k->name);
+		if (k->def)
+			lint_value(l, where, k, "default", k->def);
+		if (k->example)
+			lint_value(l, where, k, "example", k->example);
+		if (kind->type_key && !strcmp(k->name, kind->type_key))
+			lint_report(l, "%s: '%s' is the type key", where, k->name);
+		if (t && cfg_key_find(kind, NULL, k->name))
+			lint_report(l, "%s: '%s' is also a key of every [%s]", where, k->name,
+				    kind->name);
+		for (o = keys; o < k; o++) {
+			if (!strcmp(o->name, k->name))
+				lint_report(l, "%s: '%s' twice", where, k->name);
+			/* An alias: one field, one default. */
+			if (o->offset == k->offset && (o->size != k->size || (o->def && k->def)))
+				lint_report(l,
+					    "%s: '%s' and '%s' share a field but not its size, or "
+					    "both have a default",
+					    where, o->name, k->name);
+		}
+	}
+}
+
+int cfg_tables_check(FILE *errs)
+{
+	const struct cfg_kind *const *kp, *const *kq, *k;
+	const struct cfg_type *const *t, *const *u;
+	struct lint l = {errs, 0};
+
+	for (kp = cfg_kinds; *kp; kp++) {
+		k = *kp;
+		if (!k->name || !name_chars(k->name) || !k->doc || !*k->doc) {
+			lint_report(&l, "a kind needs a name of a-z 0-9 _ and a doc");
+			continue;
+		}
+		for (kq = cfg_kinds; kq < kp; kq++)
+			if (!strcmp((*kq)->name, k->name))
+				lint_report(&l, "[%s] twice", k->name);
+		if (k->size < sizeof(struct cfg_head) || (!k->single && !k->count_at))
+			lint_report(&l, "[%s]: needs CFG_SINGLE() or CFG_NAMED()", k->name);
+		if (!k->single && !k->types && !k->example)
+			lint_report(&l, "[%s]: needs an example NAME", k->name);
+		lint_keys(&l, k, NULL);
+		if (!k->types)
+			continue;
+		if (!k->type_key || !name_chars(k->type_key) || !k->type_doc || !k->types[0] ||
+		    k->type_at + sizeof(int) > k->size)
+			lint_report(&l,
+				    "[%s]: a typed kind needs type_key, type_doc, type_at and "
+				    "types",
+				    k->name);
+		for (t = k->types; *t; t++) {
+			if (!(*t)->name || !name_chars((*t)->name) || !(*t)->doc) {
+				lint_report(&l, "[%s]: a type needs a name and a doc", k->name);
+				continue;
+			}
+			for (u = k->types; u < t; u++)
+				if (!strcmp((*u)->name, (*t)->name) || (*u)->value == (*t)->value)
+					lint_report(&l, "[%s]: type %s twice", k->name, (*t)->name);
+			lint_keys(&l, k, *t);
+		}
+	}
+	return l.problems;
+}
