@@ -1,7 +1,8 @@
 /* The environment checks of `powerd --check` (check.h).  Each check says
  * what the daemon would do with the path and why that would fail: a
  * state_dir that is a file or on a read-only file system, a replay file
- * that is missing or not a regular file, a file sink that is a directory.
+ * that is missing or not a regular file, a file sink that is a directory, a
+ * JSON source's directory that is missing.
  * Which keys are paths, and what the daemon does with each, the key tables
  * say (config_table.h), so a new kind's paths are checked as they are. */
 #include <errno.h>
@@ -134,6 +135,28 @@ static int check_readable(const char *path, char *why, size_t n)
 	return 0;
 }
 
+/* A directory the daemon lists and reads files from (a JSON source): it is
+ * never created, so it must exist. */
+static int check_dir_readable(const char *path, char *why, size_t n)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) < 0) {
+		snprintf(why, n, "%s", strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		snprintf(why, n, "is %s, not a directory",
+			 S_ISREG(sb.st_mode) ? "a file" : check_kind(sb.st_mode));
+		return -ENOTDIR;
+	}
+	if (access(path, R_OK | X_OK) < 0) {
+		snprintf(why, n, "cannot list it: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /* A file the daemon appends to (the file sink): it, or its directory. */
 static int check_writable(const char *path, char *why, size_t n)
 {
@@ -204,6 +227,10 @@ static void check_key(struct check *c, const struct cfg_kind *k, const void *obj
 		break;
 	case CFG_FILE_READ:
 		if (check_readable(path, why, sizeof(why)))
+			check_report(c, h->line_no, "%s: %s %s: %s", title, key->name, path, why);
+		break;
+	case CFG_DIR_READ:
+		if (check_dir_readable(path, why, sizeof(why)))
 			check_report(c, h->line_no, "%s: %s %s: %s", title, key->name, path, why);
 		break;
 	case CFG_FILE_WRITE:

@@ -38,13 +38,13 @@ _Static_assert(sizeof(enum cfg_edge) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_bias) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_fsync) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_mqtt_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_json_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_json_after) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_json_time) == sizeof(int), "enum size");
 
 /* The kinds of section, in the order --defaults prints them. */
 const struct cfg_kind *const cfg_kinds[] = {
-	&powerd_conf,
-	&pulse_conf,
-	&sink_conf,
-	NULL,
+	&powerd_conf, &pulse_conf, &source_json_conf, &sink_conf, NULL,
 };
 
 /* ---------------------------------------------------------------- values */
@@ -989,6 +989,19 @@ static void section_start(struct parser *p, const char *title)
 			report(p, s->line, "duplicate section %s (first at line %u)", s->title,
 			       first);
 			s->scratch = true;
+		}
+		for (kp = cfg_kinds; *kp && !first && k->names; kp++) {
+			if (*kp == k || (*kp)->single || !(*kp)->names ||
+			    strcmp((*kp)->names, k->names))
+				continue;
+			first = sect_find(p->cfg, *kp, name);
+			if (first) {
+				report(p, s->line,
+				       "%s: the name '%s' is taken by [%s.%s] (line %u): %s names "
+				       "are unique across kinds",
+				       s->title, name, (*kp)->name, name, first, k->names);
+				s->scratch = true;
+			}
 		}
 	}
 	if (!s->scratch && name)

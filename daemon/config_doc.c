@@ -46,6 +46,8 @@ static const char *path_role(unsigned flags)
 		return "a directory powerd creates and writes into";
 	case CFG_SOCKET:
 		return "a socket powerd creates";
+	case CFG_DIR_READ:
+		return "a directory powerd reads";
 	}
 	return "";
 }
@@ -298,6 +300,8 @@ int cfg_tables_check(FILE *errs)
 				lint_report(&l, "[%s] twice", k->name);
 		if (k->size < sizeof(struct cfg_head) || (!k->single && !k->count_at))
 			lint_report(&l, "[%s]: needs CFG_SINGLE() or CFG_NAMED()", k->name);
+		if (k->single && k->names)
+			lint_report(&l, "[%s]: a kind without NAMEs shares none", k->name);
 		if (!k->single && !k->types && !k->example)
 			lint_report(&l, "[%s]: needs an example NAME", k->name);
 		lint_keys(&l, k, NULL);

@@ -156,7 +156,13 @@ int main(int argc, char **argv)
 		/* Also what the file names: a check that passes a state_dir the
 		 * daemon cannot write would only move the error to the start. */
 		r = check_environment(&cfg, stderr);
-		if (r == 0)
+		if (r == 0 && cfg.njson)
+			printf("%s: configuration OK (%zu meter%s, %zu JSON director%s, %zu "
+			       "sink%s)\n",
+			       path, cfg.npulses, cfg.npulses == 1 ? "" : "s", cfg.njson,
+			       cfg.njson == 1 ? "y" : "ies", cfg.nsinks,
+			       cfg.nsinks == 1 ? "" : "s");
+		else if (r == 0)
 			printf("%s: configuration OK (%zu meter%s, %zu sink%s)\n", path,
 			       cfg.npulses, cfg.npulses == 1 ? "" : "s", cfg.nsinks,
 			       cfg.nsinks == 1 ? "" : "s");

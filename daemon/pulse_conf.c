@@ -99,4 +99,5 @@ const struct cfg_kind pulse_conf = {
 	.keys = pulse_keys,
 	.check = pulse_check,
 	.example = "house",
+	.names = "source",
 };

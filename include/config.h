@@ -128,6 +128,31 @@ struct cfg_sink {
 	};
 };
 
+enum cfg_json_format { CFG_JSON_POINTS, CFG_JSON_FLAT };
+enum cfg_json_after { CFG_JSON_KEEP, CFG_JSON_DELETE, CFG_JSON_MOVE };
+enum cfg_json_time {
+	CFG_JSON_TIME_AUTO,
+	CFG_JSON_TIME_RFC3339,
+	CFG_JSON_TIME_UNIX,
+	CFG_JSON_TIME_UNIX_MS,
+	CFG_JSON_TIME_UNIX_US,
+	CFG_JSON_TIME_UNIX_NS
+};
+
+/* [json.NAME]: daemon/source_json_conf.c.  A source: its NAME is unique
+ * among every kind of source, not only among [json] sections. */
+struct cfg_json {
+	CFG_HEAD;
+	char path[PATH_MAX]; /* the directory read (done/ and failed/ under it) */
+	char pattern[128];   /* glob on file names */
+	enum cfg_json_format format;
+	enum cfg_json_after after; /* move: to PATH/done/ */
+	char time_key[64];	   /* "": points "time", flat the file's mtime */
+	enum cfg_json_time time_format;
+	uint64_t max_size;    /* bytes; larger files are refused */
+	char measurement[64]; /* flat: of the top-level scalars; "": NAME */
+};
+
 /* One member per section kind (config_table.h): the struct of a kind that
  * appears at most once, an array and its length for a named kind. */
 struct config {
@@ -135,6 +160,8 @@ struct config {
 	struct cfg_daemon daemon;
 	struct cfg_pulse *pulses;
 	size_t npulses;
+	struct cfg_json *json;
+	size_t njson;
 	struct cfg_sink *sinks;
 	size_t nsinks;
 };

@@ -59,6 +59,11 @@ extern const struct cfg_vtype cfg_bool;
 extern const struct cfg_vtype cfg_enum;
 /* uint64_t bytes from "4096", "64KiB", "256MB"; min..max in bytes. */
 extern const struct cfg_vtype cfg_size;
+/* A module may declare a value type of its own for a key whose text has a
+ * syntax (a list, a pattern): its parse checks the syntax, then stores the
+ * text with cfg_string.parse, so that length and emptiness are the same
+ * for every string. */
+
 struct cfg_choice {
 	const char *name;
 	int value;
@@ -72,7 +77,8 @@ enum {
 	CFG_FILE_WRITE = 1u << 5, /* appends to a file, created with its directory */
 	CFG_DIR_WRITE = 1u << 6,  /* creates a directory (and its parents) and writes into it */
 	CFG_SOCKET = 1u << 7,	  /* creates a Unix socket */
-	CFG_PATH = CFG_FILE_READ | CFG_FILE_WRITE | CFG_DIR_WRITE | CFG_SOCKET,
+	CFG_DIR_READ = 1u << 8,	  /* lists and reads an existing directory */
+	CFG_PATH = CFG_FILE_READ | CFG_FILE_WRITE | CFG_DIR_WRITE | CFG_SOCKET | CFG_DIR_READ,
 };
 
 struct cfg_key {
@@ -117,6 +123,9 @@ struct cfg_kind {
 	const struct cfg_key *keys; /* ends with {0} */
 	cfg_check_fn check;
 	const char *example; /* the NAME --defaults shows */
+	/* Kinds with the same `names` share one set of NAMEs: a [json.x] and a
+	 * [pulse.x] are refused, both being "source"s.  NULL: its own set. */
+	const char *names;
 	/* A kind whose keys depend on a type ([sink.NAME] type = influxdb): an
 	 * int field filled from the type key, required, and the types. */
 	const char *type_key;
@@ -142,6 +151,7 @@ extern const struct cfg_kind *const cfg_kinds[];
 
 extern const struct cfg_kind powerd_conf;      /* [daemon] */
 extern const struct cfg_kind pulse_conf;       /* [pulse.NAME] */
+extern const struct cfg_kind source_json_conf; /* [json.NAME] */
 extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
 extern const struct cfg_type sink_influx_conf; /* type = influxdb */
 extern const struct cfg_type sink_file_conf;

@@ -71,6 +71,7 @@ rc=$?
 [ $rc -eq 0 ] || fail "--defaults: exit $rc: $(cat "$out")"
 [ -s "$out" ] && fail "--defaults wrote to stderr: $(cat "$out")"
 grep -q '^;\[sink\.cloudwatch\]$' "$T/defaults.conf" || fail "--defaults: no [sink.cloudwatch]"
+grep -q '^;\[json\.inbox\]$' "$T/defaults.conf" || fail "--defaults: no [json.NAME]"
 "$POWERD" --check -c "$T/defaults.conf" >"$out" 2>&1 ||
 	fail "--defaults as printed does not pass --check: $(cat "$out")"
 
@@ -90,18 +91,21 @@ uncomment() {
 	{ print }' "$T/defaults.conf"
 }
 touch "$T/ca.pem" "$T/credentials" "$T/trace.txt"
+mkdir "$T/inbox"
 paths="[daemon] state_dir=$T/state,[daemon] socket=$T/run/powerd.sock,[daemon] listen=off"
 paths="$paths,[sink.influxdb] ca_file=$T/ca.pem,[sink.mqtt] ca_file=$T/ca.pem"
 paths="$paths,[sink.file] path=$T/out/samples.lp,[sink.cloudwatch] credentials_file=$T/credentials"
-uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host" \
+paths="$paths,[json.inbox] path=$T/inbox"
+uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host,[json.inbox] measurement" \
 	"$paths" >"$T/gpio.conf"
 "$POWERD" --check -c "$T/gpio.conf" >"$out" 2>&1 ||
 	fail "--defaults uncommented (GPIO meter, InfluxDB 1.x): $(cat "$out")"
-grep -q '1 meter, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
+grep -q '1 meter, 1 JSON directory, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
 uncomment "[pulse.house] chip,[pulse.house] line,[pulse.house] min_pulse_ms,[sink.influxdb] database,[sink.influxdb] retention_policy,[sink.influxdb] username,[sink.influxdb] password" \
-	"$paths,[pulse.house] replay=$T/trace.txt,[sink.mqtt] format=pico" >"$T/replay.conf"
+	"$paths,[pulse.house] replay=$T/trace.txt,[sink.mqtt] format=pico,[json.inbox] format=flat" \
+	>"$T/replay.conf"
 "$POWERD" --check -c "$T/replay.conf" >"$out" 2>&1 ||
-	fail "--defaults uncommented (replay, InfluxDB 2.x, pico): $(cat "$out")"
+	fail "--defaults uncommented (replay, InfluxDB 2.x, pico, flat JSON): $(cat "$out")"
 
 [ $fails -eq 0 ] || exit 1
 echo "ok: $nbad bad and the good configurations, --defaults"

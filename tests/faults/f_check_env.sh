@@ -4,9 +4,10 @@
 # 2, without hanging (a FIFO is never opened), and never pass what the
 # daemon then refuses: a state_dir that is a file or read-only, a missing or
 # non-regular replay file, a file sink that is a directory, a missing
-# ca_file, a listen address with a host name.  `localhost` and InfluxDB's
-# ca_file pass and work.  A second powerd on the same state_dir is refused
-# at start with the first one's pid, and the first one runs on.
+# ca_file, a JSON source's directory that is missing or a file, a listen
+# address with a host name.  `localhost` and InfluxDB's ca_file pass and
+# work.  A second powerd on the same state_dir is refused at start with the
+# first one's pid, and the first one runs on.
 set -u
 B=${1:-build}
 . tests/lib.sh
@@ -72,6 +73,15 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/ca.pem" 
 	-subj /CN=powerd-test >/dev/null 2>&1 || fail "openssl"
 conf cafile_ok "" "$METER[sink.i]\ntype = influxdb\nurl = https://127.0.0.1:1\ndatabase = x\nca_file = $T/ca.pem\n"
 want_ok cafile_ok
+
+# A JSON source's directory is read, never created: it must exist and be one.
+conf nojsondir "" "[json.in]\npath = $T/no-inbox\n"
+want_check nojsondir 6 "[json.in]: path $T/no-inbox: No such file or directory"
+conf jsonfile "" "[json.in]\npath = $T/afile\n"
+want_check jsonfile 6 "path $T/afile: is a file, not a directory"
+mkdir "$T/inbox"
+conf jsondir_ok "" "[json.in]\npath = $T/inbox\nafter = move\n"
+want_ok jsondir_ok
 
 LISTEN=pi-4.local:9480 conf hostname "" ""
 want_check hostname 4 "host names are not resolved"

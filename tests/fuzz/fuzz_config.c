@@ -34,6 +34,21 @@ static void check_accepted(const struct config *cfg)
 			if (!strcmp(cfg->pulses[j].name, m->name))
 				abort();
 	}
+	for (i = 0; i < cfg->njson; i++) {
+		const struct cfg_json *js = &cfg->json[i];
+
+		if (!js->name[0] || !js->path[0] || !js->pattern[0] || strchr(js->pattern, '/') ||
+		    js->max_size < 1024 || js->max_size > (1u << 30) ||
+		    (js->measurement[0] && js->format != CFG_JSON_FLAT))
+			abort();
+		/* source names are unique across kinds */
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg->json[j].name, js->name))
+				abort();
+		for (j = 0; j < cfg->npulses; j++)
+			if (!strcmp(cfg->pulses[j].name, js->name))
+				abort();
+	}
 	for (i = 0; i < cfg->nsinks; i++) {
 		const struct cfg_sink *k = &cfg->sinks[i];
 

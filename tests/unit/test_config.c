@@ -218,6 +218,9 @@ struct bad {
 #define FILESINK "[sink.f]\ntype = file\npath = /tmp/x.lp\n"
 #define INFLUX	 "[sink.i]\ntype = influxdb\nurl = http://127.0.0.1:8086\ndatabase = d\n"
 #define MQTT	 "[sink.m]\ntype = mqtt\n"
+#define JSON	 "[json.in]\npath = /tmp\n"
+#define FLAT	 JSON "format = flat\n"
+#define NAME32	 "abcdefghijklmnopqrstuvwxyz012345"
 
 static const struct bad bads[] = {
 	{"[daemon]\nfoo = 1\n", "t.conf:2: ", "unknown key 'foo' in [daemon]"},
@@ -351,6 +354,30 @@ static const struct bad bads[] = {
 	{"[sink.x!]\ntype = file\npath = /tmp/x\n", "t.conf:1: ", "bad section name"},
 	{"[sink]\ntype = file\n", "t.conf:1: ", "expected [sink.NAME]"},
 	{FILESINK FILESINK, "t.conf:4: ", "duplicate section [sink.f] (first at line 1)"},
+	/* JSON sources */
+	{"[json.in]\n", "t.conf:1: ", "[json.in]: missing required key 'path'"},
+	{JSON "pattern = a/*.json\n", "t.conf:3: ", "cannot contain '/'"},
+	{JSON "format = csv\n", "t.conf:3: ", "expected one of: points, flat"},
+	{JSON "after = rename\n", "t.conf:3: ", "expected one of: keep, delete, move"},
+	{JSON "time_format = unix_s\n",
+	 "t.conf:3: ", "expected one of: auto, rfc3339, unix, unix_ms, unix_us, unix_ns"},
+	{JSON "max_size = 1000\n", "t.conf:3: ", "must be 1024..1073741824 bytes"},
+	{JSON "max_size = 2GiB\n", "t.conf:3: ", "must be 1024..1073741824 bytes"},
+	{JSON "measurement = m\n",
+	 "t.conf:3: ", "'measurement' needs 'format = flat' in [json.in]"},
+	{FLAT "measurement = #m\n", "t.conf:4: ", "cannot start with '#'"},
+	{FLAT "measurement = " NAME32 "\n", "t.conf:4: ", "too long (at most 31 characters)"},
+	{"[json." NAME32 "]\npath = /tmp\nformat = flat\n", "t.conf:1: ",
+	 "NAME is too long to be the measurement (at most 31 characters): set 'measurement'"},
+	{FLAT "time_format = unix\n", "t.conf:4: ", "'time_format' needs 'time_key'"},
+	{JSON "replay = /tmp/x\n", "t.conf:3: ", "unknown key 'replay' in [json.in]"},
+	{"[json]\npath = /tmp\n", "t.conf:1: ", "expected [json.NAME]"},
+	/* source names are unique across kinds; a sink may share one */
+	{PULSE "[json.house]\npath = /tmp\n", "t.conf:5: ",
+	 "[json.house]: the name 'house' is taken by [pulse.house] (line 1): source names are "
+	 "unique across kinds"},
+	{"[json.house]\npath = /tmp\n" PULSE,
+	 "t.conf:3: ", "[pulse.house]: the name 'house' is taken by [json.house] (line 1)"},
 };
 
 static void test_bad(void)
@@ -735,9 +762,10 @@ static void test_sinks(void)
 	CHECK_EQ_INT(load("[daemon]\n[pulse.p]\nreplay = x\nimpulses_per_kwh = 1\n"
 			  "[sink.i]\ntype = influxdb\nurl = http://x\ndatabase = d\n"
 			  "[sink.f]\ntype = file\npath = /p\n[sink.m]\ntype = mqtt\n"
-			  "[sink.c]\ntype = cloudwatch\nnamespace = n\n",
+			  "[sink.c]\ntype = cloudwatch\nnamespace = n\n[json.j]\npath = /p\n",
 			  &c, &out),
 		     0);
+	CHECK_EQ_INT(c.njson, 1);
 	CHECK_EQ_INT(c.nsinks, 4);
 	check_defaults(&c, " replay impulses_per_kwh type url database path namespace ");
 	/* what those defaults are, spelled out once */
@@ -763,11 +791,57 @@ static void test_sinks(void)
 		CHECK_EQ_INT(k->max_age_ns, 14 * 24 * 3600 * SEC);
 		CHECK(!k->region[0] && !k->endpoint[0] && !k->credentials_file[0]);
 	}
+	if (c.njson == 1) {
+		const struct cfg_json *j = &c.json[0];
+
+		CHECK(!strcmp(j->name, "j") && j->line_no == 17 && !strcmp(j->path, "/p"));
+		CHECK(!strcmp(j->pattern, "*.json") && j->format == CFG_JSON_POINTS);
+		CHECK(j->after == CFG_JSON_KEEP && !j->time_key[0]);
+		CHECK(j->time_format == CFG_JSON_TIME_AUTO && j->max_size == 16 << 20);
+		CHECK(!j->measurement[0]);
+	}
 	cfg_free(&c);
 	free(out);
 	out = NULL;
 	CHECK_EQ_INT(load("", &c, &out), 0);
 	check_defaults(&c, "");
+	cfg_free(&c);
+	free(out);
+}
+
+static void test_json(void)
+{
+	static const char text[] =
+		"[json.inbox]\npath = /srv/in\npattern = message_*.json\n"
+		"format = flat\nafter = move\ntime_key = ts\n"
+		"time_format = unix_ms\nmax_size = 1KiB\nmeasurement = status\n"
+		"[json.b]\npath = /srv/b\nafter = delete\ntime_format = rfc3339\n"
+		"max_size = 1GiB\n"
+		"[json.c]\npath = /srv/c\nformat = flat\ntime_format = auto\n"
+		"[pulse.p]\nreplay = t\nimpulses_per_kwh = 1\n"
+		"[sink.inbox]\ntype = file\npath = /tmp/x\n";
+	const struct cfg_json *j;
+	struct config c;
+	char *out = NULL;
+
+	CHECK_EQ_INT(load(text, &c, &out), 0);
+	CHECK(out && !*out);
+	CHECK_EQ_INT(c.njson, 3);
+	CHECK_EQ_INT(c.npulses, 1);
+	CHECK_EQ_INT(c.nsinks, 1); /* a sink may have a source's name */
+	if (c.njson == 3) {
+		j = &c.json[0];
+		CHECK(!strcmp(j->name, "inbox") && j->line_no == 1 && !strcmp(j->path, "/srv/in"));
+		CHECK(!strcmp(j->pattern, "message_*.json") && j->format == CFG_JSON_FLAT);
+		CHECK(j->after == CFG_JSON_MOVE && !strcmp(j->time_key, "ts"));
+		CHECK(j->time_format == CFG_JSON_TIME_UNIX_MS && j->max_size == 1024);
+		CHECK(!strcmp(j->measurement, "status"));
+		j = &c.json[1];
+		CHECK(j->after == CFG_JSON_DELETE && j->time_format == CFG_JSON_TIME_RFC3339);
+		CHECK(j->max_size == 1 << 30 && j->format == CFG_JSON_POINTS);
+		j = &c.json[2];
+		CHECK(j->format == CFG_JSON_FLAT && j->time_format == CFG_JSON_TIME_AUTO);
+	}
 	cfg_free(&c);
 	free(out);
 }
@@ -980,10 +1054,11 @@ static void test_print_defaults(void)
 {
 	/* a GPIO meter, InfluxDB 1.x, MQTT as JSON */
 	static const struct choice gpio[] = {
-		{"[pulse.house]", "replay", NULL},  {"[pulse.house]", "speed", NULL},
-		{"[pulse.house]", "loop", NULL},    {"[pulse.house]", "min_pulse", NULL},
-		{"[sink.influxdb]", "org", NULL},   {"[sink.influxdb]", "bucket", NULL},
-		{"[sink.influxdb]", "token", NULL}, {"[sink.mqtt]", "pico_host", NULL},
+		{"[pulse.house]", "replay", NULL},     {"[pulse.house]", "speed", NULL},
+		{"[pulse.house]", "loop", NULL},       {"[pulse.house]", "min_pulse", NULL},
+		{"[sink.influxdb]", "org", NULL},      {"[sink.influxdb]", "bucket", NULL},
+		{"[sink.influxdb]", "token", NULL},    {"[sink.mqtt]", "pico_host", NULL},
+		{"[json.inbox]", "measurement", NULL},
 	};
 	/* a replayed meter, InfluxDB 2.x, MQTT in the Pico's shape */
 	static const struct choice replay[] = {
@@ -995,6 +1070,7 @@ static void test_print_defaults(void)
 		{"[sink.influxdb]", "username", NULL},
 		{"[sink.influxdb]", "password", NULL},
 		{"[sink.mqtt]", "format", "pico"},
+		{"[json.inbox]", "format", "flat"},
 	};
 	const struct cfg_kind *const *kp;
 	const struct cfg_type *const *t;
@@ -1039,8 +1115,11 @@ static void test_print_defaults(void)
 		CHECK(c.sinks[3].type == CFG_SINK_CLOUDWATCH && c.sinks[3].namespace_[0]);
 		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
 				   "username password ca_file path port client_id namespace region "
-				   "endpoint profile credentials_file ");
+				   "endpoint profile credentials_file time_key ");
 	}
+	CHECK_EQ_INT(c.njson, 1);
+	if (c.njson == 1)
+		CHECK(c.json[0].format == CFG_JSON_POINTS && !strcmp(c.json[0].time_key, "ts"));
 	cfg_free(&c);
 	free(out);
 	free(u);
@@ -1055,6 +1134,8 @@ static void test_print_defaults(void)
 		CHECK(!strcmp(c.sinks[0].bucket, "power"));
 		CHECK(c.sinks[2].format == CFG_MQTT_PICO && c.sinks[2].pico_host[0]);
 	}
+	if (c.njson == 1)
+		CHECK(c.json[0].format == CFG_JSON_FLAT && c.json[0].measurement[0]);
 	cfg_free(&c);
 	free(out);
 	free(u);
@@ -1192,6 +1273,7 @@ int main(void)
 	test_file();
 	test_tables();
 	test_sinks();
+	test_json();
 	test_sink_without_type();
 	test_order();
 	test_size();
