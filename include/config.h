@@ -124,6 +124,9 @@ struct cfg_sink {
 			char credentials_file[PATH_MAX]; /* "": ~/.aws/credentials */
 			char profile[128];		 /* "": $AWS_PROFILE, or "default" */
 			int64_t max_age_ns;		 /* older data is dropped */
+			/* As written, checked with cw_select_parse() (cw_select.h). */
+			char dimensions[256]; /* "all", "none" or "TAG, TAG" */
+			char metrics[2048];   /* "": every field; else "M.F -> NAME, M.F" */
 		};
 	};
 };

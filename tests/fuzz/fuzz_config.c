@@ -7,12 +7,15 @@
 #include <string.h>
 
 #include "config.h"
+#include "cw_select.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_accepted(const struct config *cfg)
 {
 	const struct cfg_daemon *d = &cfg->daemon;
+	struct cw_select sel;
+	char why[160];
 	size_t i, j;
 
 	if (d->edge_ring < 16 || d->edge_ring > 1048576 || (d->edge_ring & (d->edge_ring - 1)))
@@ -71,8 +74,12 @@ static void check_accepted(const struct config *cfg)
 				abort();
 			break;
 		case CFG_SINK_CLOUDWATCH:
-			if (!k->namespace_[0] || k->max_age_ns < 1000000000LL)
+			if (!k->namespace_[0] || k->max_age_ns < 1000000000LL || !k->dimensions[0])
 				abort();
+			/* what loads is what the sink understands */
+			if (cw_select_parse(&sel, k->metrics, k->dimensions, why, sizeof(why)))
+				abort();
+			cw_select_free(&sel);
 			break;
 		default:
 			abort();

@@ -220,6 +220,7 @@ struct bad {
 #define MQTT	 "[sink.m]\ntype = mqtt\n"
 #define JSON	 "[json.in]\npath = /tmp\n"
 #define FLAT	 JSON "format = flat\n"
+#define CW	 "[sink.c]\ntype = cloudwatch\nnamespace = n\n"
 #define NAME32	 "abcdefghijklmnopqrstuvwxyz012345"
 
 static const struct bad bads[] = {
@@ -378,6 +379,32 @@ static const struct bad bads[] = {
 	 "unique across kinds"},
 	{"[json.house]\npath = /tmp\n" PULSE,
 	 "t.conf:3: ", "[pulse.house]: the name 'house' is taken by [json.house] (line 1)"},
+	/* CloudWatch's dimensions and metrics, as cw_select.c reads them */
+	{CW "dimensions = meter,,phase\n", "t.conf:4: ",
+	 "bad value 'meter,,phase' for 'dimensions' in [sink.c]: want all, none or tag names at "
+	 "',phase'"},
+	{CW "dimensions = meter, meter\n", "t.conf:4: ", "tag 'meter' named twice"},
+	{CW "dimensions = met er\n", "t.conf:4: ", "want ',' between tag names at 'er'"},
+	{CW "dimensions = \"all\"\n", "t.conf:4: ", "want all, none or tag names"},
+	{CW "metrics = pulse\n", "t.conf:4: ",
+	 "bad value 'pulse' for 'metrics' in [sink.c]: want MEASUREMENT.FIELD [-> NAME] at "
+	 "'pulse'"},
+	{CW "metrics = .power_w\n", "t.conf:4: ", "want MEASUREMENT.FIELD [-> NAME]"},
+	{CW "metrics = pulse.\n", "t.conf:4: ", "want MEASUREMENT.FIELD [-> NAME]"},
+	{CW "metrics = pulse.pow\xc3\xa9r\n", "t.conf:4: ", "want ',' between metrics"},
+	{CW "metrics = pulse.power_w ->\n", "t.conf:4: ", "want a metric name"},
+	{CW "metrics = pulse.power_w -> a -> b\n",
+	 "t.conf:4: ", "want ',' between metrics at '-> b'"},
+	{CW "metrics = pulse.power_w, pulse.power_w -> p\n",
+	 "t.conf:4: ", "names a metric or a field twice"},
+	{CW "metrics = pulse.power_w -> x, pulse.energy_wh -> x\n",
+	 "t.conf:4: ", "names a metric or a field twice"},
+	{CW "metrics = pulse.power_w, a.b -> pulse_power_w\n",
+	 "t.conf:4: ", "names a metric or a field twice"},
+	{CW "metrics = a_b.c, a.b_c\n", "t.conf:4: ", "names a metric or a field twice"},
+	{MQTT "dimensions = all\n", "t.conf:3: ",
+	 "'dimensions' does not apply to type = mqtt in [sink.m]: it is a key of type = "
+	 "cloudwatch"},
 };
 
 static void test_bad(void)
@@ -709,7 +736,8 @@ static void test_sinks(void)
 		"ha_prefix = hap\n"
 		"[sink.c]\ntype = cloudwatch\nnamespace = ns\nregion = eu-west-1\n"
 		"endpoint = http://127.0.0.1:1\nprofile = p\ncredentials_file = /tmp/cred\n"
-		"max_age = 1h\n";
+		"max_age = 1h\ndimensions =  meter , phase.L1\n"
+		"metrics = pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y\n";
 	const struct cfg_sink *k;
 	struct config c;
 	char *out = NULL;
@@ -754,6 +782,9 @@ static void test_sinks(void)
 	CHECK(!strcmp(k->region, "eu-west-1") && !strcmp(k->endpoint, "http://127.0.0.1:1"));
 	CHECK(!strcmp(k->profile, "p") && !strcmp(k->credentials_file, "/tmp/cred"));
 	CHECK_EQ_INT(k->max_age_ns, 3600 * SEC);
+	/* stored as written, for the sink to parse */
+	CHECK(!strcmp(k->dimensions, "meter , phase.L1"));
+	CHECK(!strcmp(k->metrics, "pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y"));
 	cfg_free(&c);
 	free(out);
 
@@ -790,6 +821,7 @@ static void test_sinks(void)
 		k = &c.sinks[3];
 		CHECK_EQ_INT(k->max_age_ns, 14 * 24 * 3600 * SEC);
 		CHECK(!k->region[0] && !k->endpoint[0] && !k->credentials_file[0]);
+		CHECK(!strcmp(k->dimensions, "all") && !k->metrics[0]);
 	}
 	if (c.njson == 1) {
 		const struct cfg_json *j = &c.json[0];
@@ -1115,7 +1147,7 @@ static void test_print_defaults(void)
 		CHECK(c.sinks[3].type == CFG_SINK_CLOUDWATCH && c.sinks[3].namespace_[0]);
 		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
 				   "username password ca_file path port client_id namespace region "
-				   "endpoint profile credentials_file time_key ");
+				   "endpoint profile credentials_file metrics time_key ");
 	}
 	CHECK_EQ_INT(c.njson, 1);
 	if (c.njson == 1)
