@@ -1,13 +1,13 @@
 /* The key tables: how a section kind, or a sink type, declares its keys.
  *
  * Each kind ([daemon], [pulse.NAME], [sink.NAME], ...) and each sink type
- * has one table in its own file (daemon/KIND_conf.c, daemon/sink_TYPE_conf.c)
- * with every key: name, value type, field, range, default and a one-line
- * doc.  config.c reads all of them the same way: defaults, parsing, ranges,
- * duplicates, unknown and required keys, `powerd --defaults`; check.c walks
- * them for the paths `--check` looks at.  The tables are in the shared
- * library (they need nothing but this header), so every tool that parses a
- * configuration knows every kind.
+ * has one table in its own file (daemon/KIND_conf.c or source_KIND_conf.c,
+ * daemon/sink_TYPE_conf.c) with every key: name, value type, field, range,
+ * default and a one-line doc.  config.c reads all of them the same way:
+ * defaults, parsing, ranges, duplicates, unknown and required keys,
+ * `powerd --defaults`; check.c walks them for the paths `--check` looks at.
+ * The tables are in the shared library (they need nothing outside it), so
+ * every tool that parses a configuration knows every kind.
  *
  * A new kind: its struct (starting with CFG_HEAD) and a member for it in
  * struct config (config.h), a table file with a `struct cfg_kind`, one line
