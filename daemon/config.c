@@ -824,6 +824,34 @@ static const struct cfg_key *entry_key(const struct cfg_sect *s, const char *nam
 	return NULL;
 }
 
+/* A list key given again: its value continues the list (CFG_APPEND), and
+ * the whole list is checked again (a name twice across lines). */
+static void entry_append(struct cfg_sect *s, void *obj, struct entry *e, const struct cfg_key *def)
+{
+	char *cur = (char *)obj + def->offset, *all, why[160];
+	size_t n = strnlen(cur, def->size), add = strlen(e->value);
+
+	e->set = true;
+	if (n + 2 + add >= def->size) {
+		report(s->p, e->line,
+		       "'%s' in %s is too long with this line (at most %zu characters)", e->key,
+		       s->title, def->size - 1);
+		return;
+	}
+	all = malloc(n + 3 + add);
+	if (!all) {
+		report(s->p, e->line, "out of memory");
+		return;
+	}
+	memcpy(all, cur, n);
+	memcpy(all + n, ", ", 2);
+	memcpy(all + n + 2, e->value, add + 1);
+	if (def->type->parse(def, all, cur, why, sizeof(why)))
+		report(s->p, e->line, "bad %s '%s' for '%s' in %s: %s", def->type->noun, e->value,
+		       e->key, s->title, why);
+	free(all);
+}
+
 static void entry_apply(struct cfg_sect *s, void *obj, struct entry *e)
 {
 	const struct cfg_kind *k = s->kind;
@@ -855,7 +883,9 @@ static void entry_apply(struct cfg_sect *s, void *obj, struct entry *e)
 		if (!o->def ||
 		    (o->def != def && (o->from != from || o->def->offset != def->offset)))
 			continue;
-		if (o->def == def)
+		if (o->def == def && (def->flags & CFG_APPEND))
+			entry_append(s, obj, e, def);
+		else if (o->def == def)
 			report(s->p, e->line, "duplicate key '%s' in %s (first at line %u)", e->key,
 			       s->title, o->line);
 		else

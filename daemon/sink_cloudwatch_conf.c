@@ -70,12 +70,13 @@ static const struct cfg_key cloudwatch_keys[] = {
 		"~/.aws/credentials)"},
 	{"max_age", &cfg_duration, S(max_age_ns), .min = CFG_NS_S, .max = INT64_MAX, .def = "336h",
 	 .doc = "older data is dropped, counted (CloudWatch refuses it after 14 days)"},
-	{"dimensions", &dimensions, S(dimensions), .def = "all",
-	 .doc = "which of a sample's tags become the dimensions of its datums"},
-	{"metrics", &metrics, S(metrics),
+	{"dimensions", &dimensions, S(dimensions), .def = "all", .flags = CFG_APPEND,
+	 .doc = "which of a sample's tags become the dimensions of its datums (all, none, or a "
+		"list of tags; repeat the key to continue the list)"},
+	{"metrics", &metrics, S(metrics), .flags = CFG_APPEND,
 	 .example = "pulse.power_w -> house_power_w, pulse.energy_wh",
 	 .doc = "the fields sent and the names of their datums, MEASUREMENT_FIELD unless "
-		"renamed (default: every field)"},
+		"renamed (default: every field); repeat the key to continue the list"},
 	{0},
 };
 #undef S

@@ -72,6 +72,9 @@ struct cfg_choice {
 enum {
 	CFG_REQUIRED = 1u << 0,
 	CFG_POW2 = 1u << 1,
+	/* A list that may take several lines: each "key = ..." after the
+	 * first appends ", VALUE" (a line holds at most 198 characters). */
+	CFG_APPEND = 1u << 2,
 	/* What the daemon does with a path, for `--check` (check.c): */
 	CFG_FILE_READ = 1u << 4,  /* reads a regular file */
 	CFG_FILE_WRITE = 1u << 5, /* appends to a file, created with its directory */

@@ -466,3 +466,14 @@ urow "spool on disk per sample (1 h / 3 h)" "$(field bytes_per_sample "$s1") / $
 echo "anchor: vzlogger needed hours to drain 6 hours of one meter (64 readings per request);" \
 	"powerd drained $(field samples "$d1") samples (1 h of $BL_SERIES series) in $(field recovery_s "$d1") s" \
 	"after the server came back"
+
+# ------------------------------------------------------------ the JSON-files source
+jl=$("$HERE/json_backlog.sh" "$B" | grep '^json_backlog ') || fail "json_backlog.sh failed"
+echo
+echo "== summary, JSON files (Power Pod 1 backlog, 8,640 files of 11 records)"
+urow "what" "powerd" "reference" "ratio"
+urow "backlog into a file sink, files/s" "$(field files_per_s "$jl")" \
+	"$(field jq_files_per_s "$jl") jq -c" "$(field ratio "$jl")"
+urow "  points/s" "$(field points_per_s "$jl")" "$(field jq_points_per_s "$jl") jq -c" "-"
+urow "peak RSS, 1 day / 2 days of backlog (kB)" "$(field hwm_kb_1day "$jl") / $(field hwm_kb_2days "$jl")" "-" "-"
+urow "idle RSS, the demo (kB)" "$(field demo_idle_rss_kb "$jl")" "-" "-"

@@ -397,6 +397,10 @@ static const struct bad bads[] = {
 	 "t.conf:4: ", "want ',' between metrics at '-> b'"},
 	{CW "metrics = pulse.power_w, pulse.power_w -> p\n",
 	 "t.conf:4: ", "names a metric or a field twice"},
+	/* A list continued on the next line is checked whole. */
+	{CW "metrics = pulse.power_w -> p\nmetrics = pulse.energy_wh -> p\n",
+	 "t.conf:5: ", "names a metric or a field twice"},
+	{CW "dimensions = meter\ndimensions = meter\n", "t.conf:5: ", "tag 'meter' named twice"},
 	{CW "metrics = pulse.power_w -> x, pulse.energy_wh -> x\n",
 	 "t.conf:4: ", "names a metric or a field twice"},
 	{CW "metrics = pulse.power_w, a.b -> pulse_power_w\n",
@@ -737,7 +741,8 @@ static void test_sinks(void)
 		"[sink.c]\ntype = cloudwatch\nnamespace = ns\nregion = eu-west-1\n"
 		"endpoint = http://127.0.0.1:1\nprofile = p\ncredentials_file = /tmp/cred\n"
 		"max_age = 1h\ndimensions =  meter , phase.L1\n"
-		"metrics = pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y\n";
+		"metrics = pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y\n"
+		"metrics = grid.voltage\n";
 	const struct cfg_sink *k;
 	struct config c;
 	char *out = NULL;
@@ -784,7 +789,8 @@ static void test_sinks(void)
 	CHECK_EQ_INT(k->max_age_ns, 3600 * SEC);
 	/* stored as written, for the sink to parse */
 	CHECK(!strcmp(k->dimensions, "meter , phase.L1"));
-	CHECK(!strcmp(k->metrics, "pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y"));
+	CHECK(!strcmp(k->metrics, "pulse.power_w -> house.power , pulse.energy_wh,pp1.a.b->x-y, "
+				  "grid.voltage"));
 	cfg_free(&c);
 	free(out);
 
