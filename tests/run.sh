@@ -42,8 +42,8 @@ run() { # name, command...
 for t in "$B"/asan/tests/test_*; do
 	[ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 done
-for t in "$B"/tsan/tests/test_ring* "$B"/tsan/tests/test_http* "$B"/tsan/tests/test_uploader* \
-	"$B"/tsan/tests/test_wakeup* "$B"/tsan/tests/test_loop*; do
+for t in "$B"/tsan/tests/test_ring* "$B"/tsan/tests/test_recring* "$B"/tsan/tests/test_http* \
+	"$B"/tsan/tests/test_uploader* "$B"/tsan/tests/test_wakeup* "$B"/tsan/tests/test_loop*; do
 	[ -x "$t" ] && run "tsan/$(basename "$t")" "$t"
 done
 for t in tests/t_*.sh; do
