@@ -14,6 +14,8 @@ struct buf {
 void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Room for `extra` more bytes and a NUL, for writing in place. */
+int buf_reserve(struct buf *b, size_t extra);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the NUL-terminated data to the caller (free() it); the buffer is reset. */
 char *buf_steal(struct buf *b);

@@ -1,5 +1,8 @@
 /* Series are kept in an open-addressing table keyed by "measurement,tags";
- * it grows by doubling, so memory follows the number of series, not time. */
+ * it grows by doubling, so memory follows the number of series, not time.
+ * What a series last sent is kept as the packed bytes of its fields: the
+ * packing is canonical (sample.c), so equal fields are equal bytes, and a
+ * series costs what its fields take. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +10,11 @@
 #include "change.h"
 
 struct change_entry {
-	char *series;	    /* NULL: empty slot */
-	struct sample last; /* the fields last sent */
-	int64_t sent_ts;    /* timestamp of the last sample sent */
+	char *series;	     /* NULL: empty slot */
+	unsigned char *last; /* the fields last sent, packed */
+	size_t last_len;
+	unsigned last_n;
+	int64_t sent_ts; /* timestamp of the last sample sent */
 };
 
 struct sink_change {
@@ -42,8 +47,10 @@ void change_free(struct sink_change *c)
 
 	if (!c)
 		return;
-	for (i = 0; i < c->cap; i++)
+	for (i = 0; i < c->cap; i++) {
 		free(c->tab[i].series);
+		free(c->tab[i].last);
+	}
 	free(c->tab);
 	free(c);
 }
@@ -82,52 +89,53 @@ static int change_grow(struct sink_change *c)
 	return 0;
 }
 
-static bool change_field_equal(const struct sample_field *a, const struct sample_field *b)
+static size_t change_fields_len(const struct sample_view *v)
 {
-	if (strcmp(a->key, b->key) || a->type != b->type)
-		return false;
-	switch (a->type) {
-	case SAMPLE_FLOAT:
-		return memcmp(&a->v.f, &b->v.f, sizeof(double)) == 0;
-	case SAMPLE_INT:
-		return a->v.i == b->v.i;
-	case SAMPLE_BOOL:
-		return a->v.b == b->v.b;
-	case SAMPLE_STRING:
-		return strcmp(a->s, b->s) == 0;
-	}
-	return false;
+	return (size_t)(v->data + v->len - v->fields);
 }
 
-static bool change_same_fields(const struct sample *a, const struct sample *b)
+static bool change_same_fields(const struct change_entry *e, const struct sample_view *v)
 {
-	int i;
+	return e->last && e->last_n == v->nfields && e->last_len == change_fields_len(v) &&
+	       !memcmp(e->last, v->fields, e->last_len);
+}
 
-	if (a->nfields != b->nfields)
-		return false;
-	for (i = 0; i < a->nfields; i++)
-		if (!change_field_equal(&a->fields[i], &b->fields[i]))
+static bool change_all_zero(const struct sample_view *v)
+{
+	struct sample_cursor c;
+	struct sample_field f;
+
+	sample_fields(v, &c);
+	while (sample_next_field(&c, &f))
+		if ((f.type == SAMPLE_FLOAT && f.v.f != 0) || (f.type == SAMPLE_INT && f.v.i) ||
+		    f.type == SAMPLE_BOOL || f.type == SAMPLE_STRING)
 			return false;
 	return true;
 }
 
-static bool change_all_zero(const struct sample *s)
+/* Remembers what was sent; when memory is short the series simply counts
+ * as changed next time. */
+static void change_remember(struct change_entry *e, const struct sample_view *v)
 {
-	int i;
+	size_t n = change_fields_len(v);
+	unsigned char *p = n <= e->last_len && e->last ? e->last : realloc(e->last, n ? n : 1);
 
-	for (i = 0; i < s->nfields; i++) {
-		const struct sample_field *f = &s->fields[i];
-
-		if ((f->type == SAMPLE_FLOAT && f->v.f != 0) || (f->type == SAMPLE_INT && f->v.i) ||
-		    f->type == SAMPLE_BOOL || f->type == SAMPLE_STRING)
-			return false;
+	if (!p) {
+		free(e->last);
+		e->last = NULL;
+		e->last_len = 0;
+		return;
 	}
-	return true;
+	memcpy(p, v->fields, n);
+	e->last = p;
+	e->last_len = n;
+	e->last_n = v->nfields;
 }
 
-bool change_filter(struct sink_change *c, const struct sample *s, int64_t now_unix_ns)
+bool change_filter(struct sink_change *c, const struct sample_view *s, int64_t now_unix_ns)
 {
-	char series[512];
+	char series[2 * SAMPLE_KEY_MAX +
+		    SAMPLE_MAX_TAGS * (2 * SAMPLE_KEY_MAX + 2 * SAMPLE_STR_MAX)];
 	struct change_entry *e;
 
 	sample_series(s, series, sizeof(series));
@@ -141,7 +149,7 @@ bool change_filter(struct sink_change *c, const struct sample *s, int64_t now_un
 		if (!e->series)
 			return true;
 		c->n++;
-	} else if (change_same_fields(&e->last, s)) {
+	} else if (change_same_fields(e, s)) {
 		if (change_all_zero(s))
 			return false; /* a zero is sent once */
 		if (s->ts_ns - e->sent_ts < c->heartbeat_ns)
@@ -149,7 +157,7 @@ bool change_filter(struct sink_change *c, const struct sample *s, int64_t now_un
 		if (now_unix_ns - s->ts_ns > c->freshness_ns)
 			return false; /* too old to vouch for */
 	}
-	e->last = *s;
+	change_remember(e, s);
 	e->sent_ts = s->ts_ns;
 	return true;
 }

@@ -17,6 +17,6 @@ int change_new(struct sink_change **out, int64_t heartbeat_ns, int64_t freshness
 void change_free(struct sink_change *c);
 
 /* Should this sample be sent?  now_unix_ns is the wall clock. */
-bool change_filter(struct sink_change *c, const struct sample *s, int64_t now_unix_ns);
+bool change_filter(struct sink_change *c, const struct sample_view *s, int64_t now_unix_ns);
 
 #endif

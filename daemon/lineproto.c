@@ -24,8 +24,9 @@
  * - Floats use the shortest of %.15g, %.16g, %.17g that reads back as the
  *   same double (the daemon never calls setlocale, so the radix is '.').
  *
- * Each line is built in a stack buffer sized for the largest sample and
- * appended once, so a failure never leaves half a line behind. */
+ * Each line is written in place into room reserved for the longest this
+ * sample can give, and counted only once whole, so a failure never leaves
+ * half a line behind. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -35,12 +36,7 @@
 
 #include "lineproto.h"
 
-#define LP_NUM_MAX  32 /* "-1.2345678901234567e-308", "-9223372036854775808i" */
-#define LP_NAME_MAX (2 * (SAMPLE_KEY_MAX - 1))
-#define LP_STR_MAX  (2 * (SAMPLE_STR_MAX - 1))
-#define LP_LINE_MAX                                                                                \
-	(LP_NAME_MAX + SAMPLE_MAX_TAGS * (2 + LP_NAME_MAX + LP_STR_MAX) + 1 +                      \
-	 SAMPLE_MAX_FIELDS * (2 + LP_NAME_MAX + 2 + LP_STR_MAX + LP_NUM_MAX) + 1 + LP_NUM_MAX + 2)
+#define LP_NUM_MAX 32 /* "-1.2345678901234567e-308", "-9223372036854775808i" */
 
 /* What must be backslash-escaped in the measurement, and in tag keys, tag
  * values and field keys. */
@@ -58,9 +54,9 @@ static int lp_backslash_needs_escape(char c)
 	return c == '\0' || c == ',' || c == '=' || c == ' ' || c == '\\';
 }
 
-static char *lp_put_name(char *p, const char *src, size_t max, const char *specials)
+static char *lp_put_name(char *p, const char *src, const char *specials)
 {
-	size_t i, n = strnlen(src, max);
+	size_t i, n = strlen(src);
 
 	for (i = 0; i < n; i++) {
 		char c = lp_nonl(src[i]);
@@ -76,13 +72,11 @@ static char *lp_put_name(char *p, const char *src, size_t max, const char *speci
 	return p;
 }
 
-static char *lp_put_string(char *p, const char *src, size_t max)
+static char *lp_put_string(char *p, const char *src)
 {
-	size_t i, n = strnlen(src, max);
-
 	*p++ = '"';
-	for (i = 0; i < n; i++) {
-		char c = lp_nonl(src[i]);
+	for (; *src; src++) {
+		char c = lp_nonl(*src);
 
 		if (c == '"' || c == '\\')
 			*p++ = '\\';
@@ -110,29 +104,28 @@ static int lp_keycmp(const char *a, const char *b)
 {
 	size_t i;
 
-	for (i = 0; i < SAMPLE_KEY_MAX; i++) {
+	for (i = 0;; i++) {
 		unsigned char x = (unsigned char)lp_nonl(a[i]), y = (unsigned char)lp_nonl(b[i]);
 
 		if (x != y)
 			return x < y ? -1 : 1;
 		if (!x)
-			break;
+			return 0;
 	}
-	return 0;
 }
 
 /* Sorts tag indices by key; insertion sort keeps the given order of equal
  * keys, so the first of a repeated key is the one written. */
-static unsigned lp_sorted_tags(const struct sample *s, unsigned idx[SAMPLE_MAX_TAGS])
+static unsigned lp_sorted_tags(const struct sample_view *v, unsigned idx[SAMPLE_MAX_TAGS])
 {
 	unsigned i, j, n = 0;
 
-	for (i = 0; i < s->ntags; i++) {
-		const struct sample_tag *t = &s->tags[i];
+	for (i = 0; i < v->ntags; i++) {
+		const struct sample_tag *t = &v->tags[i];
 
-		if (!t->key[0] || !t->value[0])
+		if (!t->value[0])
 			continue;
-		for (j = n; j > 0 && lp_keycmp(s->tags[idx[j - 1]].key, t->key) > 0; j--)
+		for (j = n; j > 0 && lp_keycmp(v->tags[idx[j - 1]].key, t->key) > 0; j--)
 			idx[j] = idx[j - 1];
 		idx[j] = i;
 		n++;
@@ -140,70 +133,82 @@ static unsigned lp_sorted_tags(const struct sample *s, unsigned idx[SAMPLE_MAX_T
 	return n;
 }
 
-static int lp_field_seen(const struct sample *s, unsigned i)
+/* Keys are unique in a sample, but two may read the same once newlines are
+ * spaces: is `key` written like that of a field before the k-th? */
+static bool lp_field_seen(const struct sample_view *v, unsigned k, const char *key)
 {
+	struct sample_cursor c;
+	struct sample_field f;
 	unsigned j;
 
-	for (j = 0; j < i; j++)
-		if (!lp_keycmp(s->fields[j].key, s->fields[i].key))
-			return 1;
-	return 0;
+	sample_fields(v, &c);
+	for (j = 0; j < k && sample_next_field(&c, &f); j++)
+		if (!lp_keycmp(f.key, key))
+			return true;
+	return false;
 }
 
-int lp_encode(const struct sample *s, struct buf *out)
+int lp_encode(const struct sample_view *v, struct buf *out)
 {
-	char line[LP_LINE_MAX], *p = line;
 	unsigned idx[SAMPLE_MAX_TAGS], ntags, nwritten = 0, i;
+	struct sample_cursor c;
+	struct sample_field f;
+	bool newlines = false;
+	char *line, *p;
 	int r;
 
 	if (out->err)
 		return out->err;
-	if (!s->measurement[0] || s->measurement[0] == '#' || s->ntags > SAMPLE_MAX_TAGS ||
-	    s->nfields > SAMPLE_MAX_FIELDS)
-		return -EINVAL;
-	p = lp_put_name(p, s->measurement, sizeof(s->measurement), lp_measurement_specials);
-	ntags = lp_sorted_tags(s, idx);
+	/* Every byte of the record at most doubled by escaping, a number's
+	 * text instead of its 8 bytes, the separators and the timestamp. */
+	r = buf_reserve(out, 2 * v->len + (size_t)v->nfields * (LP_NUM_MAX + 2) + 2 * LP_NUM_MAX);
+	if (r)
+		return -ENOMEM;
+	line = p = out->data + out->len;
+	p = lp_put_name(p, v->measurement, lp_measurement_specials);
+	ntags = lp_sorted_tags(v, idx);
 	for (i = 0; i < ntags; i++) {
-		const struct sample_tag *t = &s->tags[idx[i]];
+		const struct sample_tag *t = &v->tags[idx[i]];
 
-		if (i > 0 && !lp_keycmp(s->tags[idx[i - 1]].key, t->key))
+		if (i > 0 && !lp_keycmp(v->tags[idx[i - 1]].key, t->key))
 			continue;
 		*p++ = ',';
-		p = lp_put_name(p, t->key, SAMPLE_KEY_MAX, lp_key_specials);
+		p = lp_put_name(p, t->key, lp_key_specials);
 		*p++ = '=';
-		p = lp_put_name(p, t->value, SAMPLE_STR_MAX, lp_key_specials);
+		p = lp_put_name(p, t->value, lp_key_specials);
 	}
-	for (i = 0; i < s->nfields; i++) {
-		const struct sample_field *f = &s->fields[i];
-
-		if (!f->key[0] || lp_field_seen(s, i))
+	sample_fields(v, &c);
+	while (sample_next_field(&c, &f))
+		newlines |= strpbrk(f.key, "\r\n") != NULL;
+	sample_fields(v, &c);
+	for (i = 0; sample_next_field(&c, &f); i++) {
+		if (newlines && lp_field_seen(v, i, f.key))
 			continue;
-		if (f->type == SAMPLE_FLOAT && !isfinite(f->v.f))
-			continue;
-		if (f->type != SAMPLE_FLOAT && f->type != SAMPLE_INT && f->type != SAMPLE_BOOL &&
-		    f->type != SAMPLE_STRING)
+		if (f.type == SAMPLE_FLOAT && !isfinite(f.v.f))
 			continue;
 		*p++ = nwritten++ ? ',' : ' ';
-		p = lp_put_name(p, f->key, SAMPLE_KEY_MAX, lp_key_specials);
+		p = lp_put_name(p, f.key, lp_key_specials);
 		*p++ = '=';
-		switch (f->type) {
+		switch (f.type) {
 		case SAMPLE_FLOAT:
-			p = lp_put_float(p, f->v.f);
+			p = lp_put_float(p, f.v.f);
 			break;
 		case SAMPLE_INT:
-			p += snprintf(p, LP_NUM_MAX, "%" PRId64 "i", f->v.i);
+			p += snprintf(p, LP_NUM_MAX, "%" PRId64 "i", f.v.i);
 			break;
 		case SAMPLE_BOOL:
-			p = stpcpy(p, f->v.b ? "true" : "false");
+			p = stpcpy(p, f.v.b ? "true" : "false");
 			break;
 		case SAMPLE_STRING:
-			p = lp_put_string(p, f->s, SAMPLE_STR_MAX);
+			p = lp_put_string(p, f.v.s);
 			break;
 		}
 	}
-	if (!nwritten)
+	if (!nwritten) {
+		out->data[out->len] = '\0';
 		return -EINVAL;
-	p += snprintf(p, LP_NUM_MAX, " %" PRId64 "\n", s->ts_ns);
-	r = buf_append(out, line, (size_t)(p - line));
-	return r ? -ENOMEM : 0;
+	}
+	p += snprintf(p, LP_NUM_MAX, " %" PRId64 "\n", v->ts_ns);
+	out->len += (size_t)(p - line);
+	return 0;
 }

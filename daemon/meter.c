@@ -79,33 +79,42 @@ static bool outbox_full(const struct meter_outbox *o)
 static void outbox_flush(struct powerd *pd)
 {
 	struct meter_outbox *o = &pd->outbox;
+	uint32_t n;
 
-	while (o->len && uploader_publish(pd->uploader, &o->v[o->head]) == 0) {
-		o->head = (o->head + 1) % o->cap;
+	while (o->len) {
+		memcpy(&n, o->q.data + o->head, sizeof(n));
+		if (uploader_publish_packed(pd->samples, o->q.data + o->head + sizeof(n), n))
+			break;
+		o->head += sizeof(n) + n;
 		o->len--;
 	}
-	if (!o->len && o->cap) {
+	if (!o->len) {
 		/* Back-pressure is rare: give the memory back. */
-		free(o->v);
-		o->v = NULL;
-		o->cap = o->head = 0;
+		buf_free(&o->q);
+		o->head = 0;
+	} else if (o->head > o->q.len / 2) {
+		/* Under lasting back-pressure the front is handed over while
+		 * the back grows: keep the buffer to what still waits. */
+		memmove(o->q.data, o->q.data + o->head, o->q.len - o->head);
+		o->q.len -= o->head;
+		o->head = 0;
 	}
 }
 
 static void outbox_put(struct powerd *pd, const struct sample *smp)
 {
 	struct meter_outbox *o = &pd->outbox;
+	uint32_t len = (uint32_t)sample_len(smp);
+	size_t mark = o->q.len;
 	uint64_t n;
 
-	if (!o->len && uploader_publish(pd->uploader, smp) == 0)
+	if (!o->len && uploader_publish(pd->samples, smp) == 0)
 		return;
-	if (!o->closed && !outbox_full(o) && !o->cap) {
-		o->v = malloc(METER_OUTBOX_MAX * sizeof(*o->v));
-		if (o->v)
-			o->cap = METER_OUTBOX_MAX;
-	}
-	if (o->closed || outbox_full(o) || !o->cap) {
-		uploader_note_drop(pd->uploader);
+	if (o->closed || outbox_full(o) || buf_append(&o->q, &len, sizeof(len)) ||
+	    buf_append(&o->q, sample_data(smp), len)) {
+		o->q.len = mark;
+		o->q.err = 0;
+		uploader_note_drop(pd->samples);
 		if (log_rate_event(&o->drop_log, clock_mono_ns(), METER_LOG_PERIOD_NS, &n))
 			log_warn("the uploader is not keeping up: %" PRIu64 " sample%s dropped "
 				 "(counted in powerd_ring_dropped_total{ring=\"samples\"}); the "
@@ -113,7 +122,6 @@ static void outbox_put(struct powerd *pd, const struct sample *smp)
 				 n, n == 1 ? "" : "s");
 		return;
 	}
-	o->v[(o->head + o->len) % o->cap] = *smp;
 	o->len++;
 }
 
@@ -127,7 +135,7 @@ static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double
 
 	/* Made, whether or not a sink takes it. */
 	source_sample(m->source, ts);
-	if (!m->pd->uploader)
+	if (!m->pd->samples)
 		return;
 	sample_init(&smp, "pulse", ts);
 	sample_tag(&smp, "meter", m->cfg->name);
@@ -137,6 +145,7 @@ static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double
 	if (interval_s > 0)
 		sample_float(&smp, "interval_s", interval_s);
 	outbox_put(m->pd, &smp);
+	sample_free(&smp);
 }
 
 static void meter_flash(struct meter *m, const struct pulse_flash *f, int64_t now)
@@ -286,14 +295,14 @@ void *meter_thread_main(void *arg)
 				"powerd_ring_dropped_total{ring=\"samples\"})",
 				METER_STOP_WAIT_NS / 1e9, pd->outbox.len);
 			for (; pd->outbox.len; pd->outbox.len--)
-				uploader_note_drop(pd->uploader);
+				uploader_note_drop(pd->samples);
 			pd->outbox.closed = true;
 		} else if (!pd->outbox.closed) {
 			usleep(1000);
 		}
 	}
 	meter_persist(pd, true);
-	free(pd->outbox.v);
+	buf_free(&pd->outbox.q);
 	memset(&pd->outbox, 0, sizeof(pd->outbox));
 	return NULL;
 }

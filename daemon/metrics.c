@@ -325,10 +325,12 @@ static void metrics_meters(const struct status *st, struct buf *b)
 
 static void metrics_rings(const struct status *st, struct buf *b)
 {
-	struct metrics_family cap =
-		METRICS_FAMILY("powerd_ring_capacity", "gauge", "Slots in the ring buffer.");
-	struct metrics_family used = METRICS_FAMILY("powerd_ring_used", "gauge",
-						    "Slots in use when the status was taken.");
+	struct metrics_family cap = METRICS_FAMILY(
+		"powerd_ring_capacity", "gauge",
+		"Capacity of the ring: slots (edges) or bytes (a producer's samples).");
+	struct metrics_family used = METRICS_FAMILY(
+		"powerd_ring_used", "gauge",
+		"Slots (edges) or bytes (samples) in use when the status was taken.");
 	struct metrics_family dropped = METRICS_FAMILY("powerd_ring_dropped_total", "counter",
 						       "Items dropped because the ring was full.");
 	size_t i, n = st->nrings;

@@ -117,6 +117,9 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	r = uploader_start(&pd->uploader, cfg);
 	if (r)
 		goto fail;
+	r = uploader_producer(pd->uploader, "samples", METER_RING_BYTES, &pd->samples);
+	if (r)
+		goto fail;
 	r = -pthread_create(&pd->meter_thread, NULL, meter_thread_main, pd);
 	if (r)
 		goto fail;
@@ -160,6 +163,7 @@ void powerd_stop(struct powerd *pd)
 	/* After the meter thread: its last samples are flushed to the spools. */
 	uploader_stop(pd->uploader);
 	pd->uploader = NULL;
+	pd->samples = NULL;
 	io_teardown(pd);
 	if (pd->wake_fd >= 0)
 		close(pd->wake_fd);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "config.h"
 #include "gpio.h"
 #include "log.h"
@@ -76,15 +77,21 @@ struct meter {
 	int64_t watermark_seen; /* meter thread's copy, read before the ring */
 };
 
-/* Samples the uploader's ring had no room for, oldest first: the meter
+/* Samples the meter thread's ring had no room for, oldest first: the meter
  * thread keeps them and retries, so a slow uploader delays samples without
- * losing them or stalling the meter thread (meter thread only). */
+ * losing them or stalling the meter thread (meter thread only).  Packed,
+ * each after its u32 length. */
 struct meter_outbox {
-	struct sample *v;
-	size_t head, len, cap;
+	struct buf q;
+	size_t head; /* bytes of q already handed over */
+	size_t len;  /* samples waiting */
 	bool closed; /* at shutdown: no more waiting */
 	struct log_rate drop_log;
 };
+
+/* The meter thread's ring into the uploader, in bytes: some 680 pulse
+ * samples (96 bytes each in the ring). */
+#define METER_RING_BYTES (64 * 1024)
 
 /* Counters that outlive a reload: owned by the supervisor. */
 struct powerd_stats {
@@ -131,7 +138,8 @@ struct powerd {
 	bool threads_started;
 	_Atomic bool stopping;
 	struct http *http;
-	struct uploader *uploader; /* NULL without sinks */
+	struct uploader *uploader;	   /* NULL without sinks */
+	struct uploader_producer *samples; /* the meter thread's ring ("samples") */
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

@@ -2,10 +2,16 @@
  * batch, retry state and counters.  The uploader thread drives every sink;
  * a sink type only knows how to ship one batch of samples:
  *
- *   send(): start shipping n samples.  HTTP sinks build a CURL easy handle
+ *   send(): start shipping a span of packed samples (sample.h; it stays
+ *           valid until the verdict).  HTTP sinks build a CURL easy handle
  *           and add it to the uploader's multi handle (sink->multi); others
  *           may finish synchronously.  Returns 0 when started, or a
  *           negative errno (treated as a retryable failure).
+ *   fit():  optional: how many of the first samples of a span one request
+ *           may carry (at least 1), for a service whose limit is not a
+ *           number of samples (CloudWatch: 1000 datums).  The uploader cuts
+ *           what it sends accordingly, so that a refused request is bisected
+ *           and a failed one retried on its own.
  *   done(): for HTTP sinks, called by the uploader when the easy handle
  *           finishes; classifies the outcome.
  *   poll(): for sinks with their own I/O (MQTT): called every turn of the
@@ -36,7 +42,8 @@ struct sink_ops {
 	const char *type;
 	int (*open)(struct sink *s); /* after the generic part is set up */
 	void (*close)(struct sink *s);
-	int (*send)(struct sink *s, const struct sample *v, size_t n);
+	int (*send)(struct sink *s, const struct sample_span *v);
+	size_t (*fit)(const struct sink *s, const struct sample_span *v);
 	void (*done)(struct sink *s, CURL *easy, CURLcode cc, long http_status);
 	void (*poll)(struct sink *s);
 	size_t max_batch; /* per request; 0 = no limit of its own */

@@ -19,12 +19,14 @@
  * dropped_too_old.  Both are counted, and logged once, when the batch is
  * acknowledged, so that retries do not count them twice.
  *
- * Limits: at most 1000 datums and 1 MB per request.  max_batch keeps a
- * batch within 1000 datums; a batch whose encoding passes 1 MB (long tags)
- * or that is larger than max_batch goes out as several requests, one after
- * the other.  If a later one fails, the accepted prefix is remembered (by
- * a hash of its samples) so the retry of the same batch starts after it:
- * CloudWatch aggregates duplicates instead of replacing them.
+ * Limits: at most 1000 datums and 1 MB per request.  fit() tells the
+ * uploader how many samples make at most 1000 datums, so that each send()
+ * is one request as a rule (and a refused one is bisected, a failed one
+ * retried, on its own); a batch whose encoding passes 1 MB (long tags)
+ * goes out as several requests, one after the other.  If a later one
+ * fails, the accepted prefix is remembered (by a hash of its samples) so
+ * the retry of the same batch starts after it: CloudWatch aggregates
+ * duplicates instead of replacing them.
  *
  * Errors: AWS answers with XML <Code> and <Message>, which go into the
  * sink's message.  Throttling arrives as HTTP 400 with Code Throttling and
@@ -58,6 +60,7 @@
 #define CW_VALUE_MIN	 8.515920e-109
 
 _Static_assert(SAMPLE_MAX_TAGS <= CW_MAX_DIMENSIONS, "tags must fit CloudWatch's 30 dimensions");
+_Static_assert(SAMPLE_MAX_FIELDS <= CW_MAX_DATUMS, "a sample must fit one request");
 
 struct cw_chunk {
 	struct buf body;
@@ -192,8 +195,8 @@ static void cw_fmt_time(char *out, size_t n, int64_t ts_ns)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000000));
 }
 
-static int cw_datum(struct buf *b, size_t m, const struct sample *smp, const struct sample_field *f,
-		    double v)
+static int cw_datum(struct buf *b, size_t m, const struct sample_view *smp,
+		    const struct sample_field *f, double v)
 {
 	char ts[80], num[40];
 
@@ -220,7 +223,8 @@ static int cw_datum(struct buf *b, size_t m, const struct sample *smp, const str
 	return cw_enc_str(b, cw_unit(f->key));
 }
 
-/* FNV-1a over what identifies a sample (not its padding). */
+/* FNV-1a over what identifies a sample: its packed bytes (one packing per
+ * content). */
 static uint64_t cw_hash(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *c = p;
@@ -230,27 +234,23 @@ static uint64_t cw_hash(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-static uint64_t cw_hash_sample(uint64_t h, const struct sample *s)
+static uint64_t cw_hash_sample(uint64_t h, const struct sample_view *s)
 {
-	h = cw_hash(h, s->measurement, strnlen(s->measurement, SAMPLE_KEY_MAX));
-	h = cw_hash(h, &s->ts_ns, sizeof(s->ts_ns));
-	for (size_t i = 0; i < s->ntags && i < SAMPLE_MAX_TAGS; i++) {
-		h = cw_hash(h, s->tags[i].key, strnlen(s->tags[i].key, SAMPLE_KEY_MAX) + 1);
-		h = cw_hash(h, s->tags[i].value, strnlen(s->tags[i].value, SAMPLE_STR_MAX) + 1);
-	}
-	for (size_t i = 0; i < s->nfields && i < SAMPLE_MAX_FIELDS; i++) {
-		const struct sample_field *f = &s->fields[i];
+	return cw_hash(h, s->data, s->len);
+}
 
-		h = cw_hash(h, f->key, strnlen(f->key, SAMPLE_KEY_MAX) + 1);
-		h = cw_hash(h, &f->type, sizeof(f->type));
-		if (f->type == SAMPLE_FLOAT)
-			h = cw_hash(h, &f->v.f, sizeof(f->v.f));
-		else if (f->type == SAMPLE_INT)
-			h = cw_hash(h, &f->v.i, sizeof(f->v.i));
-		else if (f->type == SAMPLE_BOOL)
-			h = cw_hash(h, &f->v.b, sizeof(f->v.b));
-	}
-	return h;
+/* Datums a sample may give: its numeric fields (fewer if some are refused,
+ * too old, or in the future). */
+static size_t cw_datums(const struct sample_view *s)
+{
+	struct sample_cursor c;
+	struct sample_field f;
+	size_t n = 0;
+
+	sample_fields(s, &c);
+	while (sample_next_field(&c, &f))
+		n += f.type != SAMPLE_STRING;
+	return n;
 }
 
 static void cw_free_chunks(struct cw *cw)
@@ -286,36 +286,40 @@ static int64_t cw_now_ns(void)
 }
 
 /* Encode v[first, n) into requests; v[0, first) were accepted before. */
-static int cw_encode(struct cw *cw, const struct sample *v, size_t n, size_t first, uint64_t h)
+static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, uint64_t h)
 {
 	int64_t now = cw_now_ns();
 	struct cw_chunk *c = NULL;
 	size_t datums = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct sample *smp = &v[i];
+	for (size_t i = 0; i < v->n; i++) {
+		struct sample_view smp;
+		struct sample_cursor fc;
+		struct sample_field f;
 		size_t mark, nd = 0;
 		bool retried = false;
 
+		if (sample_span_view(v, i, &smp) < 0)
+			return -EBADMSG; /* the uploader opened it before: cannot happen */
 		if (i >= first)
-			h = cw_hash_sample(h, smp);
-		if (smp->ts_ns < now - cw->max_age_ns) {
+			h = cw_hash_sample(h, &smp);
+		if (smp.ts_ns < now - cw->max_age_ns) {
 			cw->too_old++;
-			if (!cw->oldest_ns || smp->ts_ns < cw->oldest_ns)
-				cw->oldest_ns = smp->ts_ns;
+			if (!cw->oldest_ns || smp.ts_ns < cw->oldest_ns)
+				cw->oldest_ns = smp.ts_ns;
 			continue;
 		}
-		if (smp->ts_ns > now + CW_MAX_FUTURE_NS) {
-			for (size_t f = 0; f < smp->nfields && f < SAMPLE_MAX_FIELDS; f++)
-				cw->unencodable += smp->fields[f].type != SAMPLE_STRING;
+		if (smp.ts_ns > now + CW_MAX_FUTURE_NS) {
+			cw->unencodable += cw_datums(&smp);
 			continue;
 		}
 		if (i < first) {
-			for (size_t f = 0; f < smp->nfields && f < SAMPLE_MAX_FIELDS; f++) {
+			sample_fields(&smp, &fc);
+			while (sample_next_field(&fc, &f)) {
 				bool refused;
 				double val;
 
-				cw_value(&smp->fields[f], &val, &refused);
+				cw_value(&f, &val, &refused);
 				cw->unencodable += refused;
 			}
 			continue;
@@ -325,15 +329,16 @@ static int cw_encode(struct cw *cw, const struct sample *v, size_t n, size_t fir
 			return -ENOMEM;
 		mark = c->body.len;
 		nd = 0;
-		for (size_t f = 0; f < smp->nfields && f < SAMPLE_MAX_FIELDS; f++) {
+		sample_fields(&smp, &fc);
+		while (sample_next_field(&fc, &f)) {
 			bool refused;
 			double val;
 
-			if (!cw_value(&smp->fields[f], &val, &refused)) {
+			if (!cw_value(&f, &val, &refused)) {
 				cw->unencodable += refused && !retried;
 				continue;
 			}
-			cw_datum(&c->body, datums + nd + 1, smp, &smp->fields[f], val);
+			cw_datum(&c->body, datums + nd + 1, &smp, &f, val);
 			nd++;
 		}
 		if (c->body.err)
@@ -342,8 +347,10 @@ static int cw_encode(struct cw *cw, const struct sample *v, size_t n, size_t fir
 			/* does not fit: this request ends before the sample */
 			c->body.len = mark;
 			c->body.data[mark] = '\0';
+			/* Cannot happen: 128 datums with 16 of the longest
+			 * tags each take about 0.85 MB. */
 			if (!datums)
-				return -E2BIG; /* cannot happen: one sample is ~16 KB at most */
+				return -E2BIG;
 			c = NULL;
 			datums = 0;
 			retried = true;
@@ -360,6 +367,23 @@ static int cw_encode(struct cw *cw, const struct sample *v, size_t n, size_t fir
 		cw->nchunks--;
 	}
 	return 0;
+}
+
+/* As many samples as make at most CW_MAX_DATUMS datums, at least one. */
+static size_t cw_fit(const struct sink *s, const struct sample_span *v)
+{
+	struct sample_view smp;
+	size_t i, datums = 0;
+
+	(void)s;
+	for (i = 0; i < v->n; i++) {
+		if (sample_span_view(v, i, &smp) < 0)
+			break;
+		datums += cw_datums(&smp);
+		if (datums > CW_MAX_DATUMS)
+			break;
+	}
+	return i ? i : 1;
 }
 
 /* --------------------------------------------------------------- HTTP */
@@ -743,8 +767,9 @@ static int cw_open(struct sink *s)
 	return 0;
 }
 
-static int cw_send(struct sink *s, const struct sample *v, size_t n)
+static int cw_send(struct sink *s, const struct sample_span *v)
 {
+	size_t n = v->n;
 	struct cw *cw = s->priv;
 	uint64_t h = 0xcbf29ce484222325ULL; /* FNV offset basis */
 	size_t first = 0;
@@ -767,8 +792,13 @@ static int cw_send(struct sink *s, const struct sample *v, size_t n)
 	if (cw->done_n && cw->done_n <= n) {
 		uint64_t p = h;
 
-		for (size_t i = 0; i < cw->done_n; i++)
-			p = cw_hash_sample(p, &v[i]);
+		for (size_t i = 0; i < cw->done_n; i++) {
+			struct sample_view smp;
+
+			if (sample_span_view(v, i, &smp) < 0)
+				break;
+			p = cw_hash_sample(p, &smp);
+		}
 		if (p == cw->done_hash) {
 			first = cw->done_n;
 			h = p;
@@ -780,7 +810,7 @@ static int cw_send(struct sink *s, const struct sample *v, size_t n)
 		cw->done_hash = h;
 	}
 
-	rc = cw_encode(cw, v, n, first, h);
+	rc = cw_encode(cw, v, first, h);
 	if (rc) {
 		cw_free_chunks(cw);
 		return rc;
@@ -804,5 +834,6 @@ const struct sink_ops sink_cloudwatch_ops = {
 	.close = cw_close,
 	.send = cw_send,
 	.done = cw_done,
-	.max_batch = CW_MAX_DATUMS / SAMPLE_MAX_FIELDS,
+	.fit = cw_fit,
+	.max_batch = 0,
 };

@@ -139,8 +139,9 @@ static int file_write_all(struct file_sink *p)
 	return r;
 }
 
-static int file_send(struct sink *s, const struct sample *v, size_t n)
+static int file_send(struct sink *s, const struct sample_span *v)
 {
+	struct sample_view sv;
 	struct file_sink *p = s->priv;
 	const char *path = s->cfg->path;
 	uint64_t unencodable = 0;
@@ -154,8 +155,8 @@ static int file_send(struct sink *s, const struct sample *v, size_t n)
 	if (p->body.err)
 		buf_free(&p->body);
 	p->body.len = 0;
-	for (i = 0; i < n; i++) {
-		r = lp_encode(&v[i], &p->body);
+	for (i = 0; i < v->n; i++) {
+		r = sample_span_view(v, i, &sv) < 0 ? -EINVAL : lp_encode(&sv, &p->body);
 		if (r == -EINVAL)
 			unencodable++;
 		else if (r)

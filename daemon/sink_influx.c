@@ -258,9 +258,10 @@ static size_t influx_deflate(struct influx *p)
 	return (size_t)p->zs.total_out;
 }
 
-static int influx_send(struct sink *s, const struct sample *v, size_t n)
+static int influx_send(struct sink *s, const struct sample_span *v)
 {
 	struct influx *p = s->priv;
+	struct sample_view sv;
 	const void *data;
 	size_t i, len, lines = 0;
 	uint64_t unencodable = 0;
@@ -271,8 +272,8 @@ static int influx_send(struct sink *s, const struct sample *v, size_t n)
 	if (p->body.err)
 		buf_free(&p->body); /* a failed growth last time: start afresh */
 	p->body.len = 0;
-	for (i = 0; i < n; i++) {
-		int r = lp_encode(&v[i], &p->body);
+	for (i = 0; i < v->n; i++) {
+		int r = sample_span_view(v, i, &sv) < 0 ? -EINVAL : lp_encode(&sv, &p->body);
 
 		if (r == -EINVAL)
 			unencodable++;

@@ -213,7 +213,7 @@ static int mqtt_json_field(struct buf *b, const struct sample_field *f)
 	case SAMPLE_BOOL:
 		return buf_printf(b, "%s", f->v.b ? "true" : "false");
 	case SAMPLE_STRING:
-		mqtt_json_str(b, f->s);
+		mqtt_json_str(b, f->v.s);
 		return b->err;
 	}
 	return -EINVAL;
@@ -221,9 +221,11 @@ static int mqtt_json_field(struct buf *b, const struct sample_field *f)
 
 /* {"measurement":..,"tags":{..},"time":S.NNNNNNNNN,"fields":{..}}; -EINVAL
  * when no field can be written. */
-static int mqtt_encode_json(const struct sample *s, struct buf *b)
+static int mqtt_encode_json(const struct sample_view *s, struct buf *b)
 {
 	uint64_t a = s->ts_ns < 0 ? -(uint64_t)s->ts_ns : (uint64_t)s->ts_ns;
+	struct sample_cursor c;
+	struct sample_field f;
 	unsigned i, n = 0;
 
 	buf_append(b, "{\"measurement\":", 15);
@@ -238,14 +240,15 @@ static int mqtt_encode_json(const struct sample *s, struct buf *b)
 	}
 	buf_printf(b, "},\"time\":%s%" PRIu64 ".%09" PRIu64 ",\"fields\":{",
 		   s->ts_ns < 0 ? "-" : "", a / (uint64_t)NS_PER_S, a % (uint64_t)NS_PER_S);
-	for (i = 0; i < s->nfields; i++) {
+	sample_fields(s, &c);
+	while (sample_next_field(&c, &f)) {
 		size_t mark = b->len;
 
 		if (n)
 			buf_append(b, ",", 1);
-		mqtt_json_str(b, s->fields[i].key);
+		mqtt_json_str(b, f.key);
 		buf_append(b, ":", 1);
-		if (mqtt_json_field(b, &s->fields[i]) == -EINVAL) {
+		if (mqtt_json_field(b, &f) == -EINVAL) {
 			b->len = mark; /* leave the field out */
 			b->data[mark] = '\0';
 			continue;
@@ -258,25 +261,15 @@ static int mqtt_encode_json(const struct sample *s, struct buf *b)
 	return n ? 0 : -EINVAL;
 }
 
-static const struct sample_field *mqtt_field(const struct sample *s, const char *key)
-{
-	unsigned i;
-
-	for (i = 0; i < s->nfields; i++)
-		if (!strcmp(s->fields[i].key, key))
-			return &s->fields[i];
-	return NULL;
-}
-
 /* {"power":P,"timestamp":S,"measurement":"M","host":"H"}: -ENOENT for a
  * sample without power_w (not part of this shape), -EINVAL for a power that
  * JSON cannot carry. */
-static int mqtt_encode_pico(const struct mqtt *m, const struct sample *s, struct buf *b)
+static int mqtt_encode_pico(const struct mqtt *m, const struct sample_view *s, struct buf *b)
 {
-	const struct sample_field *p = mqtt_field(s, "power_w");
+	struct sample_field pf, *p = &pf;
 	int64_t sec = s->ts_ns / NS_PER_S;
 
-	if (!p)
+	if (!sample_field_get(s, "power_w", p))
 		return -ENOENT;
 	if (s->ts_ns % NS_PER_S < 0)
 		sec--; /* floor, not toward zero */
@@ -314,13 +307,13 @@ static void mqtt_topic_level(struct buf *b, const char *s)
 	}
 }
 
-static const char *mqtt_name(const struct sample *s)
+static const char *mqtt_name(const struct sample_view *s)
 {
 	return s->ntags ? s->tags[0].value : s->measurement;
 }
 
 /* TOPIC_PREFIX/MEASUREMENT/NAME, or TOPIC_PREFIX/MEASUREMENT without tags. */
-static int mqtt_topic(const struct mqtt *m, const struct sample *s, struct buf *b)
+static int mqtt_topic(const struct mqtt *m, const struct sample_view *s, struct buf *b)
 {
 	buf_printf(b, "%s/", m->sink->cfg->topic_prefix);
 	mqtt_topic_level(b, s->measurement);
@@ -416,7 +409,7 @@ static void mqtt_ha_value(struct buf *b, const char *key)
 }
 
 /* The discovery topic and config for one field of one series. */
-static void mqtt_ha_config(const struct mqtt *m, const struct sample *s,
+static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
 			   const struct sample_field *f, const char *state_topic, struct buf *topic,
 			   struct buf *b)
 {
@@ -724,17 +717,19 @@ static uint32_t mqtt_hash(const char *s)
 }
 
 /* Publish the discovery config of every field of this series not seen yet. */
-static void mqtt_discover(struct mqtt *m, const struct sample *s, const char *state_topic)
+static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const char *state_topic)
 {
-	unsigned i;
+	struct sample_cursor c;
+	struct sample_field f;
 
-	for (i = 0; i < s->nfields; i++) {
+	sample_fields(s, &c);
+	while (sample_next_field(&c, &f)) {
 		uint32_t slot;
 		struct mqtt_disc d;
 
 		mqtt_buf_reset(&m->dtopic);
 		mqtt_buf_reset(&m->dpayload);
-		mqtt_ha_config(m, s, &s->fields[i], state_topic, &m->dtopic, &m->dpayload);
+		mqtt_ha_config(m, s, &f, state_topic, &m->dtopic, &m->dpayload);
 		if (m->dtopic.err || m->dpayload.err)
 			return;
 		for (slot = mqtt_hash(m->dtopic.data) % MQTT_INDEX_SLOTS; m->index[slot];
@@ -773,9 +768,11 @@ static bool mqtt_message_error(int rc)
 	       rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_INVAL;
 }
 
-static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
+static int mqtt_send(struct sink *s, const struct sample_span *v)
 {
 	struct mqtt *m = s->priv;
+	struct sample_view x;
+	size_t n = v->n;
 	char msg[sizeof(m->why) + 32];
 	bool connected;
 	size_t i, published;
@@ -793,25 +790,28 @@ static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
 
 	mqtt_batch_begin(m);
 	for (i = 0; i < n; i++) {
-		const struct sample *x = &v[i];
 		int mid = 0;
 
 		mqtt_buf_reset(&m->topic);
 		mqtt_buf_reset(&m->payload);
-		if (s->cfg->format == CFG_MQTT_PICO)
-			rc = mqtt_encode_pico(m, x, &m->payload);
+		if (sample_span_view(v, i, &x) < 0) {
+			/* The uploader opened it before: cannot happen. */
+			x.measurement = "unreadable";
+			rc = -EINVAL;
+		} else if (s->cfg->format == CFG_MQTT_PICO)
+			rc = mqtt_encode_pico(m, &x, &m->payload);
 		else
-			rc = mqtt_encode_json(x, &m->payload);
+			rc = mqtt_encode_json(&x, &m->payload);
 		if (rc == -ENOENT)
 			continue; /* no power_w: nothing in the Pico shape */
 		if (rc == 0)
-			rc = mqtt_topic(m, x, &m->topic);
+			rc = mqtt_topic(m, &x, &m->topic);
 		if (rc == -EINVAL) {
 			s->st.dropped_encode++;
 			if (!m->topic_bad_logged)
 				log_warn("sink %s: a %s sample cannot be sent as MQTT (no finite "
 					 "field, or a topic that is not UTF-8); dropped",
-					 s->cfg->name, x->measurement);
+					 s->cfg->name, x.measurement);
 			m->topic_bad_logged = true;
 			continue;
 		}
@@ -823,7 +823,7 @@ static int mqtt_send(struct sink *s, const struct sample *v, size_t n)
 			return 0;
 		}
 		if (m->discovery)
-			mqtt_discover(m, x, m->topic.data);
+			mqtt_discover(m, &x, m->topic.data);
 		rc = mosquitto_publish(m->mosq, &mid, m->topic.data, (int)m->payload.len,
 				       m->payload.data, 1, false);
 		if (rc == MOSQ_ERR_SUCCESS) {

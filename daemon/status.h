@@ -85,6 +85,9 @@ struct status_sink {
 	char state[96];		  /* "ok", "sending backlog", "failing: ..." */
 };
 
+/* The edge ring, and one ring per thread that publishes samples. */
+#define STATUS_RINGS_MAX 20
+
 struct status_ring {
 	char name[32];
 	uint64_t capacity;
@@ -120,7 +123,7 @@ struct status {
 	size_t nsources;
 	struct status_sink *sinks;
 	size_t nsinks;
-	struct status_ring rings[4];
+	struct status_ring rings[STATUS_RINGS_MAX];
 	size_t nrings;
 	struct status_http http[2]; /* filled by the HTTP server itself */
 	size_t nhttp;

@@ -1,7 +1,8 @@
 /* The uploader thread.  One turn of its loop:
  *
- *   1. take every sample from the ring; per sink, filter (change detection)
- *      and pack it into the sink's open batch;
+ *   1. take the samples from every producer's ring; per sink, filter them
+ *      (change detection) and append them, packed as they came, to the
+ *      sink's open batch;
  *   2. a batch that is full or older than flush_interval becomes one spool
  *      record (so from here on it survives kill -9 and power cuts);
  *   3. a sink with nothing in flight and no backoff pending loads the next
@@ -11,8 +12,9 @@
  *   5. finished requests acknowledge the spool, or back off, or bisect;
  *   6. sleep in curl_multi_poll() until the next deadline or a wake-up.
  *
- * Memory is bounded by batch_size per sink, never by the backlog: batches
- * are kept packed, and only one request's worth is unpacked at a time.
+ * Memory is bounded by batch_size per sink, never by the backlog: samples
+ * stay packed from the producer to the sink's encoder, and only one load
+ * (at most batch_size samples) is read back from the spool at a time.
  *
  * When the spool cannot be written (a full disk, a spool directory that
  * cannot be opened), batches wait in memory, packed, up to memory_max, and
@@ -26,6 +28,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +39,22 @@
 #include "change.h"
 #include "clock.h"
 #include "log.h"
+#include "recring.h"
 #include "sink.h"
 #include "spool.h"
 #include "uploader.h"
 #include "wakeup.h"
 
-#define UPLOADER_RING	      1024
+#define UPLOADER_TAKE_MAX     4096 /* samples from one producer per turn */
 #define UPLOADER_TICK_MS      1000
 #define UPLOADER_LOG_PERIOD   (60 * 1000000000LL)
 #define UPLOADER_SEGMENT_MAX  (4u << 20)
 #define UPLOADER_SEGMENT_MIN  4096u
 #define UPLOADER_MQTT_POLL_NS (20 * 1000000LL)
-/* What a spool record holds: samples packed by sample_pack(), version 1 (also
- * what powerd 0.1.0's format-1 spools hold). */
-#define UPLOADER_PAYLOAD 1
+/* What a spool record holds: packed samples, version 2 (sample.c).  Version
+ * 1 (powerd 0.1.0's packing, also in its format-1 spools) is still read. */
+#define UPLOADER_PAYLOAD    2
+#define UPLOADER_PAYLOAD_V1 1
 
 struct range {
 	uint32_t lo, hi;
@@ -82,11 +87,11 @@ struct usink {
 	int64_t spool_retry_at;
 	uint64_t spool_dropped_run; /* dropped for it since the trouble began */
 	/* the records loaded for sending, until all are acknowledged */
-	struct sample *inflight;
-	size_t ninflight;
+	struct sample_list inflight;
+	struct sample v1;	 /* reads version-1 samples */
 	bool from_memory;	 /* they are held[0], not spool records */
 	uint64_t inflight_end;	 /* spool position after them */
-	size_t loaded;		 /* samples in the loaded records (ninflight when loaded) */
+	size_t loaded;		 /* samples in the loaded records (inflight.n when loaded) */
 	uint64_t held_dropped;	 /* of those, deleted from the spool by its cap */
 	int64_t loaded_first_ts; /* timestamp of the oldest loaded sample */
 	struct range *ranges;	 /* still to send, top = next; bisection pushes */
@@ -112,9 +117,22 @@ struct usink_pub {
 	int64_t spool_retry_in_ns;
 };
 
+/* A producing thread's ring: it pushes, the uploader thread pops. */
+struct uploader_producer {
+	struct recring ring;
+	struct uploader *u;
+	char name[32];
+};
+
 struct uploader {
 	const struct config *cfg;
-	struct ring samples;
+	/* Registered at any time by any thread, one at a time under
+	 * prod_lock; the slot is filled before the count is raised, so the
+	 * uploader thread reads the count and then the slots without a lock. */
+	struct uploader_producer *prod[UPLOADER_PRODUCERS_MAX];
+	_Atomic size_t nprod;
+	pthread_mutex_t prod_lock;
+	bool need_view; /* some sink reads fields on the way in (change detection) */
 	CURLM *multi;
 	struct usink *sinks;
 	size_t nsinks;
@@ -261,6 +279,13 @@ static void usink_held_bound(struct usink *us)
 	us->spool_dropped_run += dropped;
 }
 
+/* The open batch is empty again (written, held or dropped). */
+static void usink_pend_clear(struct usink *us)
+{
+	us->pend.len = 0;
+	us->npending = 0;
+}
+
 /* The open batch goes to memory: appended to the newest held batch if that
  * is idle and has room, else as a new one (no copy: the buffer moves). */
 static void usink_hold_pending(struct usink *us)
@@ -275,8 +300,7 @@ static void usink_hold_pending(struct usink *us)
 			h->n += (uint32_t)us->npending;
 			us->held_bytes += us->pend.len;
 			us->held_samples += us->npending;
-			us->pend.len = 0;
-			us->npending = 0;
+			usink_pend_clear(us);
 			usink_held_bound(us);
 			return;
 		}
@@ -290,8 +314,7 @@ static void usink_hold_pending(struct usink *us)
 			log_err("sink %s: out of memory holding %zu samples for the spool; dropped",
 				us->s.cfg->name, us->npending);
 			us->s.st.dropped_spool_error += us->npending;
-			us->pend.len = 0;
-			us->npending = 0;
+			usink_pend_clear(us);
 			return;
 		}
 		us->held = v;
@@ -304,7 +327,7 @@ static void usink_hold_pending(struct usink *us)
 	us->held_bytes += us->pend.len;
 	us->held_samples += us->npending;
 	buf_init(&us->pend);
-	us->npending = 0;
+	usink_pend_clear(us);
 	usink_held_bound(us);
 }
 
@@ -362,31 +385,28 @@ static void usink_store(struct uploader *u, struct usink *us, int64_t now, bool 
 			usink_hold_pending(us);
 			return;
 		}
-		us->pend.len = 0;
-		us->npending = 0;
+		usink_pend_clear(us);
 	}
 	usink_spool_ok(us, written);
 }
 
-static void usink_accept(struct uploader *u, struct usink *us, const struct sample *smp,
-			 int64_t now_mono, int64_t now_unix)
+/* A packed sample from a ring into the open batch as it is: no unpacking;
+ * change detection reads its fields through the view. */
+static void usink_accept(struct uploader *u, struct usink *us, const void *rec, size_t len,
+			 const struct sample_view *v, int64_t now_mono, int64_t now_unix)
 {
-	unsigned char packed[SAMPLE_PACK_MAX];
-	size_t n;
-
-	if (us->change && !change_filter(us->change, smp, now_unix)) {
+	if (us->change && !change_filter(us->change, v, now_unix)) {
 		us->s.st.unchanged_skipped++;
 		return;
 	}
-	n = sample_pack(smp, packed);
-	if (buf_append(&us->pend, packed, n)) {
+	if (buf_append(&us->pend, rec, len)) {
 		us->s.st.dropped_encode++;
 		us->pend.err = 0;
 		return;
 	}
 	if (us->npending++ == 0) {
 		us->pend_since_mono = now_mono;
-		us->pend_first_ts = smp->ts_ns;
+		us->pend_first_ts = sample_packed_ts(rec);
 	}
 	us->s.st.accepted++;
 	if (us->npending >= us->s.cfg->batch_size)
@@ -412,37 +432,38 @@ static int usink_push_range(struct usink *us, uint32_t lo, uint32_t hi)
 	return 0;
 }
 
-/* Unpack one packed batch onto us->inflight.  A sample that does not parse
- * (the record's CRC held, so this is a bug or a format change) loses the
- * rest of the batch: returned as the count lost. */
-static int usink_unpack(struct usink *us, const unsigned char *p, size_t len, uint32_t items,
-			size_t *cap, uint64_t *lost)
+/* The samples of one batch (a spool record or one held in memory) onto
+ * us->inflight, each checked; version 1 is converted.  A sample that does
+ * not open (the record's CRC held, so this is a bug or a format change)
+ * loses the rest of the batch: returned as the count lost. */
+static int usink_unpack(struct usink *us, unsigned payload, const unsigned char *p, size_t len,
+			uint32_t items, uint64_t *lost)
 {
 	const unsigned char *end = p + len;
-	size_t before = us->ninflight;
+	size_t before = us->inflight.n;
+	struct sample_view v;
 	int r;
 
 	*lost = 0;
 	while (p < end) {
-		if (us->ninflight == *cap) {
-			struct sample *v;
-
-			*cap = *cap ? *cap * 2 : 64;
-			v = realloc(us->inflight, *cap * sizeof(*v));
-			if (!v)
+		if (payload == UPLOADER_PAYLOAD_V1) {
+			r = sample_v1_read(&us->v1, p, (size_t)(end - p));
+			if (r == -ENOMEM ||
+			    (r > 0 && sample_list_add_sample(&us->inflight, &us->v1)))
 				return -ENOMEM;
-			us->inflight = v;
+		} else {
+			r = sample_view(&v, p, (size_t)(end - p));
+			if (r > 0 && sample_list_add(&us->inflight, p, (size_t)r))
+				return -ENOMEM;
 		}
-		r = sample_unpack(p, (size_t)(end - p), &us->inflight[us->ninflight]);
 		if (r <= 0) {
-			size_t got = us->ninflight - before;
+			size_t got = us->inflight.n - before;
 
 			/* Format 1 does not say how many it held: one, at least. */
 			*lost = items != SPOOL_ITEMS_UNKNOWN && items > got ? items - got : 1;
 			break;
 		}
 		p += r;
-		us->ninflight++;
 	}
 	return 0;
 }
@@ -454,12 +475,11 @@ static int usink_read(struct usink *us, size_t limit, uint64_t until)
 {
 	uint64_t pos = spool_ack_pos(us->spool), lost;
 	struct spool_rec rec;
-	size_t cap = 0;
 	int r = 0;
 
-	while ((limit ? us->ninflight < limit : pos < until) &&
+	while ((limit ? us->inflight.n < limit : pos < until) &&
 	       (r = spool_read(us->spool, &pos, &rec)) > 0) {
-		if (rec.payload != UPLOADER_PAYLOAD) {
+		if (rec.payload != UPLOADER_PAYLOAD && rec.payload != UPLOADER_PAYLOAD_V1) {
 			/* Written by a newer powerd: not ours to guess at. */
 			if (limit) {
 				log_err("sink %s: a spool record holds payload version %u, which "
@@ -472,7 +492,7 @@ static int usink_read(struct usink *us, size_t limit, uint64_t until)
 			}
 			continue;
 		}
-		r = usink_unpack(us, rec.data, rec.len, rec.items, &cap, &lost);
+		r = usink_unpack(us, rec.payload, rec.data, rec.len, rec.items, &lost);
 		if (r)
 			return r;
 		if (lost && limit) {
@@ -492,10 +512,9 @@ static int usink_read(struct usink *us, size_t limit, uint64_t until)
 /* held[0] onto us->inflight (first load and reload alike). */
 static int usink_read_memory(struct usink *us)
 {
-	size_t cap = 0;
 	uint64_t lost;
-	int r = usink_unpack(us, (const unsigned char *)us->held[0].b.data, us->held[0].b.len,
-			     us->held[0].n, &cap, &lost);
+	int r = usink_unpack(us, UPLOADER_PAYLOAD, (const unsigned char *)us->held[0].b.data,
+			     us->held[0].b.len, us->held[0].n, &lost);
 
 	if (!r && lost) {
 		us->s.st.dropped_encode += lost;
@@ -505,25 +524,38 @@ static int usink_read_memory(struct usink *us)
 	return r;
 }
 
-/* Cut what is loaded into chunks of what one request may carry, first
- * chunk on top of the range stack. */
+/* Cut what is loaded into chunks of what one request may carry (batch_size,
+ * the sink type's max_batch, and what its fit() says), first chunk on top
+ * of the range stack. */
 static int usink_chunk(struct usink *us)
 {
-	size_t per, i, nchunks;
+	size_t per, lo, n = us->inflight.n, nb = 0, *ends, i;
+	int r = 0;
 
-	us->loaded = us->ninflight;
-	us->loaded_first_ts = us->inflight[0].ts_ns;
+	us->loaded = n;
+	us->loaded_first_ts = sample_packed_ts(us->inflight.b.data);
 	per = us->s.cfg->batch_size;
 	if (us->s.ops->max_batch && us->s.ops->max_batch < per)
 		per = us->s.ops->max_batch;
-	nchunks = (us->ninflight + per - 1) / per;
-	for (i = nchunks; i-- > 0;) {
-		size_t lo = i * per, hi = lo + per < us->ninflight ? lo + per : us->ninflight;
+	ends = malloc(n * sizeof(*ends)); /* a chunk holds one sample at least */
+	if (!ends)
+		return -ENOMEM;
+	for (lo = 0; lo < n; lo = ends[nb++]) {
+		size_t k = n - lo < per ? n - lo : per;
 
-		if (usink_push_range(us, (uint32_t)lo, (uint32_t)hi))
-			return -ENOMEM;
+		if (us->s.ops->fit) {
+			struct sample_span sp = sample_list_span(&us->inflight, lo, lo + k);
+			size_t fit = us->s.ops->fit(&us->s, &sp);
+
+			if (fit >= 1 && fit < k)
+				k = fit;
+		}
+		ends[nb] = lo + k;
 	}
-	return 0;
+	for (i = nb; i-- > 0 && !r;)
+		r = usink_push_range(us, (uint32_t)(i ? ends[i - 1] : 0), (uint32_t)ends[i]);
+	free(ends);
+	return r ? -ENOMEM : 0;
 }
 
 /* Load the next records: from the spool while it holds any, else the
@@ -537,20 +569,20 @@ static int usink_load(struct usink *us)
 		r = usink_read(us, us->s.cfg->batch_size, 0);
 		if (r)
 			return r;
-		if (!us->ninflight && us->inflight_end > spool_ack_pos(us->spool))
+		if (!us->inflight.n && us->inflight_end > spool_ack_pos(us->spool))
 			spool_ack(us->spool, us->inflight_end); /* only unusable records */
 	}
-	if (!us->ninflight && us->nheld) {
+	if (!us->inflight.n && us->nheld) {
 		us->from_memory = true;
 		r = usink_read_memory(us);
 		if (r)
 			return r;
-		if (!us->ninflight) {
+		if (!us->inflight.n) {
 			held_remove_at(us, 0);
 			us->from_memory = false;
 		}
 	}
-	return us->ninflight ? usink_chunk(us) : 0;
+	return us->inflight.n ? usink_chunk(us) : 0;
 }
 
 /* After a failed attempt the unpacked samples are released (the spool or
@@ -564,14 +596,12 @@ static int usink_reload(struct usink *us)
 
 	if (us->from_memory) {
 		r = usink_read_memory(us);
-		return r ? r : us->ninflight == us->loaded ? 0 : -EIO;
+		return r ? r : us->inflight.n == us->loaded ? 0 : -EIO;
 	}
 	r = usink_read(us, 0, us->inflight_end);
-	if (r == 0 && us->ninflight == us->loaded)
+	if (r == 0 && us->inflight.n == us->loaded)
 		return 0;
-	free(us->inflight);
-	us->inflight = NULL;
-	us->ninflight = 0;
+	sample_list_free(&us->inflight);
 	us->nranges = 0;
 	return r == -ESTALE || r == 0 ? usink_load(us) : r;
 }
@@ -583,18 +613,14 @@ static void usink_park_inflight(struct usink *us)
 	/* What the cap deleted while it was loaded is gone with the memory. */
 	us->s.st.dropped_spool += us->held_dropped;
 	us->held_dropped = 0;
-	free(us->inflight);
-	us->inflight = NULL;
-	us->ninflight = 0;
+	sample_list_free(&us->inflight);
 }
 
 static void usink_release_inflight(struct usink *us)
 {
 	us->held_dropped = 0; /* delivered after all */
 	/* Freed, not kept: after draining a backlog the memory goes back. */
-	free(us->inflight);
-	us->inflight = NULL;
-	us->ninflight = 0;
+	sample_list_free(&us->inflight);
 	us->nranges = 0;
 }
 
@@ -612,13 +638,14 @@ static void usink_loaded_done(struct usink *us)
 
 static void usink_send_next(struct uploader *u, struct usink *us, int64_t now)
 {
+	struct sample_span span;
 	struct range *top;
 	int r;
 
 	if (us->nranges == 0) {
 		usink_release_inflight(us);
 		r = usink_load(us);
-	} else if (!us->inflight) {
+	} else if (!us->inflight.n) {
 		r = usink_reload(us);
 	} else {
 		r = 0;
@@ -640,7 +667,8 @@ static void usink_send_next(struct uploader *u, struct usink *us, int64_t now)
 	us->s.verdict_ready = false;
 	us->sending = true;
 	us->s.st.requests++;
-	r = us->s.ops->send(&us->s, us->inflight + top->lo, top->hi - top->lo);
+	span = sample_list_span(&us->inflight, top->lo, top->hi);
+	r = us->s.ops->send(&us->s, &span);
 	if (r && !us->s.verdict_ready)
 		sink_complete(&us->s, SINK_RETRY, strerror(-r));
 }
@@ -727,15 +755,45 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 
 /* ------------------------------------------------------------ the thread */
 
+/* Every producer's ring, a bounded number each, so that one busy producer
+ * cannot keep the uploader from the others (what is left waits for the
+ * next turn, which comes at once). */
 static void uploader_take(struct uploader *u, int64_t now_mono)
 {
 	int64_t now_unix = clock_unix_ns();
-	struct sample smp;
-	size_t i;
+	size_t k, n = atomic_load_explicit(&u->nprod, memory_order_acquire), i, taken;
+	const void *rec;
+	size_t len;
 
-	while (ring_pop(&u->samples, &smp) == 0)
-		for (i = 0; i < u->nsinks; i++)
-			usink_accept(u, &u->sinks[i], &smp, now_mono, now_unix);
+	for (k = 0; k < n; k++) {
+		struct recring *r = &u->prod[k]->ring;
+
+		for (taken = 0; taken < UPLOADER_TAKE_MAX && recring_peek(r, &rec, &len) == 0;
+		     taken++) {
+			struct sample_view v;
+			bool ok = !u->need_view || sample_view(&v, rec, len) == (int)len;
+
+			for (i = 0; i < u->nsinks; i++) {
+				if (ok)
+					usink_accept(u, &u->sinks[i], rec, len, &v, now_mono,
+						     now_unix);
+				else
+					u->sinks[i].s.st.dropped_encode++; /* not a builder's */
+			}
+			recring_pop(r);
+		}
+	}
+}
+
+/* Is every ring empty?  The uploader looks once more before it sleeps. */
+static bool uploader_idle(struct uploader *u)
+{
+	size_t k, n = atomic_load_explicit(&u->nprod, memory_order_acquire);
+
+	for (k = 0; k < n; k++)
+		if (recring_used(&u->prod[k]->ring))
+			return false;
+	return true;
 }
 
 static void uploader_curl(struct uploader *u)
@@ -917,7 +975,7 @@ static void uploader_sleep(struct uploader *u)
 	if (ms == 0)
 		return;
 	wakeup_announce(&u->wake);
-	if (ring_count(&u->samples) == 0 && !atomic_load(&u->stop))
+	if (uploader_idle(u) && !atomic_load(&u->stop))
 		curl_multi_poll(u->multi, NULL, 0, ms, NULL);
 	wakeup_done(&u->wake);
 }
@@ -938,21 +996,92 @@ static void *uploader_main(void *arg)
 
 /* ------------------------------------------------------------ life cycle */
 
-int uploader_publish(struct uploader *u, const struct sample *s)
+int uploader_producer(struct uploader *u, const char *name, size_t capacity,
+		      struct uploader_producer **out)
 {
+	struct uploader_producer *p;
+	size_t cap = UPLOADER_RING_MIN, n;
+	int r;
+
+	*out = NULL;
 	if (!u)
-		return 0;
-	if (ring_push_nodrop(&u->samples, s))
-		return -EAGAIN;
-	if (wakeup_needed(&u->wake))
-		curl_multi_wakeup(u->multi);
+		return 0; /* no sinks: nothing to carry */
+	if (!name || !name[0] || strlen(name) >= sizeof(p->name))
+		return -EINVAL;
+	while (cap < capacity && cap <= SIZE_MAX / 4)
+		cap *= 2;
+	/* Its indices sit on cache lines of their own: so must it. */
+	p = aligned_alloc(RECRING_CACHELINE,
+			  (sizeof(*p) + RECRING_CACHELINE - 1) & ~(size_t)(RECRING_CACHELINE - 1));
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	r = recring_init(&p->ring, cap);
+	if (r) {
+		free(p);
+		return r;
+	}
+	p->u = u;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	pthread_mutex_lock(&u->prod_lock);
+	n = atomic_load_explicit(&u->nprod, memory_order_relaxed);
+	if (n < UPLOADER_PRODUCERS_MAX) {
+		u->prod[n] = p;
+		atomic_store_explicit(&u->nprod, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&u->prod_lock);
+	if (n >= UPLOADER_PRODUCERS_MAX) {
+		recring_free(&p->ring);
+		free(p);
+		return -ENOSPC;
+	}
+	*out = p;
 	return 0;
 }
 
-void uploader_note_drop(struct uploader *u)
+int uploader_publish_packed(struct uploader_producer *p, const void *rec, size_t len)
 {
-	if (u)
-		ring_note_drop(&u->samples);
+	int r;
+
+	if (!p)
+		return 0;
+	r = recring_push_nodrop(&p->ring, rec, len);
+	if (r)
+		return r == -ENOBUFS ? -EAGAIN : r;
+	/* After the push (wakeup.h): every producer does the same, and the
+	 * uploader looks at every ring after announcing its sleep. */
+	if (wakeup_needed(&p->u->wake))
+		curl_multi_wakeup(p->u->multi);
+	return 0;
+}
+
+int uploader_publish(struct uploader_producer *p, const struct sample *s)
+{
+	if (!sample_len(s))
+		return -EINVAL;
+	return uploader_publish_packed(p, sample_data(s), sample_len(s));
+}
+
+int uploader_offer(struct uploader_producer *p, const struct sample *s)
+{
+	int r = uploader_publish(p, s);
+
+	if (r == -EAGAIN || r == -EMSGSIZE) {
+		uploader_note_drop(p);
+		return -ENOBUFS;
+	}
+	return r;
+}
+
+void uploader_note_drop(struct uploader_producer *p)
+{
+	if (p)
+		recring_note_drop(&p->ring);
+}
+
+bool uploader_room(struct uploader_producer *p, size_t len)
+{
+	return !p || recring_room(&p->ring, len);
 }
 
 /* The spool cap deletes a record: count the samples it held, unless the
@@ -965,16 +1094,15 @@ static void usink_dropped(void *arg, uint64_t pos, const struct spool_rec *rec)
 	if (items == SPOOL_ITEMS_UNKNOWN) {
 		/* Format 1: count what it held. */
 		const unsigned char *p = rec->data, *end = p + rec->len;
-		struct sample smp;
 		int r;
 
-		for (items = 0; p < end && (r = sample_unpack(p, (size_t)(end - p), &smp)) > 0;
+		for (items = 0; p < end && (r = sample_v1_read(&us->v1, p, (size_t)(end - p))) > 0;
 		     p += r)
 			items++;
 	}
 	/* Loaded, so still delivered if the attempt succeeds; remembered in
 	 * case it fails and the memory is released (usink_park_inflight). */
-	if (us->nranges && !us->from_memory && us->inflight && pos < us->inflight_end)
+	if (us->nranges && !us->from_memory && us->inflight.n && pos < us->inflight_end)
 		us->held_dropped += items;
 	else
 		us->s.st.dropped_spool += items;
@@ -990,6 +1118,8 @@ static int usink_open(struct uploader *u, struct usink *us, const struct cfg_sin
 	us->s.multi = u->multi;
 	us->s.st.last_request_ok = true;
 	buf_init(&us->pend);
+	sample_list_init(&us->inflight);
+	sample_init(&us->v1, NULL, 0);
 	r = usink_spool_open(u, us);
 	if (r) {
 		/* This sink holds its samples in memory and retries; the
@@ -1033,7 +1163,7 @@ static void usink_give_up(struct usink *us)
 	us->nheld = 0;
 	us->held_bytes = 0;
 	us->held_samples = 0;
-	us->npending = 0;
+	usink_pend_clear(us);
 }
 
 static void usink_close(struct usink *us)
@@ -1045,7 +1175,8 @@ static void usink_close(struct usink *us)
 	change_free(us->change);
 	buf_free(&us->pend);
 	free(us->held);
-	free(us->inflight);
+	sample_list_free(&us->inflight);
+	sample_free(&us->v1);
 	free(us->ranges);
 	memset(us, 0, sizeof(*us));
 }
@@ -1065,12 +1196,13 @@ int uploader_start(struct uploader **out, const struct config *cfg)
 	u->cfg = cfg;
 	u->rng = (uint64_t)clock_unix_ns() | 1;
 	pthread_mutex_init(&u->lock, NULL);
-	r = ring_init(&u->samples, sizeof(struct sample), UPLOADER_RING);
+	pthread_mutex_init(&u->prod_lock, NULL);
+	atomic_init(&u->nprod, 0);
 	u->multi = curl_multi_init();
 	u->sinks = calloc(cfg->nsinks, sizeof(*u->sinks));
 	u->pub = calloc(cfg->nsinks, sizeof(*u->pub));
-	if (r || !u->multi || !u->sinks || !u->pub) {
-		r = r ? r : -ENOMEM;
+	if (!u->multi || !u->sinks || !u->pub) {
+		r = -ENOMEM;
 		goto fail;
 	}
 	for (i = 0; i < cfg->nsinks; i++) {
@@ -1078,6 +1210,7 @@ int uploader_start(struct uploader **out, const struct config *cfg)
 		u->nsinks = i + 1;
 		if (r)
 			goto fail;
+		u->need_view |= u->sinks[i].change != NULL;
 	}
 	uploader_publish_stats(u, clock_mono_ns());
 	r = -pthread_create(&u->thread, NULL, uploader_main, u);
@@ -1108,7 +1241,11 @@ void uploader_stop(struct uploader *u)
 	}
 	if (u->multi)
 		curl_multi_cleanup(u->multi);
-	ring_free(&u->samples);
+	for (i = 0; i < atomic_load(&u->nprod); i++) {
+		recring_free(&u->prod[i]->ring);
+		free(u->prod[i]);
+	}
+	pthread_mutex_destroy(&u->prod_lock);
 	pthread_mutex_destroy(&u->lock);
 	free(u->sinks);
 	free(u->pub);
@@ -1134,7 +1271,7 @@ static void uploader_sink_state(const struct usink_pub *p, struct status_sink *s
 int uploader_status(struct uploader *u, struct status *st)
 {
 	int64_t now = clock_unix_ns();
-	size_t i;
+	size_t i, k, n;
 
 	st->nsinks = 0;
 	if (!u)
@@ -1184,10 +1321,16 @@ int uploader_status(struct uploader *u, struct status *st)
 	}
 	pthread_mutex_unlock(&u->lock);
 	st->nsinks = u->nsinks;
-	snprintf(st->rings[st->nrings].name, sizeof(st->rings[0].name), "samples");
-	st->rings[st->nrings].capacity = ring_capacity(&u->samples);
-	st->rings[st->nrings].used = ring_count(&u->samples);
-	st->rings[st->nrings].dropped = ring_dropped(&u->samples);
-	st->nrings++;
+	/* Bytes, not slots: what a sample takes depends on what it holds. */
+	n = atomic_load_explicit(&u->nprod, memory_order_acquire);
+	for (k = 0; k < n && st->nrings < STATUS_RINGS_MAX; k++) {
+		struct status_ring *sr = &st->rings[st->nrings++];
+		struct uploader_producer *p = u->prod[k];
+
+		snprintf(sr->name, sizeof(sr->name), "%s", p->name);
+		sr->capacity = recring_capacity(&p->ring);
+		sr->used = recring_used(&p->ring);
+		sr->dropped = recring_dropped(&p->ring);
+	}
 	return 0;
 }

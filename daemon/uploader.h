@@ -1,38 +1,69 @@
-/* The uploader thread: samples from the meter thread to every sink.
+/* The uploader thread: samples from every producing thread to every sink.
  *
- *   meter thread --(sample ring, SPSC)--> uploader thread --> sink spools --> servers
+ *   meter thread --(its ring)--+
+ *   I/O thread   --(its ring)--+--> uploader thread --> sink spools --> servers
+ *   any thread   --(its ring)--+
  *
- * Per sink: change detection (opt-in), a batch filled up to batch_size or
- * flush_interval, appended to the sink's disk spool as one record; then the
- * spool is drained in order, one request at a time, with full-jitter
- * exponential backoff on failures and bisection of batches a server refuses.
- * A sink that is down only grows its own spool (bounded by spool_max): it
- * never delays another sink, the meter thread or the I/O thread. */
+ * Each producing thread has a ring of its own (recring.h: single producer,
+ * single consumer, packed samples of any size), so no two producers ever
+ * share an index.  Per sink: change detection (opt-in), a batch filled up
+ * to batch_size or flush_interval, appended to the sink's disk spool as one
+ * record; then the spool is drained in order, one request at a time, with
+ * full-jitter exponential backoff on failures and bisection of batches a
+ * server refuses.  A sink that is down only grows its own spool (bounded by
+ * spool_max): it never delays another sink or a producer. */
 #ifndef POWERD_UPLOADER_H
 #define POWERD_UPLOADER_H
 
+#include <stdbool.h>
+
 #include "config.h"
-#include "ring.h"
 #include "sample.h"
 #include "status.h"
 
 struct uploader;
+struct uploader_producer;
+
+#define UPLOADER_PRODUCERS_MAX 16
+#define UPLOADER_RING_MIN      32768 /* bytes: the largest sample fits */
 
 /* Opens every sink and its spool (replayed before new data), starts the
  * thread.  Returns 0 or a negative errno after logging why. */
 int uploader_start(struct uploader **out, const struct config *cfg);
 
-/* Flushes pending batches to the spools, stops the thread, closes sinks. */
+/* Takes what the rings hold, flushes pending batches to the spools, stops
+ * the thread, closes sinks, frees every producer. */
 void uploader_stop(struct uploader *u);
 
-/* Producer side (one thread: the meter thread): queue a sample for every
- * sink.  Never blocks and never drops: returns 0, or -EAGAIN when the ring
- * is full, and then the caller keeps the sample and tries again later (or
- * gives it up and counts it with ring_note_drop via uploader_note_drop). */
-int uploader_publish(struct uploader *u, const struct sample *s);
-void uploader_note_drop(struct uploader *u);
+/* A ring of its own for one producing thread (only that thread publishes
+ * through it), of `capacity` bytes (rounded up to a power of two, at least
+ * UPLOADER_RING_MIN), exported as powerd_ring_*{ring="NAME"}.  Any thread
+ * may ask for one at any time; it lives until uploader_stop().  Without an
+ * uploader (no sinks) *out is NULL, and publishing through NULL does
+ * nothing.  Returns 0, -EINVAL (a name that is empty or longer than 31
+ * bytes), -ENOSPC (UPLOADER_PRODUCERS_MAX already) or -ENOMEM. */
+int uploader_producer(struct uploader *u, const char *name, size_t capacity,
+		      struct uploader_producer **out);
 
-/* Fill st->sinks (allocated; freed by status_release) and the sample ring. */
+/* Producer side: queue a sample for every sink.  Never blocks: returns 0,
+ * or -EAGAIN when the ring has no room, and then nothing is queued and
+ * nothing counted: the caller keeps the sample and tries again later, or
+ * gives it up and counts it with uploader_note_drop(); -EINVAL for a
+ * builder that holds no sample.  The uploader is woken (wakeup.h). */
+int uploader_publish(struct uploader_producer *p, const struct sample *s);
+/* The same for a packed sample a builder made (sample_data, sample_len),
+ * kept by the caller meanwhile (the meter thread's outbox). */
+int uploader_publish_packed(struct uploader_producer *p, const void *rec, size_t len);
+/* For a live source, which never waits: queued (0), or dropped and counted
+ * (-ENOBUFS) when the ring is full. */
+int uploader_offer(struct uploader_producer *p, const struct sample *s);
+void uploader_note_drop(struct uploader_producer *p);
+/* Back-pressure for a source that reads stored data: would a sample of
+ * len bytes fit now?  It reads on only then, and so loses nothing. */
+bool uploader_room(struct uploader_producer *p, size_t len);
+
+/* Fill st->sinks (allocated; freed by status_release) and, after the rings
+ * already there, one ring per producer. */
 int uploader_status(struct uploader *u, struct status *st);
 
 /* Backoff (exposed for tests): the delay before retry `attempt` (1, 2, ...),

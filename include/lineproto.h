@@ -13,6 +13,6 @@
 
 /* Append one line (with '\n').  Returns 0, -EINVAL if no field could be
  * written (nothing appended), or -ENOMEM. */
-int lp_encode(const struct sample *s, struct buf *out);
+int lp_encode(const struct sample_view *v, struct buf *out);
 
 #endif

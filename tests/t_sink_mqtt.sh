@@ -80,6 +80,22 @@ assert m[4][1] == "end"   # the all-infinite sample was not sent
 ' || fail "json messages: $(cat "$T/json.sub")"
 echo "json: ok"
 
+# ---- wide: one sample of 16 tags and 128 fields, every one in the message ---
+mqtt_sub "$T/wide.sub" sub-wide -t 'tw/wide/#' -C 1 -W 15 || fail "subscriber"
+prog wide wide MQTT_PREFIX=tw || fail "wide mode: $(cat "$T/wide.out" "$T/wide.err")"
+sub_wait
+pyjson "$T/wide.sub" '
+assert len(m) == 1, m
+w = m[0][1]
+assert m[0][0] == "tw/wide/value_0" and w["tags"] == {"tag%02d" % i: "value_%d" % i for i in range(16)}, m[0][0]
+want = {}
+for i in range(128):
+    want["f%03d" % i] = [i + 0.5, i, i % 8 == 2, "s%d" % i][i % 4]
+assert w["fields"] == want, w["fields"]
+assert all(type(w["fields"][k]) is type(v) for k, v in want.items()), w["fields"]
+' || fail "wide message: $(cat "$T/wide.sub")"
+echo "wide: ok"
+
 # ---- pico: the Pico meter's shape, byte for byte ---------------------------
 mqtt_sub "$T/pico.sub" sub-pico -t 'tp/meters/+/+' -t tp/zz -C 4 -W 15 || fail "subscriber"
 prog pico pico MQTT_PREFIX=tp/meters MQTT_PICO_HOST=pico-test ||

@@ -5,16 +5,18 @@
  *   bench_samples memory   [--samples N (4096)] [--fields F (40)]
  *
  * A sample is "wide,meter=mNN,site=home f00_w=..,f01_w=..,... ts": F float
- * fields (40 by default: an EG4 input block).  A struct sample of powerd
- * 0.1.0 holds at most SAMPLE_MAX_FIELDS fields, so on that code one wide
- * sample is published as ceil(F / SAMPLE_MAX_FIELDS) samples of the same
- * series and time (InfluxDB merges them into one point): "parts" below.
+ * fields (40 by default: an EG4 input block), published as one sample.
+ * (powerd 0.1.0 held at most 6 fields in a fixed 1.3 KB struct sample, so
+ * there one wide sample went as ceil(F / 6) samples of the same series and
+ * time, which InfluxDB merges into one point; this program's first version,
+ * commit 7d9baf9, measured that path.)
  *
  * pipeline: the bench thread builds and publishes N wide samples as fast
- * as the ring takes them, and waits until the file sink has written all of
- * them (batch_size 5000, spool_fsync never: the sample path, not the disk).
- * memory: N wide samples pushed into a ring of the kind the uploader reads,
- * and the resident memory that costs, per sample.
+ * as its ring (BS_RING bytes) takes them, and waits until the file sink has
+ * written all of them (batch_size 5000, spool_fsync never: the sample path,
+ * not the disk).
+ * memory: N wide samples pushed into a ring of the kind the uploader reads
+ * (recring.h), and the resident memory that costs, per sample.
  * Output: "bench NAME key=value ..." lines; exit 1 on a wrong result. */
 #include <errno.h>
 #include <getopt.h>
@@ -29,13 +31,14 @@
 
 #include "clock.h"
 #include "config.h"
-#include "ring.h"
+#include "recring.h"
 #include "sample.h"
 #include "status.h"
 #include "uploader.h"
 
 #define BS_T0	      1700000000000000000LL
 #define BS_TIMEOUT_NS (300 * 1000000000LL)
+#define BS_RING	      (256 * 1024)
 
 struct bs_opts {
 	uint64_t samples;
@@ -67,22 +70,16 @@ static void bs_sleep_us(long us)
 		;
 }
 
-static unsigned bs_parts(const struct bs_opts *o)
-{
-	return (o->fields + SAMPLE_MAX_FIELDS - 1) / SAMPLE_MAX_FIELDS;
-}
-
-/* Part `part` of wide sample i: fields part*SAMPLE_MAX_FIELDS and on. */
-static int bs_build(struct sample *s, const struct bs_opts *o, uint64_t i, unsigned part)
+static int bs_build(struct sample *s, const struct bs_opts *o, uint64_t i)
 {
 	char meter[16], key[16];
-	unsigned f, first = part * SAMPLE_MAX_FIELDS;
+	unsigned f;
 
 	snprintf(meter, sizeof(meter), "m%02u", (unsigned)(i % 100));
-	if (sample_init(s, "wide", BS_T0 + (int64_t)i * 1000000) || sample_tag(s, "meter", meter) ||
-	    sample_tag(s, "site", "home"))
+	if (sample_reset(s, "wide", BS_T0 + (int64_t)i * 1000000) ||
+	    sample_tag(s, "meter", meter) || sample_tag(s, "site", "home"))
 		return -EINVAL;
-	for (f = first; f < o->fields && f < first + SAMPLE_MAX_FIELDS; f++) {
+	for (f = 0; f < o->fields; f++) {
 		snprintf(key, sizeof(key), "f%02u_w", f);
 		if (sample_float(s, key, (double)((i * 7919 + f * 104729) % 1000000) / 100.0))
 			return -EINVAL;
@@ -115,18 +112,19 @@ static int bs_status(struct uploader *u, struct status_sink *ss, uint64_t *dropp
 static int bs_pipeline(const struct bs_opts *o)
 {
 	char text[2048], path[PATH_MAX];
-	const uint64_t want = o->samples * bs_parts(o);
+	const uint64_t want = o->samples;
 	struct config cfg;
 	struct uploader *u = NULL;
+	struct uploader_producer *p;
 	struct status_sink ss;
 	struct sample s;
 	uint64_t i, dropped = 0, waits = 0;
-	unsigned part;
 	int64_t t0, t_pub, t_end, give_up;
 	long rss0;
 	FILE *f;
 	int n, c, rc = 1;
 
+	sample_init(&s, "wide", 0);
 	snprintf(path, sizeof(path), "%s/out.lp", o->state);
 	n = snprintf(text, sizeof(text),
 		     "[daemon]\nstate_dir = %s/state\nlisten = off\n"
@@ -135,21 +133,20 @@ static int bs_pipeline(const struct bs_opts *o)
 	memset(&cfg, 0, sizeof(cfg));
 	if (n < 0 || (size_t)n >= sizeof(text) ||
 	    cfg_load_mem("bench_samples.conf", text, (size_t)n, &cfg, stderr) ||
-	    uploader_start(&u, &cfg) || !u)
+	    uploader_start(&u, &cfg) || !u || uploader_producer(u, "bench", BS_RING, &p))
 		goto end;
 	bs_sleep_us(200000);
 	rss0 = bs_status_kb("VmRSS:");
 	t0 = clock_mono_ns();
-	for (i = 0; i < o->samples; i++)
-		for (part = 0; part < bs_parts(o); part++) {
-			if (bs_build(&s, o, i, part))
-				goto end;
-			/* The ring is full: the bench waits, as a replay would. */
-			while (uploader_publish(u, &s) == -EAGAIN) {
-				waits++;
-				bs_sleep_us(20);
-			}
+	for (i = 0; i < o->samples; i++) {
+		if (bs_build(&s, o, i))
+			goto end;
+		/* The ring is full: the bench waits, as a replay would. */
+		while (uploader_publish(p, &s) == -EAGAIN) {
+			waits++;
+			bs_sleep_us(20);
 		}
+	}
 	t_pub = clock_mono_ns();
 	give_up = t_pub + BS_TIMEOUT_NS;
 	for (;;) {
@@ -167,13 +164,15 @@ static int bs_pipeline(const struct bs_opts *o)
 			ss.sent, want, dropped, ss.dropped_encode, ss.last_error);
 		goto end;
 	}
-	printf("bench samples_pipeline fields=%u samples=%" PRIu64 " parts_per_sample=%u"
-	       " wall_s=%.3f samples_per_s=%.0f fields_per_s=%.0f publish_s=%.3f "
-	       "ring_waits=%" PRIu64 " rss_idle_kb=%ld hwm_kb=%ld\n",
-	       o->fields, o->samples, bs_parts(o), (double)(t_end - t0) / 1e9,
+	printf("bench samples_pipeline fields=%u samples=%" PRIu64 " parts_per_sample=1"
+	       " wall_s=%.3f samples_per_s=%.0f fields_per_s=%.0f publish_s=%.3f"
+	       " ring_waits=%" PRIu64 " ring_bytes=%d packed_bytes=%zu rss_idle_kb=%ld"
+	       " hwm_kb=%ld\n",
+	       o->fields, o->samples, (double)(t_end - t0) / 1e9,
 	       (double)o->samples / ((double)(t_end - t0) / 1e9),
 	       (double)o->samples * o->fields / ((double)(t_end - t0) / 1e9),
-	       (double)(t_pub - t0) / 1e9, waits, rss0, bs_status_kb("VmHWM:"));
+	       (double)(t_pub - t0) / 1e9, waits, BS_RING, sample_len(&s), rss0,
+	       bs_status_kb("VmHWM:"));
 	uploader_stop(u);
 	u = NULL;
 	/* Every line is in the file: one per published sample. */
@@ -192,37 +191,44 @@ static int bs_pipeline(const struct bs_opts *o)
 end:
 	uploader_stop(u);
 	cfg_free(&cfg);
+	sample_free(&s);
 	return rc;
 }
 
 static int bs_memory(const struct bs_opts *o)
 {
-	const uint64_t items = o->samples * bs_parts(o);
-	struct ring r;
+	struct recring r;
 	struct sample s;
-	size_t cap = 2;
+	size_t cap = RECRING_MIN, one;
 	uint64_t i;
-	unsigned part;
 	long rss0, rss1;
+	int rc = 1;
 
-	while (cap < items)
+	sample_init(&s, "wide", 0);
+	if (bs_build(&s, o, 0))
+		goto end;
+	one = (size_t)recring_size(sample_len(&s));
+	while (cap < 2 * o->samples * one)
 		cap *= 2;
-	if (ring_init(&r, sizeof(struct sample), cap))
-		return 1;
+	if (recring_init(&r, cap))
+		goto end;
 	rss0 = bs_status_kb("VmRSS:");
 	for (i = 0; i < o->samples; i++)
-		for (part = 0; part < bs_parts(o); part++)
-			if (bs_build(&s, o, i, part) || ring_push(&r, &s)) {
-				ring_free(&r);
-				return 1;
-			}
+		if (bs_build(&s, o, i) || recring_push(&r, sample_data(&s), sample_len(&s))) {
+			recring_free(&r);
+			goto end;
+		}
 	rss1 = bs_status_kb("VmRSS:");
-	printf("bench samples_memory fields=%u samples=%" PRIu64 " parts_per_sample=%u"
-	       " ring_bytes_per_sample=%zu rss_delta_kb=%ld rss_bytes_per_sample=%.0f\n",
-	       o->fields, o->samples, bs_parts(o), bs_parts(o) * sizeof(struct sample), rss1 - rss0,
-	       (double)(rss1 - rss0) * 1024 / (double)o->samples);
-	ring_free(&r);
-	return 0;
+	printf("bench samples_memory fields=%u samples=%" PRIu64 " parts_per_sample=1"
+	       " ring_bytes_per_sample=%zu packed_bytes=%zu rss_delta_kb=%ld"
+	       " rss_bytes_per_sample=%.0f\n",
+	       o->fields, o->samples, recring_used(&r) / (size_t)o->samples, sample_len(&s),
+	       rss1 - rss0, (double)(rss1 - rss0) * 1024 / (double)o->samples);
+	recring_free(&r);
+	rc = 0;
+end:
+	sample_free(&s);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -251,7 +257,7 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind + 1 != argc || !o.fields || o.fields > 100)
+	if (optind + 1 != argc || !o.fields || o.fields > SAMPLE_MAX_FIELDS)
 		goto usage;
 	if (!strcmp(argv[optind], "pipeline") && o.state) {
 		o.samples = o.samples ? o.samples : 200000;

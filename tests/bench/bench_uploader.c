@@ -39,7 +39,8 @@
 #include "status.h"
 #include "uploader.h"
 
-#define BU_CHUNK      5000 /* samples per request: the default batch_size */
+#define BU_CHUNK      5000	   /* samples per request: the default batch_size */
+#define BU_RING	      (128 * 1024) /* the bench's ring: some 1300 pulse samples */
 #define BU_ENCODE_T0  1700000000123456789LL
 #define BU_ENCODE_DT  1000003007LL
 #define BU_POLL_NS    (1 * 1000000LL)
@@ -129,6 +130,7 @@ static void bu_rss(long *rss_kb, long *hwm_kb)
 static int bu_encode(const struct bu_opts *o)
 {
 	struct sample *v = calloc(BU_CHUNK, sizeof(*v));
+	struct sample_view *sv = calloc(BU_CHUNK, sizeof(*sv));
 	FILE *out = NULL;
 	struct buf b;
 	uint64_t i, done = 0, bytes = 0;
@@ -136,7 +138,7 @@ static int bu_encode(const struct bu_opts *o)
 	int rc = 1;
 
 	buf_init(&b);
-	if (!v)
+	if (!v || !sv)
 		goto end;
 	if (o->out && !(out = fopen(o->out, "w"))) {
 		fprintf(stderr, "bench_uploader: %s: %s\n", o->out, strerror(errno));
@@ -147,12 +149,13 @@ static int bu_encode(const struct bu_opts *o)
 
 		for (i = 0; i < n; i++)
 			if (bu_sample(&v[i], done + i, "house",
-				      BU_ENCODE_T0 + (int64_t)(done + i) * BU_ENCODE_DT))
+				      BU_ENCODE_T0 + (int64_t)(done + i) * BU_ENCODE_DT) ||
+			    sample_view_of(&sv[i], &v[i]) < 0)
 				goto end;
 		b.len = 0;
 		t = bu_mono();
 		for (i = 0; i < n; i++)
-			if (lp_encode(&v[i], &b)) {
+			if (lp_encode(&sv[i], &b)) {
 				fprintf(stderr, "bench_uploader: lp_encode failed at %" PRIu64 "\n",
 					done + i);
 				goto end;
@@ -178,6 +181,7 @@ end:
 		fclose(out);
 	buf_free(&b);
 	free(v);
+	free(sv);
 	return rc;
 }
 
@@ -195,8 +199,10 @@ static int bu_lpfiles(const struct bu_opts *o)
 
 	buf_init(&b);
 	for (i = 0; i < o->samples; i++) {
+		struct sample_view v;
+
 		if (bu_sample(&s, i, o->meter, o->t0_ns + (int64_t)i * o->step_ns) ||
-		    lp_encode(&s, &b))
+		    sample_view_of(&v, &s) < 0 || lp_encode(&v, &b))
 			goto end;
 		if (b.len && ((i + 1) % BU_CHUNK == 0 || i + 1 == o->samples)) {
 			snprintf(path, sizeof(path), "%s/chunk-%06" PRIu64 ".lp", o->dir, n++);
@@ -275,7 +281,8 @@ static bool bu_lost(const char *what, const struct status_sink *ss, uint64_t rin
  * producer keeps the sample.  The flood also looks at the ring every 128
  * samples and lets it drain below half full: the rate measured is the
  * uploader's, and nothing is lost. */
-static int bu_publish(struct uploader *u, const struct sample *s, uint64_t *count)
+static int bu_publish(struct uploader *u, struct uploader_producer *p, const struct sample *s,
+		      uint64_t *count)
 {
 	struct status st;
 	bool room;
@@ -293,7 +300,7 @@ static int bu_publish(struct uploader *u, const struct sample *s, uint64_t *coun
 				break;
 			bu_sleep_ns(50000);
 		}
-	while (uploader_publish(u, s) == -EAGAIN)
+	while (uploader_publish(p, s) == -EAGAIN)
 		bu_sleep_ns(50000);
 	return 0;
 }
@@ -330,6 +337,7 @@ static int bu_e2e(const struct bu_opts *o)
 {
 	struct config cfg;
 	struct uploader *u = NULL;
+	struct uploader_producer *p;
 	struct status_sink ss;
 	struct sample s;
 	int64_t t0, t_pub, t_end;
@@ -337,12 +345,13 @@ static int bu_e2e(const struct bu_opts *o)
 	int rc = 1;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (bu_config(o, false, &cfg) || uploader_start(&u, &cfg) || !u)
+	if (bu_config(o, false, &cfg) || uploader_start(&u, &cfg) || !u ||
+	    uploader_producer(u, "bench", BU_RING, &p))
 		goto end;
 	t0 = bu_mono();
 	for (i = 0; i < o->samples; i++) {
 		if (bu_sample(&s, i, o->meter, o->t0_ns + (int64_t)i * o->step_ns) ||
-		    bu_publish(u, &s, &npub))
+		    bu_publish(u, p, &s, &npub))
 			goto end;
 	}
 	t_pub = bu_mono();
@@ -402,6 +411,7 @@ static int bu_backlog(const struct bu_opts *o)
 	const uint64_t n = o->series * o->seconds;
 	struct config cfg;
 	struct uploader *u = NULL;
+	struct uploader_producer *p;
 	struct status_sink ss;
 	struct sample s;
 	char meter[SAMPLE_STR_MAX], line[64];
@@ -411,7 +421,8 @@ static int bu_backlog(const struct bu_opts *o)
 	int rc = 1;
 
 	memset(&cfg, 0, sizeof(cfg));
-	if (bu_config(o, true, &cfg) || uploader_start(&u, &cfg) || !u)
+	if (bu_config(o, true, &cfg) || uploader_start(&u, &cfg) || !u ||
+	    uploader_producer(u, "bench", BU_RING, &p))
 		goto end;
 	/* Let the thread reach its first wait: "idle after start". */
 	bu_sleep_ns(300 * 1000000LL);
@@ -425,7 +436,7 @@ static int bu_backlog(const struct bu_opts *o)
 			snprintf(meter, sizeof(meter), "%s-m%03" PRIu64, o->meter, j);
 			if (bu_sample(&s, k * o->series + j, meter,
 				      tsec0 + (int64_t)k * 1000000000LL) ||
-			    bu_publish(u, &s, &npub))
+			    bu_publish(u, p, &s, &npub))
 				goto end;
 		}
 	if (bu_wait_spooled(u, n, &ss))
@@ -436,11 +447,10 @@ static int bu_backlog(const struct bu_opts *o)
 	       " seconds=%" PRIu64 " spool_s=%.3f spool_bytes=%" PRIu64 " unsent_bytes=%" PRIu64
 	       " bytes_per_sample=%.1f rss_idle_kb=%ld hwm_idle_kb=%ld rss_spooled_kb=%ld"
 	       " hwm_spooled_kb=%ld rss_delta_kb=%ld failed_requests=%" PRIu64
-	       " sample_struct_bytes=%zu\n",
+	       " packed_sample_bytes=%zu\n",
 	       o->meter, n, o->series, o->seconds, (double)(t_spooled - t0) / 1e9, ss.spool_bytes,
 	       ss.spool_unsent_bytes, (double)ss.spool_bytes / (double)n, rss_idle, hwm_idle,
-	       rss_spooled, hwm_spooled, rss_spooled - rss_idle, ss.requests,
-	       sizeof(struct sample));
+	       rss_spooled, hwm_spooled, rss_spooled - rss_idle, ss.requests, sample_len(&s));
 	printf("READY\n");
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin)) {

@@ -11,21 +11,24 @@
 #define SEC 1000000000LL
 #define T0  (1700000000LL * SEC)
 
-static struct sample mk(const char *meter, double w, int64_t ts)
-{
-	struct sample s;
+/* The filter reads a view: of this builder, rebuilt for every sample. */
+static struct sample b;
+static struct sample_view s;
 
-	sample_init(&s, "pulse", ts);
-	sample_tag(&s, "meter", meter);
-	sample_float(&s, "power_w", w);
+static struct sample_view mk(const char *meter, double w, int64_t ts)
+{
+	sample_reset(&b, "pulse", ts);
+	sample_tag(&b, "meter", meter);
+	sample_float(&b, "power_w", w);
+	sample_view_of(&s, &b);
 	return s;
 }
 
 static void test_change(void)
 {
 	struct sink_change *c;
-	struct sample s;
 
+	sample_init(&b, "pulse", 0);
 	CHECK_EQ_INT(change_new(&c, 60 * SEC, 120 * SEC), 0);
 	/* A new series is sent; an unchanged value is not. */
 	s = mk("a", 100, T0);
@@ -61,11 +64,32 @@ static void test_change(void)
 	s = mk("a", 5, T0 + 1001 * SEC);
 	CHECK(change_filter(c, &s, T0 + 1001 * SEC));
 	/* A different set of fields is a change. */
-	sample_init(&s, "pulse", T0 + 1002 * SEC);
-	sample_tag(&s, "meter", "a");
-	sample_float(&s, "power_w", 5);
-	sample_float(&s, "energy_wh", 1);
+	sample_reset(&b, "pulse", T0 + 1002 * SEC);
+	sample_tag(&b, "meter", "a");
+	sample_float(&b, "power_w", 5);
+	sample_float(&b, "energy_wh", 1);
+	sample_view_of(&s, &b);
 	CHECK(change_filter(c, &s, T0 + 1002 * SEC));
+	/* The same fields in another order are another set: a change. */
+	sample_reset(&b, "pulse", T0 + 1003 * SEC);
+	sample_tag(&b, "meter", "a");
+	sample_float(&b, "energy_wh", 1);
+	sample_float(&b, "power_w", 5);
+	sample_view_of(&s, &b);
+	CHECK(change_filter(c, &s, T0 + 1003 * SEC));
+	/* Wide samples: one of 128 fields changing is a change, none is not. */
+	for (int k = 0; k < 3; k++) {
+		sample_reset(&b, "wide", T0 + (1010 + k) * SEC);
+		sample_tag(&b, "site", "home");
+		for (int f = 0; f < SAMPLE_MAX_FIELDS; f++) {
+			char key[16];
+
+			snprintf(key, sizeof(key), "f%d", f);
+			sample_float(&b, key, f == 77 && k == 2 ? 1.5 : f + 1);
+		}
+		sample_view_of(&s, &b);
+		CHECK(change_filter(c, &s, T0 + (1010 + k) * SEC) == (k != 1));
+	}
 	/* Many series: the table grows and remembers all of them. */
 	for (int i = 0; i < 1000; i++) {
 		char name[16];
@@ -82,6 +106,7 @@ static void test_change(void)
 		CHECK(!change_filter(c, &s, T0 + SEC));
 	}
 	change_free(c);
+	sample_free(&b);
 }
 
 static void test_backoff(void)

@@ -1,5 +1,5 @@
 /* Line protocol: a table of tricky cases with the exact expected line, the
- * invariants on hand-filled samples, a round trip of random names through
+ * longest line there is, a round trip of random names through
  * an independent parser that follows the reference's escaping rules, and
  * the encode rate (printed, not asserted). */
 #include <errno.h>
@@ -25,13 +25,28 @@ struct lp_field_spec {
 	const char *s;
 };
 
+/* A string of n copies of c (n < 128). */
+static const char *rep_str(char c, size_t n)
+{
+	static char b[2][128];
+	static int k;
+	char *p = b[k++ & 1];
+
+	memset(p, c, n);
+	p[n] = '\0';
+	return p;
+}
+
+#define LP_CASE_TAGS   6
+#define LP_CASE_FIELDS 6
+
 struct lp_case {
 	const char *name;
 	const char *m;
 	struct {
 		const char *k, *v;
-	} tags[SAMPLE_MAX_TAGS];
-	struct lp_field_spec fields[SAMPLE_MAX_FIELDS];
+	} tags[LP_CASE_TAGS];
+	struct lp_field_spec fields[LP_CASE_FIELDS];
 	int64_t ts;
 	const char *want; /* NULL: -EINVAL, nothing appended */
 };
@@ -202,9 +217,9 @@ static void build(const struct lp_case *c, struct sample *s)
 	int i;
 
 	CHECK_EQ_INT(sample_init(s, c->m, c->ts), 0);
-	for (i = 0; i < SAMPLE_MAX_TAGS && c->tags[i].k; i++)
+	for (i = 0; i < LP_CASE_TAGS && c->tags[i].k; i++)
 		CHECK_EQ_INT(sample_tag(s, c->tags[i].k, c->tags[i].v), 0);
-	for (i = 0; i < SAMPLE_MAX_FIELDS && c->fields[i].k; i++) {
+	for (i = 0; i < LP_CASE_FIELDS && c->fields[i].k; i++) {
 		const struct lp_field_spec *f = &c->fields[i];
 
 		switch (f->t) {
@@ -235,11 +250,14 @@ static void test_table(void)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct lp_case *c = &cases[i];
 		struct sample s;
+		struct sample_view v;
 		size_t before = b.len;
 		int r;
 
 		build(c, &s);
-		r = lp_encode(&s, &b);
+		CHECK(sample_view_of(&v, &s) > 0);
+		r = lp_encode(&v, &b);
+		sample_free(&s);
 		if (c->want) {
 			if (r != 0 || strcmp(b.data + before, c->want)) {
 				fprintf(stderr,
@@ -263,91 +281,45 @@ static void test_table(void)
 	buf_free(&b);
 }
 
-/* Samples filled by hand (not through the builders) still give sound
- * lines: repeated keys keep the first, empty keys and unknown types are left
- * out, names filling their arrays without a NUL are read to the array's end,
- * and what cannot be a line is refused. */
-static void test_hand_filled(void)
+/* The longest line there is (every character escaped, every tag and field
+ * at its longest), and a buffer that failed to grow. */
+static void test_longest(void)
 {
+	char key[SAMPLE_KEY_MAX];
+	struct sample_view v;
 	struct sample s;
 	struct buf b;
+	int i;
 
-	buf_init(&b);
-	memset(&s, 0, sizeof(s));
-	strcpy(s.measurement, "m");
-	s.ntags = 3;
-	strcpy(s.tags[0].key, "t");
-	strcpy(s.tags[0].value, "first");
-	strcpy(s.tags[1].key, "t");
-	strcpy(s.tags[1].value, "second");
-	strcpy(s.tags[2].value, "no key");
-	s.nfields = 4;
-	strcpy(s.fields[0].key, "f");
-	s.fields[0].type = SAMPLE_INT;
-	s.fields[0].v.i = 1;
-	strcpy(s.fields[1].key, "f");
-	s.fields[1].type = SAMPLE_INT;
-	s.fields[1].v.i = 2;
-	s.fields[2].type = SAMPLE_INT; /* no key */
-	strcpy(s.fields[3].key, "u");
-	s.fields[3].type = (enum sample_type)9;
-	s.ts_ns = 5;
-	CHECK_EQ_INT(lp_encode(&s, &b), 0);
-	CHECK(b.data && !strcmp(b.data, "m,t=first f=1i 5\n"));
-
-	b.len = 0;
-	memset(s.measurement, 'M', sizeof(s.measurement));
-	memset(s.fields[0].key, 'K', SAMPLE_KEY_MAX);
-	s.nfields = 1;
-	s.ntags = 0;
-	CHECK_EQ_INT(lp_encode(&s, &b), 0);
-	CHECK_EQ_INT(b.len, 2 * SAMPLE_KEY_MAX + strlen(" =1i 5\n"));
-
-	b.len = 0;
-	strcpy(s.measurement, "#m");
-	CHECK_EQ_INT(lp_encode(&s, &b), -EINVAL);
-	s.measurement[0] = '\0';
-	CHECK_EQ_INT(lp_encode(&s, &b), -EINVAL);
-	strcpy(s.measurement, "m");
-	s.ntags = SAMPLE_MAX_TAGS + 1;
-	CHECK_EQ_INT(lp_encode(&s, &b), -EINVAL);
-	s.ntags = 0;
-	s.nfields = SAMPLE_MAX_FIELDS + 1;
-	CHECK_EQ_INT(lp_encode(&s, &b), -EINVAL);
-	CHECK_EQ_INT(b.len, 0);
-
-	/* A buffer that failed to grow stays failed. */
-	s.nfields = 1;
-	b.err = -ENOMEM;
-	CHECK_EQ_INT(lp_encode(&s, &b), -ENOMEM);
-	buf_free(&b);
-
-	/* The longest possible line: every character escaped. */
-	{
-		int i;
-
-		memset(&s, 0, sizeof(s));
-		memset(s.measurement, ',', SAMPLE_KEY_MAX - 1);
-		s.ntags = SAMPLE_MAX_TAGS;
-		s.nfields = SAMPLE_MAX_FIELDS;
-		for (i = 0; i < SAMPLE_MAX_TAGS; i++) {
-			memset(s.tags[i].key, '=', SAMPLE_KEY_MAX - 1);
-			s.tags[i].key[0] = (char)('a' + i);
-			memset(s.tags[i].value, '\\', SAMPLE_STR_MAX - 1);
-		}
-		for (i = 0; i < SAMPLE_MAX_FIELDS; i++) {
-			memset(s.fields[i].key, ' ', SAMPLE_KEY_MAX - 1);
-			s.fields[i].key[0] = (char)('a' + i);
-			s.fields[i].type = SAMPLE_STRING;
-			memset(s.fields[i].s, '"', SAMPLE_STR_MAX - 1);
-		}
-		s.ts_ns = INT64_MIN;
-		buf_init(&b);
-		CHECK_EQ_INT(lp_encode(&s, &b), 0);
-		/* 62 + 6 * (1 + 61 + 1 + 126) + 6 * (1 + 61 + 1 + 128) + 1 + 20 + 1 */
-		CHECK_EQ_INT(b.len, 62 + 6 * 189 + 6 * 191 + 22);
-		buf_free(&b);
+	sample_init(&s, rep_str(',', SAMPLE_KEY_MAX - 1), INT64_MIN);
+	for (i = 0; i < SAMPLE_MAX_TAGS; i++) {
+		memset(key, '=', SAMPLE_KEY_MAX - 1);
+		key[0] = (char)('a' + i);
+		key[SAMPLE_KEY_MAX - 1] = '\0';
+		CHECK_EQ_INT(sample_tag(&s, key, rep_str('\\', SAMPLE_STR_MAX - 1)), 0);
 	}
+	for (i = 0; i < SAMPLE_MAX_FIELDS; i++) {
+		memset(key, ' ', SAMPLE_KEY_MAX - 1);
+		key[0] = (char)('a' + i); /* 'a' to 0xe0: none of them special */
+		key[SAMPLE_KEY_MAX - 1] = '\0';
+		CHECK_EQ_INT(sample_string(&s, key, rep_str('"', SAMPLE_STR_MAX - 1)), 0);
+	}
+	CHECK_EQ_INT(sample_len(&s), SAMPLE_PACK_MAX);
+	CHECK(sample_view_of(&v, &s) > 0);
+	buf_init(&b);
+	CHECK_EQ_INT(lp_encode(&v, &b), 0);
+	/* 62 + 16 tags of (1 + 61 + 1 + 126) + 128 fields of (1 + 61 + 1 + 128)
+	 * + " -9223372036854775808\n" */
+	CHECK_EQ_INT(b.len, 62 + SAMPLE_MAX_TAGS * 189 + SAMPLE_MAX_FIELDS * 191 + 22);
+	CHECK_EQ_INT(strlen(b.data), b.len);
+
+	/* A buffer that failed to grow stays failed, and nothing is added. */
+	b.err = -ENOMEM;
+	b.len = 0;
+	CHECK_EQ_INT(lp_encode(&v, &b), -ENOMEM);
+	CHECK_EQ_INT(b.len, 0);
+	buf_free(&b);
+	sample_free(&s);
 }
 
 /* ---------------------------------------------- reference parser (v2 rules) */
@@ -473,11 +445,24 @@ static void random_name(char *out, size_t max, int allow_empty)
 static int key_used(const struct sample *s, const char *key, int fields)
 {
 	char a[SAMPLE_KEY_MAX], b[SAMPLE_KEY_MAX];
-	int i, n = fields ? s->nfields : s->ntags;
+	struct sample_view v;
+	struct sample_cursor c;
+	struct sample_field f;
+	unsigned i;
 
 	ref_nonl(key, a);
-	for (i = 0; i < n; i++) {
-		ref_nonl(fields ? s->fields[i].key : s->tags[i].key, b);
+	sample_view_of(&v, s);
+	if (!fields) {
+		for (i = 0; i < v.ntags; i++) {
+			ref_nonl(v.tags[i].key, b);
+			if (!strcmp(a, b))
+				return 1;
+		}
+		return 0;
+	}
+	sample_fields(&v, &c);
+	while (sample_next_field(&c, &f)) {
+		ref_nonl(f.key, b);
 		if (!strcmp(a, b))
 			return 1;
 	}
@@ -496,9 +481,12 @@ static void test_roundtrip(void)
 	srand(3);
 	for (iter = 0; iter < 20000 && bad < 5; iter++) {
 		char name[SAMPLE_STR_MAX], want[SAMPLE_STR_MAX];
-		struct ref_point pt;
+		static struct ref_point pt;
 		struct sample s;
-		int i, j, nt = rand() % (SAMPLE_MAX_TAGS + 1), nf = 1 + rand() % SAMPLE_MAX_FIELDS;
+		struct sample_view sv;
+		struct sample_cursor fc;
+		struct sample_field f;
+		int i, j, nt = rand() % (SAMPLE_MAX_TAGS + 1), nf = 1 + rand() % 24;
 		int ok = 1;
 
 		do
@@ -526,27 +514,28 @@ static void test_roundtrip(void)
 			}
 		}
 		b.len = 0;
-		if (lp_encode(&s, &b) || ref_parse(b.data, &pt)) {
+		if (sample_view_of(&sv, &s) < 0 || lp_encode(&sv, &b) || ref_parse(b.data, &pt)) {
 			fprintf(stderr, "unparsable line: [%s]\n", b.data);
 			bad++;
+			sample_free(&s);
 			continue;
 		}
-		ref_nonl(s.measurement, want);
+		ref_nonl(sv.measurement, want);
 		ok &= !strcmp(pt.m, want);
-		ok &= pt.ts == s.ts_ns;
+		ok &= pt.ts == sv.ts_ns;
 		/* Tags: the sample's non-empty ones, in key order. */
 		j = 0;
-		for (i = 0; i < s.ntags; i++)
-			j += s.tags[i].value[0] != '\0';
+		for (i = 0; i < (int)sv.ntags; i++)
+			j += sv.tags[i].value[0] != '\0';
 		ok &= pt.ntags == j;
 		for (i = 0; i < pt.ntags; i++) {
 			int found = 0;
 
-			for (j = 0; j < s.ntags; j++) {
+			for (j = 0; j < (int)sv.ntags; j++) {
 				char k[SAMPLE_KEY_MAX], v[SAMPLE_STR_MAX];
 
-				ref_nonl(s.tags[j].key, k);
-				ref_nonl(s.tags[j].value, v);
+				ref_nonl(sv.tags[j].key, k);
+				ref_nonl(sv.tags[j].value, v);
 				if (!strcmp(pt.tk[i], k) && !strcmp(pt.tv[i], v))
 					found = 1;
 			}
@@ -554,19 +543,18 @@ static void test_roundtrip(void)
 			if (i > 0)
 				ok &= strcmp(pt.tk[i - 1], pt.tk[i]) <= 0;
 		}
-		ok &= pt.nfields == s.nfields;
-		for (i = 0; i < pt.nfields && i < s.nfields; i++) {
-			const struct sample_field *f = &s.fields[i];
-
-			ref_nonl(f->key, want);
+		ok &= pt.nfields == (int)sv.nfields;
+		sample_fields(&sv, &fc);
+		for (i = 0; i < pt.nfields && sample_next_field(&fc, &f); i++) {
+			ref_nonl(f.key, want);
 			ok &= !strcmp(pt.fk[i], want);
-			if (f->type == SAMPLE_STRING) {
-				ref_nonl(f->s, want);
+			if (f.type == SAMPLE_STRING) {
+				ref_nonl(f.v.s, want);
 				ok &= pt.fstr[i] && !strcmp(pt.fv[i], want);
 			} else {
 				char num[32];
 
-				snprintf(num, sizeof(num), "%lldi", (long long)f->v.i);
+				snprintf(num, sizeof(num), "%lldi", (long long)f.v.i);
 				ok &= !pt.fstr[i] && !strcmp(pt.fv[i], num);
 			}
 		}
@@ -574,6 +562,7 @@ static void test_roundtrip(void)
 			fprintf(stderr, "round trip differs: [%s]\n", b.data);
 			bad++;
 		}
+		sample_free(&s);
 	}
 	CHECK_EQ_INT(bad, 0);
 	buf_free(&b);
@@ -590,6 +579,7 @@ static void test_float_roundtrip(void)
 	for (i = 0; i < 100000; i++) {
 		uint64_t bits = (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand();
 		struct sample s;
+		struct sample_view sv;
 		double v, back;
 		const char *eq;
 
@@ -600,8 +590,9 @@ static void test_float_roundtrip(void)
 			continue;
 		sample_init(&s, "m", 0);
 		sample_float(&s, "f", v);
+		sample_view_of(&sv, &s);
 		b.len = 0;
-		CHECK_EQ_INT(lp_encode(&s, &b), 0);
+		CHECK_EQ_INT(lp_encode(&sv, &b), 0);
 		eq = strchr(b.data, '=');
 		back = strtod(eq + 1, NULL);
 		if (memcmp(&back, &v, sizeof(v)) && bad++ < 5)
@@ -624,6 +615,7 @@ static double now_s(void)
 static void bench_encode(void)
 {
 	struct sample s[64];
+	struct sample_view v[64];
 	struct buf b;
 	double t0, dt;
 	size_t bytes = 0;
@@ -635,6 +627,7 @@ static void bench_encode(void)
 		sample_float(&s[i], "power_w", 3600000.0 / (1000 + i * 37));
 		sample_float(&s[i], "energy_wh", 12345.0 + i);
 		sample_float(&s[i], "interval_s", (1000 + i * 37) / 1000.0);
+		sample_view_of(&v[i], &s[i]);
 	}
 	buf_init(&b);
 	t0 = now_s();
@@ -644,7 +637,7 @@ static void bench_encode(void)
 				bytes += b.len;
 				b.len = 0;
 			}
-			lp_encode(&s[n & 63], &b);
+			lp_encode(&v[n & 63], &b);
 		}
 		dt = now_s() - t0;
 	} while (dt < 0.5);
@@ -657,7 +650,7 @@ static void bench_encode(void)
 int main(void)
 {
 	test_table();
-	test_hand_filled();
+	test_longest();
 	test_roundtrip();
 	test_float_roundtrip();
 	bench_encode();

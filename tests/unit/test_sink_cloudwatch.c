@@ -21,9 +21,12 @@
 #include "aws_cred.h"
 #include "check.h"
 #include "sink.h"
+#include "spans.h"
 
 #define NS_PER_S 1000000000LL
 #define DAY_NS	 (86400 * NS_PER_S)
+/* The bulk samples of the limits scenario: 6 fields, 6 tags at most. */
+#define BULK_FIELDS 6
 
 /* Fake keys, known to the fake through --fake-creds. */
 static const char AKID[] = "AKIDPOWERDTEST000001";
@@ -66,48 +69,35 @@ struct ctx {
 
 /* ------------------------------------------------------------ samples */
 
+/* The builders, checked: the test data keeps within every limit. */
 static void smp_init(struct sample *s, const char *m, int64_t ts)
 {
-	memset(s, 0, sizeof(*s));
-	snprintf(s->measurement, sizeof(s->measurement), "%s", m);
-	s->ts_ns = ts;
+	CHECK_EQ_INT(sample_init(s, m, ts), 0);
 }
 
 static void smp_tag(struct sample *s, const char *k, const char *v)
 {
-	struct sample_tag *t = &s->tags[s->ntags++];
-
-	snprintf(t->key, sizeof(t->key), "%s", k);
-	snprintf(t->value, sizeof(t->value), "%s", v);
-}
-
-static struct sample_field *smp_field(struct sample *s, const char *k, enum sample_type type)
-{
-	struct sample_field *f = &s->fields[s->nfields++];
-
-	snprintf(f->key, sizeof(f->key), "%s", k);
-	f->type = type;
-	return f;
+	CHECK_EQ_INT(sample_tag(s, k, v), 0);
 }
 
 static void smp_f(struct sample *s, const char *k, double v)
 {
-	smp_field(s, k, SAMPLE_FLOAT)->v.f = v;
+	CHECK_EQ_INT(sample_float(s, k, v), 0);
 }
 
 static void smp_i(struct sample *s, const char *k, int64_t v)
 {
-	smp_field(s, k, SAMPLE_INT)->v.i = v;
+	CHECK_EQ_INT(sample_int(s, k, v), 0);
 }
 
 static void smp_b(struct sample *s, const char *k, bool v)
 {
-	smp_field(s, k, SAMPLE_BOOL)->v.b = v;
+	CHECK_EQ_INT(sample_bool(s, k, v), 0);
 }
 
 static void smp_s(struct sample *s, const char *k, const char *v)
 {
-	snprintf(smp_field(s, k, SAMPLE_STRING)->s, SAMPLE_STR_MAX, "%s", v);
+	CHECK_EQ_INT(sample_string(s, k, v), 0);
 }
 
 static int64_t now_ns(void)
@@ -136,7 +126,7 @@ static const char *expect_unit(const char *field)
 
 struct want {
 	const struct sample *smp;
-	const struct sample_field *f;
+	const char *key; /* in smp's record */
 	double value;
 };
 
@@ -146,21 +136,26 @@ static size_t expect(const struct sample *v, size_t n, struct want *out, size_t 
 	size_t k = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (v[i].ts_ns < now - 13 * DAY_NS || v[i].ts_ns > now + DAY_NS / 24)
+		struct sample_view sv;
+		struct sample_cursor fc;
+		struct sample_field f;
+
+		CHECK(sample_view_of(&sv, &v[i]) > 0);
+		if (sv.ts_ns < now - 13 * DAY_NS || sv.ts_ns > now + DAY_NS / 24)
 			continue;
-		for (size_t j = 0; j < v[i].nfields; j++) {
-			const struct sample_field *f = &v[i].fields[j];
+		sample_fields(&sv, &fc);
+		while (sample_next_field(&fc, &f)) {
 			double x;
 
-			if (f->type == SAMPLE_STRING)
+			if (f.type == SAMPLE_STRING)
 				continue;
-			x = f->type == SAMPLE_FLOAT ? f->v.f
-			    : f->type == SAMPLE_INT ? (double)f->v.i
-						    : (f->v.b ? 1 : 0);
+			x = f.type == SAMPLE_FLOAT ? f.v.f
+			    : f.type == SAMPLE_INT ? (double)f.v.i
+						   : (f.v.b ? 1 : 0);
 			if (!isfinite(x) || fabs(x) > 1e100 || (x != 0 && fabs(x) < 1e-100))
 				continue;
 			if (k < max)
-				out[k] = (struct want){&v[i], f, x};
+				out[k] = (struct want){&v[i], f.key, x};
 			k++;
 		}
 	}
@@ -268,18 +263,20 @@ static void check_records(struct ctx *c, const struct want *w, size_t n, const c
 		const cJSON *dims = cJSON_GetObjectItemCaseSensitive(r, "dims");
 		const cJSON *val = cJSON_GetObjectItemCaseSensitive(r, "value");
 		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(r, "ts_ms");
+		struct sample_view sv;
 		char name[80];
 		size_t nd = 0, ok = 1;
 
-		snprintf(name, sizeof(name), "%s_%s", w[i].smp->measurement, w[i].f->key);
+		CHECK(sample_view_of(&sv, w[i].smp) > 0);
+		snprintf(name, sizeof(name), "%s_%s", sv.measurement, w[i].key);
 		ok &= !strcmp(jstr(r, "name"), name);
 		ok &= !strcmp(jstr(r, "namespace"), c->cfg.namespace_);
-		ok &= !strcmp(jstr(r, "unit"), expect_unit(w[i].f->key));
+		ok &= !strcmp(jstr(r, "unit"), expect_unit(w[i].key));
 		ok &= !strcmp(jstr(r, "akid"), akid);
 		ok &= cJSON_IsNumber(val) && val->valuedouble == w[i].value;
-		ok &= cJSON_IsNumber(ts) && (int64_t)ts->valuedouble == w[i].smp->ts_ns / 1000000;
-		for (size_t t = 0; t < w[i].smp->ntags; t++) {
-			const struct sample_tag *tag = &w[i].smp->tags[t];
+		ok &= cJSON_IsNumber(ts) && (int64_t)ts->valuedouble == sv.ts_ns / 1000000;
+		for (size_t t = 0; t < sv.ntags; t++) {
+			const struct sample_tag *tag = &sv.tags[t];
 			const cJSON *d;
 
 			if (!tag->value[0])
@@ -294,8 +291,7 @@ static void check_records(struct ctx *c, const struct want *w, size_t n, const c
 			char *txt = cJSON_PrintUnformatted(r);
 
 			fprintf(stderr, "%s: datum %zu is %s; expected %s = %.17g at %lld ms\n",
-				line, i, txt, name, w[i].value,
-				(long long)(w[i].smp->ts_ns / 1000000));
+				line, i, txt, name, w[i].value, (long long)(sv.ts_ns / 1000000));
 			free(txt);
 			bad++;
 		}
@@ -356,12 +352,17 @@ static void env_creds(const char *id, const char *secret, const char *token)
 static int run_batch(struct ctx *c, const struct sample *v, size_t n)
 {
 	int64_t deadline = now_ns() + 60 * NS_PER_S;
+	struct sample_list l;
+	struct sample_span sp;
 	int rc;
 
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
 	c->s.verdict_ready = false;
 	c->s.verdict_msg[0] = '\0';
 	c->s.st.requests++; /* as the uploader does */
-	rc = c->s.ops->send(&c->s, v, n);
+	rc = c->s.ops->send(&c->s, &sp);
+	sample_list_free(&l); /* encoded: the samples may go */
 	if (rc) {
 		fprintf(stderr, "send: %s\n", strerror(-rc));
 		return -1;
@@ -499,11 +500,44 @@ static void offline_cred(void)
 	aws_cred_wipe(&cr);
 }
 
+/* What fit() makes of n samples of `nums` numeric and `strs` string fields. */
+static size_t fit_of(struct ctx *c, int nums, int strs, size_t n)
+{
+	struct sample *v = calloc(n, sizeof(*v));
+	struct sample_list l;
+	struct sample_span sp;
+	size_t k;
+
+	for (size_t i = 0; i < n; i++) {
+		char key[16];
+
+		smp_init(&v[i], "fit", (int64_t)i);
+		for (int f = 0; f < nums + strs; f++) {
+			snprintf(key, sizeof(key), "f%d", f);
+			if (f < nums)
+				smp_f(&v[i], key, f);
+			else
+				smp_s(&v[i], key, "x");
+		}
+	}
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
+	k = sink_cloudwatch_ops.fit(&c->s, &sp);
+	sample_list_free(&l);
+	spans_free(v, n);
+	free(v);
+	return k;
+}
+
 static void offline_open(struct ctx *c)
 {
 	/* what the uploader may hand over in one send() fits one request */
-	CHECK(sink_cloudwatch_ops.max_batch * SAMPLE_MAX_FIELDS <= 1000);
-	CHECK(sink_cloudwatch_ops.max_batch >= 100);
+	CHECK_EQ_INT(fit_of(c, 6, 0, 400), 166);
+	CHECK_EQ_INT(fit_of(c, 1, 0, 2000), 1000);
+	CHECK_EQ_INT(fit_of(c, 3, 1, 1000), 333); /* strings are not datums */
+	CHECK_EQ_INT(fit_of(c, SAMPLE_MAX_FIELDS, 0, 50), 7);
+	CHECK_EQ_INT(fit_of(c, 0, 2, 3000), 3000);
+	CHECK_EQ_INT(fit_of(c, 6, 0, 10), 10);
 	CHECK(sink_cloudwatch_ops.done != NULL && sink_cloudwatch_ops.send != NULL);
 
 	env_creds(AKID, SECRET, NULL);
@@ -614,52 +648,76 @@ static void scenario_mapping(struct ctx *c)
 	close_sink(c);
 }
 
+/* Sample i of a bulk batch: BULK_FIELDS fields, one of them NaN if asked. */
+static void bulk_one(struct sample *s, size_t i, int ntags, const char *tagval, int64_t ts,
+		     int nan_field)
+{
+	char series[16], key[32];
+
+	smp_init(s, "bulk", ts);
+	snprintf(series, sizeof(series), "s%zu", i % 7);
+	smp_tag(s, "series", series);
+	for (int t = 1; t < ntags; t++) {
+		snprintf(key, sizeof(key), "tag_%d_with_a_long_key_name_x", t % 10);
+		smp_tag(s, key, tagval);
+	}
+	for (int f = 0; f < BULK_FIELDS; f++) {
+		snprintf(key, sizeof(key), "f%d_w", f);
+		smp_f(s, key, f == nan_field ? NAN : (double)i * 10 + f + 0.25);
+	}
+}
+
+static int64_t bulk_t0;
+
 static struct sample *bulk(size_t n, int ntags, const char *tagval)
 {
 	struct sample *v = calloc(n, sizeof(*v));
-	int64_t t0 = now_ns() - 600 * NS_PER_S;
 
-	for (size_t i = 0; i < n; i++) {
-		char series[16], key[32];
-
-		smp_init(&v[i], "bulk", t0 + (int64_t)i * 1000003);
-		snprintf(series, sizeof(series), "s%zu", i % 7);
-		smp_tag(&v[i], "series", series);
-		for (int t = 1; t < ntags; t++) {
-			snprintf(key, sizeof(key), "tag_%d_with_a_long_key_name_x", t % 10);
-			smp_tag(&v[i], key, tagval);
-		}
-		for (int f = 0; f < SAMPLE_MAX_FIELDS; f++) {
-			snprintf(key, sizeof(key), "f%d_w", f);
-			smp_f(&v[i], key, (double)i * 10 + f + 0.25);
-		}
-	}
+	bulk_t0 = now_ns() - 600 * NS_PER_S;
+	for (size_t i = 0; i < n; i++)
+		bulk_one(&v[i], i, ntags, tagval, bulk_t0 + (int64_t)i * 1000003, -1);
 	return v;
+}
+
+/* How many of v[0, n) the sink says one request carries. */
+static size_t fit_n(struct ctx *c, const struct sample *v, size_t n)
+{
+	struct sample_list l;
+	struct sample_span sp;
+	size_t k;
+
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
+	k = c->s.ops->fit(&c->s, &sp);
+	sample_list_free(&l);
+	return k;
 }
 
 static void scenario_limits(struct ctx *c)
 {
-	size_t max = sink_cloudwatch_ops.max_batch, big = 400;
+	size_t max, big = 400;
 	struct sample *v = bulk(big, 1, "");
-	struct want *w = calloc(big * SAMPLE_MAX_FIELDS, sizeof(*w));
+	struct want *w = calloc(big * BULK_FIELDS, sizeof(*w));
 	char longval[SAMPLE_STR_MAX];
 	size_t nw;
 
 	env_creds(AKID, SECRET, NULL);
 	setup(c, "powerd test/limits");
 	CHECK_EQ_INT(open_sink(c), 0);
+	max = fit_n(c, v, big);
+	CHECK_EQ_INT(max, 166);
 
-	/* max_batch samples of the most fields: one request, <= 1000 datums */
+	/* what fit() allows, of the most fields: one request, <= 1000 datums */
 	fake_control(c, "reset=1");
-	nw = expect(v, max, w, big * SAMPLE_MAX_FIELDS);
+	nw = expect(v, max, w, big * BULK_FIELDS);
 	EXPECT_VERDICT(c, v, max, SINK_OK);
 	CHECK_EQ_INT(fake_stat(c, "accepted"), 1);
-	CHECK_EQ_INT(fake_stat(c, "max_datums"), (long)(max * SAMPLE_MAX_FIELDS));
+	CHECK_EQ_INT(fake_stat(c, "max_datums"), (long)(max * BULK_FIELDS));
 	check_records(c, w, nw, AKID, "max_batch");
 
 	/* more than one request holds: split by datums, in order */
 	fake_control(c, "reset=1");
-	nw = expect(v, big, w, big * SAMPLE_MAX_FIELDS);
+	nw = expect(v, big, w, big * BULK_FIELDS);
 	EXPECT_VERDICT(c, v, big, SINK_OK);
 	CHECK_EQ_INT(fake_stat(c, "accepted"), 3);
 	CHECK(fake_stat(c, "max_datums") <= 1000);
@@ -667,10 +725,12 @@ static void scenario_limits(struct ctx *c)
 
 	/* a later request fails: the retry sends only what was not accepted,
 	 * and what was dropped is counted once, when the batch is through */
-	v[5].ts_ns -= 15 * DAY_NS;
-	v[10].fields[2].v.f = NAN;
-	nw = expect(v, big, w, big * SAMPLE_MAX_FIELDS);
-	CHECK_EQ_INT(nw, big * SAMPLE_MAX_FIELDS - SAMPLE_MAX_FIELDS - 1);
+	sample_free(&v[5]);
+	bulk_one(&v[5], 5, 1, "", bulk_t0 + 5 * 1000003 - 15 * DAY_NS, -1);
+	sample_free(&v[10]);
+	bulk_one(&v[10], 10, 1, "", bulk_t0 + 10 * 1000003, 2);
+	nw = expect(v, big, w, big * BULK_FIELDS);
+	CHECK_EQ_INT(nw, big * BULK_FIELDS - BULK_FIELDS - 1);
 	fake_control(c, "reset=1");
 	fake_control(c, "fail=500&count=1&after=1");
 	EXPECT_VERDICT(c, v, big, SINK_RETRY);
@@ -686,22 +746,104 @@ static void scenario_limits(struct ctx *c)
 	CHECK_EQ_INT(c->s.st.dropped_too_old, 1);
 	CHECK_EQ_INT(c->s.st.dropped_encode, 1);
 	check_records(c, w, nw, AKID, "resume");
+	spans_free(v, big);
 	free(v);
 
 	/* long tags that need escaping: split by the 1 MB body limit */
 	memset(longval, '/', sizeof(longval) - 1);
 	longval[sizeof(longval) - 1] = '\0';
-	v = bulk(max, SAMPLE_MAX_TAGS, longval);
+	v = bulk(max, 6, longval);
 	fake_control(c, "reset=1");
-	nw = expect(v, max, w, big * SAMPLE_MAX_FIELDS);
+	nw = expect(v, max, w, big * BULK_FIELDS);
 	EXPECT_VERDICT(c, v, max, SINK_OK);
 	CHECK(fake_stat(c, "accepted") >= 2);
 	CHECK(fake_stat(c, "max_body") <= 1000000);
 	CHECK(fake_stat(c, "max_body") > 900000); /* requests are filled, not merely cut */
 	check_records(c, w, nw, AKID, "byte split");
+	spans_free(v, max);
 	free(v);
 	free(w);
 	close_sink(c);
+}
+
+/* n wide samples: nums numeric fields and a string, ntags tags each. */
+static struct sample *wide(size_t n, int ntags, int nums, int64_t t0)
+{
+	struct sample *v = calloc(n, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		char key[32], val[32];
+
+		smp_init(&v[i], "eg4", t0 + (int64_t)i * NS_PER_S);
+		for (int t = 0; t < ntags; t++) {
+			snprintf(key, sizeof(key), "tag%02d", t);
+			snprintf(val, sizeof(val), "v%zu_%d", i % 3, t);
+			smp_tag(&v[i], key, val);
+		}
+		for (int f = 0; f < nums; f++) {
+			snprintf(key, sizeof(key), "reg%03d_v", f);
+			smp_f(&v[i], key, (double)i * 1000 + f + 0.5);
+		}
+		smp_s(&v[i], "state", "ok");
+	}
+	return v;
+}
+
+/* Sends v[0, n) as the uploader does, in the pieces fit() says, each of
+ * `per` samples; returns how many send()s it took. */
+static size_t send_fitted(struct ctx *c, const struct sample *v, size_t n, size_t per)
+{
+	size_t lo, k, sends = 0;
+
+	for (lo = 0; lo < n; lo += k, sends++) {
+		k = fit_n(c, v + lo, n - lo);
+		CHECK_EQ_INT(k, per < n - lo ? per : n - lo);
+		EXPECT_VERDICT(c, v + lo, k, SINK_OK);
+	}
+	return sends;
+}
+
+/* Wide samples (issue 7): batched by datums, not by a field maximum, and
+ * every field arrives as its own datum. */
+static void scenario_wide(struct ctx *c)
+{
+	const size_t n = 30, nmax = 14;
+	struct sample *v = wide(n, 4, 100, now_ns() - 60 * NS_PER_S);
+	struct want *w = calloc(n * 100 + nmax * SAMPLE_MAX_FIELDS, sizeof(*w));
+	size_t nw;
+
+	env_creds(AKID, SECRET, NULL);
+	setup(c, "pp1_telemetry");
+	CHECK_EQ_INT(open_sink(c), 0);
+
+	/* 100 numeric fields and a string: 10 samples are one request of
+	 * exactly 1000 datums (the string is no datum) */
+	fake_control(c, "reset=1");
+	nw = expect(v, n, w, n * 100);
+	CHECK_EQ_INT(nw, n * 100);
+	CHECK_EQ_INT(send_fitted(c, v, n, 10), 3);
+	CHECK_EQ_INT(fake_stat(c, "accepted"), 3);
+	CHECK_EQ_INT(fake_stat(c, "max_datums"), 1000);
+	check_records(c, w, nw, AKID, "wide");
+	spans_free(v, n);
+	free(v);
+
+	/* the most fields and tags a sample holds: 7 samples make 896 datums,
+	 * and with 16 dimensions each that passes 1 MB, so each send() goes
+	 * out as several requests within the body limit */
+	v = wide(nmax, SAMPLE_MAX_TAGS, SAMPLE_MAX_FIELDS - 1, now_ns() - 60 * NS_PER_S);
+	fake_control(c, "reset=1");
+	nw = expect(v, nmax, w, nmax * SAMPLE_MAX_FIELDS);
+	CHECK_EQ_INT(nw, nmax * (SAMPLE_MAX_FIELDS - 1));
+	CHECK_EQ_INT(send_fitted(c, v, nmax, 1000 / (SAMPLE_MAX_FIELDS - 1)), 2);
+	CHECK(fake_stat(c, "accepted") >= 4);
+	CHECK(fake_stat(c, "max_body") <= 1000000);
+	CHECK(fake_stat(c, "max_datums") <= 1000);
+	check_records(c, w, nw, AKID, "widest");
+	close_sink(c);
+	spans_free(v, nmax);
+	free(v);
+	free(w);
 }
 
 static void scenario_failures(struct ctx *c)
@@ -880,6 +1022,7 @@ int main(int argc, char **argv)
 		CHECK(truncate(c.record, 0) == 0 || errno == ENOENT);
 		scenario_mapping(&c);
 		scenario_limits(&c);
+		scenario_wide(&c);
 		scenario_failures(&c);
 		scenario_credentials(&c);
 	}

@@ -14,6 +14,7 @@
 #include "check.h"
 #include "config.h"
 #include "sink.h"
+#include "spans.h"
 
 static char tmpdir[] = "/tmp/test_sink_file.XXXXXX";
 
@@ -41,8 +42,14 @@ static void mk(struct sample *s, int64_t ts, double power)
 /* send() completes synchronously: return the verdict it gave. */
 static int send1(struct sink *s, const struct sample *v, size_t n)
 {
+	struct sample_list l;
+	struct sample_span sp;
+
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
 	s->verdict_ready = false;
-	CHECK_EQ_INT(s->ops->send(s, v, n), 0);
+	CHECK_EQ_INT(s->ops->send(s, &sp), 0);
+	sample_list_free(&l);
 	CHECK(s->verdict_ready);
 	return s->verdict_ready ? (int)s->verdict : -1;
 }

@@ -32,6 +32,7 @@
 #include "check.h"
 #include "config.h"
 #include "sink.h"
+#include "spans.h"
 
 #define PASSWORD "s3cr3t-pass"
 #define TOKEN	 "tok-SECRET-42"
@@ -220,10 +221,15 @@ static int gunzip(const struct buf *in, struct buf *out)
 static int run_batch(struct sink *s, const struct sample *v, size_t n)
 {
 	double deadline = now_s() + 20;
+	struct sample_list l;
+	struct sample_span sp;
 	int r;
 
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
 	s->verdict_ready = false;
-	r = s->ops->send(s, v, n);
+	r = s->ops->send(s, &sp);
+	sample_list_free(&l); /* the body is encoded: the samples may go */
 	if (r) {
 		fprintf(stderr, "send: %s\n", strerror(-r));
 		return -1;
@@ -360,8 +366,16 @@ static void test_stub_v1(CURLM *multi, struct stub *st)
 	pthread_mutex_unlock(&st->lock);
 
 	/* One request at a time; closing with one in flight is clean. */
-	CHECK_EQ_INT(s.ops->send(&s, v, 1), 0);
-	CHECK_EQ_INT(s.ops->send(&s, v, 1), -EBUSY);
+	{
+		struct sample_list l;
+		struct sample_span sp;
+
+		sample_list_init(&l);
+		sp = spans_of(&l, v, 1);
+		CHECK_EQ_INT(s.ops->send(&s, &sp), 0);
+		CHECK_EQ_INT(s.ops->send(&s, &sp), -EBUSY);
+		sample_list_free(&l);
+	}
 	s.ops->close(&s);
 	CHECK(s.priv == NULL);
 }
@@ -519,7 +533,7 @@ struct known {
 		double f;
 		int64_t i;
 		const char *s;
-	} fields[SAMPLE_MAX_FIELDS];
+	} fields[6];
 	bool vm_only; /* InfluxDB 1.x cannot store it as given (see lineproto.c) */
 };
 
@@ -573,7 +587,7 @@ static void known_sample(const struct known *k, int64_t ts, const char *target, 
 	CHECK_EQ_INT(sample_tag(s, "target", target), 0);
 	for (i = 0; i < 5 && k->tags[i][0]; i++)
 		CHECK_EQ_INT(sample_tag(s, k->tags[i][0], k->tags[i][1]), 0);
-	for (i = 0; i < SAMPLE_MAX_FIELDS && k->fields[i].k; i++) {
+	for (i = 0; i < 6 && k->fields[i].k; i++) {
 		switch (k->fields[i].t) {
 		case 'f':
 		case 'n':
@@ -595,12 +609,17 @@ static void known_sample(const struct known *k, int64_t ts, const char *target, 
 /* One JSON line per point the server must hold; numbers as strings so that
  * nothing is lost to JSON's doubles. */
 static void expect_point(FILE *out, const char *server, const struct cfg_sink *c,
-			 const struct sample *s)
+			 const struct sample *smp)
 {
 	cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateObject(),
 	      *fields = cJSON_CreateObject();
 	char num[64], *text;
-	int i;
+	struct sample_view sv, *s = &sv;
+	struct sample_cursor fc;
+	struct sample_field fv, *f = &fv;
+	unsigned i;
+
+	CHECK(sample_view_of(s, smp) > 0);
 
 	cJSON_AddStringToObject(o, "server", server);
 	cJSON_AddStringToObject(o, "database", c->database[0] ? c->database : "");
@@ -609,8 +628,8 @@ static void expect_point(FILE *out, const char *server, const struct cfg_sink *c
 		if (s->tags[i].value[0])
 			cJSON_AddStringToObject(tags, s->tags[i].key, s->tags[i].value);
 	cJSON_AddItemToObject(o, "tags", tags);
-	for (i = 0; i < s->nfields; i++) {
-		const struct sample_field *f = &s->fields[i];
+	sample_fields(s, &fc);
+	while (sample_next_field(&fc, f)) {
 		cJSON *fo;
 
 		if (f->type == SAMPLE_FLOAT && !isfinite(f->v.f))
@@ -634,7 +653,7 @@ static void expect_point(FILE *out, const char *server, const struct cfg_sink *c
 			snprintf(num, sizeof(num), "%s", "");
 			break;
 		}
-		cJSON_AddStringToObject(fo, "value", f->type == SAMPLE_STRING ? f->s : num);
+		cJSON_AddStringToObject(fo, "value", f->type == SAMPLE_STRING ? f->v.s : num);
 		cJSON_AddItemToObject(fields, f->key, fo);
 	}
 	cJSON_AddItemToObject(o, "fields", fields);
@@ -693,11 +712,15 @@ static void run_target(CURLM *multi, const char *server, const char *target, str
 		fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, target, s.verdict_msg);
 	CHECK_EQ_INT(s.verdict, SINK_OK);
 	for (i = 0; i < n; i++) {
+		struct sample_view sv;
+		struct sample_cursor fc;
+		struct sample_field f;
 		bool any = false;
-		int j;
 
-		for (j = 0; j < v[i].nfields; j++)
-			any |= v[i].fields[j].type != SAMPLE_FLOAT || isfinite(v[i].fields[j].v.f);
+		CHECK(sample_view_of(&sv, &v[i]) > 0);
+		sample_fields(&sv, &fc);
+		while (sample_next_field(&fc, &f))
+			any |= f.type != SAMPLE_FLOAT || isfinite(f.v.f);
 		if (!any)
 			nan_only++;
 		else if (expect)
@@ -705,6 +728,7 @@ static void run_target(CURLM *multi, const char *server, const char *target, str
 	}
 	CHECK_EQ_INT(s.st.dropped_encode, nan_only);
 	s.ops->close(&s);
+	spans_free(v, n);
 	printf("%s: %zu samples written (%zu without a field, skipped)\n", target, n - nan_only,
 	       nan_only);
 }

@@ -2,6 +2,7 @@
  * checks what subscribers receive; this program drives the sink).
  *
  *   test_sink_mqtt json|pico|ha   send the known samples, expect SINK_OK
+ *   test_sink_mqtt wide           json, one sample of 16 tags and 128 fields
  *   test_sink_mqtt hold           json, print "ready", close on SIGTERM
  *   test_sink_mqtt crash          json, print "ready", _exit() without closing
  *   test_sink_mqtt try            send until the outcome is known; print
@@ -27,6 +28,7 @@
 #include "check.h"
 #include "sample.h"
 #include "sink.h"
+#include "spans.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -76,10 +78,15 @@ static void setup_cfg(struct cfg_sink *c, const char *mode)
 static enum sink_verdict run_batch(struct sink *s, const struct sample *v, size_t n, long limit_ms)
 {
 	int64_t end = mono_ns() + limit_ms * 1000000LL;
+	struct sample_list l;
+	struct sample_span sp;
 	int r;
 
+	sample_list_init(&l);
+	sp = spans_of(&l, v, n);
 	s->verdict_ready = false;
-	r = s->ops->send(s, v, n);
+	r = s->ops->send(s, &sp);
+	sample_list_free(&l); /* published: the messages are libmosquitto's */
 	CHECK_EQ_INT(r, 0);
 	while (!s->verdict_ready && mono_ns() < end) {
 		s->ops->poll(s);
@@ -185,6 +192,30 @@ static size_t ha_samples(struct sample *v)
 		sample_float(s, "interval_s", 36.0);
 	}
 	return (size_t)(s - v);
+}
+
+/* The widest sample: every field must be in its message, typed. */
+static size_t wide_samples(struct sample *v)
+{
+	char key[48], val[64];
+	int i;
+
+	sample_init(v, "wide", 1700000005000000000LL);
+	for (i = 0; i < SAMPLE_MAX_TAGS; i++) {
+		snprintf(key, sizeof(key), "tag%02d", i);
+		snprintf(val, sizeof(val), "value_%d", i);
+		CHECK_EQ_INT(sample_tag(v, key, val), 0);
+	}
+	for (i = 0; i < SAMPLE_MAX_FIELDS; i++) {
+		snprintf(key, sizeof(key), "f%03d", i);
+		snprintf(val, sizeof(val), "s%d", i);
+		CHECK_EQ_INT(i % 4 == 0	  ? sample_float(v, key, i + 0.5)
+			     : i % 4 == 1 ? sample_int(v, key, i)
+			     : i % 4 == 2 ? sample_bool(v, key, i % 8 == 2)
+					  : sample_string(v, key, val),
+			     0);
+	}
+	return 1;
 }
 
 static bool wait_signal(int sig, int seconds)
@@ -297,6 +328,11 @@ int main(int argc, char **argv)
 		n = pico_samples(v);
 		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
 		CHECK_EQ_INT(s.st.dropped_encode, 0);
+	} else if (!strcmp(mode, "wide")) {
+		n = wide_samples(v);
+		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
+		CHECK_EQ_INT(s.st.dropped_encode, 0);
+		sample_free(&v[0]);
 	} else if (!strcmp(mode, "ha")) {
 		n = ha_samples(v);
 		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);

@@ -31,7 +31,7 @@ static int count_lines(const char *path)
 	return n;
 }
 
-static void publish(struct uploader *u, int from, int n)
+static void publish(struct uploader_producer *p, int from, int n)
 {
 	struct sample s;
 	int i;
@@ -41,7 +41,7 @@ static void publish(struct uploader *u, int from, int n)
 		sample_tag(&s, "meter", "t");
 		sample_float(&s, "power_w", i);
 		/* The ring may be full for a moment: publish never blocks. */
-		while (uploader_publish(u, &s) == -EAGAIN)
+		while (uploader_publish(p, &s) == -EAGAIN)
 			usleep(1000);
 	}
 }
@@ -98,6 +98,7 @@ static void test_wakeup(const char *dir)
 	char text[1024];
 	struct config cfg;
 	struct uploader *u;
+	struct uploader_producer *p;
 	struct sample smp;
 	int64_t worst = 0, t0;
 	uint64_t want = 0;
@@ -111,6 +112,7 @@ static void test_wakeup(const char *dir)
 	memset(&cfg, 0, sizeof(cfg));
 	CHECK_EQ_INT(cfg_load_mem("w.conf", text, strlen(text), &cfg, stderr), 0);
 	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(uploader_producer(u, "test", 0, &p), 0);
 	sample_init(&smp, "pulse", 1700000000000000000LL);
 	sample_float(&smp, "power_w", 1);
 	for (i = 0; i < 2000; i++) {
@@ -118,10 +120,10 @@ static void test_wakeup(const char *dir)
 		int64_t dt;
 		volatile int spin;
 
-		CHECK_EQ_INT(uploader_publish(u, &smp), 0);
+		CHECK_EQ_INT(uploader_publish(p, &smp), 0);
 		for (spin = 0; spin < (i * 37) % 4000; spin++)
 			;
-		CHECK_EQ_INT(uploader_publish(u, &smp), 0);
+		CHECK_EQ_INT(uploader_publish(p, &smp), 0);
 		want += 2;
 		t0 = clock_mono_ns();
 		do
@@ -147,6 +149,7 @@ int main(void)
 	char dir[] = "/tmp/powerd-uploader-XXXXXX", text[1024], lp[256];
 	struct config cfg;
 	struct uploader *u;
+	struct uploader_producer *p;
 	struct status_sink k;
 	int64_t t0, t1;
 
@@ -160,10 +163,11 @@ int main(void)
 	memset(&cfg, 0, sizeof(cfg));
 	CHECK_EQ_INT(cfg_load_mem("t.conf", text, strlen(text), &cfg, stderr), 0);
 	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(uploader_producer(u, "test", 0, &p), 0);
 
 	/* 95 samples: nine full batches go at once, the tenth waits... */
 	t0 = clock_mono_ns();
-	publish(u, 0, 95);
+	publish(p, 0, 95);
 	k = wait_status(u, 90, 5);
 	t1 = clock_mono_ns();
 	CHECK_EQ_INT(k.accepted, 95);
@@ -187,7 +191,7 @@ int main(void)
 	CHECK_EQ_INT(k.spool_unsent_bytes, 0);
 
 	/* A clean stop writes the open batch; nothing is sent twice after. */
-	publish(u, 95, 3);
+	publish(p, 95, 3);
 	uploader_stop(u);
 	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
 	CHECK_EQ_INT(wait_lines(lp, 98), 98);
