@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,17 @@ struct range {
 	uint32_t lo, hi;
 };
 
+/* Per producer, the sequence number of a batch's first sample from it (0:
+ * none).  Samples of one producer reach a sink in order, so while a batch
+ * is in memory, none of that producer's samples from there on is durable. */
+typedef uint64_t usink_firsts[UPLOADER_PRODUCERS_MAX];
+
 /* A packed batch that could not be written to the spool. */
 struct held {
 	struct buf b;
 	uint32_t n;	  /* samples in it */
 	int64_t first_ts; /* of its oldest sample */
+	usink_firsts first;
 };
 
 /* The uploader's side of a sink. */
@@ -77,6 +84,7 @@ struct usink {
 	size_t npending;
 	int64_t pend_since_mono;
 	int64_t pend_first_ts;
+	usink_firsts pend_first;
 	/* batches waiting in memory for the spool, oldest first */
 	struct held *held;
 	size_t nheld, cap_held, held_bytes;
@@ -117,11 +125,16 @@ struct usink_pub {
 	int64_t spool_retry_in_ns;
 };
 
-/* A producing thread's ring: it pushes, the uploader thread pops. */
+/* A producing thread's ring: it pushes, the uploader thread pops.  The
+ * counters sit on lines of their own: `published` is written by the
+ * producer at every push, `durable` and `taken` by the uploader. */
 struct uploader_producer {
 	struct recring ring;
 	struct uploader *u;
 	char name[32];
+	alignas(RECRING_CACHELINE) _Atomic uint64_t published;
+	alignas(RECRING_CACHELINE) _Atomic uint64_t durable;
+	uint64_t taken; /* uploader thread: samples popped, the last one's sequence number */
 };
 
 struct uploader {
@@ -284,6 +297,7 @@ static void usink_pend_clear(struct usink *us)
 {
 	us->pend.len = 0;
 	us->npending = 0;
+	memset(us->pend_first, 0, sizeof(us->pend_first));
 }
 
 /* The open batch goes to memory: appended to the newest held batch if that
@@ -291,6 +305,7 @@ static void usink_pend_clear(struct usink *us)
 static void usink_hold_pending(struct usink *us)
 {
 	struct held *h;
+	size_t k;
 
 	if (!us->npending)
 		return;
@@ -300,6 +315,9 @@ static void usink_hold_pending(struct usink *us)
 			h->n += (uint32_t)us->npending;
 			us->held_bytes += us->pend.len;
 			us->held_samples += us->npending;
+			for (k = 0; k < UPLOADER_PRODUCERS_MAX; k++)
+				if (!h->first[k])
+					h->first[k] = us->pend_first[k];
 			usink_pend_clear(us);
 			usink_held_bound(us);
 			return;
@@ -324,6 +342,7 @@ static void usink_hold_pending(struct usink *us)
 	h->b = us->pend;
 	h->n = (uint32_t)us->npending;
 	h->first_ts = us->pend_first_ts;
+	memcpy(h->first, us->pend_first, sizeof(h->first));
 	us->held_bytes += us->pend.len;
 	us->held_samples += us->npending;
 	buf_init(&us->pend);
@@ -391,9 +410,11 @@ static void usink_store(struct uploader *u, struct usink *us, int64_t now, bool 
 }
 
 /* A packed sample from a ring into the open batch as it is: no unpacking;
- * change detection reads its fields through the view. */
+ * change detection reads its fields through the view.  It is sample `seq`
+ * of producer k. */
 static void usink_accept(struct uploader *u, struct usink *us, const void *rec, size_t len,
-			 const struct sample_view *v, int64_t now_mono, int64_t now_unix)
+			 const struct sample_view *v, unsigned k, uint64_t seq, int64_t now_mono,
+			 int64_t now_unix)
 {
 	if (us->change && !change_filter(us->change, v, now_unix)) {
 		us->s.st.unchanged_skipped++;
@@ -408,6 +429,8 @@ static void usink_accept(struct uploader *u, struct usink *us, const void *rec, 
 		us->pend_since_mono = now_mono;
 		us->pend_first_ts = sample_packed_ts(rec);
 	}
+	if (!us->pend_first[k])
+		us->pend_first[k] = seq;
 	us->s.st.accepted++;
 	if (us->npending >= us->s.cfg->batch_size)
 		usink_store(u, us, now_mono, false);
@@ -766,22 +789,54 @@ static void uploader_take(struct uploader *u, int64_t now_mono)
 	size_t len;
 
 	for (k = 0; k < n; k++) {
-		struct recring *r = &u->prod[k]->ring;
+		struct uploader_producer *p = u->prod[k];
+		struct recring *r = &p->ring;
 
 		for (taken = 0; taken < UPLOADER_TAKE_MAX && recring_peek(r, &rec, &len) == 0;
 		     taken++) {
 			struct sample_view v;
 			bool ok = !u->need_view || sample_view(&v, rec, len) == (int)len;
+			uint64_t seq = ++p->taken;
 
 			for (i = 0; i < u->nsinks; i++) {
 				if (ok)
-					usink_accept(u, &u->sinks[i], rec, len, &v, now_mono,
-						     now_unix);
+					usink_accept(u, &u->sinks[i], rec, len, &v, (unsigned)k,
+						     seq, now_mono, now_unix);
 				else
 					u->sinks[i].s.st.dropped_encode++; /* not a builder's */
 			}
 			recring_pop(r);
 		}
+	}
+}
+
+/* Per producer: every sample taken so far is durable but from the first
+ * one a sink still holds in memory (its open batch, or a batch waiting for
+ * the spool or being sent from memory); what change detection skipped or a
+ * bound dropped was counted and needs nothing more.  Batches are kept
+ * oldest first, so the first one holding a producer's samples is where its
+ * durable prefix ends in that sink. */
+static void uploader_durable_update(struct uploader *u)
+{
+	size_t k, n = atomic_load_explicit(&u->nprod, memory_order_acquire), i, j;
+
+	for (k = 0; k < n; k++) {
+		struct uploader_producer *p = u->prod[k];
+		uint64_t d = p->taken;
+
+		for (i = 0; i < u->nsinks; i++) {
+			const struct usink *us = &u->sinks[i];
+
+			for (j = 0; j < us->nheld && !us->held[j].first[k]; j++)
+				;
+			if (j < us->nheld && us->held[j].first[k] - 1 < d)
+				d = us->held[j].first[k] - 1;
+			if (us->pend_first[k] && us->pend_first[k] - 1 < d)
+				d = us->pend_first[k] - 1;
+		}
+		/* Never back: a sample once durable stays so. */
+		if (d > atomic_load_explicit(&p->durable, memory_order_relaxed))
+			atomic_store_explicit(&p->durable, d, memory_order_release);
 	}
 }
 
@@ -913,6 +968,7 @@ static void uploader_turn(struct uploader *u, bool final)
 		usink_log_rejects(us, now, false);
 		usink_log_unencodable(us, now);
 	}
+	uploader_durable_update(u);
 	if (final)
 		return;
 	uploader_curl(u);
@@ -929,6 +985,7 @@ static void uploader_turn(struct uploader *u, bool final)
 				break;
 		}
 	}
+	uploader_durable_update(u); /* after the acknowledgements */
 	uploader_publish_stats(u, now);
 }
 
@@ -1023,6 +1080,8 @@ int uploader_producer(struct uploader *u, const char *name, size_t capacity,
 	}
 	p->u = u;
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	atomic_init(&p->published, 0);
+	atomic_init(&p->durable, 0);
 	pthread_mutex_lock(&u->prod_lock);
 	n = atomic_load_explicit(&u->nprod, memory_order_relaxed);
 	if (n < UPLOADER_PRODUCERS_MAX) {
@@ -1048,6 +1107,10 @@ int uploader_publish_packed(struct uploader_producer *p, const void *rec, size_t
 	r = recring_push_nodrop(&p->ring, rec, len);
 	if (r)
 		return r == -ENOBUFS ? -EAGAIN : r;
+	/* This thread is the only writer. */
+	atomic_store_explicit(&p->published,
+			      atomic_load_explicit(&p->published, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	/* After the push (wakeup.h): every producer does the same, and the
 	 * uploader looks at every ring after announcing its sleep. */
 	if (wakeup_needed(&p->u->wake))
@@ -1082,6 +1145,16 @@ void uploader_note_drop(struct uploader_producer *p)
 bool uploader_room(struct uploader_producer *p, size_t len)
 {
 	return !p || recring_room(&p->ring, len);
+}
+
+uint64_t uploader_published(struct uploader_producer *p)
+{
+	return p ? atomic_load_explicit(&p->published, memory_order_relaxed) : 0;
+}
+
+uint64_t uploader_durable(struct uploader_producer *p)
+{
+	return p ? atomic_load_explicit(&p->durable, memory_order_acquire) : 0;
 }
 
 /* The spool cap deletes a record: count the samples it held, unless the

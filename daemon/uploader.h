@@ -62,6 +62,24 @@ void uploader_note_drop(struct uploader_producer *p);
  * len bytes fit now?  It reads on only then, and so loses nothing. */
 bool uploader_room(struct uploader_producer *p, size_t len);
 
+/* Durability, per producer, for a source that may delete or checkpoint its
+ * input only once its samples are safe.  Samples are numbered 1, 2, ... in
+ * the order they were published through p.
+ *
+ * uploader_published: how many were published through p so far.
+ * uploader_durable: how many of p's first samples every sink has taken
+ * care of: appended to its spool (written per its spool_fsync), delivered
+ * from memory and acknowledged, or deliberately discarded and counted
+ * (change detection, unencodable, too old, dropped by a bound).  A sample
+ * that is only in memory (its batch still open, or waiting because a spool
+ * fails) is not durable, nor is any sample of p after it.  The uploader's
+ * last turn in uploader_stop() makes what it writes to the spools durable.
+ *
+ * Both are 0 for NULL, monotonic, and callable from the producer's thread
+ * at any time (atomics); durable <= published. */
+uint64_t uploader_published(struct uploader_producer *p);
+uint64_t uploader_durable(struct uploader_producer *p);
+
 /* Fill st->sinks (allocated; freed by status_release) and, after the rings
  * already there, one ring per producer. */
 int uploader_status(struct uploader *u, struct status *st);

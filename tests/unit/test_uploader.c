@@ -1,14 +1,18 @@
 /* Batching through the real uploader thread, with a file sink: batch_size
  * cuts requests, flush_interval bounds how long a partial batch waits, a
  * clean stop writes the open batch, and a restart sends nothing twice.
+ * Durability per producer: what uploader_durable() says against what is in
+ * memory, spooled, or cannot be spooled.
  * Every wait is on a state (the file, the published status), with a
  * generous timeout, so a busy machine makes it slower, never wrong. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -144,6 +148,140 @@ static void test_wakeup(const char *dir)
 	cfg_free(&cfg);
 }
 
+/* Wait up to 30 s until p's durable count is `want`. */
+static uint64_t wait_durable(struct uploader_producer *p, uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < 3000 && uploader_durable(p) != want; i++)
+		usleep(10000);
+	return uploader_durable(p);
+}
+
+/* Wait up to 30 s until the sink has accepted `want` samples. */
+static struct status_sink wait_accepted(struct uploader *u, uint64_t want)
+{
+	struct status_sink k;
+	int i;
+
+	for (i = 0; i < 3000; i++) {
+		k = sink_status(u);
+		if (k.accepted >= want)
+			break;
+		usleep(10000);
+	}
+	return k;
+}
+
+static void publish_from(struct uploader_producer *p, const char *who, int from, int n)
+{
+	struct sample s;
+	int i;
+
+	for (i = from; i < from + n; i++) {
+		sample_init(&s, "pulse", 1700000000000000000LL + (int64_t)i * 1000000000LL);
+		sample_tag(&s, "meter", who);
+		sample_float(&s, "power_w", i);
+		while (uploader_publish(p, &s) == -EAGAIN)
+			usleep(1000);
+	}
+}
+
+/* Durable lags published while a batch is open (flush_interval is an hour:
+ * only a full batch of 10 goes to the spool), catches up when it is
+ * written, is kept per producer, and does not move while the spool cannot
+ * be written (its directory is a file here; the file sink cannot deliver
+ * either, its path being a directory): samples held in memory are not
+ * durable.  Once the spool opens again they are, still undelivered. */
+static void test_durable(const char *dir)
+{
+	char text[2048], lp[512], spool[512], cmd[1100];
+	struct config cfg;
+	struct uploader *u;
+	struct uploader_producer *a, *b;
+	struct status_sink k;
+	int fd;
+
+	snprintf(lp, sizeof(lp), "%s/dur/out.lp", dir);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nstate_dir = %s/dur/state\n"
+		 "[sink.f]\ntype = file\npath = %s\nbatch_size = 10\nflush_interval = 1h\n"
+		 "retry_base = 20ms\nretry_max = 100ms\n",
+		 dir, lp);
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK_EQ_INT(cfg_load_mem("d.conf", text, strlen(text), &cfg, stderr), 0);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(uploader_producer(u, "a", 0, &a), 0);
+	CHECK_EQ_INT(uploader_producer(u, "b", 0, &b), 0);
+	CHECK_EQ_INT(uploader_published(NULL), 0);
+	CHECK_EQ_INT(uploader_durable(NULL), 0);
+
+	/* b's 3 samples wait in the open batch */
+	publish_from(b, "b", 0, 3);
+	CHECK_EQ_INT(uploader_published(b), 3);
+	k = wait_accepted(u, 3);
+	CHECK_EQ_INT(k.pending, 3);
+	CHECK_EQ_INT(uploader_durable(b), 0);
+	CHECK_EQ_INT(uploader_durable(a), 0);
+	/* a's 7 fill the batch: it is spooled, and all 10 are durable */
+	publish_from(a, "a", 0, 7);
+	CHECK_EQ_INT(wait_durable(a, 7), 7);
+	CHECK_EQ_INT(wait_durable(b, 3), 3);
+	/* a's next 2 are open again: only a lags */
+	publish_from(a, "a", 7, 2);
+	k = wait_accepted(u, 12);
+	CHECK_EQ_INT(k.pending, 2);
+	CHECK_EQ_INT(uploader_published(a), 9);
+	CHECK_EQ_INT(uploader_durable(a), 7);
+	CHECK_EQ_INT(uploader_durable(b), 3);
+	CHECK_EQ_INT(wait_lines(lp, 10), 10);
+	/* the stop writes the open batch to the spool; it is delivered at
+	 * the next start, which here begins without that spool */
+	uploader_stop(u);
+	CHECK_EQ_INT(count_lines(lp), 10);
+
+	/* Now the spool cannot be opened, and the file cannot be written. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/dur/state/spool/f && mkdir -p %s/dur/state/spool",
+		 dir, dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	snprintf(spool, sizeof(spool), "%s/dur/state/spool/f", dir);
+	fd = open(spool, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(unlink(lp), 0);
+	CHECK_EQ_INT(mkdir(lp, 0700), 0);
+	CHECK_EQ_INT(uploader_producer(u, "a", 0, &a), 0);
+	publish_from(a, "a", 100, 25);
+	k = wait_accepted(u, 25);
+	/* full batches try the spool and wait in memory; so does the open
+	 * batch whenever the spool is retried (every 20-100 ms) */
+	usleep(500000);
+	k = sink_status(u);
+	CHECK_EQ_INT(k.accepted, 25);
+	CHECK(k.spool_error[0] != '\0');
+	CHECK_EQ_INT(k.held + k.pending, 25);
+	CHECK(k.held >= 20);
+	CHECK_EQ_INT(k.sent, 0);
+	CHECK_EQ_INT(uploader_published(a), 25);
+	CHECK_EQ_INT(uploader_durable(a), 0);
+	/* the spool works again: what it holds is durable, though not sent */
+	CHECK_EQ_INT(unlink(spool), 0);
+	CHECK(wait_durable(a, 25) >= 20);
+	k = sink_status(u);
+	CHECK_EQ_INT(k.sent, 0);
+	CHECK_EQ_INT(k.held, 0);
+	CHECK_EQ_INT(uploader_durable(a), 25 - k.pending);
+	/* and the file sink delivers once it can */
+	CHECK_EQ_INT(rmdir(lp), 0);
+	CHECK_EQ_INT(wait_lines(lp, 25 - (int)k.pending), 25 - (int)k.pending);
+	CHECK_EQ_INT(uploader_durable(a), 25 - k.pending);
+	uploader_stop(u);
+	CHECK_EQ_INT(wait_lines(lp, 25), 25);
+	cfg_free(&cfg);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/powerd-uploader-XXXXXX", text[1024], lp[256];
@@ -202,6 +340,7 @@ int main(void)
 	uploader_stop(u);
 	cfg_free(&cfg);
 	test_wakeup(dir);
+	test_durable(dir);
 
 	snprintf(text, sizeof(text), "rm -rf %s", dir);
 	CHECK_EQ_INT(system(text), 0);
