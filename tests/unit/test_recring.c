@@ -1,15 +1,20 @@
 /* The ring of variable-length records: sizes, wrap markers, full rings,
- * drop accounting, the room question, and a two-thread stress test (run
- * under TSan by `make test`) in which every record of a random length
- * arrives once, in order, with its bytes intact. */
+ * drop accounting, the room question, and two stress tests (run under TSan
+ * by `make test`): two threads, in which every record of a random length
+ * arrives once, in order, with its bytes intact; and three producer
+ * threads with a ring each and one consumer taking from all, as the
+ * uploader does, with the widest packed samples (16 tags, 128 fields). */
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "recring.h"
+#include "sample.h"
 
 static void fill(unsigned char *p, size_t n, uint64_t seq)
 {
@@ -180,9 +185,133 @@ static void test_stress(void)
 	recring_free(&s.r);
 }
 
+#define THREE	      3
+#define THREE_SAMPLES 3000
+
+struct three {
+	struct recring r[THREE];
+	uint64_t bad[THREE], full[THREE];
+	uint64_t received, wrong;
+};
+
+struct three_arg {
+	struct three *t;
+	int id;
+};
+
+/* The widest sample; 0 or how many builder calls failed. */
+static int three_build(struct sample *s, int id, int seq)
+{
+	char key[48], val[64];
+	int i, bad = 0;
+
+	bad += sample_reset(s, "wide", (int64_t)seq) != 0;
+	snprintf(val, sizeof(val), "p%d", id);
+	bad += sample_tag(s, "producer", val) != 0;
+	for (i = 1; i < SAMPLE_MAX_TAGS; i++) {
+		snprintf(key, sizeof(key), "tag_%02d", i);
+		snprintf(val, sizeof(val), "a value of some length, number %d", i);
+		bad += sample_tag(s, key, val) != 0;
+	}
+	bad += sample_int(s, "seq", seq) != 0;
+	for (i = 1; i < SAMPLE_MAX_FIELDS; i++) {
+		snprintf(key, sizeof(key), "field_%03d", i);
+		bad += (i % 2 ? sample_float(s, key, seq + i * 0.25)
+			      : sample_string(s, key, "a string field")) != 0;
+	}
+	return bad;
+}
+
+static void *three_producer(void *arg)
+{
+	struct three_arg *a = arg;
+	struct recring *r = &a->t->r[a->id];
+	struct sample s;
+	int i;
+
+	sample_init(&s, "wide", 0);
+	for (i = 0; i < THREE_SAMPLES; i++) {
+		a->t->bad[a->id] += three_build(&s, a->id, i);
+		while (!recring_room(r, sample_len(&s))) {
+			a->t->full[a->id]++;
+			sched_yield();
+		}
+		a->t->bad[a->id] += recring_push(r, sample_data(&s), sample_len(&s)) != 0;
+	}
+	sample_free(&s);
+	return NULL;
+}
+
+/* Round-robin over the rings, a few records each, like uploader_take(). */
+static void *three_consumer(void *arg)
+{
+	struct three *t = arg;
+	uint64_t next[THREE] = {0};
+	struct sample_view v;
+	struct sample_field f;
+	const void *p;
+	size_t len;
+	int k, j;
+
+	while (t->received < (uint64_t)THREE * THREE_SAMPLES) {
+		bool any = false;
+
+		for (k = 0; k < THREE; k++)
+			for (j = 0; j < 4 && recring_peek(&t->r[k], &p, &len) == 0; j++) {
+				char want[16];
+
+				snprintf(want, sizeof(want), "p%d", k);
+				if (sample_view(&v, p, len) != (int)len ||
+				    v.ntags != SAMPLE_MAX_TAGS || v.nfields != SAMPLE_MAX_FIELDS ||
+				    strcmp(v.tags[0].value, want) ||
+				    !sample_field_get(&v, "seq", &f) || f.v.i != (int64_t)next[k])
+					t->wrong++;
+				next[k]++;
+				recring_pop(&t->r[k]);
+				t->received++;
+				any = true;
+			}
+		if (!any)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_three(void)
+{
+	struct three t;
+	struct three_arg a[THREE];
+	pthread_t th[THREE], c;
+	int k;
+
+	memset(&t, 0, sizeof(t));
+	for (k = 0; k < THREE; k++) {
+		CHECK_EQ_INT(recring_init(&t.r[k], 32768), 0);
+		a[k] = (struct three_arg){&t, k};
+	}
+	CHECK_EQ_INT(pthread_create(&c, NULL, three_consumer, &t), 0);
+	for (k = 0; k < THREE; k++)
+		CHECK_EQ_INT(pthread_create(&th[k], NULL, three_producer, &a[k]), 0);
+	for (k = 0; k < THREE; k++)
+		pthread_join(th[k], NULL);
+	pthread_join(c, NULL);
+	printf("test_recring: %llu wide samples from %d threads, rings full %llu/%llu/%llu times\n",
+	       (unsigned long long)t.received, THREE, (unsigned long long)t.full[0],
+	       (unsigned long long)t.full[1], (unsigned long long)t.full[2]);
+	CHECK_EQ_INT(t.received, (uint64_t)THREE * THREE_SAMPLES);
+	CHECK_EQ_INT(t.wrong, 0);
+	for (k = 0; k < THREE; k++) {
+		CHECK_EQ_INT(t.bad[k], 0);
+		CHECK_EQ_INT(recring_dropped(&t.r[k]), 0);
+		CHECK_EQ_INT(recring_used(&t.r[k]), 0);
+		recring_free(&t.r[k]);
+	}
+}
+
 int main(void)
 {
 	test_basic();
 	test_stress();
+	test_three();
 	return check_result();
 }

@@ -2,11 +2,15 @@
  * cuts requests, flush_interval bounds how long a partial batch waits, a
  * clean stop writes the open batch, and a restart sends nothing twice.
  * Durability per producer: what uploader_durable() says against what is in
- * memory, spooled, or cannot be spooled.
+ * memory, spooled, or cannot be spooled.  Three producer threads with the
+ * widest samples (128 fields, 16 tags), each through its own ring, under
+ * TSan too; a live producer on a full ring counts its drops.
  * Every wait is on a state (the file, the published status), with a
  * generous timeout, so a busy machine makes it slower, never wrong. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +286,235 @@ static void test_durable(const char *dir)
 	cfg_free(&cfg);
 }
 
+#define WIDE_THREADS 3
+#define WIDE_SAMPLES 400
+
+struct wide_arg {
+	struct uploader_producer *p;
+	int id;
+	bool use_room; /* back-pressure through uploader_room() instead of -EAGAIN */
+	uint64_t waits;
+	int bad;
+};
+
+/* The widest sample: 16 tags, 128 fields of every type.  Returns how many
+ * builder calls failed (the threads count, CHECK is not thread-safe). */
+static int wide_build(struct sample *s, int id, int i)
+{
+	char key[48], val[64];
+	int t, f, bad = 0;
+
+	bad += sample_reset(s, "wide", 1700000000000000000LL + (int64_t)i * 1000) != 0;
+	snprintf(val, sizeof(val), "p%d", id);
+	bad += sample_tag(s, "producer", val) != 0;
+	for (t = 1; t < SAMPLE_MAX_TAGS; t++) {
+		snprintf(key, sizeof(key), "tag_%02d_with_a_longer_name", t);
+		snprintf(val, sizeof(val), "value %d of a tag that is not short: sample %d", t, i);
+		bad += sample_tag(s, key, val) != 0;
+	}
+	bad += sample_int(s, "seq", i) != 0;
+	for (f = 1; f < SAMPLE_MAX_FIELDS; f++) {
+		snprintf(key, sizeof(key), "field_%03d", f);
+		switch (f % 4) {
+		case 0:
+			bad += sample_float(s, key, i * 0.5 + f) != 0;
+			break;
+		case 1:
+			bad += sample_int(s, key, (int64_t)i * f) != 0;
+			break;
+		case 2:
+			bad += sample_bool(s, key, (i + f) & 1) != 0;
+			break;
+		default:
+			snprintf(val, sizeof(val), "s%d.%d", i, f);
+			bad += sample_string(s, key, val) != 0;
+			break;
+		}
+	}
+	return bad;
+}
+
+static void *wide_thread(void *arg)
+{
+	struct wide_arg *w = arg;
+	struct sample s;
+	int i;
+
+	sample_init(&s, "wide", 0);
+	for (i = 0; i < WIDE_SAMPLES; i++) {
+		w->bad += wide_build(&s, w->id, i);
+		if (w->use_room) {
+			/* A source reading stored data: it reads on only when
+			 * the sample fits, so publishing cannot fail. */
+			while (!uploader_room(w->p, sample_len(&s))) {
+				w->waits++;
+				usleep(200);
+			}
+			w->bad += uploader_publish(w->p, &s) != 0;
+		} else {
+			while (uploader_publish(w->p, &s) == -EAGAIN) {
+				w->waits++;
+				usleep(200);
+			}
+		}
+	}
+	sample_free(&s);
+	return NULL;
+}
+
+/* Three producer threads, a ring each (small, so that they fill), the
+ * widest samples: every sample arrives once, whole, in order per producer;
+ * every producer's samples are durable at the end. */
+static void test_wide_producers(const char *dir)
+{
+	char text[2048], lp[512], line[16384];
+	struct config cfg;
+	struct uploader *u;
+	struct wide_arg w[WIDE_THREADS];
+	pthread_t th[WIDE_THREADS];
+	struct status_sink k;
+	int next[WIDE_THREADS] = {0}, i, bad = 0, n = 0;
+	struct sample s;
+	FILE *f;
+
+	snprintf(lp, sizeof(lp), "%s/wide/out.lp", dir);
+	snprintf(text, sizeof(text),
+		 "[daemon]\nstate_dir = %s/wide/state\n"
+		 "[sink.f]\ntype = file\npath = %s\nbatch_size = 100\nflush_interval = 50ms\n"
+		 "spool_fsync = never\n",
+		 dir, lp);
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK_EQ_INT(cfg_load_mem("w.conf", text, strlen(text), &cfg, stderr), 0);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	sample_init(&s, "wide", 0);
+	CHECK_EQ_INT(wide_build(&s, 0, 0), 0);
+	printf("test_uploader: a widest sample packs into %zu bytes\n", sample_len(&s));
+	CHECK(sample_len(&s) < UPLOADER_RING_MIN / 2);
+	sample_free(&s);
+	for (i = 0; i < WIDE_THREADS; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "wide%d", i);
+		w[i] = (struct wide_arg){.id = i, .use_room = i == 2};
+		CHECK_EQ_INT(uploader_producer(u, name, 0, &w[i].p), 0);
+	}
+	for (i = 0; i < WIDE_THREADS; i++)
+		CHECK_EQ_INT(pthread_create(&th[i], NULL, wide_thread, &w[i]), 0);
+	for (i = 0; i < WIDE_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(w[i].bad, 0);
+	}
+	k = wait_status(u, WIDE_THREADS * WIDE_SAMPLES, 0);
+	CHECK_EQ_INT(k.sent, WIDE_THREADS * WIDE_SAMPLES);
+	CHECK_EQ_INT(k.dropped_encode, 0);
+	for (i = 0; i < WIDE_THREADS; i++) {
+		CHECK_EQ_INT(uploader_published(w[i].p), WIDE_SAMPLES);
+		CHECK_EQ_INT(wait_durable(w[i].p, WIDE_SAMPLES), WIDE_SAMPLES);
+	}
+	printf("test_uploader: %d wide samples from %d threads; the producers waited %" PRIu64
+	       ", %" PRIu64 ", %" PRIu64 " times for room\n",
+	       WIDE_THREADS * WIDE_SAMPLES, WIDE_THREADS, w[0].waits, w[1].waits, w[2].waits);
+	uploader_stop(u);
+	cfg_free(&cfg);
+
+	/* Every line whole: all 16 tags and 128 fields, in order per producer. */
+	f = fopen(lp, "r");
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		int id = -1, seq = -1, commas = 0;
+		char *p = strstr(line, "producer=p"), *q = strstr(line, " seq=");
+
+		n++;
+		if (p)
+			id = atoi(p + 10);
+		if (q)
+			seq = atoi(q + 5);
+		for (p = line; *p; p++)
+			commas += *p == ',';
+		/* a comma before each of the 16 tags, 127 between the
+		 * fields; the values hold none */
+		if (id < 0 || id >= WIDE_THREADS || seq != next[id] || commas != 16 + 127 ||
+		    line[strlen(line) - 1] != '\n') {
+			if (!bad++)
+				fprintf(stderr,
+					"line %d: producer %d, seq %d (want %d), %d commas: "
+					"%.200s\n",
+					n, id, seq, id >= 0 && id < WIDE_THREADS ? next[id] : -1,
+					commas, line);
+			continue;
+		}
+		next[id]++;
+	}
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(n, WIDE_THREADS * WIDE_SAMPLES);
+	for (i = 0; i < WIDE_THREADS; i++)
+		CHECK_EQ_INT(next[i], WIDE_SAMPLES);
+}
+
+/* A live source never waits: on a full ring the sample is dropped and
+ * counted on that producer's ring, exported under its name. */
+static void test_live_drop(const char *dir)
+{
+	char text[2048];
+	struct config cfg;
+	struct uploader *u;
+	struct uploader_producer *p, *q;
+	struct status st;
+	struct sample s;
+	uint64_t offered = 0, dropped = 0, got = 0;
+	size_t i;
+	int r;
+
+	snprintf(text, sizeof(text),
+		 "[daemon]\nstate_dir = %s/live/state\n"
+		 "[sink.f]\ntype = file\npath = %s/live/out.lp\nspool_fsync = never\n",
+		 dir, dir);
+	memset(&cfg, 0, sizeof(cfg));
+	CHECK_EQ_INT(cfg_load_mem("l.conf", text, strlen(text), &cfg, stderr), 0);
+	CHECK_EQ_INT(uploader_start(&u, &cfg), 0);
+	CHECK_EQ_INT(uploader_producer(u, "", 0, &p), -EINVAL);
+	CHECK_EQ_INT(uploader_producer(u, "a_name_that_is_32_bytes_long_xxx", 0, &p), -EINVAL);
+	CHECK_EQ_INT(uploader_producer(u, "live", 0, &p), 0);
+	sample_init(&s, "wide", 0);
+	CHECK_EQ_INT(wide_build(&s, 0, 0), 0);
+	/* faster than any uploader takes them: some must be dropped */
+	for (i = 0; i < 20000; i++) {
+		r = uploader_offer(p, &s);
+		CHECK(r == 0 || r == -ENOBUFS);
+		offered++;
+		dropped += r == -ENOBUFS;
+	}
+	CHECK(dropped > 0);
+	CHECK_EQ_INT(uploader_published(p), offered - dropped);
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(uploader_status(u, &st), 0);
+	for (i = 0; i < st.nrings; i++)
+		if (!strcmp(st.rings[i].name, "live")) {
+			got = st.rings[i].dropped;
+			CHECK_EQ_INT(st.rings[i].capacity, UPLOADER_RING_MIN);
+		}
+	status_release(&st);
+	CHECK_EQ_INT(got, dropped);
+	/* NULL (no sinks) takes and counts nothing */
+	CHECK_EQ_INT(uploader_offer(NULL, &s), 0);
+	CHECK(uploader_room(NULL, 100));
+	/* every producer slot: then -ENOSPC */
+	for (i = 1; i < UPLOADER_PRODUCERS_MAX; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "extra%zu", i);
+		CHECK_EQ_INT(uploader_producer(u, name, 1, &q), 0);
+	}
+	CHECK_EQ_INT(uploader_producer(u, "one_too_many", 0, &q), -ENOSPC);
+	CHECK(q == NULL);
+	sample_free(&s);
+	CHECK_EQ_INT(wait_durable(p, offered - dropped), offered - dropped);
+	uploader_stop(u);
+	cfg_free(&cfg);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/powerd-uploader-XXXXXX", text[1024], lp[256];
@@ -341,6 +574,8 @@ int main(void)
 	cfg_free(&cfg);
 	test_wakeup(dir);
 	test_durable(dir);
+	test_wide_producers(dir);
+	test_live_drop(dir);
 
 	snprintf(text, sizeof(text), "rm -rf %s", dir);
 	CHECK_EQ_INT(system(text), 0);
