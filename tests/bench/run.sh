@@ -13,7 +13,9 @@
 # default: the whole trace).  Exit 1 on any wrong result.
 # The uploader's figures (issue 3) are the last section, after the first
 # summary: they need BUILD_DIR/bench/bench_uploader, victoria-metrics and
-# curl; see the comment there for their environment variables.
+# curl; see the comment there for their environment variables.  Then the
+# wide samples (issue 7, tests/bench/samples.sh: the new path against the
+# old one, built from git) and the JSON-files source.
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -466,6 +468,12 @@ urow "spool on disk per sample (1 h / 3 h)" "$(field bytes_per_sample "$s1") / $
 echo "anchor: vzlogger needed hours to drain 6 hours of one meter (64 readings per request);" \
 	"powerd drained $(field samples "$d1") samples (1 h of $BL_SERIES series) in $(field recovery_s "$d1") s" \
 	"after the server came back"
+
+# ================================================================ issue 7: wide samples
+# Old path against new, each measured by its own code in this run (see the
+# script's comment): samples/s and ring bytes per queued 40-field sample.
+echo
+"$HERE/samples.sh" "$B"
 
 # ------------------------------------------------------------ the JSON-files source
 jl=$("$HERE/json_backlog.sh" "$B" | grep '^json_backlog ') || fail "json_backlog.sh failed"
