@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "change.h"
+#include "hash.h"
 
 struct change_entry {
 	char *series;	     /* NULL: empty slot */
@@ -55,18 +56,9 @@ void change_free(struct sink_change *c)
 	free(c);
 }
 
-static uint64_t change_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
-}
-
 static struct change_entry *change_slot(struct change_entry *tab, size_t cap, const char *series)
 {
-	size_t i = change_hash(series) & (cap - 1);
+	size_t i = hash_str(series) & (cap - 1);
 
 	while (tab[i].series && strcmp(tab[i].series, series))
 		i = (i + 1) & (cap - 1);

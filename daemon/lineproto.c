@@ -21,8 +21,9 @@
  *   (the first one wins).
  * - Tags are sorted by key (bytewise), as InfluxDB recommends, so the same
  *   sample always gives the same line.
- * - Floats use the shortest of %.15g, %.16g, %.17g that reads back as the
- *   same double (the daemon never calls setlocale, so the radix is '.').
+ * - Floats use fmt_double(): the shortest of %.15g, %.16g, %.17g that reads
+ *   back as the same double (the daemon never calls setlocale, so the radix
+ *   is '.').
  *
  * Each line is written in place into room reserved for the longest this
  * sample can give, and counted only once whole, so a failure never leaves
@@ -34,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "lineproto.h"
 
 #define LP_NUM_MAX 32 /* "-1.2345678901234567e-308", "-9223372036854775808i" */
@@ -88,14 +90,7 @@ static char *lp_put_string(char *p, const char *src)
 
 static char *lp_put_float(char *p, double v)
 {
-	int prec, n = 0;
-
-	for (prec = 15; prec <= 17; prec++) {
-		n = snprintf(p, LP_NUM_MAX, "%.*g", prec, v);
-		if (strtod(p, NULL) == v)
-			break;
-	}
-	return p + n;
+	return p + fmt_double(p, LP_NUM_MAX, v);
 }
 
 /* Compares keys as they are written (newlines as spaces), so the order and

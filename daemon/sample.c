@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "sample.h"
 
 #define SAMPLE_VERSION	  2
@@ -84,15 +85,10 @@ static size_t sample_value_size(enum sample_type t, size_t slen)
 	return 0;
 }
 
-/* FNV-1a: which bit of a key set stands for this key. */
+/* Which bit of a key set stands for this key. */
 static uint32_t sample_key_hash(const char *k, size_t n)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)k[i]) * 16777619u;
-	return h;
+	return (uint32_t)hash_fnv1a(HASH_FNV1A_INIT, k, n);
 }
 
 /* ------------------------------------------------------------ builder */

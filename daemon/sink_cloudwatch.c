@@ -43,6 +43,8 @@
 #include <time.h>
 
 #include "aws_cred.h"
+#include "fmt.h"
+#include "hash.h"
 #include "log.h"
 #include "sink.h"
 
@@ -169,16 +171,6 @@ static bool cw_value(const struct sample_field *f, double *v, bool *refused)
 	return true;
 }
 
-/* The shortest decimal that reads back as the same double. */
-static void cw_fmt_double(char *out, size_t n, double v)
-{
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(out, n, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
 static void cw_fmt_time(char *out, size_t n, int64_t ts_ns)
 {
 	int64_t sec = ts_ns / CW_NS_PER_S, rem = ts_ns % CW_NS_PER_S;
@@ -216,27 +208,17 @@ static int cw_datum(struct buf *b, size_t m, const struct sample_view *smp,
 	cw_fmt_time(ts, sizeof(ts), smp->ts_ns);
 	buf_printf(b, "&MetricData.member.%zu.Timestamp=", m);
 	cw_enc_str(b, ts);
-	cw_fmt_double(num, sizeof(num), v);
+	fmt_double(num, sizeof(num), v);
 	buf_printf(b, "&MetricData.member.%zu.Value=", m);
 	cw_enc_str(b, num);
 	buf_printf(b, "&MetricData.member.%zu.Unit=", m);
 	return cw_enc_str(b, cw_unit(f->key));
 }
 
-/* FNV-1a over what identifies a sample: its packed bytes (one packing per
- * content). */
-static uint64_t cw_hash(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ c[i]) * 0x100000001b3ULL;
-	return h;
-}
-
+/* What identifies a sample: its packed bytes (one packing per content). */
 static uint64_t cw_hash_sample(uint64_t h, const struct sample_view *s)
 {
-	return cw_hash(h, s->data, s->len);
+	return hash_fnv1a(h, s->data, s->len);
 }
 
 /* Datums a sample may give: its numeric fields (fewer if some are refused,
@@ -771,7 +753,7 @@ static int cw_send(struct sink *s, const struct sample_span *v)
 {
 	size_t n = v->n;
 	struct cw *cw = s->priv;
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV offset basis */
+	uint64_t h = HASH_FNV1A_INIT;
 	size_t first = 0;
 	int rc;
 

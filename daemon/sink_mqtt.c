@@ -37,6 +37,8 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fmt.h"
+#include "hash.h"
 #include "buf.h"
 #include "log.h"
 #include "sink.h"
@@ -186,20 +188,17 @@ static void mqtt_json_str(struct buf *b, const char *s)
  * '.' or an exponent so that consumers that type by syntax see a float. */
 static int mqtt_json_float(struct buf *b, double v)
 {
-	char tmp[40];
-	int prec;
+	char tmp[FMT_DOUBLE_MAX + 2];
+	size_t n;
 
 	if (!isfinite(v))
 		return -EINVAL;
-	for (prec = 15; prec < 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-		if (strtod(tmp, NULL) == v)
-			break;
+	n = fmt_double(tmp, FMT_DOUBLE_MAX, v);
+	if (!strpbrk(tmp, ".e")) {
+		memcpy(tmp + n, ".0", 3);
+		n += 2;
 	}
-	snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
-	if (!strpbrk(tmp, ".e"))
-		strcat(tmp, ".0");
-	return buf_append(b, tmp, strlen(tmp));
+	return buf_append(b, tmp, n);
 }
 
 /* A field's value as JSON; -EINVAL for what JSON cannot carry (NaN, inf). */
@@ -709,11 +708,7 @@ static void mqtt_batch_begin(struct mqtt *m)
 
 static uint32_t mqtt_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	return (uint32_t)hash_str(s);
 }
 
 /* Publish the discovery config of every field of this series not seen yet. */
