@@ -46,7 +46,11 @@
 #include "uploader.h"
 #include "wakeup.h"
 
-#define UPLOADER_TAKE_MAX     4096 /* samples from one producer per turn */
+#define UPLOADER_TAKE_MAX 4096 /* samples from one producer per turn */
+/* What one turn spends taking samples, and each sink sending: a sink whose
+ * requests complete at once (file) must not keep the uploader from the
+ * rings, nor the rings from the sinks, for longer. */
+#define UPLOADER_SLICE_NS     (20 * 1000000LL)
 #define UPLOADER_TICK_MS      1000
 #define UPLOADER_LOG_PERIOD   (60 * 1000000000LL)
 #define UPLOADER_SEGMENT_MAX  (4u << 20)
@@ -152,6 +156,8 @@ struct uploader {
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
+	size_t take_from;   /* the producer taken from first, in turn */
+	bool more;	    /* a turn left work for the next: no sleep */
 	struct wakeup wake; /* the producer wakes the uploader (wakeup.h) */
 	uint64_t rng;
 	pthread_mutex_t lock;
@@ -778,21 +784,26 @@ static void usink_verdict(struct uploader *u, struct usink *us, int64_t now)
 
 /* ------------------------------------------------------------ the thread */
 
-/* Every producer's ring, a bounded number each, so that one busy producer
- * cannot keep the uploader from the others (what is left waits for the
- * next turn, which comes at once). */
-static void uploader_take(struct uploader *u, int64_t now_mono)
+/* Every producer's ring, a bounded number each and for a bounded time, the
+ * first one in turn, so that one busy producer cannot keep the uploader
+ * from the others nor from sending (what is left waits for the next turn,
+ * which comes at once).  The last turn takes everything. */
+static void uploader_take(struct uploader *u, int64_t now_mono, bool final)
 {
 	int64_t now_unix = clock_unix_ns();
-	size_t k, n = atomic_load_explicit(&u->nprod, memory_order_acquire), i, taken;
+	size_t j, k, n = atomic_load_explicit(&u->nprod, memory_order_acquire), i, taken;
 	const void *rec;
 	size_t len;
 
-	for (k = 0; k < n; k++) {
-		struct uploader_producer *p = u->prod[k];
-		struct recring *r = &p->ring;
+	for (j = 0; j < n; j++) {
+		struct uploader_producer *p;
+		struct recring *r;
 
-		for (taken = 0; taken < UPLOADER_TAKE_MAX && recring_peek(r, &rec, &len) == 0;
+		k = (u->take_from + j) % n;
+		p = u->prod[k];
+		r = &p->ring;
+		for (taken = 0;
+		     (final || taken < UPLOADER_TAKE_MAX) && recring_peek(r, &rec, &len) == 0;
 		     taken++) {
 			struct sample_view v;
 			bool ok = !u->need_view || sample_view(&v, rec, len) == (int)len;
@@ -806,6 +817,17 @@ static void uploader_take(struct uploader *u, int64_t now_mono)
 					u->sinks[i].s.st.dropped_encode++; /* not a builder's */
 			}
 			recring_pop(r);
+			if (!final && (taken & 63) == 63 &&
+			    clock_mono_ns() - now_mono > UPLOADER_SLICE_NS) {
+				u->more = true;
+				break;
+			}
+		}
+		if (taken == UPLOADER_TAKE_MAX)
+			u->more = true;
+		if (u->more && !final) {
+			u->take_from = (k + 1) % n;
+			return;
 		}
 	}
 }
@@ -937,10 +959,11 @@ static void usink_spool_damage(struct usink *us)
 
 static void uploader_turn(struct uploader *u, bool final)
 {
-	int64_t now = clock_mono_ns();
+	int64_t now = clock_mono_ns(), t0;
 	size_t i;
 
-	uploader_take(u, now);
+	u->more = false;
+	uploader_take(u, now, final);
 	for (i = 0; i < u->nsinks; i++) {
 		struct usink *us = &u->sinks[i];
 
@@ -975,11 +998,17 @@ static void uploader_turn(struct uploader *u, bool final)
 	for (i = 0; i < u->nsinks; i++) {
 		struct usink *us = &u->sinks[i];
 
-		/* Drain a backlog without waiting for the next wake-up. */
+		/* Drain a backlog without waiting for the next wake-up, for a
+		 * slice of time: then the rings again. */
+		t0 = clock_mono_ns();
 		while (us->sending && us->s.verdict_ready) {
 			usink_verdict(u, us, now);
 			if (us->sending || now < us->retry_at_mono)
 				break;
+			if (clock_mono_ns() - t0 > UPLOADER_SLICE_NS) {
+				u->more = true;
+				break;
+			}
 			usink_send_next(u, us, now);
 			if (us->sending && !us->s.verdict_ready)
 				break;
@@ -993,6 +1022,9 @@ static int uploader_wait_ms(struct uploader *u)
 {
 	int64_t now = clock_mono_ns(), wait = (int64_t)UPLOADER_TICK_MS * 1000000LL, d;
 	size_t i;
+
+	if (u->more)
+		return 0;
 
 	for (i = 0; i < u->nsinks; i++) {
 		struct usink *us = &u->sinks[i];

@@ -32,7 +32,8 @@ struct uploader_producer;
 int uploader_start(struct uploader **out, const struct config *cfg);
 
 /* Takes what the rings hold, flushes pending batches to the spools, stops
- * the thread, closes sinks, frees every producer. */
+ * the thread, closes sinks, frees every producer (none may publish any
+ * more by then). */
 void uploader_stop(struct uploader *u);
 
 /* A ring of its own for one producing thread (only that thread publishes
