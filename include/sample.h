@@ -49,7 +49,7 @@ enum sample_type { SAMPLE_FLOAT, SAMPLE_INT, SAMPLE_BOOL, SAMPLE_STRING };
 
 /* ------------------------------------------------------------ building */
 
-/* Small samples (a pulse sample takes 70 bytes) are built in place, larger
+/* Small samples (a pulse sample takes 92 bytes) are built in place, larger
  * ones grow on the heap: sample_free() releases it. */
 #define SAMPLE_INLINE 256
 
