@@ -40,14 +40,24 @@ static void announce(const struct config *cfg)
 {
 	size_t i;
 
-	log_info("powerd %s running with %s: %zu meter%s, HTTP on %s, control socket %s",
-		 POWERD_VERSION, cfg->path, cfg->npulses, cfg->npulses == 1 ? "" : "s",
+	log_info("powerd %s running with %s: %zu meter%s, %zu JSON director%s, %zu sink%s, HTTP on "
+		 "%s, control socket %s",
+		 POWERD_VERSION, cfg->path, cfg->npulses, cfg->npulses == 1 ? "" : "s", cfg->njson,
+		 cfg->njson == 1 ? "y" : "ies", cfg->nsinks, cfg->nsinks == 1 ? "" : "s",
 		 cfg->daemon.listen[0] ? cfg->daemon.listen : "off", cfg->daemon.socket);
+	for (i = 0; i < cfg->njson; i++)
+		log_info("json %s: reading %s/%s (%s, after: %s)", cfg->json[i].name,
+			 cfg->json[i].path, cfg->json[i].pattern,
+			 cfg->json[i].format == CFG_JSON_FLAT ? "flat" : "points",
+			 cfg->json[i].after == CFG_JSON_DELETE ? "delete"
+			 : cfg->json[i].after == CFG_JSON_MOVE ? "move to done/"
+							       : "keep");
 	for (i = 0; i < cfg->npulses; i++)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,
 				 cfg->pulses[i].replay);
-	sd_notifyf(0, "READY=1\nSTATUS=%zu meter%s", cfg->npulses, cfg->npulses == 1 ? "" : "s");
+	sd_notifyf(0, "READY=1\nSTATUS=%zu meter%s, %zu JSON director%s", cfg->npulses,
+		   cfg->npulses == 1 ? "" : "s", cfg->njson, cfg->njson == 1 ? "y" : "ies");
 }
 
 /* Returns the process exit code. */

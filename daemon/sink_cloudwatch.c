@@ -2,9 +2,12 @@
  * 2010-08-01), a form-encoded POST signed with SigV4 by libcurl
  * (CURLOPT_AWS_SIGV4: powerd does not implement the signer).
  *
- * Mapping: every numeric field of a sample is one datum.
- *   MetricName  "{measurement}_{field}", e.g. pulse_power_w
- *   Dimensions  the sample's tags, in order (SAMPLE_MAX_TAGS <= 30)
+ * Mapping: every numeric field of a sample is one datum (or those the
+ * `metrics` key selects, cw_select.h).
+ *   MetricName  "{measurement}_{field}", e.g. pulse_power_w, or the name
+ *               `metrics` gives it
+ *   Dimensions  the sample's tags, in order (SAMPLE_MAX_TAGS <= 30), or
+ *               those `dimensions` names, or none
  *   Timestamp   the sample's time, ISO 8601 UTC with milliseconds
  *   Value       float, int, or bool as 0/1; string fields are not metrics
  *   Unit        from the field name's suffix: _s Seconds, _ms Milliseconds,
@@ -43,6 +46,7 @@
 #include <time.h>
 
 #include "aws_cred.h"
+#include "cw_select.h"
 #include "fmt.h"
 #include "hash.h"
 #include "log.h"
@@ -79,6 +83,7 @@ struct cw {
 	struct curl_slist *headers;
 	int64_t max_age_ns;
 	long timeout_ms;
+	struct cw_select sel; /* metrics and dimensions */
 	bool reload_cred;
 
 	/* the batch in flight */
@@ -187,18 +192,29 @@ static void cw_fmt_time(char *out, size_t n, int64_t ts_ns)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(rem / 1000000));
 }
 
-static int cw_datum(struct buf *b, size_t m, const struct sample_view *smp,
-		    const struct sample_field *f, double v)
+/* The datum's name for a field, or NULL: a string, or not selected. */
+static const char *cw_name(const struct cw *cw, const struct sample_view *smp,
+			   const struct sample_field *f, char *buf, size_t n)
+{
+	static const struct cw_select every; /* before open: every field */
+
+	if (f->type == SAMPLE_STRING)
+		return NULL;
+	return cw_select_name(cw ? &cw->sel : &every, smp->measurement, f->key, buf, n);
+}
+
+static int cw_datum(const struct cw *cw, struct buf *b, size_t m, const struct sample_view *smp,
+		    const struct sample_field *f, const char *name, double v)
 {
 	char ts[80], num[40];
 
 	buf_printf(b, "&MetricData.member.%zu.MetricName=", m);
-	cw_enc_str(b, smp->measurement);
-	buf_append(b, "_", 1);
-	cw_enc_str(b, f->key);
+	cw_enc_str(b, name);
 	for (size_t d = 0, k = 0; d < smp->ntags; d++) {
 		if (!smp->tags[d].value[0])
 			continue; /* CloudWatch wants 1..1024 characters */
+		if (!cw_select_dim(&cw->sel, smp->tags[d].key))
+			continue;
 		k++;
 		buf_printf(b, "&MetricData.member.%zu.Dimensions.member.%zu.Name=", m, k);
 		cw_enc_str(b, smp->tags[d].key);
@@ -221,17 +237,18 @@ static uint64_t cw_hash_sample(uint64_t h, const struct sample_view *s)
 	return hash_fnv1a(h, s->data, s->len);
 }
 
-/* Datums a sample may give: its numeric fields (fewer if some are refused,
- * too old, or in the future). */
-static size_t cw_datums(const struct sample_view *s)
+/* Datums a sample may give: its numeric fields that are selected (fewer if
+ * some are refused, too old, or in the future). */
+static size_t cw_datums(const struct cw *cw, const struct sample_view *s)
 {
 	struct sample_cursor c;
 	struct sample_field f;
+	char buf[CW_NAME_MAX];
 	size_t n = 0;
 
 	sample_fields(s, &c);
 	while (sample_next_field(&c, &f))
-		n += f.type != SAMPLE_STRING;
+		n += cw_name(cw, s, &f, buf, sizeof(buf)) != NULL;
 	return n;
 }
 
@@ -278,6 +295,7 @@ static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, u
 		struct sample_view smp;
 		struct sample_cursor fc;
 		struct sample_field f;
+		char name[CW_NAME_MAX];
 		size_t mark, nd = 0;
 		bool retried = false;
 
@@ -292,7 +310,7 @@ static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, u
 			continue;
 		}
 		if (smp.ts_ns > now + CW_MAX_FUTURE_NS) {
-			cw->unencodable += cw_datums(&smp);
+			cw->unencodable += cw_datums(cw, &smp);
 			continue;
 		}
 		if (i < first) {
@@ -301,6 +319,8 @@ static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, u
 				bool refused;
 				double val;
 
+				if (!cw_name(cw, &smp, &f, name, sizeof(name)))
+					continue;
 				cw_value(&f, &val, &refused);
 				cw->unencodable += refused;
 			}
@@ -313,14 +333,17 @@ static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, u
 		nd = 0;
 		sample_fields(&smp, &fc);
 		while (sample_next_field(&fc, &f)) {
+			const char *nm = cw_name(cw, &smp, &f, name, sizeof(name));
 			bool refused;
 			double val;
 
+			if (!nm)
+				continue;
 			if (!cw_value(&f, &val, &refused)) {
 				cw->unencodable += refused && !retried;
 				continue;
 			}
-			cw_datum(&c->body, datums + nd + 1, &smp, &f, val);
+			cw_datum(cw, &c->body, datums + nd + 1, &smp, &f, nm, val);
 			nd++;
 		}
 		if (c->body.err)
@@ -354,14 +377,14 @@ static int cw_encode(struct cw *cw, const struct sample_span *v, size_t first, u
 /* As many samples as make at most CW_MAX_DATUMS datums, at least one. */
 static size_t cw_fit(const struct sink *s, const struct sample_span *v)
 {
+	const struct cw *cw = s->priv;
 	struct sample_view smp;
 	size_t i, datums = 0;
 
-	(void)s;
 	for (i = 0; i < v->n; i++) {
 		if (sample_span_view(v, i, &smp) < 0)
 			break;
-		datums += cw_datums(&smp);
+		datums += cw_datums(cw, &smp);
 		if (datums > CW_MAX_DATUMS)
 			break;
 	}
@@ -686,6 +709,7 @@ static void cw_close(struct sink *s)
 	buf_free(&cw->resp);
 	cw_free_headers(cw);
 	aws_cred_wipe(&cw->cred);
+	cw_select_free(&cw->sel);
 	free(cw);
 	s->priv = NULL;
 }
@@ -717,6 +741,16 @@ static int cw_open(struct sink *s)
 	s->priv = cw;
 	buf_init(&cw->resp);
 	snprintf(cw->region, sizeof(cw->region), "%s", region);
+	{
+		char why[160];
+
+		/* The configuration's check parsed them already. */
+		rc = cw_select_parse(&cw->sel, c->metrics, c->dimensions, why, sizeof(why));
+		if (rc) {
+			cw_close(s);
+			return rc == -ENOMEM ? rc : cw_fail(s, "%s", why);
+		}
+	}
 	rc = cw_load_cred(s);
 	if (rc) {
 		cw_close(s);

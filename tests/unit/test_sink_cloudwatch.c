@@ -648,6 +648,76 @@ static void scenario_mapping(struct ctx *c)
 	close_sink(c);
 }
 
+/* `metrics` selects and renames datums, `dimensions` chooses the tags: the
+ * Power Pod owner's names with no dimensions, then a list of tags. */
+static void scenario_select(struct ctx *c)
+{
+	static const char *const dims[] = {"none", "phase, site"};
+	int64_t now = now_ns();
+	struct sample v[3];
+
+	env_creds(AKID, SECRET, NULL);
+	smp_init(&v[0], "grid", now - 3 * NS_PER_S);
+	smp_tag(&v[0], "site", "home");
+	smp_tag(&v[0], "phase", "L1");
+	smp_tag(&v[0], "other", "x");
+	smp_f(&v[0], "voltage", 241.5);
+	smp_f(&v[0], "frequency", 60);
+	smp_i(&v[0], "power", 512);
+	smp_init(&v[1], "inverter", now - 2 * NS_PER_S);
+	smp_tag(&v[1], "site", "home");
+	smp_f(&v[1], "load_power", 498.25);
+	smp_f(&v[1], "voltage", 240);
+	smp_init(&v[2], "battery", now - 1 * NS_PER_S);
+	smp_f(&v[2], "temperature_c", 20); /* not selected: no datum, not a drop */
+	for (size_t k = 0; k < 2; k++) {
+		cJSON *recs;
+		const cJSON *r;
+		int n;
+
+		setup(c, "pp1_telemetry");
+		snprintf(c->cfg.metrics, sizeof(c->cfg.metrics), "%s",
+			 "grid.voltage -> grid_voltage, grid.power, inverter.load_power -> "
+			 "load_power");
+		snprintf(c->cfg.dimensions, sizeof(c->cfg.dimensions), "%s", dims[k]);
+		CHECK_EQ_INT(open_sink(c), 0);
+		fake_control(c, "reset=1");
+		EXPECT_VERDICT(c, v, 3, SINK_OK);
+		recs = take_records(c);
+		n = cJSON_GetArraySize(recs);
+		CHECK_EQ_INT(n, 3);
+		for (int i = 0; i < n && n == 3; i++) {
+			static const char *const name[] = {"grid_voltage", "grid_power",
+							   "load_power"};
+			static const double val[] = {241.5, 512, 498.25};
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(
+				r = cJSON_GetArrayItem(recs, i), "dims");
+
+			CHECK(!strcmp(jstr(r, "name"), name[i]));
+			CHECK(cJSON_GetObjectItemCaseSensitive(r, "value")->valuedouble == val[i]);
+			if (k == 0) {
+				CHECK_EQ_INT(cJSON_GetArraySize(d), 0);
+			} else if (i < 2) {
+				/* The sample's order, only the tags listed. */
+				CHECK_EQ_INT(cJSON_GetArraySize(d), 2);
+				CHECK(!strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(d, 0), 0)
+						      ->valuestring,
+					      "site"));
+				CHECK(!strcmp(cJSON_GetArrayItem(cJSON_GetArrayItem(d, 1), 0)
+						      ->valuestring,
+					      "phase"));
+			} else {
+				CHECK_EQ_INT(cJSON_GetArraySize(d), 1);
+			}
+		}
+		CHECK_EQ_INT(c->s.st.dropped_encode, 0);
+		cJSON_Delete(recs);
+		close_sink(c);
+	}
+	for (size_t i = 0; i < 3; i++)
+		sample_free(&v[i]);
+}
+
 /* Sample i of a bulk batch: BULK_FIELDS fields, one of them NaN if asked. */
 static void bulk_one(struct sample *s, size_t i, int ntags, const char *tagval, int64_t ts,
 		     int nan_field)
@@ -1021,6 +1091,7 @@ int main(int argc, char **argv)
 		}
 		CHECK(truncate(c.record, 0) == 0 || errno == ENOENT);
 		scenario_mapping(&c);
+		scenario_select(&c);
 		scenario_limits(&c);
 		scenario_wide(&c);
 		scenario_failures(&c);
