@@ -56,6 +56,7 @@
 #define JSRC_SETTLE_NS	  (5 * 1000000000LL) /* a cut-short file this young is being written */
 #define JSRC_RETRY_NS	  (10 * 1000000000LL)
 #define JSRC_STOP_WAIT_NS (3 * 1000000000LL)
+#define JSRC_SEEN_NS	  (300 * 1000000000LL)
 #define JSRC_CKPT_MAGIC	  "powerd-json 1\n"
 
 /* A file whose samples are published, waiting until they are durable. */
@@ -71,8 +72,10 @@ struct jsrc_deferred {
 	int64_t retry_ns;
 };
 
-/* Files read in this run, by name, mtime and size: the backlog listing and
- * inotify may both name a file, and it is read once. */
+/* Files read lately, by name, mtime and size: the backlog listing and
+ * inotify may both name a file, and it is read once.  Two generations,
+ * turned every JSRC_SEEN_NS, so the set holds minutes of files, not every
+ * file of a year: a duplicate event never lags that long. */
 struct jsrc_seen {
 	uint64_t *key; /* open addressing; 0 = free */
 	size_t n, cap;
@@ -96,7 +99,7 @@ struct jsrc {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	char **live;
-	size_t nlive, live_cap;
+	size_t live_head, nlive, live_cap; /* names live[live_head .. nlive) */
 	bool rescan, dir_gone, stop;
 
 	/* The reader thread's own. */
@@ -109,7 +112,8 @@ struct jsrc {
 	size_t pend_head, npend, pend_cap;
 	struct jsrc_deferred *defer;
 	size_t ndefer, defer_cap;
-	struct jsrc_seen seen;
+	struct jsrc_seen seen, seen_old;
+	int64_t seen_turn_ns;
 	char mark[NAME_MAX + 1]; /* the checkpoint: the last file done, by name */
 	bool mark_dirty;
 	unsigned since_ckpt; /* files done since the checkpoint was written */
@@ -176,6 +180,18 @@ static int jsrc_seen_add(struct jsrc_seen *t, uint64_t k)
 	t->key[i] = k;
 	t->n++;
 	return 0;
+}
+
+static void jsrc_seen_turn(struct jsrc *j)
+{
+	int64_t now = jsrc_now();
+
+	if (now - j->seen_turn_ns < JSRC_SEEN_NS)
+		return;
+	j->seen_turn_ns = now;
+	free(j->seen_old.key);
+	j->seen_old = j->seen;
+	memset(&j->seen, 0, sizeof(j->seen));
 }
 
 /* ------------------------------------------------------------ checkpoint */
@@ -549,7 +565,8 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 		return true; /* a directory or a device that matches: not ours */
 	}
 	key = jsrc_key(name, &st);
-	if (jsrc_seen_has(&j->seen, key)) {
+	jsrc_seen_turn(j);
+	if (jsrc_seen_has(&j->seen, key) || jsrc_seen_has(&j->seen_old, key)) {
 		close(fd);
 		return true;
 	}
@@ -804,9 +821,10 @@ static char *jsrc_next(struct jsrc *j, bool *retried)
 			return name;
 		}
 	pthread_mutex_lock(&j->mu);
-	if (j->nlive) {
-		name = j->live[0];
-		memmove(j->live, j->live + 1, --j->nlive * sizeof(*j->live));
+	if (j->live_head < j->nlive) {
+		name = j->live[j->live_head++];
+		if (j->live_head == j->nlive)
+			j->live_head = j->nlive = 0;
 	}
 	rescan = j->rescan;
 	j->rescan = false;
@@ -947,7 +965,7 @@ static void jsrc_ino_cb(struct loop *l, int res, void *arg)
 		if (!(e->mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) || (e->mask & IN_ISDIR) ||
 		    !e->len || !jsrc_match(j, e->name))
 			continue;
-		if (j->nlive >= JSRC_LIVE_MAX) {
+		if (j->nlive - j->live_head >= JSRC_LIVE_MAX) {
 			j->rescan = wake = true;
 			continue;
 		}
@@ -1083,7 +1101,7 @@ static void jsrc_stop(struct source *s)
 	if (!j)
 		return;
 	jsrc_finish(s);
-	for (i = 0; i < j->nlive; i++)
+	for (i = j->live_head; i < j->nlive; i++)
 		free(j->live[i]);
 	free(j->live);
 	for (i = j->backlog_at; i < j->nbacklog; i++)
@@ -1096,6 +1114,7 @@ static void jsrc_stop(struct source *s)
 		free(j->defer[i].name);
 	free(j->defer);
 	free(j->seen.key);
+	free(j->seen_old.key);
 	sample_list_free(&j->list);
 	if (j->ino_fd >= 0)
 		close(j->ino_fd);
