@@ -37,6 +37,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "json.h"
+#include "json_ckpt.h"
 #include "jsonpoints.h"
 #include "log.h"
 #include "loop.h"
@@ -57,7 +58,6 @@
 #define JSRC_RETRY_NS	  (10 * 1000000000LL)
 #define JSRC_STOP_WAIT_NS (3 * 1000000000LL)
 #define JSRC_SEEN_NS	  (300 * 1000000000LL)
-#define JSRC_CKPT_MAGIC	  "powerd-json 1\n"
 
 /* A file whose samples are published, waiting until they are durable. */
 struct jsrc_pending {
@@ -196,28 +196,9 @@ static void jsrc_seen_turn(struct jsrc *j)
 
 /* ------------------------------------------------------------ checkpoint */
 
-/* "powerd-json 1\nlast NAME\n": NAME a file name (no '/', no newline). */
-static int jsrc_ckpt_parse(const char *text, size_t len, char *mark, size_t size)
-{
-	size_t m = strlen(JSRC_CKPT_MAGIC), n;
-	const char *p = text + m + 5, *nl;
-
-	if (len <= m + 5 || memcmp(text, JSRC_CKPT_MAGIC, m) || memcmp(text + m, "last ", 5))
-		return -EBADMSG;
-	nl = memchr(p, '\n', len - (size_t)(p - text));
-	if (!nl || (size_t)(nl - text) + 1 != len)
-		return -EBADMSG;
-	n = (size_t)(nl - p);
-	if (n >= size || memchr(p, '/', n) || memchr(p, '\0', n))
-		return -EBADMSG;
-	memcpy(mark, p, n);
-	mark[n] = '\0';
-	return 0;
-}
-
 static int jsrc_ckpt_load(struct jsrc *j)
 {
-	char path[PATH_MAX], text[NAME_MAX + 64];
+	char path[PATH_MAX], text[JSON_CKPT_MAX + 1];
 	ssize_t n;
 	int fd, r;
 
@@ -232,7 +213,7 @@ static int jsrc_ckpt_load(struct jsrc *j)
 	close(fd);
 	if (r)
 		return r;
-	if (jsrc_ckpt_parse(text, (size_t)n, j->mark, sizeof(j->mark))) {
+	if (json_ckpt_parse(text, (size_t)n, j->mark, sizeof(j->mark))) {
 		/* Reading everything again duplicates; skipping loses. */
 		log_warn("json %s: checkpoint %s is damaged; every file in %s is read again",
 			 j->s->name, path, j->c->path);
@@ -243,7 +224,7 @@ static int jsrc_ckpt_load(struct jsrc *j)
 
 static void jsrc_ckpt_save(struct jsrc *j, bool now)
 {
-	char text[NAME_MAX + 64];
+	char text[JSON_CKPT_MAX];
 	int64_t t = jsrc_now();
 	uint64_t k;
 	int n, r;
@@ -251,8 +232,9 @@ static void jsrc_ckpt_save(struct jsrc *j, bool now)
 	if (!j->mark_dirty ||
 	    (!now && t - j->ckpt_at_ns < JSRC_CKPT_NS && j->since_ckpt < JSRC_CKPT_FILES))
 		return;
-	n = snprintf(text, sizeof(text), JSRC_CKPT_MAGIC "last %s\n", j->mark);
-	r = fs_replace(j->pd->cfg->daemon.state_dir, j->ckpt_name, text, (size_t)n, 0640);
+	n = json_ckpt_format(j->mark, text, sizeof(text));
+	r = n < 0 ? n
+		  : fs_replace(j->pd->cfg->daemon.state_dir, j->ckpt_name, text, (size_t)n, 0640);
 	j->ckpt_at_ns = t;
 	if (r) {
 		source_error(j->s, j->r_checkpoint);
@@ -713,14 +695,16 @@ static void jsrc_progress(struct jsrc *j, bool force)
 	atomic_store(&j->s->progress_eta_ns, left < 0 ? -1 : (int64_t)(left * 1e9));
 	if (left < 0)
 		snprintf(eta, sizeof(eta), "time left unknown");
+	else if (left < 1)
+		snprintf(eta, sizeof(eta), "less than a second left");
 	else {
 		char d[16];
 
 		jsrc_duration(d, sizeof(d), left);
 		snprintf(eta, sizeof(eta), "about %s left", d);
 	}
-	source_set_state(j->s, SOURCE_BACKLOG, "backlog: %llu of %llu files, %s",
-			 (unsigned long long)done, (unsigned long long)total, eta);
+	source_set_state(j->s, SOURCE_BACKLOG, "%llu of %llu files, %s", (unsigned long long)done,
+			 (unsigned long long)total, eta);
 	if (force || now - j->progress_at_ns >= JSRC_PROGRESS_NS) {
 		j->progress_at_ns = now;
 		log_info("json %s: backlog: %llu of %llu files (%.0f files/s), %s", j->s->name,
@@ -860,12 +844,16 @@ static char *jsrc_next(struct jsrc *j, bool *retried)
 static void *jsrc_main(void *arg)
 {
 	struct jsrc *j = arg;
+	char ring[CFG_NAME_MAX + 8];
 	int64_t until;
 	bool retried;
 	char *name;
 	int r;
 
-	r = uploader_producer(j->pd->uploader, j->s->name, JSRC_RING, &j->prod);
+	/* The ring is "json.NAME" on /metrics, or NAME if that is too long. */
+	snprintf(ring, sizeof(ring), "json.%s", j->s->name);
+	r = uploader_producer(j->pd->uploader, strlen(ring) < 32 ? ring : j->s->name, JSRC_RING,
+			      &j->prod);
 	if (r) {
 		log_err("json %s: no ring into the uploader: %s; the source stays down", j->s->name,
 			strerror(-r));
