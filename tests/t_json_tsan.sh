@@ -1,6 +1,7 @@
 #!/bin/bash
 # The JSON-files source under ThreadSanitizer: its reader thread, the I/O
-# thread's inotify reads and the uploader, through a backlog, files written
+# thread's inotify reads and the uploader (after = move: each file to done/
+# once its samples are spooled), through a backlog, files written
 # while it runs, two SIGHUP reloads (the source stopped and started again
 # with its checkpoint) and a stop.  Every record once in the file sink (a
 # reload is a clean stop: nothing read twice), and no TSan report.
@@ -25,7 +26,8 @@ state_dir = $T/state
 listen    = 127.0.0.1:$port
 socket    = $T/powerd.sock
 [json.pp1]
-path = $T/msgs
+path  = $T/msgs
+after = move
 [sink.lp]
 type = file
 path = $T/out.lp
@@ -45,6 +47,10 @@ sleep 1
 pd_stop TERM
 [ "$(lines)" = 7480 ] || fail "$(lines) records, want 7480 (each once)"
 [ "$(sort "$T/out.lp" | uniq -d | wc -l)" = 0 ] || fail "records written twice"
+# after = move: every file in done/, none left.
+[ "$(ls "$T/msgs/done" | grep -c '^message_')" = 680 ] ||
+	fail "$(ls "$T/msgs/done" | grep -c '^message_') of 680 files in done/"
+[ "$(ls "$T/msgs" | grep -c '^message_')" = 0 ] || fail "files left after they were done"
 if grep -q "ThreadSanitizer" "$T/powerd.log"; then
 	grep -A30 "ThreadSanitizer" "$T/powerd.log" | head -60
 	fail "TSan report"

@@ -6,7 +6,8 @@
 # never read), a directory and a FIFO matching the pattern.  Each bad file
 # is moved to failed/ with its reason counted and one log line; every good
 # file, before and after them, arrives exactly once; no crash, the source
-# stays up.  In a read-only directory the bad file is left in place,
+# stays up.  A flat (PowMr) document becomes one sample per member at the
+# file's mtime.  In a read-only directory the bad file is left in place,
 # counted, and the good ones still arrive.  Then the directory disappears
 # and comes back: the source shows the error and picks the new files up.
 set -u
@@ -40,6 +41,12 @@ python3 tools/genpp1.py "$R" --files 3 --start $(($(date +%s) - 7200)) >/dev/nul
 printf 'nope' >"$R/message_bad.json"
 touch -d '1 hour ago' "$R/message_bad.json"
 mount -o remount,ro "$R" || fail "cannot remount $R read-only"
+# format = flat: the PowMr dongle's object of objects, one sample per
+# member, the time from the file's mtime; a nested object flattened.
+F=$T/flat
+mkdir -p "$F"
+printf '%s' '{"ac": {"output_watts": 341, "output_voltage": 121.5}, "dc": {"pv_power": 0, "batt": {"v": 26.4}}, "inverter": {"valid_info": 1, "mode": "line"}}' >"$F/status.json"
+touch -d '@1700000000.25' "$F/status.json"
 port=$(free_port)
 URL=http://127.0.0.1:$port
 cat >"$T/powerd.conf" <<EOC
@@ -53,16 +60,24 @@ pattern = message_*.json
 [json.ro]
 path    = $R
 pattern = message_*.json
+[json.powmr]
+path    = $F
+format  = flat
 [sink.lp]
 type = file
 path = $T/out.lp
 EOC
 pd_start "$T/powerd.conf" "$T/powerd.log"
 lines() { grep -c . "$T/out.lp" 2>/dev/null || echo 0; }
-enough() { [ "$(lines)" -ge 253 ]; }
-wait_for 30 enough || fail "good files: $(lines) of 253 records"
+enough() { [ "$(lines)" -ge 256 ]; }
+wait_for 30 enough || fail "good files: $(lines) of 256 records"
 sleep 1
-[ "$(lines)" = 253 ] || fail "$(lines) records, want 253 (each good file once)"
+[ "$(lines)" = 256 ] || fail "$(lines) records, want 256 (each good file once)"
+for want in 'ac output_watts=341i,output_voltage=121.5 1700000000250000000' \
+	'dc pv_power=0i,batt_v=26.4 1700000000250000000' \
+	'inverter valid_info=1i,mode="line" 1700000000250000000'; do
+	grep -qxF "$want" "$T/out.lp" || fail "flat: no line '$want' in: $(grep 1700000000 "$T/out.lp")"
+done
 e() { m "powerd_source_errors_total{source=\"pp1\",kind=\"json\",reason=\"$1\"}"; }
 for r in not_json:2 no_time:1 no_fields:1 bad_field:1 bad_time:1 bad_name:1 too_large:1; do
 	[ "$(e "${r%:*}")" = "${r#*:}" ] || fail "reason ${r%:*}: $(e "${r%:*}") (want ${r#*:})"
@@ -86,8 +101,8 @@ gone() { curl -fsS "$URL/api/status" | grep -q 'is gone'; }
 wait_for 10 gone || fail "the source does not say the directory is gone"
 mkdir "$D"
 python3 tools/genpp1.py "$D" --files 3 --start $(($(date +%s) - 600)) >/dev/null
-back() { [ "$(lines)" -ge 286 ]; }
-wait_for 30 back || fail "after the directory came back: $(lines) of 286 records"
+back() { [ "$(lines)" -ge 289 ]; }
+wait_for 30 back || fail "after the directory came back: $(lines) of 289 records"
 pd_stop TERM
 sanitizer_clean "$T/powerd.log"
 echo PASS
