@@ -97,10 +97,13 @@ static int cw_parse_metrics(struct cw_select *sel, const char *p, char *why, siz
 		}
 		sel->picks[sel->npicks++] = k;
 		p = cw_skip(p);
-		if (*p == ',')
+		if (*p == ',') {
 			p = cw_skip(p + 1);
-		else if (*p)
+			if (!*p)
+				return cw_fail(why, n, "%s", "a ',' with no metric after it");
+		} else if (*p) {
 			return cw_fail(why, n, "want ',' between metrics at '%.40s'", p);
+		}
 	}
 	return 0;
 }
@@ -125,6 +128,11 @@ static int cw_parse_dims(struct cw_select *sel, const char *p, char *why, size_t
 
 		if (!w)
 			return cw_fail(why, n, "want all, none or tag names at '%.40s'", at);
+		if (!strcmp(w, "all") || !strcmp(w, "none")) {
+			free(w);
+			return cw_fail(why, n, "'%.40s': all and none stand alone, not in a list",
+				       at);
+		}
 		for (i = 0; i < sel->ntags; i++)
 			if (!strcmp(sel->tags[i], w)) {
 				free(w);
@@ -143,10 +151,13 @@ static int cw_parse_dims(struct cw_select *sel, const char *p, char *why, size_t
 		}
 		sel->tags[sel->ntags++] = w;
 		p = cw_skip(p);
-		if (*p == ',')
+		if (*p == ',') {
 			p = cw_skip(p + 1);
-		else if (*p)
+			if (!*p)
+				return cw_fail(why, n, "%s", "a ',' with no tag after it");
+		} else if (*p) {
 			return cw_fail(why, n, "want ',' between tag names at '%.40s'", p);
+		}
 	}
 	return 0;
 }

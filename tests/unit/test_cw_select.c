@@ -65,8 +65,10 @@ static void test_refused(void)
 		"a.b -> x, c.d -> x",	   /* one name twice */
 		"a.b, a.b -> y",	   /* one field twice */
 		"grid.volt$age",
+		"grid.voltage,", /* a trailing comma */
 	};
-	static const char *const dims[] = {"der_id,,x", "a, a", "al l", "x;y"};
+	static const char *const dims[] = {"der_id,,x",	 "a, a",	"al l",	 "x;y",
+					   "all, meter", "meter, none", "meter,"};
 	struct cw_select s;
 	char why[128];
 	size_t i;
