@@ -266,5 +266,17 @@ int check_environment(const struct config *cfg, FILE *errs)
 				check_keys(&c, *k, obj, t->keys);
 		}
 	}
+	/* after = delete | move removes files from the directory: it must
+	 * take that (a read-only one only keeps bad files in place). */
+	for (i = 0; i < cfg->njson; i++) {
+		const struct cfg_json *j = &cfg->json[i];
+
+		if (j->after != CFG_JSON_KEEP && access(j->path, W_OK) < 0 && errno != ENOENT &&
+		    errno != ENOTDIR)
+			check_report(&c, j->line_no,
+				     "[json.%s]: path %s: not writable (%s), but after = %s",
+				     j->name, j->path, strerror(errno),
+				     j->after == CFG_JSON_DELETE ? "delete" : "move");
+	}
 	return c.problems;
 }

@@ -82,6 +82,13 @@ want_check jsonfile 6 "path $T/afile: is a file, not a directory"
 mkdir "$T/inbox"
 conf jsondir_ok "" "[json.in]\npath = $T/inbox\nafter = move\n"
 want_ok jsondir_ok
+# A read-only directory: fine to keep from, not to delete or move from.
+fault_tmpfs "$T/ro" 1m
+mount -o remount,ro "$T/ro" || fail "cannot remount $T/ro read-only"
+conf jsonro_keep "" "[json.in]\npath = $T/ro\n"
+want_ok jsonro_keep
+conf jsonro_delete "" "[json.in]\npath = $T/ro\nafter = delete\n"
+want_check jsonro_delete 6 "[json.in]: path $T/ro: not writable (Read-only file system), but after = delete"
 
 LISTEN=pi-4.local:9480 conf hostname "" ""
 want_check hostname 4 "host names are not resolved"
