@@ -17,6 +17,11 @@ printf 'garbage\n' >>"$T/trace.txt"
 $VG "$B/pulselog" "$T/trace.txt" --impulses-per-kwh 1000 >/dev/null 2>"$T/pl.err" ||
 	{ cat "$T/pl.err"; fail "pulselog under valgrind"; }
 
+# A JSON source too: its reader thread, inotify, a bad file, after = move.
+TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 50 --start $(($(date +%s) - 3600)) >/dev/null ||
+	fail genpp1
+printf '{"telemetry": [' >"$T/msgs/message_bad.json"
+touch -d '1 hour ago' "$T/msgs/message_bad.json"
 PORT=$(free_port)
 cat >"$T/powerd.conf" <<EOC
 [daemon]
@@ -27,6 +32,9 @@ socket    = $T/powerd.sock
 replay           = $T/trace.txt
 speed            = 0
 impulses_per_kwh = 1000
+[json.vgjson]
+path             = $T/msgs
+after            = move
 [sink.lp]
 type             = file
 path             = $T/samples.lp
@@ -38,6 +46,10 @@ curl -fsS "http://127.0.0.1:$PORT/api/status" >/dev/null || fail "/api/status"
 curl -fsS "http://127.0.0.1:$PORT/" >/dev/null || fail "/"
 curl -s "http://127.0.0.1:$PORT/nope" >/dev/null
 $VG "$B/powerctl" -s "$T/powerd.sock" status >/dev/null 2>"$T/ctl.err" || { cat "$T/ctl.err"; fail "powerctl"; }
+TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 3 --start $(($(date +%s) - 600)) >/dev/null
+moved() { [ "$(ls "$T/msgs/done" 2>/dev/null | wc -l)" = 53 ]; }
+wait_for 60 moved || fail "JSON files under valgrind: $(ls "$T/msgs/done" | wc -l) of 53 in done/"
+[ -f "$T/msgs/failed/message_bad.json" ] || fail "the bad JSON file is not in failed/"
 kill -HUP $PID
 sleep 2
 curl -fsS "http://127.0.0.1:$PORT/metrics" >/dev/null || fail "/metrics after reload"
