@@ -1,5 +1,6 @@
 /* Numbers and times as text (fmt.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,4 +90,23 @@ int fmt_rfc3339_parse(const char *s, size_t n, int64_t *ns)
 		return -EINVAL;
 	*ns = t * 1000000000LL + frac;
 	return 0;
+}
+
+int fmt_seconds(char *out, size_t n, double s, bool compact)
+{
+	long long t;
+
+	if (!isfinite(s) || s < 0)
+		return snprintf(out, n, "?");
+	if (s < 60)
+		return snprintf(out, n, compact ? "%.1fs" : "%.1f s", s);
+	t = (long long)s;
+	if (t < 3600)
+		return snprintf(out, n, compact ? "%lldm%02llds" : "%lld min %02lld s", t / 60,
+				t % 60);
+	if (t < 86400)
+		return snprintf(out, n, compact ? "%lldh%02lldm" : "%lld h %02lld min", t / 3600,
+				t % 3600 / 60);
+	return snprintf(out, n, compact ? "%lldd%02lldh" : "%lld d %02lld h", t / 86400,
+			t % 86400 / 3600);
 }

@@ -115,3 +115,30 @@ int fs_replace(const char *dir, const char *name, const void *data, size_t len, 
 	}
 	return fs_fsync_dir(dir);
 }
+
+int fs_set_aside(int dirfd, const char *name, const char *base, int slots, bool reuse_last,
+		 char *to, size_t n)
+{
+	int i, k;
+
+	for (i = 0; i < slots; i++) {
+		k = i ? snprintf(to, n, "%s.%d", base, i) : snprintf(to, n, "%s", base);
+		if (k < 0 || (size_t)k >= n)
+			return -ENAMETOOLONG;
+		if (reuse_last && i == slots - 1)
+			break;
+		if (renameat2(dirfd, name, dirfd, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno == EEXIST)
+			continue;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -errno;
+		/* No RENAME_NOREPLACE on this file system: look, then rename. */
+		if (faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		break;
+	}
+	if (i == slots)
+		return -EEXIST;
+	return renameat(dirfd, name, dirfd, to) < 0 ? -errno : 0;
+}

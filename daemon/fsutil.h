@@ -2,6 +2,7 @@
 #ifndef POWERD_FSUTIL_H
 #define POWERD_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -28,5 +29,14 @@ int fs_overwrite(const char *path, const void *data, size_t len);
  * the new one.  On a full disk it falls back to fs_overwrite().  Returns 0
  * or a negative errno. */
 int fs_replace(const char *dir, const char *name, const void *data, size_t len, mode_t mode);
+
+/* Move dirfd/name aside to dirfd/BASE, or BASE.1, BASE.2, ... up to
+ * BASE.(slots-1), never over a file already there (evidence is kept), also
+ * where RENAME_NOREPLACE is missing (then: look, and rename).  With
+ * reuse_last, the last slot is taken even when it exists.  The name used is
+ * in to[n].  Returns 0, -EEXIST when every slot is taken, or a negative
+ * errno. */
+int fs_set_aside(int dirfd, const char *name, const char *base, int slots, bool reuse_last,
+		 char *to, size_t n);
 
 #endif

@@ -85,6 +85,8 @@ static struct json_node *json_node(struct json_p *p, enum json_type t)
 	struct json_node *n;
 
 	if (p->nodes >= p->max_nodes) {
+		if (p->err && !p->err->msg[0])
+			p->err->too_many = true;
 		json_fail(p, p->s, "too many values");
 		return NULL;
 	}

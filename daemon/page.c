@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fmt.h"
 #include "page.h"
 
 static const char page_head[] =
@@ -66,27 +67,13 @@ static void page_escape(struct buf *b, const char *s)
 	buf_append(b, run, (size_t)(s - run));
 }
 
-/* Readable at a glance: tenths of seconds while it is short, then the two
- * largest units. */
+/* Readable at a glance (fmt_seconds). */
 static void page_duration(struct buf *b, double s)
 {
-	long long t;
+	char d[48];
 
-	if (!isfinite(s) || s < 0) {
-		page_lit(b, "?");
-		return;
-	}
-	if (s < 60) {
-		buf_printf(b, "%.1f s", s);
-		return;
-	}
-	t = (long long)s;
-	if (t < 3600)
-		buf_printf(b, "%lld min %02lld s", t / 60, t % 60);
-	else if (t < 86400)
-		buf_printf(b, "%lld h %02lld min", t / 3600, t % 3600 / 60);
-	else
-		buf_printf(b, "%lld d %02lld h", t / 86400, t % 86400 / 3600);
+	fmt_seconds(d, sizeof(d), s, false);
+	buf_append(b, d, strlen(d));
 }
 
 static void page_time(struct buf *b, double unix_s)

@@ -101,27 +101,11 @@ static int persist_read(const char *path, struct persist_file *f)
  * evidence, except the last slot once all are taken (the oldest stay). */
 static int persist_set_aside(const char *path, char *bad, size_t n)
 {
-	int i, k;
+	char base[PATH_MAX];
 
-	for (i = 0; i < PERSIST_CORRUPT_KEEP; i++) {
-		k = i ? snprintf(bad, n, "%s.corrupt.%d", path, i)
-		      : snprintf(bad, n, "%s.corrupt", path);
-		if (k < 0 || (size_t)k >= n)
-			return -ENAMETOOLONG;
-		if (i == PERSIST_CORRUPT_KEEP - 1)
-			break;
-		if (renameat2(AT_FDCWD, path, AT_FDCWD, bad, RENAME_NOREPLACE) == 0)
-			return 0;
-		if (errno == EEXIST)
-			continue;
-		if (errno != EINVAL && errno != ENOSYS)
-			return -errno;
-		/* No RENAME_NOREPLACE on this filesystem: check, then rename. */
-		if (access(bad, F_OK) == 0)
-			continue;
-		break;
-	}
-	return rename(path, bad) < 0 ? -errno : 0;
+	if ((size_t)snprintf(base, sizeof(base), "%s.corrupt", path) >= sizeof(base))
+		return -ENAMETOOLONG;
+	return fs_set_aside(AT_FDCWD, path, base, PERSIST_CORRUPT_KEEP, true, bad, n);
 }
 
 /* For the log: "missing", or "damaged (why), moved to X" once it is moved

@@ -395,24 +395,12 @@ static int jsrc_point(void *arg, const struct jp_point *p)
 /* Move a refused file aside to failed/ (NAME.1, .2, ... if taken). */
 static int jsrc_set_aside(struct jsrc *j, const char *name, char *to, size_t tolen)
 {
-	int r, k;
+	char base[NAME_MAX + 8];
 
 	if (mkdirat(j->dirfd, "failed", 0750) < 0 && errno != EEXIST)
 		return -errno;
-	for (k = 0; k < 1000; k++) {
-		if (k == 0)
-			snprintf(to, tolen, "failed/%s", name);
-		else
-			snprintf(to, tolen, "failed/%s.%d", name, k);
-		r = renameat2(j->dirfd, name, j->dirfd, to, RENAME_NOREPLACE);
-		if (r == 0)
-			return 0;
-		if (errno == EINVAL) /* no RENAME_NOREPLACE here */
-			return renameat(j->dirfd, name, j->dirfd, to) < 0 ? -errno : 0;
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -EEXIST;
+	snprintf(base, sizeof(base), "failed/%s", name);
+	return fs_set_aside(j->dirfd, name, base, 1000, false, to, tolen);
 }
 
 /* One line per refused file, counted by reason. */
@@ -588,8 +576,7 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 			return true;
 		}
 		snprintf(why, sizeof(why), "%u:%u: %s", je.line, je.col, je.msg);
-		jsrc_refuse(j, name,
-			    j->r_doc[strstr(je.msg, "too many") ? JP_TOO_LARGE : JP_NOT_JSON], why);
+		jsrc_refuse(j, name, j->r_doc[je.too_many ? JP_TOO_LARGE : JP_NOT_JSON], why);
 		jsrc_seen_add(&j->seen, key);
 		return true;
 	}
@@ -670,16 +657,6 @@ static void jsrc_retire(struct jsrc *j)
 	jsrc_ckpt_save(j, false);
 }
 
-static void jsrc_duration(char *out, size_t n, double s)
-{
-	if (s < 90)
-		snprintf(out, n, "%.0f s", s);
-	else if (s < 5400)
-		snprintf(out, n, "%.0f min", s / 60);
-	else
-		snprintf(out, n, "%.1f h", s / 3600);
-}
-
 /* Files done / total and the time left, while a backlog drains. */
 static void jsrc_progress(struct jsrc *j, bool force)
 {
@@ -698,9 +675,9 @@ static void jsrc_progress(struct jsrc *j, bool force)
 	else if (left < 1)
 		snprintf(eta, sizeof(eta), "less than a second left");
 	else {
-		char d[16];
+		char d[32];
 
-		jsrc_duration(d, sizeof(d), left);
+		fmt_seconds(d, sizeof(d), left, false);
 		snprintf(eta, sizeof(eta), "about %s left", d);
 	}
 	source_set_state(j->s, SOURCE_BACKLOG, "%llu of %llu files, %s", (unsigned long long)done,

@@ -1455,25 +1455,19 @@ static int cmp_u64(const void *a, const void *b)
  * whoever wants to look, and a new segment may take its id. */
 static void seg_set_aside(struct spool *s, const char *name, const char *why)
 {
-	char to[48];
-	int i;
+	char to[48], base[40];
+	int r;
 
 	s->st.files_skipped++;
-	for (i = 0; i < 10; i++) {
-		if (i == 0)
-			snprintf(to, sizeof(to), "%s.bad", name);
-		else
-			snprintf(to, sizeof(to), "%s.bad.%d", name, i);
-		if (renameat2(s->dirfd, name, s->dirfd, to, RENAME_NOREPLACE) == 0) {
-			log_err("spool %s: %s %s; moved it to %s and went on without it", s->dir,
-				name, why, to);
-			return;
-		}
-		if (errno != EEXIST)
-			break;
+	snprintf(base, sizeof(base), "%s.bad", name);
+	r = fs_set_aside(s->dirfd, name, base, 10, false, to, sizeof(to));
+	if (r == 0) {
+		log_err("spool %s: %s %s; moved it to %s and went on without it", s->dir, name, why,
+			to);
+		return;
 	}
 	log_err("spool %s: %s %s; skipping it (cannot move it aside: %s)", s->dir, name, why,
-		strerror(errno));
+		strerror(-r));
 }
 
 /* Every usable segment file, oldest first, with its size.  What is named

@@ -54,6 +54,7 @@ struct json_error {
 	char msg[96];
 	size_t offset; /* byte offset of the problem */
 	unsigned line, col;
+	bool too_many; /* well formed, as far as read, but past max_nodes */
 };
 
 /* Parse len bytes of text.  max_nodes bounds the values (0: 1,000,000).

@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "fmt.h"
 
 #define POWERCTL_SOCKET "/run/powerd/powerd.sock"
 #define POWERCTL_URL	"http://localhost/api/status"
@@ -135,20 +136,6 @@ static void powerctl_count(char *dst, size_t cap, const cJSON *o, const char *ke
 		snprintf(dst, cap, "?");
 }
 
-static void powerctl_duration(char *dst, size_t cap, double s)
-{
-	long long t = (long long)s;
-
-	if (s < 60)
-		snprintf(dst, cap, "%.1fs", s);
-	else if (t < 3600)
-		snprintf(dst, cap, "%lldm%02llds", t / 60, t % 60);
-	else if (t < 86400)
-		snprintf(dst, cap, "%lldh%02lldm", t / 3600, t % 3600 / 60);
-	else
-		snprintf(dst, cap, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
-}
-
 /* One source: what every kind has; a pulse meter's power, energy, last
  * flash and counters too ("-" for other kinds). */
 static void powerctl_source(struct powerctl_row *r, const cJSON *m)
@@ -170,7 +157,7 @@ static void powerctl_source(struct powerctl_row *r, const cJSON *m)
 	if (pulse && isfinite(wh))
 		snprintf(r->cell[3], sizeof(r->cell[3]), "%.3f kWh", wh / 1000.0);
 	if (pulse && cJSON_IsNumber(age) && isfinite(age->valuedouble) && age->valuedouble >= 0) {
-		powerctl_duration(d, sizeof(d), age->valuedouble);
+		fmt_seconds(d, sizeof(d), age->valuedouble, true);
 		snprintf(r->cell[4], sizeof(r->cell[4]), "%s ago", d);
 	} else if (pulse) {
 		snprintf(r->cell[4], sizeof(r->cell[4]), "never");
@@ -312,7 +299,7 @@ static int powerctl_sinks(const cJSON *sinks)
 		snprintf(rows[i].cell[5], sizeof(rows[i].cell[5]), "%.0f B",
 			 powerctl_num(o, "spool_unsent_bytes"));
 		if (isfinite(age) && age > 0)
-			powerctl_duration(rows[i].cell[6], sizeof(rows[i].cell[6]), age);
+			fmt_seconds(rows[i].cell[6], sizeof(rows[i].cell[6]), age, true);
 		else
 			snprintf(rows[i].cell[6], sizeof(rows[i].cell[6]), "-");
 		powerctl_str(rows[i].cell[7], sizeof(rows[i].cell[7]), o, "state");
@@ -339,7 +326,7 @@ static void powerctl_daemon(const cJSON *d)
 	powerctl_str(version, sizeof(version), d, "version");
 	powerctl_str(config, sizeof(config), d, "config");
 	if (isfinite(uptime) && uptime >= 0)
-		powerctl_duration(up, sizeof(up), uptime);
+		fmt_seconds(up, sizeof(up), uptime, true);
 	printf("\npowerd %s, up %s, config %s\n", version, up, config);
 }
 

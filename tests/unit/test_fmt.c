@@ -91,8 +91,34 @@ static void test_rfc3339(void)
 	}
 }
 
+/* The duration printer the page, powerctl and the JSON source's ETA share. */
+static void test_seconds(void)
+{
+	static const struct {
+		double s;
+		const char *spaced, *compact;
+	} v[] = {
+		{0, "0.0 s", "0.0s"},
+		{42.54, "42.5 s", "42.5s"},
+		{187, "3 min 07 s", "3m07s"},
+		{7500, "2 h 05 min", "2h05m"},
+		{97200, "1 d 03 h", "1d03h"},
+		{-1, "?", "?"},
+		{NAN, "?", "?"},
+	};
+	char b[48];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		fmt_seconds(b, sizeof(b), v[i].s, false);
+		CHECK(!strcmp(b, v[i].spaced));
+		fmt_seconds(b, sizeof(b), v[i].s, true);
+		CHECK(!strcmp(b, v[i].compact));
+	}
+}
+
 int main(void)
 {
+	test_seconds();
 	test_double();
 	test_rfc3339();
 	return check_result();
