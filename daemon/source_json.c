@@ -44,11 +44,11 @@
 #include "powerd.h"
 #include "sample.h"
 #include "source.h"
+#include "source_doc.h"
 #include "status.h"
 #include "uploader.h"
 
 #define JSRC_RING	  (1u << 20) /* bytes of the producer ring: ~5,000 PP1 records */
-#define JSRC_NODES_MAX	  262144     /* JSON values per file: far beyond any logger's */
 #define JSRC_LIVE_MAX	  65536	     /* names queued from inotify; beyond: rescan */
 #define JSRC_TICK_NS	  (250 * 1000000LL)
 #define JSRC_CKPT_NS	  (1000 * 1000000LL) /* the checkpoint's lag: the re-read window */
@@ -104,8 +104,7 @@ struct jsrc {
 
 	/* The reader thread's own. */
 	struct uploader_producer *prod;
-	struct sample_list list; /* the current file's samples */
-	int cb_err;
+	struct sdoc doc; /* the current file's samples */
 	char **backlog;
 	size_t nbacklog, backlog_at, backlog_cap;
 	struct jsrc_pending *pend;
@@ -122,7 +121,7 @@ struct jsrc {
 	struct log_rate after_log, ckpt_log;
 	bool in_backlog;
 
-	unsigned r_doc[JP_REASONS], r_read, r_after, r_overflow, r_checkpoint;
+	unsigned r_read, r_after, r_overflow, r_checkpoint;
 };
 
 static int64_t jsrc_now(void)
@@ -338,60 +337,6 @@ static int jsrc_read_all(int fd, char *buf, size_t len)
 	return 0;
 }
 
-static enum jp_time jsrc_time(enum cfg_json_time t)
-{
-	switch (t) {
-	case CFG_JSON_TIME_RFC3339:
-		return JP_TIME_RFC3339;
-	case CFG_JSON_TIME_UNIX:
-		return JP_TIME_UNIX;
-	case CFG_JSON_TIME_UNIX_MS:
-		return JP_TIME_UNIX_MS;
-	case CFG_JSON_TIME_UNIX_US:
-		return JP_TIME_UNIX_US;
-	case CFG_JSON_TIME_UNIX_NS:
-		return JP_TIME_UNIX_NS;
-	case CFG_JSON_TIME_AUTO:
-		break;
-	}
-	return JP_TIME_AUTO;
-}
-
-static int jsrc_point(void *arg, const struct jp_point *p)
-{
-	struct jsrc *j = arg;
-	struct sample s;
-	size_t i;
-	int r = sample_init(&s, p->measurement, p->ts_ns);
-
-	for (i = 0; !r && i < p->ntags; i++)
-		r = sample_tag(&s, p->tags[i].key, p->tags[i].value);
-	for (i = 0; !r && i < p->nfields; i++) {
-		const struct jp_field *f = &p->fields[i];
-
-		switch (f->type) {
-		case JP_FLOAT:
-			r = sample_float(&s, f->key, f->f);
-			break;
-		case JP_INT:
-			r = sample_int(&s, f->key, f->i);
-			break;
-		case JP_BOOL:
-			r = sample_bool(&s, f->key, f->b);
-			break;
-		case JP_STRING:
-			r = sample_string(&s, f->key, f->s);
-			break;
-		}
-	}
-	if (!r)
-		r = sample_list_add_sample(&j->list, &s);
-	sample_free(&s);
-	if (r)
-		j->cb_err = r;
-	return r;
-}
-
 /* Move a refused file aside to failed/ (NAME.1, .2, ... if taken). */
 static int jsrc_set_aside(struct jsrc *j, const char *name, char *to, size_t tolen)
 {
@@ -486,7 +431,7 @@ static void jsrc_defer(struct jsrc *j, const char *name, int64_t mtime_ns)
  * may wait, a live source would drop.  false: stopped half-way. */
 static bool jsrc_publish(struct jsrc *j)
 {
-	struct sample_span sp = sample_list_span(&j->list, 0, j->list.n);
+	struct sample_span sp = sample_list_span(&j->doc.list, 0, j->doc.list.n);
 	size_t i;
 	int r;
 
@@ -512,7 +457,7 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 {
 	struct jp_opts o = {0};
 	struct json_error je;
-	struct jp_error pe;
+	unsigned reason;
 	struct json_doc doc;
 	struct stat st;
 	char why[200];
@@ -545,7 +490,7 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 		close(fd);
 		snprintf(why, sizeof(why), "%lld bytes, max_size is %llu", (long long)st.st_size,
 			 (unsigned long long)j->c->max_size);
-		jsrc_refuse(j, name, j->r_doc[JP_TOO_LARGE], why);
+		jsrc_refuse(j, name, j->doc.r_doc[JP_TOO_LARGE], why);
 		jsrc_seen_add(&j->seen, key);
 		return true;
 	}
@@ -559,7 +504,7 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 			strerror(-r));
 		return true;
 	}
-	r = json_parse(buf, (size_t)st.st_size, JSRC_NODES_MAX, &doc, &je);
+	r = json_parse(buf, (size_t)st.st_size, SDOC_NODES_MAX, &doc, &je);
 	if (r == -EBADMSG && je.offset >= (size_t)st.st_size && !retried &&
 	    clock_unix_ns() - mtime_ns < JSRC_SETTLE_NS) {
 		/* Cut short and young: its writer is still at it. */
@@ -576,37 +521,30 @@ static bool jsrc_file(struct jsrc *j, const char *name, bool retried)
 			return true;
 		}
 		snprintf(why, sizeof(why), "%u:%u: %s", je.line, je.col, je.msg);
-		jsrc_refuse(j, name, j->r_doc[je.too_many ? JP_TOO_LARGE : JP_NOT_JSON], why);
+		jsrc_refuse(j, name, j->doc.r_doc[je.too_many ? JP_TOO_LARGE : JP_NOT_JSON], why);
 		jsrc_seen_add(&j->seen, key);
 		return true;
 	}
 	o.format = j->c->format == CFG_JSON_FLAT ? JP_FLAT : JP_POINTS;
 	o.time_key = j->c->time_key[0] ? j->c->time_key : NULL;
-	o.time_format = jsrc_time(j->c->time_format);
+	o.time_format = sdoc_time(j->c->time_format);
 	o.default_ns = mtime_ns;
 	o.name = j->c->measurement[0] ? j->c->measurement : j->s->name;
-	sample_list_clear(&j->list);
-	j->cb_err = 0;
-	r = jp_convert(doc.root, &o, jsrc_point, j, &pe);
+	r = sdoc_convert(&j->doc, doc.root, &o, &reason, why, sizeof(why));
 	json_free(&doc);
 	free(buf);
-	if (r < 0) {
-		enum jp_reason reason = pe.reason;
-
-		if (j->cb_err == -E2BIG || j->cb_err == -ENAMETOOLONG)
-			reason = JP_TOO_LARGE;
-		if (j->cb_err == -ENOMEM) {
-			source_error(j->s, j->r_read);
-			log_err("json %s: out of memory reading %s/%s", j->s->name, j->c->path,
-				name);
-			return true;
-		}
-		snprintf(why, sizeof(why), "%s%s%s", pe.msg, j->cb_err ? ": " : "",
-			 j->cb_err ? strerror(-j->cb_err) : "");
-		jsrc_refuse(j, name, j->r_doc[reason], why);
+	if (r == -ENOMEM) {
+		source_error(j->s, j->r_read);
+		log_err("json %s: out of memory reading %s/%s", j->s->name, j->c->path, name);
+		return true;
+	}
+	if (r == -EBADMSG) {
+		jsrc_refuse(j, name, reason, why);
 		jsrc_seen_add(&j->seen, key);
 		return true;
 	}
+	if (r == -ENODATA)
+		source_error(j->s, reason); /* read, and nothing to ship: done */
 	if (!jsrc_publish(j))
 		return false;
 	jsrc_seen_add(&j->seen, key);
@@ -964,7 +902,7 @@ static int jsrc_open(struct source *s)
 {
 	const struct cfg_json *c = s->conf;
 	struct jsrc *j = calloc(1, sizeof(*j));
-	int r, i;
+	int r;
 
 	if (!j)
 		return -ENOMEM;
@@ -982,10 +920,8 @@ static int jsrc_open(struct source *s)
 		pthread_cond_init(&j->cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	sample_list_init(&j->list);
 	s->priv = j;
-	for (i = 1; i < JP_REASONS; i++)
-		j->r_doc[i] = source_reason(s, jp_reason_name((enum jp_reason)i));
+	sdoc_init(&j->doc, s, &c->fields);
 	j->r_read = source_reason(s, "read");
 	j->r_after = source_reason(s, "after");
 	j->r_overflow = source_reason(s, "overflow");
@@ -1080,7 +1016,7 @@ static void jsrc_stop(struct source *s)
 	free(j->defer);
 	free(j->seen.key);
 	free(j->seen_old.key);
-	sample_list_free(&j->list);
+	sdoc_free(&j->doc);
 	if (j->ino_fd >= 0)
 		close(j->ino_fd);
 	if (j->dirfd >= 0)

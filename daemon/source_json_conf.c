@@ -64,6 +64,7 @@ static const struct cfg_key json_keys[] = {
 	{"measurement", &cfg_string, J(measurement), .max = SAMPLE_KEY_MAX - 1, .example = "status",
 	 .doc = "with format = flat, the measurement of the document's top-level scalars "
 		"(default NAME)"},
+	CFG_FIELDS_KEYS(struct cfg_json),
 	{0},
 };
 #undef J

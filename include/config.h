@@ -142,6 +142,16 @@ enum cfg_json_time {
 	CFG_JSON_TIME_UNIX_NS
 };
 
+/* What every JSON source does with its points (daemon/fields_conf.c, the
+ * keys CFG_FIELDS_KEYS() adds to a kind's table; source_doc.h applies
+ * them).  The texts were checked at load; the sources parse them again. */
+struct cfg_fields {
+	char valid[256];	   /* MEAS.FIELD OP VALUE: a document is used only if it holds */
+	char derive[2048];	   /* MEAS.FIELD = EXPR, ... */
+	char integrate[2048];	   /* MEAS.FIELD -> NAME, ... */
+	int64_t integrate_max_gap; /* ns: a longer gap is not integrated over */
+};
+
 /* [json.NAME]: daemon/source_json_conf.c.  A source: its NAME is unique
  * among every kind of source, not only among [json] sections. */
 struct cfg_json {
@@ -154,6 +164,7 @@ struct cfg_json {
 	enum cfg_json_time time_format;
 	uint64_t max_size;    /* bytes; larger files are refused */
 	char measurement[64]; /* flat: of the top-level scalars; "": NAME */
+	struct cfg_fields fields;
 };
 
 /* One member per section kind (config_table.h): the struct of a kind that

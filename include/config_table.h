@@ -64,6 +64,42 @@ extern const struct cfg_vtype cfg_size;
  * text with cfg_string.parse, so that length and emptiness are the same
  * for every string. */
 
+/* The keys of struct cfg_fields, for every kind of JSON source: put
+ * CFG_FIELDS_KEYS(struct cfg_KIND), in its table (its member `fields`). */
+extern const struct cfg_vtype cfg_valid, cfg_derive, cfg_integrate;
+#define CFG_FIELDS_KEYS(st)                                                                        \
+	{"valid", &cfg_valid, CFG_FIELD(st, fields.valid), .example = "inverter.valid_info = 1",   \
+	 .doc = "a document is used only if this holds (MEASUREMENT.FIELD, one of = != < <= > "    \
+		">=, a number, or a string in double quotes); one that does not is counted as "    \
+		"invalid and gives nothing"},                                                      \
+		{"derive",                                                                         \
+		 &cfg_derive,                                                                      \
+		 CFG_FIELD(st, fields.derive),                                                     \
+		 .flags = CFG_APPEND,                                                              \
+		 .example = "dc.charge_power = dc.voltage * dc.charge_current",                    \
+		 .doc = "fields computed from others of the same sample, MEAS.NEW = EXPRESSION "   \
+			"with "                                                                    \
+			"+ - * / ( ) and numbers, comma-separated, in order; a division by zero "  \
+			"or a "                                                                    \
+			"missing field gives no field (counted)"},                                 \
+		{"integrate",                                                                      \
+		 &cfg_integrate,                                                                   \
+		 CFG_FIELD(st, fields.integrate),                                                  \
+		 .flags = CFG_APPEND,                                                              \
+		 .example = "dc.pv_power -> pv_energy_wh",                                         \
+		 .doc = "energy from power: MEAS.FIELD (watts) -> NAME, comma-separated; NAME "    \
+			"(Wh, "                                                                    \
+			"trapezoidal over the sample times) is added to MEAS's samples and "       \
+			"persisted in "                                                            \
+			"state_dir"},                                                              \
+	{                                                                                          \
+		"integrate_max_gap", &cfg_duration, CFG_FIELD(st, fields.integrate_max_gap),       \
+			.min = CFG_NS_S, .max = 24 * CFG_NS_H, .def = "2min",                      \
+			.doc = "samples further apart than this are not integrated over: the gap " \
+			       "is counted, "                                                      \
+			       "not guessed"                                                       \
+	}
+
 struct cfg_choice {
 	const char *name;
 	int value;

@@ -1153,7 +1153,8 @@ static void test_print_defaults(void)
 		CHECK(c.sinks[3].type == CFG_SINK_CLOUDWATCH && c.sinks[3].namespace_[0]);
 		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
 				   "username password ca_file path port client_id namespace region "
-				   "endpoint profile credentials_file metrics time_key ");
+				   "endpoint profile credentials_file metrics time_key valid "
+				   "derive integrate ");
 	}
 	CHECK_EQ_INT(c.njson, 1);
 	if (c.njson == 1)

@@ -1,0 +1,46 @@
+/* The value types of the keys every JSON source shares (valid, derive,
+ * integrate: CFG_FIELDS_KEYS in config_table.h).  Their syntax is checked
+ * here, at load, so that a mistake is a FILE:LINE error, not a surprise at
+ * the first document. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "config_table.h"
+
+static int valid_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
+{
+	return cfg_string.parse(k, s, field, why, len);
+}
+
+static void valid_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	(void)k;
+	snprintf(buf, len, "MEASUREMENT.FIELD OP VALUE");
+}
+
+static int derive_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
+{
+	return cfg_string.parse(k, s, field, why, len);
+}
+
+static void derive_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	(void)k;
+	snprintf(buf, len, "MEAS.NEW = EXPRESSION, ...");
+}
+
+static int integrate_parse(const struct cfg_key *k, const char *s, void *field, char *why,
+			   size_t len)
+{
+	return cfg_string.parse(k, s, field, why, len);
+}
+
+static void integrate_describe(const struct cfg_key *k, char *buf, size_t len)
+{
+	(void)k;
+	snprintf(buf, len, "MEAS.FIELD -> NAME, ...");
+}
+
+const struct cfg_vtype cfg_valid = {"condition", 0, valid_parse, valid_describe};
+const struct cfg_vtype cfg_derive = {"derivation", 0, derive_parse, derive_describe};
+const struct cfg_vtype cfg_integrate = {"integration", 0, integrate_parse, integrate_describe};
