@@ -1,15 +1,20 @@
 /* The value types of the keys every JSON source shares (valid, derive,
  * integrate: CFG_FIELDS_KEYS in config_table.h).  Their syntax is checked
- * here, at load, so that a mistake is a FILE:LINE error, not a surprise at
- * the first document. */
+ * here, at load, by the parsers the sources use, so that a mistake is a
+ * FILE:LINE error, not a surprise at the first document. */
 #include <errno.h>
 #include <stdio.h>
 
 #include "config_table.h"
+#include "expr.h"
+#include "integrate.h"
 
 static int valid_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
-	return cfg_string.parse(k, s, field, why, len);
+	struct expr_cond c;
+	int r = expr_cond_parse(s, &c, why, len);
+
+	return r ? r : cfg_string.parse(k, s, field, why, len);
 }
 
 static void valid_describe(const struct cfg_key *k, char *buf, size_t len)
@@ -20,6 +25,14 @@ static void valid_describe(const struct cfg_key *k, char *buf, size_t len)
 
 static int derive_parse(const struct cfg_key *k, const char *s, void *field, char *why, size_t len)
 {
+	struct expr_derives d;
+	int r = expr_derives_parse(s, &d, why, len);
+
+	if (r == -ENOMEM)
+		snprintf(why, len, "out of memory");
+	if (r)
+		return r;
+	expr_derives_free(&d);
 	return cfg_string.parse(k, s, field, why, len);
 }
 
@@ -32,7 +45,11 @@ static void derive_describe(const struct cfg_key *k, char *buf, size_t len)
 static int integrate_parse(const struct cfg_key *k, const char *s, void *field, char *why,
 			   size_t len)
 {
-	return cfg_string.parse(k, s, field, why, len);
+	struct integ_spec sp[INTEG_MAX];
+	size_t n;
+	int r = integ_parse(s, sp, INTEG_MAX, &n, why, len);
+
+	return r ? r : cfg_string.parse(k, s, field, why, len);
 }
 
 static void integrate_describe(const struct cfg_key *k, char *buf, size_t len)

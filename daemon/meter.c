@@ -28,6 +28,7 @@
 #include "log.h"
 #include "persist.h"
 #include "powerd.h"
+#include "source_energy.h"
 #include "sample.h"
 #include "uploader.h"
 
@@ -39,6 +40,7 @@
 
 static void meter_persist(struct powerd *pd, bool force)
 {
+	char who[CFG_NAME_MAX + 8];
 	size_t i;
 	int r;
 
@@ -51,7 +53,8 @@ static void meter_persist(struct powerd *pd, bool force)
 				 m->pm.flashes);
 		/* Logged once per change of state: a full disk fails every
 		 * persist_interval for as long as it lasts. */
-		persist_report(&m->persist_health, m->cfg->name, pd->cfg->daemon.state_dir, r);
+		snprintf(who, sizeof(who), "meter %s", m->cfg->name);
+		persist_report(&m->persist_health, who, pd->cfg->daemon.state_dir, r);
 		if (r) {
 			atomic_fetch_add(&pd->stats->persist_failed, 1);
 			continue;
@@ -59,6 +62,19 @@ static void meter_persist(struct powerd *pd, bool force)
 		m->persisted = m->pm.flashes;
 		atomic_fetch_add(&pd->stats->persist_ok, 1);
 		atomic_store(&pd->stats->last_persist_unix_ns, clock_unix_ns());
+	}
+	/* The other sources' integrals (source_energy.h): saved here, off
+	 * their producing threads, and last after they have all stopped. */
+	for (i = 0; i < pd->nsources; i++) {
+		if (!pd->sources[i].energy)
+			continue;
+		r = senergy_save(pd->sources[i].energy, force);
+		if (r < 0) {
+			atomic_fetch_add(&pd->stats->persist_failed, 1);
+		} else if (r > 0) {
+			atomic_fetch_add(&pd->stats->persist_ok, 1);
+			atomic_store(&pd->stats->last_persist_unix_ns, clock_unix_ns());
+		}
 	}
 }
 

@@ -162,6 +162,11 @@ static void metrics_sources(const struct status *st, struct buf *b)
 	struct metrics_family left = METRICS_FAMILY(
 		"powerd_source_backlog_remaining", "gauge",
 		"Items (files) of stored data the source has still to read; 0 when it has none.");
+	struct metrics_family energy = METRICS_FAMILY(
+		"powerd_source_energy_joules_total", "counter",
+		"Energy integrated from a source's power field (`integrate`), persisted across "
+		"restarts; field is the energy field its samples carry (in Wh).");
+	static const char *const k4e[] = {"source", "kind", "measurement", "field"};
 	size_t i, j;
 
 	for (i = 0; i < st->nsources; i++) {
@@ -215,6 +220,18 @@ static void metrics_sources(const struct status *st, struct buf *b)
 			   s->progress_total > s->progress_done
 				   ? s->progress_total - s->progress_done
 				   : 0);
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_source *s = &st->sources[i];
+
+		for (j = 0; j < s->nenergy; j++) {
+			const char *v[] = {s->name, s->kind, s->energy[j].measurement,
+					   s->energy[j].field};
+
+			metrics_labels(b, &energy, 4, k4e, v);
+			metrics_double(b, s->energy[j].joules);
+			buf_append(b, "\n", 1);
+		}
 	}
 }
 

@@ -268,13 +268,13 @@ int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_
 	return r ? r : kept;
 }
 
-void persist_report(struct persist_health *h, const char *name, const char *state_dir, int r)
+void persist_report(struct persist_health *h, const char *who, const char *state_dir, int r)
 {
 	if (r == 0) {
 		if (h->err)
-			log_info("meter %s: energy counter saved in %s again, after %" PRIu64
+			log_info("%s: energy counter saved in %s again, after %" PRIu64
 				 " failed attempts",
-				 name, state_dir, h->failures);
+				 who, state_dir, h->failures);
 		h->err = 0;
 		h->failures = 0;
 		return;
@@ -283,12 +283,12 @@ void persist_report(struct persist_health *h, const char *name, const char *stat
 	if (r == h->err)
 		return;
 	if (h->err)
-		log_err("meter %s: saving the energy counter in %s now fails with: %s (before: %s; "
+		log_err("%s: saving the energy counter in %s now fails with: %s (before: %s; "
 			"%" PRIu64 " failed attempts so far); logged again when this changes",
-			name, state_dir, strerror(-r), strerror(-h->err), h->failures);
+			who, state_dir, strerror(-r), strerror(-h->err), h->failures);
 	else
-		log_err("meter %s: cannot save the energy counter in %s: %s; retrying every "
+		log_err("%s: cannot save the energy counter in %s: %s; retrying every "
 			"persist_interval, logged again when this changes",
-			name, state_dir, strerror(-r));
+			who, state_dir, strerror(-r));
 	h->err = r;
 }

@@ -33,7 +33,7 @@ int persist_load(const char *state_dir, const char *name, uint32_t impulses_per_
 int persist_save(const char *state_dir, const char *name, uint32_t impulses_per_kwh,
 		 uint64_t flashes);
 
-/* Failure logging for the saves of one meter: one line when saving starts to
+/* Failure logging for the saves of one counter (who: "meter house"): one line when saving starts to
  * fail or fails differently, one when it works again, with the number of
  * failed attempts; nothing for the repeats in between. */
 struct persist_health {
@@ -41,6 +41,6 @@ struct persist_health {
 	uint64_t failures; /* consecutive failed saves */
 };
 
-void persist_report(struct persist_health *h, const char *name, const char *state_dir, int r);
+void persist_report(struct persist_health *h, const char *who, const char *state_dir, int r);
 
 #endif

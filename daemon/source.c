@@ -4,6 +4,7 @@
 
 #include "powerd.h"
 #include "source.h"
+#include "source_energy.h"
 #include "status.h"
 
 unsigned source_reason(struct source *s, const char *reason)
@@ -86,6 +87,15 @@ void source_status(struct source *s, struct status_source *out)
 	if (out->progress_eta_s < 0)
 		out->progress_eta_s = -1;
 	out->meter = -1;
+	out->nenergy = 0;
+	for (i = 0; s->energy && i < s->energy->n && i < 16; i++) {
+		snprintf(out->energy[i].measurement, sizeof(out->energy[i].measurement), "%s",
+			 s->energy->spec[i].meas);
+		snprintf(out->energy[i].field, sizeof(out->energy[i].field), "%s",
+			 s->energy->spec[i].name);
+		out->energy[i].joules = senergy_joules(s->energy, i);
+		out->nenergy++;
+	}
 	if (s->ops->status)
 		s->ops->status(s, out);
 }

@@ -29,7 +29,7 @@
 
 #include "config.h"
 
-#define SOURCE_REASONS_MAX 16
+#define SOURCE_REASONS_MAX 32
 #define SOURCE_DETAIL_MAX  256
 
 enum source_state {
@@ -42,6 +42,7 @@ enum source_state {
 };
 
 struct powerd;
+struct senergy;
 struct source;
 struct status_source;
 
@@ -59,8 +60,9 @@ struct source {
 	struct powerd *pd;
 	uint32_t index;
 	char name[CFG_NAME_MAX];
-	const void *conf; /* its section of the configuration (struct cfg_KIND) */
-	void *priv;	  /* the kind's own state */
+	const void *conf;	/* its section of the configuration (struct cfg_KIND) */
+	void *priv;		/* the kind's own state */
+	struct senergy *energy; /* its integrals (source_energy.h), or NULL */
 	/* Counters: any thread. */
 	_Atomic uint64_t samples;
 	_Atomic int64_t last_sample_unix_ns; /* 0 = none yet */

@@ -17,11 +17,13 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "expr.h"
 #include "json.h"
 #include "jsonpoints.h"
 #include "sample.h"
 
 struct source;
+struct senergy;
 
 /* JSON values per document: far beyond any logger's. */
 #define SDOC_NODES_MAX 262144u
@@ -33,8 +35,21 @@ struct sdoc {
 	int cb_err;
 	unsigned r_doc[JP_REASONS];
 	unsigned r_invalid; /* `valid` did not hold */
+	unsigned r_derive;  /* a derivation without a value */
+	bool has_valid;
+	struct expr_cond valid;
+	struct expr_derives derives;
+	struct senergy *energy; /* NULL: nothing integrated */
+	/* During one conversion. */
+	bool valid_seen, valid_holds;
+	const struct jp_point *pt;
+	double dv[EXPR_DERIVES_MAX];
+	bool dok[EXPR_DERIVES_MAX];
+	size_t dk; /* derivations computed so far for pt */
 };
 
+/* Also loads the source's integrals (s->energy, which the meter thread
+ * saves).  Returns 0 or a negative errno (logged). */
 int sdoc_init(struct sdoc *d, struct source *s, const struct cfg_fields *f);
 void sdoc_free(struct sdoc *d);
 

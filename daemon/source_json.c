@@ -921,7 +921,9 @@ static int jsrc_open(struct source *s)
 		pthread_condattr_destroy(&ca);
 	}
 	s->priv = j;
-	sdoc_init(&j->doc, s, &c->fields);
+	r = sdoc_init(&j->doc, s, &c->fields);
+	if (r)
+		return r;
 	j->r_read = source_reason(s, "read");
 	j->r_after = source_reason(s, "after");
 	j->r_overflow = source_reason(s, "overflow");

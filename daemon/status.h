@@ -32,7 +32,7 @@ struct status_meter {
 };
 
 /* Every source, whatever its kind (source.h). */
-#define STATUS_SOURCE_REASONS 16
+#define STATUS_SOURCE_REASONS 32
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -51,6 +51,12 @@ struct status_source {
 	uint64_t progress_done, progress_total;
 	double progress_eta_s;
 	int meter; /* a pulse source: its index in status.meters; -1 otherwise */
+	/* Its integrals (`integrate`): energy from power. */
+	unsigned nenergy;
+	struct {
+		char measurement[32], field[32];
+		double joules;
+	} energy[16];
 };
 
 struct status_sink {

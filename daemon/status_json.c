@@ -107,6 +107,17 @@ static bool status_json_source(cJSON *arr, const struct status *st, const struct
 		     status_json_num_or_null(pr, "eta_seconds", s->progress_eta_s >= 0,
 					     s->progress_eta_s);
 	}
+	if (ok && s->nenergy) {
+		cJSON *en = cJSON_AddObjectToObject(o, "energy_joules");
+		char key[72];
+
+		ok = en != NULL;
+		for (i = 0; ok && i < s->nenergy; i++) {
+			snprintf(key, sizeof(key), "%s.%s", s->energy[i].measurement,
+				 s->energy[i].field);
+			ok = status_json_num(en, key, s->energy[i].joules);
+		}
+	}
 	if (ok && s->meter >= 0 && (size_t)s->meter < st->nmeters)
 		ok = status_json_meter(o, &st->meters[s->meter]);
 	return ok;

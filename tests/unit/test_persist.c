@@ -601,13 +601,13 @@ static void test_report(void)
 	int i;
 
 	capture_begin();
-	persist_report(&h, "m", "/state", 0);
+	persist_report(&h, "meter m", "/state", 0);
 	CHECK_EQ_INT(capture_end(), 0);
 
 	/* A full disk for many intervals: one line. */
 	capture_begin();
 	for (i = 0; i < 100; i++)
-		persist_report(&h, "m", "/state", -ENOSPC);
+		persist_report(&h, "meter m", "/state", -ENOSPC);
 	CHECK_EQ_INT(capture_end(), 1);
 	CHECK(strstr(logged, "cannot save the energy counter in /state"));
 	CHECK(strstr(logged, strerror(ENOSPC)));
@@ -616,15 +616,15 @@ static void test_report(void)
 	/* A different failure: one more line, with the count so far. */
 	capture_begin();
 	for (i = 0; i < 5; i++)
-		persist_report(&h, "m", "/state", -EROFS);
+		persist_report(&h, "meter m", "/state", -EROFS);
 	CHECK_EQ_INT(capture_end(), 1);
 	CHECK(strstr(logged, strerror(EROFS)));
 	CHECK(strstr(logged, "101 failed attempts so far"));
 
 	/* Recovery: one line with the total, then silence. */
 	capture_begin();
-	persist_report(&h, "m", "/state", 0);
-	persist_report(&h, "m", "/state", 0);
+	persist_report(&h, "meter m", "/state", 0);
+	persist_report(&h, "meter m", "/state", 0);
 	CHECK_EQ_INT(capture_end(), 1);
 	CHECK(strstr(logged, "again, after 105 failed attempts"));
 	CHECK_EQ_INT(h.failures, 0);
