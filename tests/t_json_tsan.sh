@@ -23,11 +23,16 @@ URL=http://127.0.0.1:$port
 cat >"$T/powerd.conf" <<EOC
 [daemon]
 state_dir = $T/state
+persist_interval = 1s
 listen    = 127.0.0.1:$port
 socket    = $T/powerd.sock
 [json.pp1]
 path  = $T/msgs
 after = move
+; the integrals are saved by the meter thread while the reader adds to them
+valid     = der_memory.used > 0
+derive    = der_memory.total = der_memory.used + der_memory.free
+integrate = der_os.load -> load_wh
 [sink.lp]
 type = file
 path = $T/out.lp
@@ -47,6 +52,9 @@ sleep 1
 pd_stop TERM
 [ "$(lines)" = 7480 ] || fail "$(lines) records, want 7480 (each once)"
 [ "$(sort "$T/out.lp" | uniq -d | wc -l)" = 0 ] || fail "records written twice"
+[ "$(grep -c '^der_os,.*load_wh=' "$T/out.lp")" = 680 ] || fail "der_os records without load_wh"
+[ "$(grep -c '^der_memory,.*,total=' "$T/out.lp")" = 680 ] || fail "der_memory records without total"
+grep -q '^powerd-integrate 1' "$T/state/integrate.pp1.state" || fail "no integrals saved"
 # after = move: every file in done/, none left.
 [ "$(ls "$T/msgs/done" | grep -c '^message_')" = 680 ] ||
 	fail "$(ls "$T/msgs/done" | grep -c '^message_') of 680 files in done/"

@@ -35,6 +35,9 @@ impulses_per_kwh = 1000
 [json.vgjson]
 path             = $T/msgs
 after            = move
+valid            = der_memory.used > 0
+derive           = der_memory.total = der_memory.used + der_memory.free
+integrate        = der_os.load -> load_wh
 [sink.lp]
 type             = file
 path             = $T/samples.lp
