@@ -843,9 +843,11 @@ static void entry_append(struct cfg_sect *s, void *obj, struct entry *e, const s
 		report(s->p, e->line, "out of memory");
 		return;
 	}
+	/* An empty list so far (its first line was refused): this line starts
+	 * it, and its own mistakes are reported, not the first line's. */
 	memcpy(all, cur, n);
-	memcpy(all + n, ", ", 2);
-	memcpy(all + n + 2, e->value, add + 1);
+	memcpy(all + n, ", ", n ? 2 : 0);
+	memcpy(all + n + (n ? 2 : 0), e->value, add + 1);
 	if (def->type->parse(def, all, cur, why, sizeof(why)))
 		report(s->p, e->line, "bad %s '%s' for '%s' in %s: %s", def->type->noun, e->value,
 		       e->key, s->title, why);

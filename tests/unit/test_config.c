@@ -882,6 +882,40 @@ static void test_json(void)
 	}
 	cfg_free(&c);
 	free(out);
+
+	/* valid, derive and integrate: kept as written (a list across lines),
+	 * and their mistakes are FILE:LINE errors with the parser's reason. */
+	out = NULL;
+	CHECK_EQ_INT(load("[json.j]\npath = /p\nvalid = inverter.valid_info = 1\n"
+			  "derive = dc.a = dc.b * 2\nderive = dc.c = (dc.a + 1) / dc.b\n"
+			  "integrate = dc.p -> e_wh\nintegrate = ac.p -> f_wh\n"
+			  "integrate_max_gap = 30s\n",
+			  &c, &out),
+		     0);
+	CHECK(out && !*out);
+	if (c.njson == 1) {
+		j = &c.json[0];
+		CHECK(!strcmp(j->fields.valid, "inverter.valid_info = 1"));
+		CHECK(!strcmp(j->fields.derive, "dc.a = dc.b * 2, dc.c = (dc.a + 1) / dc.b"));
+		CHECK(!strcmp(j->fields.integrate, "dc.p -> e_wh, ac.p -> f_wh"));
+		CHECK_EQ_INT(j->fields.integrate_max_gap, 30 * SEC);
+	}
+	cfg_free(&c);
+	free(out);
+	out = NULL;
+	CHECK_EQ_INT(load("[json.j]\npath = /p\nvalid = inverter.valid_info 1\n"
+			  "derive = dc.a = ac.b\nderive = dc.c = 1 / (2\n"
+			  "integrate = dc.p -> e, dc.q -> e\nintegrate_max_gap = 0s\n",
+			  &c, &out),
+		     -EINVAL);
+	CHECK(has_error(out, "t.conf:3: ", "expected one of = != < <= > >="));
+	CHECK(has_error(out, "t.conf:4: ", "dc.a = ac.b"));
+	CHECK(has_error(out, "t.conf:4: ", "a derivation uses fields of the same sample"));
+	CHECK(has_error(out, "t.conf:5: ", "expected ')'"));
+	CHECK(has_error(out, "t.conf:6: ", "dc.e is integrated twice"));
+	CHECK(has_error(out, "t.conf:7: ", "integrate_max_gap"));
+	cfg_free(&c);
+	free(out);
 }
 
 /* Without a (valid) type the section is an error, but the values of keys
