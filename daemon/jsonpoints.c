@@ -277,6 +277,8 @@ static int jp_emit(struct jp_ctx *c, const char *measurement, int64_t ts)
 
 	size_t i, j, n;
 
+	if (!measurement[0])
+		return jp_fail(c, JP_BAD_NAME, "a point with an empty measurement%s", NULL);
 	if (!c->nfields)
 		return jp_fail(c, JP_NO_FIELDS, "%.80s has no field with a value", measurement);
 	/* The caller's tags win over the document's of the same key. */

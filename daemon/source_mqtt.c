@@ -16,12 +16,12 @@
  * powerd is away, and the subscription is made again on every connection.
  * While the ring is full on_message waits (bounded by stop): the loop reads
  * no more, and the broker's in-flight window fills, which is the flow
- * control QoS 1 gives.  libmosquitto 2.0 queues a message's PUBACK in
- * handle__publish() before it calls on_message, so a PUBACK never waits for
- * the samples to be safe: after a kill -9 or a power cut, the messages
- * taken in but not yet in every sink's spool are lost (a clean stop waits
- * for them, bounded, in finish), and a message the broker sent again after
- * a lost connection may arrive twice (QoS 1 is at-least-once). */
+ * control QoS 1 gives.  libmosquitto 2.0 sends a message's PUBACK in
+ * handle__publish() before it calls on_message (not threaded: written at
+ * once), so a PUBACK never waits for the samples to be safe: after a kill -9 or a power cut, the
+ * messages taken in but not yet in every sink's spool are lost (a clean stop waits for them,
+ * bounded, in finish), and a message the broker sent again after a lost connection may arrive twice
+ * (QoS 1 is at-least-once). */
 #include <errno.h>
 #include <limits.h>
 #include <mosquitto.h>
@@ -430,7 +430,11 @@ static int msrc_open(struct source *s)
 		log_err("mqtt %s: %s", s->name, r == -EINVAL ? why : strerror(-r));
 		return r;
 	}
-	mosquitto_threaded_set(m->mosq, true);
+	/* Not threaded: only this source's thread touches the client, and so
+	 * libmosquitto writes a PUBACK, or the DISCONNECT at stop, at once
+	 * instead of at the next turn of the loop (which, at stop, never
+	 * comes: the broker would send those messages again). */
+	mosquitto_threaded_set(m->mosq, false);
 	mosquitto_connect_v5_callback_set(m->mosq, msrc_on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, msrc_on_disconnect);
 	mosquitto_message_callback_set(m->mosq, msrc_on_message);

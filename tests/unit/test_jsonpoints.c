@@ -208,6 +208,7 @@ static void test_bad(void)
 		{"[1]", JP_POINTS, JP_NO_RECORDS, 0},
 		{"[1, 2]", JP_FLAT, JP_NO_RECORDS, 0},
 		{"{}", JP_FLAT, JP_NO_RECORDS, 0},
+		{"{\"\": {\"v\": 1}}", JP_FLAT, JP_BAD_NAME, 0}, /* a member named "" */
 		{"{\"a\":{\"v\":[1]}}", JP_FLAT, JP_BAD_FIELD, 0},
 		{"{\"a\":{\"v\":null}}", JP_FLAT, JP_NO_FIELDS, 0},
 		{"{\"v\": 1}", JP_FLAT, JP_BAD_NAME, 0}, /* top-level scalars, no name */
