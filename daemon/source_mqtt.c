@@ -73,6 +73,7 @@ struct msrc {
 	pthread_cond_t cond;
 	bool stop; /* the thread must end */
 	bool connected;
+	bool refused;	  /* the broker said no (CONNACK): the detail says why */
 	int64_t retry_ns; /* the next reconnect delay */
 
 	/* the thread's own */
@@ -81,7 +82,7 @@ struct msrc {
 	struct log_rate bad_log, conn_log;
 
 	/* any thread */
-	_Atomic uint64_t messages, refused;
+	_Atomic uint64_t messages, nrefused;
 	_Atomic int64_t last_msg_mono_ns; /* 0: none yet */
 
 	unsigned r_connect, r_dropped;
@@ -103,15 +104,21 @@ static void msrc_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags
 			    const mosquitto_property *props)
 {
 	struct msrc *m = obj;
+	uint64_t k;
 	int sr;
 
 	(void)props;
 	if (rc) {
-		source_error(m->s, m->r_connect);
+		pthread_mutex_lock(&m->lock);
+		m->refused = true;
+		pthread_mutex_unlock(&m->lock);
 		source_set_state(m->s, SOURCE_ERROR, "broker %s:%d refused the connection: %s",
 				 m->host, m->port, mosquitto_connack_string(rc));
-		log_warn("mqtt %s: broker %s:%d refused the connection: %s", m->s->name, m->host,
-			 m->port, mosquitto_connack_string(rc));
+		if (log_rate_event(&m->conn_log, clock_mono_ns(), MSRC_LOG_NS, &k))
+			log_warn("mqtt %s: broker %s:%d refused the connection: %s (%llu times); "
+				 "trying again with backoff",
+				 m->s->name, m->host, m->port, mosquitto_connack_string(rc),
+				 (unsigned long long)k);
 		return;
 	}
 	pthread_mutex_lock(&m->lock);
@@ -176,7 +183,7 @@ static void msrc_refuse(struct msrc *m, const char *topic, unsigned reason, cons
 	uint64_t k;
 
 	source_error(m->s, reason);
-	atomic_fetch_add(&m->refused, 1);
+	atomic_fetch_add(&m->nrefused, 1);
 	if (log_rate_event(&m->bad_log, clock_mono_ns(), MSRC_LOG_NS, &k))
 		log_warn("mqtt %s: a message on %.200s refused (%s: %s); %llu refused in the "
 			 "last minute",
@@ -279,13 +286,16 @@ static bool msrc_backoff(struct msrc *m)
 static void msrc_down(struct msrc *m, int rc, int err)
 {
 	uint64_t k;
-	bool was;
+	bool was, refused;
 
 	pthread_mutex_lock(&m->lock);
 	was = m->connected;
-	m->connected = false;
+	refused = m->refused;
+	m->connected = m->refused = false;
 	pthread_mutex_unlock(&m->lock);
 	source_error(m->s, m->r_connect);
+	if (refused)
+		return; /* said, with the broker's reason, in on_connect */
 	source_set_state(m->s, was ? SOURCE_CONNECTING : SOURCE_ERROR,
 			 "cannot connect to %s:%d: %s; trying again", m->host, m->port,
 			 mqtt_conn_strerror(rc, err));
@@ -506,7 +516,7 @@ static void msrc_status(struct source *s, struct status_source *out)
 	snprintf(out->detail, sizeof(out->detail),
 		 "%.160s; %llu messages (%llu refused), last %s%s", s->detail,
 		 (unsigned long long)atomic_load(&m->messages),
-		 (unsigned long long)atomic_load(&m->refused), last ? age : "none yet",
+		 (unsigned long long)atomic_load(&m->nrefused), last ? age : "none yet",
 		 last ? " ago" : "");
 }
 

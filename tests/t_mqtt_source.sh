@@ -60,6 +60,10 @@ topics    = powmr/inverter/status, powmr/inverter/extra
 format    = flat
 topic_tag = topic
 
+[mqtt.nobroker]
+port   = $(free_port)
+topics = x/#
+
 [sink.influx]
 type           = influxdb
 url            = $INFLUX_URL
@@ -107,6 +111,16 @@ for _ in 1 2 3; do powmr status; done
 powmr extra
 have() { [ "$(lines ' power=')" -ge "$N" ] && [ "$(lines '^inverter,')" -ge "$P" ]; }
 wait_for 20 have || fail "first run: $(lines ' power=') of $N Pico, $(lines '^inverter,') of $P PowMr"
+# The status: the working one's broker and messages, the other's error.
+curl -fsS "$URL/api/status" >"$T/status.json" || fail "/api/status"
+python3 - "$T/status.json" <<'EOF2' || fail "status: $(cat "$T/status.json")"
+import json, sys
+src = {s["name"]: s for s in json.load(open(sys.argv[1]))["sources"]}
+p, n = src["pico"], src["nobroker"]
+assert p["kind"] == "mqtt" and p["state"] == "ok", p
+assert "broker 127.0.0.1:" in p["detail"] and "20 messages (0 refused), last " in p["detail"], p
+assert n["state"] == "error" and "cannot connect to 127.0.0.1:" in n["detail"], n
+EOF2
 pd_stop TERM
 
 # ---- while powerd is stopped: the broker queues -------------------------------
