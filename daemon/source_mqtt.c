@@ -243,8 +243,9 @@ static void msrc_on_message(struct mosquitto *mosq, void *obj, const struct mosq
 		o.tags = &tag;
 		o.ntags = 1;
 	}
-	r = sdoc_parse(&m->doc, msg->payload, (size_t)msg->payloadlen, &o, &reason, why,
-		       sizeof(why));
+	/* An empty message has no payload at all. */
+	r = sdoc_parse(&m->doc, msg->payload ? msg->payload : "", (size_t)msg->payloadlen, &o,
+		       &reason, why, sizeof(why));
 	if (r == -ENOMEM) {
 		msrc_refuse(m, msg->topic, m->r_dropped, "out of memory");
 		return;

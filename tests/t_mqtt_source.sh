@@ -132,6 +132,7 @@ wait_for 20 have || fail "after the restart: $(lines ' power=') of $N Pico, $(li
 
 # ---- malformed payloads: counted, survived ------------------------------------
 pub -t home/pico/bad -m 'this is not JSON'
+pub -t home/pico/bad -n # an empty message
 python3 -c 'import sys; sys.stdout.write("{\"power\": \"" + "x" * 1100000 + "\"}")' >"$T/big.json"
 pub -t home/pico/bad -f "$T/big.json"
 pub -t home/pico/bad -m '{"power": "high", "measurement": "house", "host": "pico1"}'
@@ -141,7 +142,7 @@ python3 -c 'import sys; sys.stdout.write("[" * 10000 + "]" * 10000)' >"$T/deep.j
 pub -t home/pico/bad -f "$T/deep.json"
 pico 30 # a good one after them
 wait_for 10 have || fail "the good message after the bad ones did not arrive"
-for r in pico:not_json:2 pico:too_large:1 pico:no_fields:1 pico:bad_time:1 powmr:bad_field:1; do
+for r in pico:not_json:3 pico:too_large:1 pico:no_fields:1 pico:bad_time:1 powmr:bad_field:1; do
 	IFS=: read -r s reason want <<<"$r"
 	[ "$(e "$s" "$reason")" = "$want" ] || fail "$s $reason: $(e "$s" "$reason") (want $want)"
 done
