@@ -16,12 +16,21 @@
  * powerd is away, and the subscription is made again on every connection.
  * While the ring is full on_message waits (bounded by stop): the loop reads
  * no more, and the broker's in-flight window fills, which is the flow
- * control QoS 1 gives.  libmosquitto 2.0 sends a message's PUBACK in
- * handle__publish() before it calls on_message (not threaded: written at
- * once), so a PUBACK never waits for the samples to be safe: after a kill -9 or a power cut, the
- * messages taken in but not yet in every sink's spool are lost (a clean stop waits for them,
- * bounded, in finish), and a message the broker sent again after a lost connection may arrive twice
- * (QoS 1 is at-least-once). */
+ * control QoS 1 gives.
+ *
+ * When is a message acknowledged?  libmosquitto 2.0 makes the PUBACK in
+ * handle__publish() before it calls on_message; unthreaded it writes it
+ * there and then, threaded (mosquitto_threaded_set) it only queues it, and
+ * the loop writes it after on_message has returned.  Measured with 2.0.11:
+ * a client that dies inside on_message gets the message again from its
+ * session when threaded, and never when not.  So this source is threaded:
+ * a message is acknowledged once its samples are in the ring, and a wait
+ * for room delays its PUBACK too.  After a kill -9 or a power cut, what was
+ * in the ring or in a sink's open batch, not yet spooled, is lost (its
+ * PUBACK went out); a message being taken in is sent again.  A clean stop
+ * writes the queued PUBACKs (reading nothing more) and waits, bounded, in
+ * finish, for the samples to be spooled.  QoS 1 is at-least-once: a message
+ * whose PUBACK was lost with the connection arrives twice. */
 #include <errno.h>
 #include <limits.h>
 #include <mosquitto.h>
@@ -338,7 +347,13 @@ static void *msrc_main(void *arg)
 			break;
 		rc = mosquitto_reconnect_async(m->mosq);
 	}
+	/* The PUBACKs of what on_message took, and the DISCONNECT, are only
+	 * queued: write them, reading nothing more, or the broker sends those
+	 * messages again. */
 	mosquitto_disconnect(m->mosq);
+	for (int i = 0; i < 100 && mosquitto_want_write(m->mosq); i++)
+		if (mosquitto_loop_write(m->mosq, 1) != MOSQ_ERR_SUCCESS)
+			break;
 	/* The uploader still runs: give it a moment to make the last samples
 	 * durable, so that a clean stop loses nothing. */
 	until = clock_mono_ns() + MSRC_STOP_WAIT_NS;
@@ -441,11 +456,12 @@ static int msrc_open(struct source *s)
 		log_err("mqtt %s: %s", s->name, r == -EINVAL ? why : strerror(-r));
 		return r;
 	}
-	/* Not threaded: only this source's thread touches the client, and so
-	 * libmosquitto writes a PUBACK, or the DISCONNECT at stop, at once
-	 * instead of at the next turn of the loop (which, at stop, never
-	 * comes: the broker would send those messages again). */
-	mosquitto_threaded_set(m->mosq, false);
+	/* Threaded, though only this thread touches the client: so that
+	 * libmosquitto queues a message's PUBACK, to be written by the loop
+	 * once on_message has returned, instead of writing it before calling
+	 * on_message (as it does unthreaded): a message is acknowledged only
+	 * once its samples are in the ring. */
+	mosquitto_threaded_set(m->mosq, true);
 	mosquitto_connect_v5_callback_set(m->mosq, msrc_on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, msrc_on_disconnect);
 	mosquitto_message_callback_set(m->mosq, msrc_on_message);
