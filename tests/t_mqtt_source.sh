@@ -106,7 +106,7 @@ powmr() {
 
 # ---- first run: the sessions are made -----------------------------------------
 pd_start "$T/powerd.conf" "$T/powerd.log"
-wait_for 15 up pico && wait_for 15 up powmr || fail "not subscribed: $(tail -5 "$T/powerd.log")"
+{ wait_for 15 up pico && wait_for 15 up powmr; } || fail "not subscribed: $(tail -5 "$T/powerd.log")"
 for i in $(seq 0 19); do pico "$i"; done
 for _ in 1 2 3; do powmr status; done
 powmr extra
