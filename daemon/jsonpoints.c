@@ -26,6 +26,7 @@ struct jp_ctx {
 	size_t ntags, nfields;
 	char scratch[JP_SCRATCH];
 	size_t used;
+	bool text_numbers; /* telegraf: "512.5" is a number, as field and as time */
 };
 
 static const char *const jp_names[JP_REASONS] = {
@@ -66,11 +67,86 @@ static char *jp_keep(struct jp_ctx *c, const char *s, size_t n)
 	return p;
 }
 
+bool jp_list_has(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = list;
+
+	while (p && *p) {
+		const char *e = strchr(p, ','), *end = e ? e : p + strlen(p);
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if ((size_t)(end - p) == n && !memcmp(p, name, n))
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+/* A string that is entirely a finite decimal number (sign, digits, a
+ * fraction, an exponent: no spaces, no hex, no inf or nan) as a JSON number. */
+static bool jp_text_number(const char *s, size_t len, struct json_node *out)
+{
+	const char *p = s, *end;
+	bool digits = false, integral = true;
+	double d;
+
+	if (*p == '-' || *p == '+')
+		p++;
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (*p == '.') {
+		integral = false;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits = true;
+	}
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		integral = false;
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if ((size_t)(p - s) != len)
+		return false;
+	errno = 0;
+	d = strtod(s, (char **)&end);
+	if (end != p || !isfinite(d))
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->type = JSON_NUMBER;
+	out->v.num.d = d;
+	out->v.num.integral = integral;
+	if (integral && errno != ERANGE) {
+		long long i;
+
+		errno = 0;
+		i = strtoll(s, NULL, 10);
+		if (errno != ERANGE) {
+			out->v.num.i = i;
+			out->v.num.is_int = true;
+		}
+	}
+	return true;
+}
+
 /* A time value as Unix nanoseconds, per time_format. */
 static int jp_time(struct jp_ctx *c, const struct json_node *t, int64_t *ns)
 {
+	struct json_node num;
 	double v, scale;
 
+	if (t->type == JSON_STRING && c->text_numbers && c->o->time_format != JP_TIME_RFC3339 &&
+	    jp_text_number(t->v.str.s, t->v.str.len, &num))
+		t = &num;
 	if (t->type == JSON_STRING) {
 		if (c->o->time_format != JP_TIME_AUTO && c->o->time_format != JP_TIME_RFC3339)
 			return jp_fail(c, JP_BAD_TIME, "a time written as text, not a number: %s",
@@ -199,8 +275,25 @@ static int jp_emit(struct jp_ctx *c, const char *measurement, int64_t ts)
 			     .tags = c->tags,
 			     .fields = c->fields};
 
+	size_t i, j, n;
+
+	if (!measurement[0])
+		return jp_fail(c, JP_BAD_NAME, "a point with an empty measurement%s", NULL);
 	if (!c->nfields)
 		return jp_fail(c, JP_NO_FIELDS, "%.80s has no field with a value", measurement);
+	/* The caller's tags win over the document's of the same key. */
+	for (i = n = 0; i < c->ntags; i++) {
+		for (j = 0; j < c->o->ntags && strcmp(c->tags[i].key, c->o->tags[j].key); j++)
+			;
+		if (j == c->o->ntags)
+			c->tags[n++] = c->tags[i];
+	}
+	if (n + c->o->ntags > JP_TAGS_MAX)
+		return jp_fail(c, JP_BAD_NAME, "more than 64 tags in one record%s", NULL);
+	for (j = 0; j < c->o->ntags; j++)
+		c->tags[n++] = c->o->tags[j];
+	c->ntags = n;
+	p.ntags = n;
 	c->points++;
 	if (c->fn && c->fn(c->arg, &p) < 0)
 		return jp_fail(c, JP_BAD_NAME,
@@ -380,6 +473,124 @@ static int jp_flat(struct jp_ctx *c, const struct json_node *root)
 	}
 }
 
+/* ------------------------------------------------------------ telegraf */
+
+/* A value under a flattened name: numbers (and numeric text) as floats,
+ * strings and booleans only if listed in string_fields. */
+static int jp_tg_value(struct jp_ctx *c, const char *name, const struct json_node *v)
+{
+	struct json_node num;
+	struct jp_field *f;
+
+	if (v->type == JSON_NULL)
+		return 0;
+	if ((v->type == JSON_STRING || v->type == JSON_BOOL) &&
+	    jp_list_has(c->o->string_fields, name))
+		return jp_field(c, name, v);
+	if (v->type == JSON_STRING && jp_text_number(v->v.str.s, v->v.str.len, &num))
+		v = &num;
+	if (v->type != JSON_NUMBER)
+		return 0; /* Telegraf drops it */
+	if (c->nfields == JP_FIELDS_MAX)
+		return jp_fail(c, JP_BAD_NAME, "more than 512 fields in one record%s", NULL);
+	f = &c->fields[c->nfields++];
+	memset(f, 0, sizeof(*f));
+	f->key = name;
+	f->type = JP_FLOAT;
+	f->f = v->v.num.d;
+	return 0;
+}
+
+/* Objects and arrays flattened as Telegraf's JSONFlattener does. */
+static int jp_tg_flatten(struct jp_ctx *c, const struct json_node *v, const char *prefix, int depth)
+{
+	const struct json_node *k;
+	char name[JP_NAME_MAX];
+	size_t i = 0;
+	int r;
+
+	if (v->type != JSON_OBJECT && v->type != JSON_ARRAY)
+		return jp_tg_value(c, prefix, v);
+	if (depth >= 16)
+		return jp_fail(c, JP_BAD_FIELD, "values nested too deeply under %.80s", prefix);
+	for (k = v->v.kids.first; k; k = k->next, i++) {
+		const char *key;
+		int n = v->type == JSON_OBJECT
+				? snprintf(name, sizeof(name), "%s_%s", prefix, k->key)
+				: snprintf(name, sizeof(name), "%s_%zu", prefix, i);
+
+		if (n >= (int)sizeof(name))
+			return jp_fail(c, JP_BAD_NAME, "a flattened name too long: %.80s", prefix);
+		key = jp_keep(c, name, (size_t)n);
+		if (!key)
+			return jp_fail(c, JP_BAD_NAME, "a record too large%s", NULL);
+		if ((r = jp_tg_flatten(c, k, key, depth + 1)))
+			return r;
+	}
+	return 0;
+}
+
+static int jp_tg_object(struct jp_ctx *c, const struct json_node *obj)
+{
+	const char *nkey = c->o->name_key, *tkey = c->o->time_key;
+	const char *measurement = c->o->name;
+	const struct json_node *k, *t = NULL;
+	int64_t ts = c->o->default_ns;
+	int r;
+
+	c->ntags = c->nfields = 0;
+	c->used = 0;
+	if (obj->type != JSON_OBJECT)
+		return jp_fail(c, JP_NO_RECORDS, "a record that is not an object%s", NULL);
+	for (k = obj->v.kids.first; k; k = k->next) {
+		if (nkey && nkey[0] && !strcmp(k->key, nkey)) {
+			if (k->type == JSON_STRING && k->v.str.len)
+				measurement = k->v.str.s;
+			continue;
+		}
+		if (tkey && tkey[0] && !strcmp(k->key, tkey)) {
+			t = k;
+			continue;
+		}
+		if (jp_list_has(c->o->tag_keys, k->key)) {
+			if (k->type != JSON_OBJECT && k->type != JSON_ARRAY) {
+				if ((r = jp_tag(c, k->key, k)))
+					return r;
+				continue;
+			}
+		}
+		if (k->type == JSON_OBJECT || k->type == JSON_ARRAY)
+			r = jp_tg_flatten(c, k, k->key, 1);
+		else
+			r = jp_tg_value(c, k->key, k);
+		if (r)
+			return r;
+	}
+	if (!measurement || !measurement[0])
+		return jp_fail(c, JP_BAD_NAME, "no measurement: no name_key member and no name%s",
+			       NULL);
+	if (t && t->type != JSON_NULL && (r = jp_time(c, t, &ts)))
+		return r;
+	return jp_emit(c, measurement, ts);
+}
+
+static int jp_telegraf(struct jp_ctx *c, const struct json_node *root)
+{
+	const struct json_node *k;
+	int r;
+
+	c->text_numbers = true;
+	if (root->type == JSON_OBJECT)
+		return jp_tg_object(c, root);
+	if (root->type != JSON_ARRAY)
+		return jp_fail(c, JP_NO_RECORDS, "expected an object or an array of objects%s",
+			       NULL);
+	for (k = root->v.kids.first; k; k = k->next, c->record++)
+		if ((r = jp_tg_object(c, k)))
+			return r;
+	return 0;
+}
+
 int jp_convert(const struct json_node *root, const struct jp_opts *o, jp_point_fn fn, void *arg,
 	       struct jp_error *err)
 {
@@ -394,7 +605,10 @@ int jp_convert(const struct json_node *root, const struct jp_opts *o, jp_point_f
 	c->arg = arg;
 	c->err = err;
 	c->record = c->points = 0;
-	r = o->format == JP_FLAT ? jp_flat(c, root) : jp_points(c, root);
+	c->text_numbers = false;
+	r = o->format == JP_FLAT       ? jp_flat(c, root)
+	    : o->format == JP_TELEGRAF ? jp_telegraf(c, root)
+				       : jp_points(c, root);
 	if (!r && !c->points)
 		r = jp_fail(c, JP_NO_RECORDS, "no records%s", NULL);
 	if (!r)

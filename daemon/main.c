@@ -52,6 +52,10 @@ static void announce(const struct config *cfg)
 			 cfg->json[i].after == CFG_JSON_DELETE ? "delete"
 			 : cfg->json[i].after == CFG_JSON_MOVE ? "move to done/"
 							       : "keep");
+	for (i = 0; i < cfg->nmqtt; i++)
+		log_info("mqtt %s: subscribing to %s on %s (QoS %u%s)", cfg->mqtt[i].name,
+			 cfg->mqtt[i].topics, cfg->mqtt[i].host, cfg->mqtt[i].qos,
+			 cfg->mqtt[i].qos ? "" : ": nothing is redelivered after a restart");
 	for (i = 0; i < cfg->npulses; i++)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,

@@ -41,6 +41,7 @@
 #include "hash.h"
 #include "buf.h"
 #include "log.h"
+#include "mqtt_conn.h"
 #include "sink.h"
 
 #define MQTT_KEEPALIVE_S 60
@@ -103,32 +104,6 @@ struct mqtt {
 	struct buf topic, payload, dtopic, dpayload;
 };
 
-/* libmosquitto's init and cleanup are process-wide; sinks come and go. */
-static pthread_mutex_t mqtt_lib_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned mqtt_lib_users;
-
-static int mqtt_lib_get(void)
-{
-	int rc = MOSQ_ERR_SUCCESS;
-
-	pthread_mutex_lock(&mqtt_lib_lock);
-	if (mqtt_lib_users == 0)
-		rc = mosquitto_lib_init();
-	if (rc == MOSQ_ERR_SUCCESS)
-		mqtt_lib_users++;
-	pthread_mutex_unlock(&mqtt_lib_lock);
-	return rc == MOSQ_ERR_SUCCESS ? 0 : -ENOMEM;
-}
-
-static void mqtt_lib_put(void)
-{
-	pthread_mutex_lock(&mqtt_lib_lock);
-	if (mqtt_lib_users && --mqtt_lib_users == 0)
-		mosquitto_lib_cleanup();
-	pthread_mutex_unlock(&mqtt_lib_lock);
-}
-
-/* snprintf for messages: truncating a long host name is fine. */
 static void mqtt_fmt(char *out, size_t n, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void mqtt_fmt(char *out, size_t n, const char *fmt, ...)
@@ -474,12 +449,6 @@ static void mqtt_buf_reset(struct buf *b)
 
 /* ------------------------------------------------- connection thread */
 
-/* MOSQ_ERR_ERRNO means "see errno", which mosquitto_strerror() does not. */
-static const char *mqtt_strerror(int rc, int err)
-{
-	return rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
-}
-
 static void mqtt_publish_status(struct mqtt *m, const char *status)
 {
 	mosquitto_publish(m->mosq, NULL, m->status_topic, (int)strlen(status), status, 1, true);
@@ -525,7 +494,7 @@ static void mqtt_on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 {
 	struct mqtt *m = obj;
 	bool was;
-	const char *err = mqtt_strerror(rc, errno);
+	const char *err = mqtt_conn_strerror(rc, errno);
 
 	(void)mosq;
 	pthread_mutex_lock(&m->lock);
@@ -602,12 +571,12 @@ static void mqtt_down(struct mqtt *m, int rc, int err)
 		m->connected = false;
 		m->losses++;
 		mqtt_fmt(m->why, sizeof(m->why), "connection to %s:%d lost: %s", m->host, m->port,
-			 mqtt_strerror(rc, err));
+			 mqtt_conn_strerror(rc, err));
 		m->why_attempt = m->attempt;
 		pthread_cond_broadcast(&m->cond);
 	} else if (m->why_attempt != m->attempt) {
 		mqtt_fmt(m->why, sizeof(m->why), "cannot connect to %s:%d: %s", m->host, m->port,
-			 mqtt_strerror(rc, err));
+			 mqtt_conn_strerror(rc, err));
 		m->why_attempt = m->attempt;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -949,34 +918,23 @@ static void mqtt_close(struct sink *s)
 	if (m->thread_started)
 		pthread_join(m->thread, NULL);
 	mqtt_free(m);
-	mqtt_lib_put();
+	mqtt_conn_lib_put();
 	s->priv = NULL;
 }
 
 static int mqtt_setup(struct mqtt *m)
 {
 	const struct cfg_sink *c = m->sink->cfg;
-	int rc;
+	char why[200];
+	int r = mqtt_conn_secure(m->mosq, c->username, c->password, c->tls, c->ca_file, why,
+				 sizeof(why));
 
-	if (c->username[0] &&
-	    mosquitto_username_pw_set(m->mosq, c->username, c->password[0] ? c->password : NULL))
-		return -ENOMEM;
-	if (c->tls) {
-		/* Peer verification stays on (the default); never insecure. */
-		rc = mosquitto_tls_set(m->mosq, c->ca_file[0] ? c->ca_file : NULL,
-				       c->ca_file[0] ? NULL : "/etc/ssl/certs", NULL, NULL, NULL);
-		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
-		if (rc == MOSQ_ERR_SUCCESS)
-			rc = mosquitto_tls_insecure_set(m->mosq, false);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			log_err("sink %s: TLS setup failed (ca_file '%s'): %s", c->name, c->ca_file,
-				mosquitto_strerror(rc));
-			sink_set_error(m->sink, "TLS setup failed (ca_file '%s'): %s", c->ca_file,
-				       mosquitto_strerror(rc));
-			return -EINVAL;
-		}
+	if (r == -EINVAL) {
+		log_err("sink %s: %s", c->name, why);
+		sink_set_error(m->sink, "%s", why);
 	}
+	if (r)
+		return r;
 	if (mosquitto_will_set(m->mosq, m->status_topic, 7, "offline", 1, true))
 		return -EINVAL;
 	mosquitto_threaded_set(m->mosq, true);
@@ -1033,7 +991,7 @@ static int mqtt_open(struct sink *s)
 			return -ENOMEM;
 		}
 	}
-	rc = mqtt_lib_get();
+	rc = mqtt_conn_lib_get();
 	if (rc) {
 		mqtt_free(m);
 		return rc;
@@ -1042,7 +1000,7 @@ static int mqtt_open(struct sink *s)
 	rc = m->mosq ? mqtt_setup(m) : -ENOMEM;
 	if (rc) {
 		mqtt_free(m);
-		mqtt_lib_put();
+		mqtt_conn_lib_put();
 		return rc;
 	}
 	/* A broker that is down is no reason to fail: the connection thread
@@ -1052,7 +1010,7 @@ static int mqtt_open(struct sink *s)
 	if (rc) {
 		log_err("sink %s: cannot start the MQTT thread: %s", c->name, strerror(rc));
 		mqtt_free(m);
-		mqtt_lib_put();
+		mqtt_conn_lib_put();
 		return -rc;
 	}
 	m->thread_started = true;

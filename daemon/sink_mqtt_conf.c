@@ -9,15 +9,7 @@ static const struct cfg_choice formats[] = {{"json", CFG_MQTT_JSON}, {"pico", CF
 
 #define S(f) CFG_FIELD(struct cfg_sink, f)
 static const struct cfg_key mqtt_keys[] = {
-	{"host", &cfg_string, S(host), .def = "127.0.0.1", .doc = "the broker"},
-	{"port", &cfg_u32, S(port), .min = 1, .max = 65535, .example = "1883",
-	 .doc = "the broker's port (default 1883, 8883 with tls = yes)"},
-	{"client_id", &cfg_string, S(client_id), .example = "powerd-raspberrypi",
-	 .doc = "the MQTT client id (default powerd-HOSTNAME)"},
-	{"username", &cfg_string, S(username), .example = "powerd",
-	 .doc = "the user, if the broker wants one"},
-	{"password", &cfg_string, S(password), .example = "secret",
-	 .doc = "the user's password, never logged"},
+	CFG_MQTT_CONN_KEYS(struct cfg_sink, "the MQTT client id (default powerd-HOSTNAME)"),
 	{"topic_prefix", &cfg_string, S(topic_prefix), .def = "powerd",
 	 .doc = "samples go to PREFIX/MEASUREMENT/NAME"},
 	{"format", &cfg_enum, S(format), .choices = formats, .def = "json",
@@ -25,10 +17,6 @@ static const struct cfg_key mqtt_keys[] = {
 		"setups"},
 	{"pico_host", &cfg_string, S(pico_host), .example = "raspberrypi",
 	 .doc = "with format = pico, its \"host\" (default the hostname)"},
-	{"tls", &cfg_bool, S(tls), .def = "no", .doc = "TLS to the broker, the peer verified"},
-	{"ca_file", &cfg_string, S(ca_file), .flags = CFG_FILE_READ,
-	 .example = "/etc/ssl/certs/ca-certificates.crt",
-	 .doc = "tls: the CAs to verify the broker with (default: the system's)"},
 	{"ha_discovery", &cfg_bool, S(ha_discovery), .def = "no",
 	 .doc = "publish Home Assistant discovery configs for every field"},
 	{"ha_prefix", &cfg_string, S(ha_prefix), .def = "homeassistant",

@@ -167,6 +167,35 @@ struct cfg_json {
 	struct cfg_fields fields;
 };
 
+/* [mqtt.NAME]: daemon/source_mqtt_conf.c.  A source: JSON messages from an
+ * MQTT broker's topics.  The connection keys are named as the MQTT sink's
+ * (CFG_MQTT_CONN_KEYS). */
+enum cfg_mqtt_in_format { CFG_MQTT_IN_TELEGRAF, CFG_MQTT_IN_FLAT, CFG_MQTT_IN_POINTS };
+struct cfg_mqtt {
+	CFG_HEAD;
+	char host[256];
+	uint32_t port;	     /* 0: 1883, or 8883 with tls */
+	char client_id[128]; /* "": powerd-HOSTNAME-NAME */
+	char username[128];
+	char password[256]; /* never logged */
+	bool tls;
+	char ca_file[PATH_MAX];
+	char topics[2048]; /* filters, comma-separated, each checked at load */
+	uint32_t qos;
+	bool clean_session;
+	int64_t keepalive_ns;
+	enum cfg_mqtt_in_format format;
+	char name_key[64]; /* telegraf */
+	char time_key[64]; /* "": the arrival time (points: "time") */
+	enum cfg_json_time time_format;
+	char tag_keys[512];	 /* telegraf: comma-separated */
+	char string_fields[512]; /* telegraf: comma-separated */
+	char topic_tag[64];	 /* "": none */
+	char measurement[64];	 /* flat, telegraf: "": NAME */
+	uint64_t max_size;	 /* bytes; larger payloads are refused */
+	struct cfg_fields fields;
+};
+
 /* One member per section kind (config_table.h): the struct of a kind that
  * appears at most once, an array and its length for a named kind. */
 struct config {
@@ -176,6 +205,8 @@ struct config {
 	size_t npulses;
 	struct cfg_json *json;
 	size_t njson;
+	struct cfg_mqtt *mqtt;
+	size_t nmqtt;
 	struct cfg_sink *sinks;
 	size_t nsinks;
 };

@@ -100,6 +100,32 @@ extern const struct cfg_vtype cfg_valid, cfg_derive, cfg_integrate;
 			       "not guessed"                                                       \
 	}
 
+/* The keys of an MQTT connection, the same for the sink ([sink.NAME] type =
+ * mqtt) and the source ([mqtt.NAME]): st has the fields host, port,
+ * client_id, username, password, tls and ca_file. */
+#define CFG_MQTT_CONN_KEYS(st, client_id_doc)                                                      \
+	{"host", &cfg_string, CFG_FIELD(st, host), .def = "127.0.0.1", .doc = "the broker"},       \
+		{"port",                                                                           \
+		 &cfg_u32,                                                                         \
+		 CFG_FIELD(st, port),                                                              \
+		 .min = 1,                                                                         \
+		 .max = 65535,                                                                     \
+		 .example = "1883",                                                                \
+		 .doc = "the broker's port (default 1883, 8883 with tls = yes)"},                  \
+		{"client_id", &cfg_string, CFG_FIELD(st, client_id),                               \
+		 .example = "powerd-raspberrypi", .doc = client_id_doc},                           \
+		{"username", &cfg_string, CFG_FIELD(st, username), .example = "powerd",            \
+		 .doc = "the user, if the broker wants one"},                                      \
+		{"password", &cfg_string, CFG_FIELD(st, password), .example = "secret",            \
+		 .doc = "the user's password, never logged"},                                      \
+		{"tls", &cfg_bool, CFG_FIELD(st, tls), .def = "no",                                \
+		 .doc = "TLS to the broker, the peer verified"},                                   \
+	{                                                                                          \
+		"ca_file", &cfg_string, CFG_FIELD(st, ca_file),                                    \
+			.flags = CFG_FILE_READ, .example = "/etc/ssl/certs/ca-certificates.crt",   \
+			.doc = "tls: the CAs to verify the broker with (default: the system's)"    \
+	}
+
 struct cfg_choice {
 	const char *name;
 	int value;
@@ -191,6 +217,7 @@ extern const struct cfg_kind *const cfg_kinds[];
 extern const struct cfg_kind powerd_conf;      /* [daemon] */
 extern const struct cfg_kind pulse_conf;       /* [pulse.NAME] */
 extern const struct cfg_kind source_json_conf; /* [json.NAME] */
+extern const struct cfg_kind source_mqtt_conf; /* [mqtt.NAME] */
 extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
 extern const struct cfg_type sink_influx_conf; /* type = influxdb */
 extern const struct cfg_type sink_file_conf;

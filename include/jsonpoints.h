@@ -14,6 +14,22 @@
  *           members of the document itself make one point named `name`.
  *           The time is the member time_key (removed from the fields) if set,
  *           else `default_ns` (the file's mtime, the response's arrival).
+ *   telegraf  Telegraf's json parser (the legacy one, mqtt_consumer's
+ *           data_format = "json"): an object is one point, an array of
+ *           objects one point each.  Members are flattened (a.b -> a_b, arrays
+ *           by index: a_0); every number is a FLOAT; strings and booleans are
+ *           dropped unless listed in string_fields, except (a deliberate
+ *           difference from Telegraf, which drops it) a string that is
+ *           entirely a finite decimal number, which is a float too: the Pico
+ *           meter sends "power": "512.5".  tag_keys name root members made
+ *           tags (numbers as their text); name_key's member is the
+ *           measurement (else `name`); time_key's the time (else
+ *           `default_ns`), also as a numeric string with a unix format.  The
+ *           name and time members are not fields; a point without a field is
+ *           refused (no_fields).
+ *
+ * Every format adds o->tags to each point (replacing a tag of the same key):
+ * MQTT's topic_tag.
  *
  * A document is taken whole or refused whole, with a reason: a reader that
  * ships half a file and then fails would ship it again when retried. */
@@ -26,7 +42,7 @@
 
 #include "json.h"
 
-enum jp_format { JP_POINTS, JP_FLAT };
+enum jp_format { JP_POINTS, JP_FLAT, JP_TELEGRAF };
 enum jp_time {
 	JP_TIME_AUTO,
 	JP_TIME_RFC3339,
@@ -83,8 +99,19 @@ struct jp_opts {
 	const char *time_key;	  /* points: default "time"; flat: none */
 	enum jp_time time_format; /* auto: RFC 3339 strings, numbers are Unix seconds */
 	int64_t default_ns;	  /* flat without a time_key */
-	const char *name;	  /* flat: the point of the document's own scalars */
+	const char *name;	  /* flat: the point of the document's own scalars;
+				   * telegraf: the measurement without name_key */
+	/* telegraf: member names; the lists are comma-separated, exact names. */
+	const char *name_key;
+	const char *tag_keys;
+	const char *string_fields;
+	/* Added to every point (any format). */
+	const struct jp_tag *tags;
+	size_t ntags;
 };
+
+/* Is `name` one of the comma-separated `list` (spaces around items ignored)? */
+bool jp_list_has(const char *list, const char *name);
 
 struct jp_error {
 	enum jp_reason reason;

@@ -8,7 +8,8 @@ B=${1:-build}
 command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 77; }
 T=$(mktemp -d)
 PID=
-trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; rm -rf "$T"' EXIT
+. tests/lib_mqtt.sh
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; mqtt_cleanup; rm -rf "$T"' EXIT
 VG="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
 
 python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 --seed 5 \
@@ -22,6 +23,16 @@ TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 50 --start $(($(date +%s) - 360
 	fail genpp1
 printf '{"telemetry": [' >"$T/msgs/message_bad.json"
 touch -d '1 hour ago' "$T/msgs/message_bad.json"
+# And an MQTT source, if there is a broker to run: its thread, libmosquitto,
+# a good message and a bad one, the reload.
+MQ=
+if mqtt_have && mqtt_start; then
+	MQ="[mqtt.vgmqtt]
+port             = $MQTT_PORT
+topics           = home/pico/+
+name_key         = measurement
+tag_keys         = host"
+fi
 PORT=$(free_port)
 cat >"$T/powerd.conf" <<EOC
 [daemon]
@@ -38,6 +49,7 @@ after            = move
 valid            = der_memory.used > 0
 derive           = der_memory.total = der_memory.used + der_memory.free
 integrate        = der_os.load -> load_wh
+$MQ
 [sink.lp]
 type             = file
 path             = $T/samples.lp
@@ -53,6 +65,15 @@ TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 3 --start $(($(date +%s) - 600)
 moved() { [ "$(ls "$T/msgs/done" 2>/dev/null | wc -l)" = 53 ]; }
 wait_for 60 moved || fail "JSON files under valgrind: $(ls "$T/msgs/done" | wc -l) of 53 in done/"
 [ -f "$T/msgs/failed/message_bad.json" ] || fail "the bad JSON file is not in failed/"
+if [ -n "$MQ" ]; then
+	mqup() { curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -q '^powerd_source_up{source="vgmqtt",kind="mqtt"} 1$'; }
+	wait_for 60 mqup || fail "the MQTT source did not subscribe under valgrind"
+	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t home/pico/1 -m 'not json'
+	mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -t home/pico/1 \
+		-m '{"power": "12.5", "measurement": "vgpico", "host": "p"}'
+	mqgot() { grep -q '^vgpico,host=p power=12.5 ' "$T/samples.lp"; }
+	wait_for 60 mqgot || fail "no MQTT sample under valgrind"
+fi
 kill -HUP $PID
 sleep 2
 curl -fsS "http://127.0.0.1:$PORT/metrics" >/dev/null || fail "/metrics after reload"

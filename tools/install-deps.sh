@@ -10,7 +10,7 @@ BUILD="gcc make pkg-config libgpiod-dev liburing-dev libmicrohttpd-dev libcjson-
 TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
       mosquitto-clients python3-botocore strace openssl libclang-rt-14-dev"
-BENCH="$BUILD valgrind python3 time victoria-metrics curl jq"
+BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients"
 FUZZ="$BUILD clang libclang-rt-14-dev"
 
 case "${1:-build}" in

@@ -15,7 +15,8 @@
 # summary: they need BUILD_DIR/bench/bench_uploader, victoria-metrics and
 # curl; see the comment there for their environment variables.  Then the
 # wide samples (issue 7, tests/bench/samples.sh: the new path against the
-# old one, built from git) and the JSON-files source.
+# old one, built from git), the JSON-files source and the MQTT source
+# (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -485,3 +486,12 @@ urow "backlog into a file sink, files/s" "$(field files_per_s "$jl")" \
 urow "  points/s" "$(field points_per_s "$jl")" "$(field jq_points_per_s "$jl") jq -c" "-"
 urow "peak RSS, 1 day / 2 days of backlog (kB)" "$(field hwm_kb_1day "$jl") / $(field hwm_kb_2days "$jl")" "-" "-"
 urow "idle RSS, the demo (kB)" "$(field demo_idle_rss_kb "$jl")" "-" "-"
+
+# ------------------------------------------------------------ the MQTT source
+mq=$("$HERE/mqtt_ingest.sh" "$B" | grep '^mqtt_ingest ') || fail "mqtt_ingest.sh failed"
+echo
+echo "== summary, MQTT source ($(field messages "$mq") Pico messages, QoS 1, queued by mosquitto)"
+urow "what" "powerd" "reference" "ratio"
+urow "into a file sink, messages/s" "$(field powerd_msgs_per_s "$mq")" \
+	"$(field sub_msgs_per_s "$mq") mosquitto_sub" "$(field ratio "$mq")"
+urow "peak RSS (kB)" "$(field hwm_kb "$mq")" "-" "-"

@@ -219,6 +219,8 @@ struct bad {
 #define INFLUX	 "[sink.i]\ntype = influxdb\nurl = http://127.0.0.1:8086\ndatabase = d\n"
 #define MQTT	 "[sink.m]\ntype = mqtt\n"
 #define JSON	 "[json.in]\npath = /tmp\n"
+#define MQTTIN	 "[mqtt.m]\n"
+#define PULSE_M	 "[pulse.m]\nchip = gpiochip0\nline = 17\nimpulses_per_kwh = 1000\n"
 #define FLAT	 JSON "format = flat\n"
 #define CW	 "[sink.c]\ntype = cloudwatch\nnamespace = n\n"
 #define NAME32	 "abcdefghijklmnopqrstuvwxyz012345"
@@ -373,6 +375,21 @@ static const struct bad bads[] = {
 	{FLAT "time_format = unix\n", "t.conf:4: ", "'time_format' needs 'time_key'"},
 	{JSON "replay = /tmp/x\n", "t.conf:3: ", "unknown key 'replay' in [json.in]"},
 	{"[json]\npath = /tmp\n", "t.conf:1: ", "expected [json.NAME]"},
+	{"[mqtt.m]\n", "t.conf:1: ", "[mqtt.m]: missing required key 'topics'"},
+	{MQTTIN "topics = a/#/b\n", "t.conf:2: ", "'#' must be the whole last level"},
+	{MQTTIN "topics = a/b+\n", "t.conf:2: ", "'+' must be a whole level"},
+	{MQTTIN "topics = a, ,b\n", "t.conf:2: ", "an empty topic"},
+	{MQTTIN "topics = a\ntopics = b/#c\n", "t.conf:3: ", "'#' must be"},
+	{MQTTIN "topics = a\nformat = flat\nname_key = m\n",
+	 "t.conf:4: ", "'name_key' needs 'format = telegraf' in [mqtt.m]"},
+	{MQTTIN "topics = a\nformat = points\ntag_keys = host\n",
+	 "t.conf:4: ", "'tag_keys' needs 'format = telegraf' in [mqtt.m]"},
+	{MQTTIN "topics = a\nformat = points\nmeasurement = x\n",
+	 "t.conf:4: ", "'measurement' needs 'format = flat' or 'format = telegraf'"},
+	{MQTTIN "topics = a\ntag_keys = host,,x\n", "t.conf:3: ", "an empty name"},
+	{MQTTIN "topics = a\nqos = 2\n", "t.conf:3: ", "qos"},
+	{MQTTIN "topics = a\n" PULSE_M,
+	 "t.conf:3: ", "[pulse.m]: the name 'm' is taken by [mqtt.m] (line 1)"},
 	/* source names are unique across kinds; a sink may share one */
 	{PULSE "[json.house]\npath = /tmp\n", "t.conf:5: ",
 	 "[json.house]: the name 'house' is taken by [pulse.house] (line 1): source names are "
@@ -1188,8 +1205,13 @@ static void test_print_defaults(void)
 		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
 				   "username password ca_file path port client_id namespace region "
 				   "endpoint profile credentials_file metrics time_key valid "
-				   "derive integrate ");
+				   "derive integrate topics name_key tag_keys string_fields "
+				   "topic_tag measurement ");
 	}
+	CHECK_EQ_INT(c.nmqtt, 1);
+	if (c.nmqtt == 1)
+		CHECK(c.mqtt[0].format == CFG_MQTT_IN_TELEGRAF && c.mqtt[0].qos == 1 &&
+		      !c.mqtt[0].clean_session && c.mqtt[0].topics[0]);
 	CHECK_EQ_INT(c.njson, 1);
 	if (c.njson == 1)
 		CHECK(c.json[0].format == CFG_JSON_POINTS && !strcmp(c.json[0].time_key, "ts"));

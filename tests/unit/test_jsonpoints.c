@@ -208,6 +208,7 @@ static void test_bad(void)
 		{"[1]", JP_POINTS, JP_NO_RECORDS, 0},
 		{"[1, 2]", JP_FLAT, JP_NO_RECORDS, 0},
 		{"{}", JP_FLAT, JP_NO_RECORDS, 0},
+		{"{\"\": {\"v\": 1}}", JP_FLAT, JP_BAD_NAME, 0}, /* a member named "" */
 		{"{\"a\":{\"v\":[1]}}", JP_FLAT, JP_BAD_FIELD, 0},
 		{"{\"a\":{\"v\":null}}", JP_FLAT, JP_NO_FIELDS, 0},
 		{"{\"v\": 1}", JP_FLAT, JP_BAD_NAME, 0}, /* top-level scalars, no name */
@@ -257,8 +258,96 @@ static void test_refused(void)
 	json_free(&d);
 }
 
+/* Telegraf's json parser, as mqtt_consumer runs it for the Pico meters. */
+static void test_telegraf(void)
+{
+	struct jp_opts o = {.format = JP_TELEGRAF,
+			    .name_key = "measurement",
+			    .time_key = "timestamp",
+			    .time_format = JP_TIME_UNIX,
+			    .tag_keys = "host",
+			    .name = "mqtt",
+			    .default_ns = 7};
+	struct jp_tag topic = {"topic", "home/pico/1"};
+	struct jp_error e;
+	struct got g;
+
+	/* power as a string (the Pico's) and as a number: the same float. */
+	CHECK_EQ_INT(convert("{\"power\": \"512.5\", \"timestamp\": \"1773507731\", "
+			     "\"measurement\": \"house\", \"host\": \"pico1\"}",
+			     &o, &g, &e),
+		     1);
+	CHECK(!strcmp(g.line[0], "house,host=pico1 power=512.5f 1773507731000000000"));
+	CHECK_EQ_INT(convert("{\"power\": 123, \"timestamp\": 1773507731, "
+			     "\"measurement\": \"house\", \"host\": \"pico1\"}",
+			     &o, &g, &e),
+		     1);
+	CHECK(!strcmp(g.line[0], "house,host=pico1 power=123f 1773507731000000000"));
+	/* Fractional seconds, a host that is a number, other strings dropped,
+	 * booleans dropped unless string_fields names them. */
+	o.string_fields = "note, ok";
+	CHECK_EQ_INT(convert("{\"power\": \"-1e3\", \"timestamp\": 1773507731.25, "
+			     "\"host\": 42, \"mode\": \"line\", \"note\": \"hi\", "
+			     "\"ok\": true, \"up\": false, \"bad\": \"1 2\", \"hex\": \"0x10\", "
+			     "\"inf\": \"inf\", \"n\": null}",
+			     &o, &g, &e),
+		     1);
+	CHECK(!strcmp(g.line[0], "mqtt,host=42 power=-1000f,note=\"hi\",ok=T 1773507731250000000"));
+	o.string_fields = NULL;
+	/* Nested objects and arrays flattened; no time member: the default. */
+	CHECK_EQ_INT(convert("{\"a\": {\"b\": 1, \"c\": {\"d\": 2}}, \"l\": [3, {\"x\": 4}]}", &o,
+			     &g, &e),
+		     1);
+	CHECK(!strcmp(g.line[0], "mqtt a_b=1f,a_c_d=2f,l_0=3f,l_1_x=4f 7"));
+	/* An array of objects: one point each; the extra tag on every one,
+	 * replacing the document's. */
+	o.tags = &topic;
+	o.ntags = 1;
+	CHECK_EQ_INT(convert("[{\"measurement\": \"a\", \"v\": 1, \"topic\": \"x\"}, "
+			     "{\"measurement\": \"b\", \"v\": \"2\"}]",
+			     &o, &g, &e),
+		     2);
+	CHECK(!strcmp(g.line[0], "a,topic=home/pico/1 v=1f 7"));
+	CHECK(!strcmp(g.line[1], "b,topic=home/pico/1 v=2f 7"));
+	o.tags = NULL;
+	o.ntags = 0;
+	/* Milliseconds, as text too. */
+	o.time_format = JP_TIME_UNIX_MS;
+	CHECK_EQ_INT(convert("{\"v\": 1, \"timestamp\": \"1773507731123\"}", &o, &g, &e), 1);
+	CHECK(!strcmp(g.line[0], "mqtt v=1f 1773507731123000000"));
+	o.time_format = JP_TIME_UNIX;
+
+	/* No field left: refused, with its reason. */
+	CHECK_EQ_INT(
+		convert("{\"measurement\": \"m\", \"host\": \"h\", \"s\": \"text\"}", &o, &g, &e),
+		-EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_NO_FIELDS);
+	CHECK(strstr(e.msg, "m has no field") != NULL);
+	/* A bad time. */
+	CHECK_EQ_INT(convert("{\"v\": 1, \"timestamp\": \"yesterday\"}", &o, &g, &e), -EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_BAD_TIME);
+	CHECK_EQ_INT(convert("{\"v\": 1, \"timestamp\": -3}", &o, &g, &e), -EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_BAD_TIME);
+	/* Not an object, or an array of something else. */
+	CHECK_EQ_INT(convert("42", &o, &g, &e), -EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_NO_RECORDS);
+	CHECK_EQ_INT(convert("[{\"v\": 1}, 2]", &o, &g, &e), -EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_NO_RECORDS);
+	CHECK_EQ_INT(e.record, 1);
+	/* No name key member and no name: refused. */
+	o.name = NULL;
+	CHECK_EQ_INT(convert("{\"v\": 1}", &o, &g, &e), -EBADMSG);
+	CHECK_EQ_INT(e.reason, JP_BAD_NAME);
+
+	CHECK(jp_list_has(" host , meter", "meter"));
+	CHECK(jp_list_has("host", "host"));
+	CHECK(!jp_list_has("hostname", "host"));
+	CHECK(!jp_list_has(NULL, "host"));
+}
+
 int main(void)
 {
+	test_telegraf();
 	test_pp1();
 	test_flat();
 	test_times();
