@@ -4,7 +4,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "mqtt_conn.h"
 
 /* mosquitto_lib_init() and _cleanup() are process-wide and not thread-safe. */
@@ -59,4 +61,24 @@ int mqtt_conn_secure(struct mosquitto *mosq, const char *username, const char *p
 const char *mqtt_conn_strerror(int rc, int err)
 {
 	return rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc);
+}
+
+bool mqtt_conn_backoff(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop,
+		       int64_t *retry_ns)
+{
+	struct timespec until;
+	int64_t t;
+	bool go;
+
+	pthread_mutex_lock(lock);
+	t = clock_mono_ns() + *retry_ns;
+	until.tv_sec = t / 1000000000LL;
+	until.tv_nsec = t % 1000000000LL;
+	while (!*stop)
+		if (pthread_cond_timedwait(cond, lock, &until) == ETIMEDOUT)
+			break;
+	*retry_ns = *retry_ns * 2 > MQTT_CONN_RETRY_MAX_NS ? MQTT_CONN_RETRY_MAX_NS : *retry_ns * 2;
+	go = !*stop;
+	pthread_mutex_unlock(lock);
+	return go;
 }

@@ -5,8 +5,10 @@
 #ifndef POWERD_MQTT_CONN_H
 #define POWERD_MQTT_CONN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mosquitto;
 
@@ -20,6 +22,17 @@ void mqtt_conn_lib_put(void);
  * -ENOMEM, or -EINVAL with why filled (never a secret in it). */
 int mqtt_conn_secure(struct mosquitto *mosq, const char *username, const char *password, bool tls,
 		     const char *ca_file, char *why, size_t len);
+
+/* Reconnect backoff: the delays, and the wait.  The first attempt after a
+ * connection came up waits MQTT_CONN_RETRY_MIN_NS (the caller resets
+ * *retry_ns), each failure doubles it up to MQTT_CONN_RETRY_MAX_NS. */
+#define MQTT_CONN_RETRY_MIN_NS 1000000000LL
+#define MQTT_CONN_RETRY_MAX_NS 30000000000LL
+
+/* Wait *retry_ns (or until *stop is set and cond signalled, under lock),
+ * then double *retry_ns.  Returns false when stopping. */
+bool mqtt_conn_backoff(pthread_mutex_t *lock, pthread_cond_t *cond, const bool *stop,
+		       int64_t *retry_ns);
 
 /* MOSQ_ERR_ERRNO means "see errno", which mosquitto_strerror() does not. */
 const char *mqtt_conn_strerror(int rc, int err);

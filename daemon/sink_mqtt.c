@@ -54,8 +54,6 @@
 #define MQTT_INDEX_SLOTS   (2 * MQTT_DISC_MAX)
 #define MQTT_MID_WORDS	   (65536 / 64)
 #define MQTT_CLOSE_WAIT_NS 2000000000LL
-#define MQTT_RETRY_MIN_NS  1000000000LL /* reconnect backoff */
-#define MQTT_RETRY_MAX_NS  30000000000LL
 #define NS_PER_S	   1000000000LL
 
 struct mqtt_disc {
@@ -477,7 +475,7 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc)
 	pthread_mutex_lock(&m->lock);
 	m->connected = true;
 	m->why[0] = '\0';
-	m->retry_ns = MQTT_RETRY_MIN_NS;
+	m->retry_ns = MQTT_CONN_RETRY_MIN_NS;
 	n = m->ndisc;
 	pthread_mutex_unlock(&m->lock);
 	log_info("sink %s: connected to MQTT broker %s:%d", m->sink->cfg->name, m->host, m->port);
@@ -588,21 +586,7 @@ static void mqtt_down(struct mqtt *m, int rc, int err)
  * to 1 s once connected); false when the sink is closing. */
 static bool mqtt_backoff(struct mqtt *m)
 {
-	struct timespec until;
-	int64_t t;
-	bool go;
-
-	pthread_mutex_lock(&m->lock);
-	t = clock_mono_ns() + m->retry_ns;
-	until.tv_sec = t / NS_PER_S;
-	until.tv_nsec = t % NS_PER_S;
-	while (!m->stop)
-		if (pthread_cond_timedwait(&m->cond, &m->lock, &until) == ETIMEDOUT)
-			break;
-	m->retry_ns = m->retry_ns * 2 > MQTT_RETRY_MAX_NS ? MQTT_RETRY_MAX_NS : m->retry_ns * 2;
-	go = !m->stop;
-	pthread_mutex_unlock(&m->lock);
-	return go;
+	return mqtt_conn_backoff(&m->lock, &m->cond, &m->stop, &m->retry_ns);
 }
 
 static bool mqtt_stopping(struct mqtt *m)
@@ -1005,7 +989,7 @@ static int mqtt_open(struct sink *s)
 	}
 	/* A broker that is down is no reason to fail: the connection thread
 	 * keeps trying, and send() reports SINK_RETRY meanwhile. */
-	m->retry_ns = MQTT_RETRY_MIN_NS;
+	m->retry_ns = MQTT_CONN_RETRY_MIN_NS;
 	rc = pthread_create(&m->thread, NULL, mqtt_thread, m);
 	if (rc) {
 		log_err("sink %s: cannot start the MQTT thread: %s", c->name, strerror(rc));

@@ -54,8 +54,6 @@
 #include "uploader.h"
 
 #define MSRC_RING	  (1u << 20) /* bytes of the producer ring */
-#define MSRC_RETRY_MIN_NS (1000000000LL)
-#define MSRC_RETRY_MAX_NS (30000000000LL)
 #define MSRC_STOP_WAIT_NS (3000000000LL)
 #define MSRC_TOPICS_MAX	  64
 #define MSRC_LOG_NS	  (60 * 1000000000LL)
@@ -132,7 +130,7 @@ static void msrc_on_connect(struct mosquitto *mosq, void *obj, int rc, int flags
 	}
 	pthread_mutex_lock(&m->lock);
 	m->connected = true;
-	m->retry_ns = MSRC_RETRY_MIN_NS;
+	m->retry_ns = MQTT_CONN_RETRY_MIN_NS;
 	pthread_mutex_unlock(&m->lock);
 	/* Again on every connection: a broker that lost the session (restarted
 	 * without persistence) has lost the subscription too. */
@@ -276,21 +274,7 @@ static void msrc_on_message(struct mosquitto *mosq, void *obj, const struct mosq
  * connected); false when stopping. */
 static bool msrc_backoff(struct msrc *m)
 {
-	struct timespec until;
-	int64_t t;
-	bool go;
-
-	pthread_mutex_lock(&m->lock);
-	t = clock_mono_ns() + m->retry_ns;
-	until.tv_sec = t / NS_PER_S;
-	until.tv_nsec = t % NS_PER_S;
-	while (!m->stop)
-		if (pthread_cond_timedwait(&m->cond, &m->lock, &until) == ETIMEDOUT)
-			break;
-	m->retry_ns = m->retry_ns * 2 > MSRC_RETRY_MAX_NS ? MSRC_RETRY_MAX_NS : m->retry_ns * 2;
-	go = !m->stop;
-	pthread_mutex_unlock(&m->lock);
-	return go;
+	return mqtt_conn_backoff(&m->lock, &m->cond, &m->stop, &m->retry_ns);
 }
 
 static void msrc_down(struct msrc *m, int rc, int err)
@@ -420,7 +404,7 @@ static int msrc_open(struct source *s)
 		return r;
 	m->r_connect = source_reason(s, "connect");
 	m->r_dropped = source_reason(s, "dropped");
-	m->retry_ns = MSRC_RETRY_MIN_NS;
+	m->retry_ns = MQTT_CONN_RETRY_MIN_NS;
 	snprintf(m->host, sizeof(m->host), "%s", c->host);
 	m->port = c->port ? (int)c->port : c->tls ? 8883 : 1883;
 	/* Stable across restarts: the broker keeps the session under it. */
