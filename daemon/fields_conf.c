@@ -1,4 +1,4 @@
-/* The value types of the keys every JSON source shares (valid, derive,
+/* The value types and choices of the keys every JSON source shares (valid, derive,
  * integrate: CFG_FIELDS_KEYS in config_table.h).  Their syntax is checked
  * here, at load, by the parsers the sources use, so that a mistake is a
  * FILE:LINE error, not a surprise at the first document. */
@@ -57,6 +57,14 @@ static void integrate_describe(const struct cfg_key *k, char *buf, size_t len)
 	(void)k;
 	snprintf(buf, len, "MEAS.FIELD -> NAME, ...");
 }
+
+const struct cfg_choice cfg_json_times[] = {{"auto", CFG_JSON_TIME_AUTO},
+					    {"rfc3339", CFG_JSON_TIME_RFC3339},
+					    {"unix", CFG_JSON_TIME_UNIX},
+					    {"unix_ms", CFG_JSON_TIME_UNIX_MS},
+					    {"unix_us", CFG_JSON_TIME_UNIX_US},
+					    {"unix_ns", CFG_JSON_TIME_UNIX_NS},
+					    {0}};
 
 const struct cfg_vtype cfg_valid = {"condition", 0, valid_parse, valid_describe};
 const struct cfg_vtype cfg_derive = {"derivation", 0, derive_parse, derive_describe};

@@ -12,13 +12,6 @@ static const struct cfg_choice formats[] = {
 	{"points", CFG_JSON_POINTS}, {"flat", CFG_JSON_FLAT}, {0}};
 static const struct cfg_choice afters[] = {
 	{"keep", CFG_JSON_KEEP}, {"delete", CFG_JSON_DELETE}, {"move", CFG_JSON_MOVE}, {0}};
-static const struct cfg_choice times[] = {{"auto", CFG_JSON_TIME_AUTO},
-					  {"rfc3339", CFG_JSON_TIME_RFC3339},
-					  {"unix", CFG_JSON_TIME_UNIX},
-					  {"unix_ms", CFG_JSON_TIME_UNIX_MS},
-					  {"unix_us", CFG_JSON_TIME_UNIX_US},
-					  {"unix_ns", CFG_JSON_TIME_UNIX_NS},
-					  {0}};
 
 /* The pattern is matched against names in one directory: a '/' would match
  * nothing, silently, so it is refused here. */
@@ -57,7 +50,7 @@ static const struct cfg_key json_keys[] = {
 	{"time_key", &cfg_string, J(time_key), .example = "ts",
 	 .doc = "the member holding the time (default: points read each record's \"time\", "
 		"flat takes the file's mtime)"},
-	{"time_format", &cfg_enum, J(time_format), .choices = times, .def = "auto",
+	{"time_format", &cfg_enum, J(time_format), .choices = cfg_json_times, .def = "auto",
 	 .doc = "how times are written (auto: strings are RFC 3339, numbers Unix seconds)"},
 	{"max_size", &cfg_size, J(max_size), .min = 1024, .max = 1 << 30, .def = "16MiB",
 	 .doc = "a larger file is refused as too large, like a bad one"},

@@ -14,13 +14,6 @@ static const struct cfg_choice formats[] = {{"telegraf", CFG_MQTT_IN_TELEGRAF},
 					    {"flat", CFG_MQTT_IN_FLAT},
 					    {"points", CFG_MQTT_IN_POINTS},
 					    {0}};
-static const struct cfg_choice times[] = {{"auto", CFG_JSON_TIME_AUTO},
-					  {"rfc3339", CFG_JSON_TIME_RFC3339},
-					  {"unix", CFG_JSON_TIME_UNIX},
-					  {"unix_ms", CFG_JSON_TIME_UNIX_MS},
-					  {"unix_us", CFG_JSON_TIME_UNIX_US},
-					  {"unix_ns", CFG_JSON_TIME_UNIX_NS},
-					  {0}};
 
 /* One subscription filter, as the broker would judge it (MQTT 3.1.1 4.7):
  * a refused SUBSCRIBE would only show at run time, as silence. */
@@ -140,7 +133,7 @@ static const struct cfg_key mqtt_in_keys[] = {
 	{"time_key", &cfg_string, M(time_key), .example = "timestamp",
 	 .doc = "the member holding the time (json_time_key; default: the arrival time, points "
 		"read \"time\")"},
-	{"time_format", &cfg_enum, M(time_format), .choices = times, .def = "auto",
+	{"time_format", &cfg_enum, M(time_format), .choices = cfg_json_times, .def = "auto",
 	 .doc = "how times are written (json_time_format; auto: strings RFC 3339, numbers Unix "
 		"seconds)"},
 	{"tag_keys", &names, M(tag_keys), .flags = CFG_APPEND, .example = "host",

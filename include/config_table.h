@@ -131,6 +131,9 @@ struct cfg_choice {
 	int value;
 };
 
+/* time_format of every JSON source (enum cfg_json_time). */
+extern const struct cfg_choice cfg_json_times[];
+
 enum {
 	CFG_REQUIRED = 1u << 0,
 	CFG_POW2 = 1u << 1,
