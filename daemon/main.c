@@ -36,15 +36,44 @@ static void usage(FILE *f)
 		   "configuration.\n");
 }
 
+/* "2 meters, 1 JSON directory, 1 MQTT subscription, 3 sinks": the kinds of
+ * source there are (meters always), then the sinks. */
+static void summary(const struct config *cfg, char *buf, size_t len)
+{
+	const struct {
+		size_t n;
+		const char *one, *many;
+		bool always;
+	} k[] = {
+		{cfg->npulses, "meter", "meters", true},
+		{cfg->njson, "JSON directory", "JSON directories", false},
+		{cfg->nmqtt, "MQTT subscription", "MQTT subscriptions", false},
+		{cfg->nsinks, "sink", "sinks", true},
+	};
+	size_t i, at = 0;
+	int w;
+
+	buf[0] = 0;
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		if (!k[i].n && !k[i].always)
+			continue;
+		w = snprintf(buf + at, len - at, "%s%zu %s", at ? ", " : "", k[i].n,
+			     k[i].n == 1 ? k[i].one : k[i].many);
+		if (w < 0 || (size_t)w >= len - at)
+			return;
+		at += (size_t)w;
+	}
+}
+
 static void announce(const struct config *cfg)
 {
+	char what[200];
 	size_t i;
 
-	log_info("powerd %s running with %s: %zu meter%s, %zu JSON director%s, %zu sink%s, HTTP on "
-		 "%s, control socket %s",
-		 POWERD_VERSION, cfg->path, cfg->npulses, cfg->npulses == 1 ? "" : "s", cfg->njson,
-		 cfg->njson == 1 ? "y" : "ies", cfg->nsinks, cfg->nsinks == 1 ? "" : "s",
-		 cfg->daemon.listen[0] ? cfg->daemon.listen : "off", cfg->daemon.socket);
+	summary(cfg, what, sizeof(what));
+	log_info("powerd %s running with %s: %s, HTTP on %s, control socket %s", POWERD_VERSION,
+		 cfg->path, what, cfg->daemon.listen[0] ? cfg->daemon.listen : "off",
+		 cfg->daemon.socket);
 	for (i = 0; i < cfg->njson; i++)
 		log_info("json %s: reading %s/%s (%s, after: %s)", cfg->json[i].name,
 			 cfg->json[i].path, cfg->json[i].pattern,
@@ -60,8 +89,7 @@ static void announce(const struct config *cfg)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,
 				 cfg->pulses[i].replay);
-	sd_notifyf(0, "READY=1\nSTATUS=%zu meter%s, %zu JSON director%s", cfg->npulses,
-		   cfg->npulses == 1 ? "" : "s", cfg->njson, cfg->njson == 1 ? "y" : "ies");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", what);
 }
 
 /* Returns the process exit code. */
@@ -170,16 +198,12 @@ int main(int argc, char **argv)
 		/* Also what the file names: a check that passes a state_dir the
 		 * daemon cannot write would only move the error to the start. */
 		r = check_environment(&cfg, stderr);
-		if (r == 0 && cfg.njson)
-			printf("%s: configuration OK (%zu meter%s, %zu JSON director%s, %zu "
-			       "sink%s)\n",
-			       path, cfg.npulses, cfg.npulses == 1 ? "" : "s", cfg.njson,
-			       cfg.njson == 1 ? "y" : "ies", cfg.nsinks,
-			       cfg.nsinks == 1 ? "" : "s");
-		else if (r == 0)
-			printf("%s: configuration OK (%zu meter%s, %zu sink%s)\n", path,
-			       cfg.npulses, cfg.npulses == 1 ? "" : "s", cfg.nsinks,
-			       cfg.nsinks == 1 ? "" : "s");
+		if (r == 0) {
+			char what[200];
+
+			summary(&cfg, what, sizeof(what));
+			printf("%s: configuration OK (%s)\n", path, what);
+		}
 		cfg_free(&cfg);
 		return r ? 2 : 0;
 	}
