@@ -44,7 +44,7 @@ _Static_assert(sizeof(enum cfg_json_time) == sizeof(int), "enum size");
 
 /* The kinds of section, in the order --defaults prints them. */
 const struct cfg_kind *const cfg_kinds[] = {
-	&powerd_conf, &pulse_conf, &source_json_conf, &sink_conf, NULL,
+	&powerd_conf, &pulse_conf, &source_json_conf, &source_http_conf, &sink_conf, NULL,
 };
 
 /* ---------------------------------------------------------------- values */

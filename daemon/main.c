@@ -52,6 +52,10 @@ static void announce(const struct config *cfg)
 			 cfg->json[i].after == CFG_JSON_DELETE ? "delete"
 			 : cfg->json[i].after == CFG_JSON_MOVE ? "move to done/"
 							       : "keep");
+	for (i = 0; i < cfg->nhttp; i++)
+		log_info("http %s: polling every %.3g s (%s)", cfg->http[i].name,
+			 (double)cfg->http[i].interval_ns / 1e9,
+			 cfg->http[i].format == CFG_JSON_FLAT ? "flat" : "points");
 	for (i = 0; i < cfg->npulses; i++)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,

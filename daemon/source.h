@@ -29,7 +29,7 @@
 
 #include "config.h"
 
-#define SOURCE_REASONS_MAX 16
+#define SOURCE_REASONS_MAX 24
 #define SOURCE_DETAIL_MAX  256
 
 enum source_state {
@@ -80,6 +80,7 @@ struct source {
 extern const struct source_ops source_gpio_ops;
 extern const struct source_ops source_replay_ops;
 extern const struct source_ops source_json_ops;
+extern const struct source_ops source_http_ops;
 
 /* Declare an error reason (at open): returns its index, to count with.
  * The same reason twice gives the same index. */

@@ -32,7 +32,7 @@ struct status_meter {
 };
 
 /* Every source, whatever its kind (source.h). */
-#define STATUS_SOURCE_REASONS 16
+#define STATUS_SOURCE_REASONS 24
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
