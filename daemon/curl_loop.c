@@ -34,7 +34,7 @@ struct curl_loop {
 	struct loop_op timer;
 	int64_t want_at;  /* curl's next timeout (monotonic ns), -1: none */
 	int64_t armed_at; /* the timer op's deadline while it is in flight */
-	bool closing;	  /* in curl_loop_free(): no loop calls any more */
+	bool closing;	  /* detached from the loop: no loop calls any more */
 };
 
 static void cl_unlink_free(struct cl_sock *k)
@@ -262,6 +262,12 @@ void curl_loop_remove(struct curl_loop *c, struct curl_loop_xfer *x)
 		return;
 	curl_multi_remove_handle(c->multi, x->easy);
 	x->running = false;
+}
+
+void curl_loop_detach(struct curl_loop *c)
+{
+	if (c)
+		c->closing = true;
 }
 
 void curl_loop_free(struct curl_loop *c)

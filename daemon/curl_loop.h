@@ -32,6 +32,9 @@ struct curl_loop_xfer {
 };
 
 int curl_loop_new(struct loop *l, struct curl_loop **out);
+/* Once the loop is drained or freed: from then on curl's callbacks make no
+ * loop call (removing a transfer may close its socket).  Idempotent. */
+void curl_loop_detach(struct curl_loop *c);
 /* After loop_drain(): no op of it is in flight.  Transfers still running
  * are dropped without their callbacks. */
 void curl_loop_free(struct curl_loop *c);

@@ -413,6 +413,9 @@ static void hsrc_stop(struct source *s)
 	if (!h)
 		return;
 	g = h->g;
+	/* The loop is freed by now (io_teardown): curl must not reach it. */
+	if (g)
+		curl_loop_detach(g->cl);
 	if (g && h->x.easy)
 		curl_loop_remove(g->cl, &h->x);
 	if (h->x.easy)
