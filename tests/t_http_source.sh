@@ -9,6 +9,7 @@
 # within a generous 250 ms of t0 + k * 500 ms (a fixed grid does not drift).
 # A slow endpoint (answers after 2.5 intervals) never has two requests in
 # flight (the server counts them) and its skipped ticks count as overrun.
+# The URL's user:password never shows in the log, /api/status or /metrics.
 #   tests/t_http_source.sh BUILD_DIR
 set -u
 B=${1:-build}
@@ -36,7 +37,7 @@ state_dir = $T/state
 listen    = 127.0.0.1:$port
 socket    = $T/powerd.sock
 [http.powmr]
-url      = $D/status?delay=0.1
+url      = http://powerd:secretpw@${D#http://}/status?delay=0.1
 interval = 500ms
 timeout  = 2s
 format   = flat
@@ -59,7 +60,8 @@ metrics=$(curl -fsS "$URL/metrics")
 state=$(curl -fsS "$URL/api/status")
 pd_stop
 sanitizer_clean "$T/powerd.log"
-grep -q secret "$T/powerd.log" && fail "a password in the log"
+grep -q secretpw "$T/powerd.log" && fail "the URL's password in the log"
+case "$state$metrics" in *secretpw*) fail "the URL's password on /api/status or /metrics" ;; esac
 
 echo "$metrics" | grep 'kind="http"' >"$T/metrics.http"
 python3 - "$T/fake.log" "$T/out.lp" "$T/metrics.http" "$state" <<'EOF' || fail "see above"
