@@ -58,6 +58,9 @@ static void integrate_describe(const struct cfg_key *k, char *buf, size_t len)
 	snprintf(buf, len, "MEAS.FIELD -> NAME, ...");
 }
 
+const struct cfg_choice cfg_json_formats[] = {
+	{"points", CFG_JSON_POINTS}, {"flat", CFG_JSON_FLAT}, {0}};
+
 const struct cfg_choice cfg_json_times[] = {{"auto", CFG_JSON_TIME_AUTO},
 					    {"rfc3339", CFG_JSON_TIME_RFC3339},
 					    {"unix", CFG_JSON_TIME_UNIX},

@@ -47,6 +47,7 @@ static void summary(const struct config *cfg, char *buf, size_t len)
 	} k[] = {
 		{cfg->npulses, "meter", "meters", true},
 		{cfg->njson, "JSON directory", "JSON directories", false},
+		{cfg->nhttp, "HTTP poll", "HTTP polls", false},
 		{cfg->nmqtt, "MQTT subscription", "MQTT subscriptions", false},
 		{cfg->nsinks, "sink", "sinks", true},
 	};
@@ -81,6 +82,10 @@ static void announce(const struct config *cfg)
 			 cfg->json[i].after == CFG_JSON_DELETE ? "delete"
 			 : cfg->json[i].after == CFG_JSON_MOVE ? "move to done/"
 							       : "keep");
+	for (i = 0; i < cfg->nhttp; i++)
+		log_info("http %s: polling every %.3g s (%s)", cfg->http[i].name,
+			 (double)cfg->http[i].interval_ns / 1e9,
+			 cfg->http[i].format == CFG_JSON_FLAT ? "flat" : "points");
 	for (i = 0; i < cfg->nmqtt; i++)
 		log_info("mqtt %s: subscribing to %s on %s (QoS %u%s)", cfg->mqtt[i].name,
 			 cfg->mqtt[i].topics, cfg->mqtt[i].host, cfg->mqtt[i].qos,

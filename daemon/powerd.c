@@ -26,11 +26,12 @@ static int powerd_meters_init(struct powerd *pd)
 	int r;
 
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
-	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nmqtt + 1, sizeof(*pd->sources));
+	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + 1,
+			     sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
 		return -ENOMEM;
 	pd->nmeters = cfg->npulses;
-	pd->nsources = cfg->npulses + cfg->njson + cfg->nmqtt;
+	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt;
 	/* After the pulse sources, whose index is their meter's. */
 	for (i = 0; i < cfg->njson; i++) {
 		struct source *s = &pd->sources[cfg->npulses + i];
@@ -43,13 +44,24 @@ static int powerd_meters_init(struct powerd *pd)
 		s->state = SOURCE_STARTING;
 		atomic_init(&s->progress_eta_ns, -1);
 	}
-	for (i = 0; i < cfg->nmqtt; i++) {
+	for (i = 0; i < cfg->nhttp; i++) {
 		struct source *s = &pd->sources[cfg->npulses + cfg->njson + i];
+
+		s->ops = &source_http_ops;
+		s->conf = &cfg->http[i];
+		s->pd = pd;
+		s->index = (uint32_t)(cfg->npulses + cfg->njson + i);
+		snprintf(s->name, sizeof(s->name), "%s", cfg->http[i].name);
+		s->state = SOURCE_STARTING;
+		atomic_init(&s->progress_eta_ns, -1);
+	}
+	for (i = 0; i < cfg->nmqtt; i++) {
+		struct source *s = &pd->sources[cfg->npulses + cfg->njson + cfg->nhttp + i];
 
 		s->ops = &source_mqtt_ops;
 		s->conf = &cfg->mqtt[i];
 		s->pd = pd;
-		s->index = (uint32_t)(cfg->npulses + cfg->njson + i);
+		s->index = (uint32_t)(cfg->npulses + cfg->njson + cfg->nhttp + i);
 		snprintf(s->name, sizeof(s->name), "%s", cfg->mqtt[i].name);
 		s->state = SOURCE_STARTING;
 		atomic_init(&s->progress_eta_ns, -1);

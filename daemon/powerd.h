@@ -140,6 +140,9 @@ struct powerd {
 	struct http *http;
 	struct uploader *uploader;	   /* NULL without sinks */
 	struct uploader_producer *samples; /* the meter thread's ring ("samples") */
+	/* What the [http.NAME] sources share on the I/O thread: one curl multi
+	 * handle, one ring ("http"); source_http.c's, NULL without them. */
+	struct hsrc_group *http_group;
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

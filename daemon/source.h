@@ -82,6 +82,7 @@ struct source {
 extern const struct source_ops source_gpio_ops;
 extern const struct source_ops source_replay_ops;
 extern const struct source_ops source_json_ops;
+extern const struct source_ops source_http_ops;
 extern const struct source_ops source_mqtt_ops;
 
 /* Declare an error reason (at open): returns its index, to count with.

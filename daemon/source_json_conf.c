@@ -8,8 +8,6 @@
 #include "config_table.h"
 #include "sample.h"
 
-static const struct cfg_choice formats[] = {
-	{"points", CFG_JSON_POINTS}, {"flat", CFG_JSON_FLAT}, {0}};
 static const struct cfg_choice afters[] = {
 	{"keep", CFG_JSON_KEEP}, {"delete", CFG_JSON_DELETE}, {"move", CFG_JSON_MOVE}, {0}};
 
@@ -39,7 +37,7 @@ static const struct cfg_key json_keys[] = {
 	 .doc = "the directory whose files are read; powerd also writes into it: PATH/failed/ "
 		"for bad files, PATH/done/ with after = move"},
 	{"pattern", &glob, J(pattern), .def = "*.json", .doc = "the files of PATH that are read"},
-	{"format", &cfg_enum, J(format), .choices = formats, .def = "points",
+	{"format", &cfg_enum, J(format), .choices = cfg_json_formats, .def = "points",
 	 .doc = "points: InfluxDB-style records {measurement, tags, time, fields}, one, an "
 		"array, or an array in an object's only member; flat: an object of objects, a "
 		"point per member object named after it, nested objects flattened as "

@@ -167,6 +167,24 @@ struct cfg_json {
 	struct cfg_fields fields;
 };
 
+/* [http.NAME]: daemon/source_http_conf.c.  A source, polled over HTTP(S)
+ * for one JSON document at a time (jsonpoints' formats, as [json]). */
+struct cfg_http {
+	CFG_HEAD;
+	char url[1024]; /* http:// or https:// only */
+	int64_t interval_ns, timeout_ns, connect_timeout_ns;
+	enum cfg_json_format format;
+	char time_key[64]; /* "": points "time", flat the response's arrival */
+	enum cfg_json_time time_format;
+	char measurement[64]; /* flat: of the top-level scalars; "": NAME */
+	uint64_t max_size;    /* bytes; a larger body is aborted (too_large) */
+	char ca_file[PATH_MAX];
+	bool insecure; /* no TLS verification at all */
+	bool follow_redirects;
+	char username[128], password[128]; /* basic auth; the password is never logged */
+	struct cfg_fields fields;
+};
+
 /* [mqtt.NAME]: daemon/source_mqtt_conf.c.  A source: JSON messages from an
  * MQTT broker's topics.  The connection keys are named as the MQTT sink's
  * (CFG_MQTT_CONN_KEYS). */
@@ -205,6 +223,8 @@ struct config {
 	size_t npulses;
 	struct cfg_json *json;
 	size_t njson;
+	struct cfg_http *http;
+	size_t nhttp;
 	struct cfg_mqtt *mqtt;
 	size_t nmqtt;
 	struct cfg_sink *sinks;

@@ -131,8 +131,9 @@ struct cfg_choice {
 	int value;
 };
 
-/* time_format of every JSON source (enum cfg_json_time). */
-extern const struct cfg_choice cfg_json_times[];
+/* format (points | flat) of the JSON sources that take no other, and
+ * time_format of every JSON source (enum cfg_json_time). */
+extern const struct cfg_choice cfg_json_formats[], cfg_json_times[];
 
 enum {
 	CFG_REQUIRED = 1u << 0,
@@ -220,6 +221,7 @@ extern const struct cfg_kind *const cfg_kinds[];
 extern const struct cfg_kind powerd_conf;      /* [daemon] */
 extern const struct cfg_kind pulse_conf;       /* [pulse.NAME] */
 extern const struct cfg_kind source_json_conf; /* [json.NAME] */
+extern const struct cfg_kind source_http_conf; /* [http.NAME] */
 extern const struct cfg_kind source_mqtt_conf; /* [mqtt.NAME] */
 extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
 extern const struct cfg_type sink_influx_conf; /* type = influxdb */

@@ -1,7 +1,9 @@
 #!/bin/bash
 # The release binaries under Valgrind's memcheck: powerd replaying a trace
 # while /metrics, /api/status and powerctl are exercised, then SIGTERM; and
-# pulselog on a trace with bad lines.  Any error or leak fails.
+# pulselog on a trace with bad lines.  Any error or leak fails.  HTTP sources
+# too: a good one, one cut mid-body, one that never answers (a transfer in
+# flight at the reload and at the stop).
 set -u
 B=${1:-build}
 . tests/lib.sh
@@ -9,7 +11,8 @@ command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 77; }
 T=$(mktemp -d)
 PID=
 . tests/lib_mqtt.sh
-trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; mqtt_cleanup; rm -rf "$T"' EXIT
+FAKE=
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; [ -n "$FAKE" ] && kill $FAKE 2>/dev/null; mqtt_cleanup; rm -rf "$T"' EXIT
 VG="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
 
 python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 --seed 5 \
@@ -23,6 +26,10 @@ TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 50 --start $(($(date +%s) - 360
 	fail genpp1
 printf '{"telemetry": [' >"$T/msgs/message_bad.json"
 touch -d '1 hour ago' "$T/msgs/message_bad.json"
+python3 tests/http_fake.py --port-file "$T/fake.port" --log "$T/fake.log" 2>"$T/fake.err" &
+FAKE=$!
+wait_for 10 test -s "$T/fake.port" || fail "the fake device did not start"
+D=http://127.0.0.1:$(cat "$T/fake.port")
 # And an MQTT source, if there is a broker to run: its thread, libmosquitto,
 # a good message and a bad one, the reload.
 MQ=
@@ -49,6 +56,17 @@ after            = move
 valid            = der_memory.used > 0
 derive           = der_memory.total = der_memory.used + der_memory.free
 integrate        = der_os.load -> load_wh
+[http.vggood]
+url              = $D/good
+interval         = 200ms
+format           = flat
+[http.vgcut]
+url              = $D/cut
+interval         = 200ms
+[http.vghang]
+url              = $D/hang
+interval         = 200ms
+timeout          = 20s
 $MQ
 [sink.lp]
 type             = file
@@ -65,6 +83,8 @@ TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 3 --start $(($(date +%s) - 600)
 moved() { [ "$(ls "$T/msgs/done" 2>/dev/null | wc -l)" = 53 ]; }
 wait_for 60 moved || fail "JSON files under valgrind: $(ls "$T/msgs/done" | wc -l) of 53 in done/"
 [ -f "$T/msgs/failed/message_bad.json" ] || fail "the bad JSON file is not in failed/"
+polled() { [ "$(metric 'powerd_source_samples_total{source="vggood",kind="http"}' "http://127.0.0.1:$PORT/metrics")" -gt 0 ]; }
+wait_for 30 polled || fail "no HTTP samples under valgrind"
 if [ -n "$MQ" ]; then
 	mqup() { curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -q '^powerd_source_up{source="vgmqtt",kind="mqtt"} 1$'; }
 	wait_for 60 mqup || fail "the MQTT source did not subscribe under valgrind"

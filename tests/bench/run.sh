@@ -15,8 +15,9 @@
 # summary: they need BUILD_DIR/bench/bench_uploader, victoria-metrics and
 # curl; see the comment there for their environment variables.  Then the
 # wide samples (issue 7, tests/bench/samples.sh: the new path against the
-# old one, built from git), the JSON-files source and the MQTT source
-# (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N).
+# old one, built from git), the JSON-files source, the HTTP source
+# (tests/bench/http_poll.sh: 100 [http] sources at 100 ms against a curl loop)
+# and the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -487,6 +488,22 @@ urow "  points/s" "$(field points_per_s "$jl")" "$(field jq_points_per_s "$jl") 
 urow "peak RSS, 1 day / 2 days of backlog (kB)" "$(field hwm_kb_1day "$jl") / $(field hwm_kb_2days "$jl")" "-" "-"
 urow "idle RSS, the demo (kB)" "$(field demo_idle_rss_kb "$jl")" "-" "-"
 
+# ------------------------------------------------------------ the HTTP source
+hp=$("$HERE/http_poll.sh" "$B") || fail "http_poll.sh failed"
+printf '%s\n' "$hp"
+hpoll=$(printf '%s\n' "$hp" | grep '^bench http_poll ')
+halone=$(printf '%s\n' "$hp" | grep '^bench http_replay_alone ')
+hcurl=$(printf '%s\n' "$hp" | grep '^bench http_curl_loop ')
+echo
+echo "== summary, HTTP source ($(field sources "$hpoll") [http] sources at 100 ms, one I/O thread)"
+urow "what" "powerd" "reference" "ratio"
+urow "polls/s (wanted $(field wanted_polls_per_s "$hpoll"))" "$(field polls_per_s "$hpoll")" \
+	"$(field polls_per_s "$hcurl") curl loop" \
+	"$(calc "%.1f" "$(field polls_per_s "$hpoll") / $(field polls_per_s "$hcurl")")"
+urow "  overruns, powerd CPU %" "$(field overruns "$hpoll"), $(field cpu_pct "$hpoll") %" "-" "-"
+urow "pulse replay lag mean / max (s)" \
+	"$(field replay_lag_mean_s "$hpoll") / $(field replay_lag_max_s "$hpoll")" \
+	"$(field replay_lag_mean_s "$halone") / $(field replay_lag_max_s "$halone") alone" "-"
 # ------------------------------------------------------------ the MQTT source
 mq=$("$HERE/mqtt_ingest.sh" "$B" | grep '^mqtt_ingest ') || fail "mqtt_ingest.sh failed"
 echo

@@ -221,6 +221,7 @@ struct bad {
 #define JSON	 "[json.in]\npath = /tmp\n"
 #define MQTTIN	 "[mqtt.m]\n"
 #define PULSE_M	 "[pulse.m]\nchip = gpiochip0\nline = 17\nimpulses_per_kwh = 1000\n"
+#define HTTP_P	 "[http.p]\nurl = "
 #define FLAT	 JSON "format = flat\n"
 #define CW	 "[sink.c]\ntype = cloudwatch\nnamespace = n\n"
 #define NAME32	 "abcdefghijklmnopqrstuvwxyz012345"
@@ -390,6 +391,19 @@ static const struct bad bads[] = {
 	{MQTTIN "topics = a\nqos = 2\n", "t.conf:3: ", "qos"},
 	{MQTTIN "topics = a\n" PULSE_M,
 	 "t.conf:3: ", "[pulse.m]: the name 'm' is taken by [mqtt.m] (line 1)"},
+	/* HTTP sources */
+	{"[http.p]\n", "t.conf:1: ", "[http.p]: missing required key 'url'"},
+	{HTTP_P "ftp://x/y\n",
+	 "t.conf:2: ", "'url' must start with http:// or https:// in [http.p]"},
+	{HTTP_P "file:///etc/passwd\n", "t.conf:2: ", "must start with http:// or https://"},
+	{HTTP_P "http://x/\ninterval = 50ms\n", "t.conf:3: ", "'interval'"},
+	{HTTP_P "http://x/\ntimeout = 2s\nconnect_timeout = 3s\n",
+	 "t.conf:4: ", "'connect_timeout' cannot be longer than 'timeout' in [http.p]"},
+	{HTTP_P "http://x/\npassword = s\n", "t.conf:3: ", "'password' needs 'username'"},
+	{HTTP_P "http://x/\nmeasurement = m\n",
+	 "t.conf:3: ", "'measurement' needs 'format = flat' in [http.p]"},
+	{PULSE "[http.house]\nurl = http://x/\n",
+	 "t.conf:5: ", "[http.house]: the name 'house' is taken by [pulse.house] (line 1)"},
 	/* source names are unique across kinds; a sink may share one */
 	{PULSE "[json.house]\npath = /tmp\n", "t.conf:5: ",
 	 "[json.house]: the name 'house' is taken by [pulse.house] (line 1): source names are "
@@ -864,6 +878,34 @@ static void test_sinks(void)
 	free(out);
 }
 
+static void test_http(void)
+{
+	static const char text[] =
+		"[http.powmr]\nurl = http://u:pw@192.168.1.101/api/status\nformat = flat\n"
+		"valid = inverter.valid_info = 1\ninterval = 250ms\n"
+		"[http.b]\nurl = https://b.example/x\ninsecure = yes\nfollow_redirects = yes\n";
+	struct config c;
+	char *out = NULL;
+
+	CHECK_EQ_INT(load(text, &c, &out), 0);
+	CHECK(out && !*out);
+	free(out);
+	CHECK_EQ_INT(c.nhttp, 2);
+	if (c.nhttp == 2) {
+		const struct cfg_http *h = &c.http[0];
+
+		CHECK(!strcmp(h->url, "http://u:pw@192.168.1.101/api/status"));
+		CHECK(h->format == CFG_JSON_FLAT && h->interval_ns == 250 * 1000000LL);
+		CHECK(h->timeout_ns == 5 * 1000000000LL && h->connect_timeout_ns == 3000000000LL);
+		CHECK(h->max_size == 1u << 20 && !h->insecure && !h->follow_redirects);
+		CHECK(!strcmp(h->fields.valid, "inverter.valid_info = 1"));
+		h = &c.http[1];
+		CHECK(h->format == CFG_JSON_POINTS && h->interval_ns == 15 * 1000000000LL);
+		CHECK(h->insecure && h->follow_redirects);
+	}
+	cfg_free(&c);
+}
+
 static void test_json(void)
 {
 	static const char text[] =
@@ -1147,7 +1189,7 @@ static void test_print_defaults(void)
 		{"[pulse.house]", "loop", NULL},       {"[pulse.house]", "min_pulse", NULL},
 		{"[sink.influxdb]", "org", NULL},      {"[sink.influxdb]", "bucket", NULL},
 		{"[sink.influxdb]", "token", NULL},    {"[sink.mqtt]", "pico_host", NULL},
-		{"[json.inbox]", "measurement", NULL},
+		{"[json.inbox]", "measurement", NULL}, {"[http.powmr]", "measurement", NULL},
 	};
 	/* a replayed meter, InfluxDB 2.x, MQTT in the Pico's shape */
 	static const struct choice replay[] = {
@@ -1160,6 +1202,7 @@ static void test_print_defaults(void)
 		{"[sink.influxdb]", "password", NULL},
 		{"[sink.mqtt]", "format", "pico"},
 		{"[json.inbox]", "format", "flat"},
+		{"[http.powmr]", "format", "flat"},
 	};
 	const struct cfg_kind *const *kp;
 	const struct cfg_type *const *t;
@@ -1369,6 +1412,7 @@ int main(void)
 	test_tables();
 	test_sinks();
 	test_json();
+	test_http();
 	test_sink_without_type();
 	test_order();
 	test_size();
