@@ -54,6 +54,7 @@ struct hsrc {
 	char url_safe[1024]; /* the URL without its user:password, for logs */
 	char errbuf[CURL_ERROR_SIZE];
 	struct sdoc doc;
+	bool said_invalid; /* the detail says the last read was not valid */
 	struct loop_op tick;
 	int64_t t0_ns; /* the grid's origin (monotonic) */
 	uint64_t k;    /* the tick armed next is t0 + k * interval */
@@ -225,6 +226,16 @@ static void hsrc_done(CURL *e, CURLcode rc, void *arg)
 		hsrc_fail(h, h->r_transfer, "out of memory");
 		return;
 	}
+	if (r == -ENODATA) {
+		/* The device answered and says its reading is not valid (the
+		 * PowMr dongle while it reads the inverter): counted, not an
+		 * error of the source, not logged. */
+		source_error(h->s, reason);
+		source_set_state(h->s, SOURCE_OK, "polling %s; the last read was not valid (%s)",
+				 h->url_safe, why);
+		h->said_invalid = true;
+		return;
+	}
 	if (r < 0) {
 		hsrc_fail(h, reason, "%s", why);
 		return;
@@ -233,8 +244,9 @@ static void hsrc_done(CURL *e, CURLcode rc, void *arg)
 	atomic_store(&h->last_ms, (now - h->poll_start_ns) / 1000000);
 	atomic_store(&h->last_n, (unsigned)r);
 	atomic_store(&h->last_ok_ns, now);
-	if (h->s->state != SOURCE_OK)
+	if (h->s->state != SOURCE_OK || h->said_invalid)
 		source_set_state(h->s, SOURCE_OK, "polling %s", h->url_safe);
+	h->said_invalid = false;
 }
 
 static void hsrc_poll(struct hsrc *h)
