@@ -63,29 +63,9 @@ static const struct cfg_key json_keys[] = {
 static void json_check(struct cfg_sect *s, const void *obj)
 {
 	const struct cfg_json *c = obj;
-	const char *title = cfg_sect_title(s);
-	unsigned measurement = cfg_key_line(s, "measurement"),
-		 time_format = cfg_key_line(s, "time_format");
 
-	if (c->format != CFG_JSON_FLAT) {
-		if (measurement)
-			cfg_error(s, measurement, "'measurement' needs 'format = flat' in %s",
-				  title);
-		return;
-	}
-	/* Line protocol would read such a measurement as a comment. */
-	if (measurement && c->measurement[0] == '#')
-		cfg_error(s, measurement, "'measurement' cannot start with '#' in %s", title);
-	if (!measurement && strlen(c->name) > SAMPLE_KEY_MAX - 1)
-		cfg_error(s, cfg_sect_line(s),
-			  "%s: NAME is too long to be the measurement (at most %d characters): set "
-			  "'measurement'",
-			  title, SAMPLE_KEY_MAX - 1);
-	if (time_format && c->time_format != CFG_JSON_TIME_AUTO && !c->time_key[0])
-		cfg_error(s, time_format,
-			  "'time_format' needs 'time_key' with format = flat in %s (without it "
-			  "the time is the file's mtime)",
-			  title);
+	cfg_json_mapping_check(s, c->name, c->format == CFG_JSON_FLAT, c->measurement,
+			       c->time_format, c->time_key, "the file's mtime");
 }
 
 CFG_HEAD_CHECK(struct cfg_json);

@@ -131,6 +131,14 @@ struct cfg_choice {
 	int value;
 };
 
+/* The checks of format = flat's keys, the same for every JSON source that
+ * takes them: measurement, the NAME as a measurement, time_format without
+ * time_key (arrival: what the time is then, "the file's mtime"). */
+struct cfg_sect;
+void cfg_json_mapping_check(struct cfg_sect *s, const char *name, bool flat,
+			    const char *measurement, enum cfg_json_time time_format,
+			    const char *time_key, const char *arrival);
+
 /* format (points | flat) of the JSON sources that take no other, and
  * time_format of every JSON source (enum cfg_json_time). */
 extern const struct cfg_choice cfg_json_formats[], cfg_json_times[];
