@@ -54,7 +54,7 @@ mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -c -i bench-sub -t 'home/pico/+'
 	>/dev/null 2>&1 || true
 "$PD" -c "$T/pd.conf" 2>"$T/pd.log" &
 PID=$!
-for ((i = 0; i < 500; i++)); do up && break; sleep 0.02; done
+for ((i = 0; i < 1500; i++)); do up && break; sleep 0.02; done
 up || { tail "$T/pd.log" >&2; echo "bench: powerd did not subscribe" >&2; exit 1; }
 kill "$PID"; wait "$PID" || true
 PID=
