@@ -53,6 +53,10 @@ done
 for t in tests/faults/f_*.sh; do
 	[ -f "$t" ] && run "faults/$(basename "$t" .sh)" "$t" "$B"
 done
+# The HTTP sources' faults once more under TSan: curl on the I/O thread
+# while the HTTP server's threads read their counters and states.
+[ -x "$B/tsan/powerd" ] && run tsan/f_http_faults env PD="$B/tsan/powerd" \
+	tests/faults/f_http_faults.sh "$B"
 
 echo
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"

@@ -13,7 +13,7 @@ set -u
 B=${1:-build}
 . tests/lib.sh
 . tests/faults/lib.sh
-PD=$B/asan/powerd
+PD=${PD:-$B/asan/powerd}
 [ -x "$PD" ] || PD=$B/powerd
 T=$(mktemp -d /tmp/powerd-httpf-XXXXXX)
 PID=
