@@ -53,23 +53,28 @@ static void *json_alloc(struct json_p *p, size_t n)
 	return r;
 }
 
+void json_where(const char *text, size_t off, unsigned *line, unsigned *col)
+{
+	size_t i;
+
+	*line = 1;
+	*col = 1;
+	for (i = 0; i < off; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
 static int json_fail(struct json_p *p, const char *at, const char *msg)
 {
-	const char *q;
-
 	if (p->err && !p->err->msg[0]) {
 		snprintf(p->err->msg, sizeof(p->err->msg), "%s", msg);
 		p->err->offset = (size_t)(at - p->start);
-		p->err->line = 1;
-		p->err->col = 1;
-		for (q = p->start; q < at; q++) {
-			if (*q == '\n') {
-				p->err->line++;
-				p->err->col = 1;
-			} else {
-				p->err->col++;
-			}
-		}
+		json_where(p->start, p->err->offset, &p->err->line, &p->err->col);
 	}
 	return -EBADMSG;
 }
@@ -95,6 +100,7 @@ static struct json_node *json_node(struct json_p *p, enum json_type t)
 		return NULL;
 	memset(n, 0, sizeof(*n));
 	n->type = t;
+	n->at = (size_t)(p->s - p->start);
 	p->nodes++;
 	return n;
 }

@@ -42,6 +42,7 @@ struct json_node {
 		} kids;
 	} v;
 	struct json_node *next; /* the next sibling */
+	size_t at;		/* where the value starts in the text (byte offset) */
 };
 
 struct json_doc {
@@ -62,6 +63,10 @@ struct json_error {
 int json_parse(const char *text, size_t len, size_t max_nodes, struct json_doc *doc,
 	       struct json_error *err);
 void json_free(struct json_doc *doc);
+
+/* The line and column (1-based) of a byte offset in text, for messages
+ * about a value that parsed but means nothing (json_node.at). */
+void json_where(const char *text, size_t off, unsigned *line, unsigned *col);
 
 /* The first member named key of an object (NULL if none, or not an object). */
 const struct json_node *json_get(const struct json_node *obj, const char *key);
