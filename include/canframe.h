@@ -54,7 +54,8 @@ int canframe_parse_candump(const char *line, size_t n, struct canframe *out, con
 
 /* Write f as a candump log line, without a newline, NUL-terminated:
  * "(%010llu.%06llu) IFACE FRAME" when f has a time and an interface, the
- * bare FRAME when it has neither (a time below a microsecond is dropped).
+ * bare FRAME when it has neither (a time below a microsecond is dropped;
+ * data past len, and a remote frame's data, are not written).
  * Returns 0, -EINVAL for a frame that has no such line (one of time and
  * interface without the other, a length, id or flag out of range, ...), or
  * -ENOSPC when size is too small (CANFRAME_FORMAT_MAX always suffices). */
@@ -62,8 +63,9 @@ int canframe_format_candump(const struct canframe *f, char *out, size_t size);
 
 /* SavvyCAN native CSV.  A data row is "TIME,ID,EXT,DIR,BUS,LEN,D1,...,D8,"
  * (the trailing comma optional): TIME decimal microseconds, 0 meaning none
- * (has_ts false); ID 1-8 hex digits; EXT true/false; DIR Rx/Tx and BUS a
- * decimal number, both checked and then ignored (iface stays ""); LEN 0-8;
+ * (has_ts false); ID 1-8 hex digits; EXT true/false and DIR Rx/Tx (any
+ * case); DIR and BUS (a decimal number) are checked, then ignored (iface
+ * stays "", a reader names the interface itself); LEN 0-8;
  * always 8 two-digit hex bytes, those beyond LEN padding whose values are
  * not kept.  Returns 0 with *out filled or -EINVAL with *why; the header
  * row is -EINVAL too, so a reader tests canframe_savvycsv_is_header first. */
