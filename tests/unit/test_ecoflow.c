@@ -1,0 +1,587 @@
+/* EcoFlow record reassembly: the CRCs, the check vector, the whole LFP
+ * battery capture by identity, and each way a frame sequence goes wrong
+ * (counted under its reason, the next good record still decoded). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "crc.h"
+#include "ecoflow.h"
+
+#define FIX_3C	"tests/fixtures/can/single-message-3C.log"
+#define FIX_LFP "tests/fixtures/can/ef_lfp_battery_pre-fw-update-modVer-1.1.1.141.log"
+
+struct frame {
+	uint32_t id;
+	uint8_t len;
+	uint8_t data[8];
+	int64_t ts_ns;
+};
+
+#define GOT_MAX 64
+
+/* What the callback saw: the first GOT_MAX records copied, all counted. */
+struct got {
+	size_t n;
+	struct ecoflow_record r[GOT_MAX];
+	uint8_t payload[GOT_MAX][ECOFLOW_RECORD_MAX];
+	uint8_t raw[GOT_MAX][ECOFLOW_RECORD_MAX];
+	/* Per identity, for the capture. */
+	struct ident {
+		char chan;
+		uint8_t src, dst, cmd_set, cmd_id;
+		uint16_t len;
+		unsigned count;
+	} id[64];
+	size_t nid;
+	bool bad_consistency;
+};
+
+static void on_record(void *ctx, const struct ecoflow_record *r)
+{
+	struct got *g = ctx;
+	size_t i;
+
+	if (r->err == ECOFLOW_OK && (r->len != r->hdr_len || !r->crc_ok))
+		g->bad_consistency = true;
+	if (g->n < GOT_MAX) {
+		g->r[g->n] = *r;
+		memcpy(g->payload[g->n], r->payload, r->len);
+		memcpy(g->raw[g->n], r->raw, r->raw_len);
+		g->r[g->n].payload = g->payload[g->n];
+		g->r[g->n].raw = g->raw[g->n];
+	}
+	g->n++;
+	if (r->err)
+		return;
+	for (i = 0; i < g->nid; i++)
+		if (g->id[i].chan == r->chan && g->id[i].src == r->src && g->id[i].dst == r->dst &&
+		    g->id[i].cmd_set == r->cmd_set && g->id[i].cmd_id == r->cmd_id &&
+		    g->id[i].len == r->len)
+			break;
+	if (i == g->nid) {
+		if (g->nid == sizeof(g->id) / sizeof(g->id[0]))
+			return;
+		g->id[g->nid++] =
+			(struct ident){r->chan, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, 0};
+	}
+	g->id[i].count++;
+}
+
+/* A minimal candump reader for the fixtures (not the library's parser). */
+static size_t load_log(const char *path, struct frame *f, size_t max)
+{
+	FILE *fp = fopen(path, "r");
+	char line[256], hex[64];
+	long long sec, usec;
+	unsigned id;
+	size_t n = 0;
+
+	if (!fp) {
+		fprintf(stderr, "cannot open %s\n", path);
+		return 0;
+	}
+	while (n < max && fgets(line, sizeof(line), fp)) {
+		size_t k;
+
+		if (sscanf(line, "(%lld.%lld) %*s %x#%63s", &sec, &usec, &id, hex) != 4)
+			continue;
+		f[n].id = id;
+		f[n].ts_ns = sec * 1000000000LL + usec * 1000LL;
+		f[n].len = (uint8_t)(strlen(hex) / 2);
+		for (k = 0; k < f[n].len && k < 8; k++) {
+			unsigned b;
+
+			sscanf(hex + 2 * k, "%2x", &b);
+			f[n].data[k] = (uint8_t)b;
+		}
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+static struct ecoflow ef;
+static struct got got;
+
+static void reset(void)
+{
+	ecoflow_init(&ef);
+	memset(&got, 0, sizeof(got));
+}
+
+static void feed(const struct frame *f)
+{
+	CHECK_EQ_INT(ecoflow_feed(&ef, f->id, true, f->len, f->data, f->ts_ns, on_record, &got), 0);
+}
+
+static void feed_all(const struct frame *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		feed(&f[i]);
+}
+
+static void test_crc(void)
+{
+	static const struct {
+		uint8_t h[4], crc;
+	} hdr[] = {
+		{{0xAA, 0x03, 0x84, 0x00}, 0x3C}, {{0xAA, 0x03, 0x80, 0x00}, 0x68},
+		{{0xAA, 0x03, 0x7E, 0x00}, 0xAA}, {{0xAA, 0x02, 0x17, 0x00}, 0x89},
+		{{0xAA, 0x13, 0xBD, 0x01}, 0xDD},
+	};
+
+	for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++)
+		CHECK_EQ_INT(crc_8_smbus(0, hdr[i].h, 4), hdr[i].crc);
+	/* The catalogue check values, and piecewise == whole. */
+	CHECK_EQ_INT(crc_8_smbus(0, "123456789", 9), 0xF4);
+	CHECK_EQ_INT(crc_16_arc(0, "123456789", 9), 0xBB3D);
+	CHECK_EQ_INT(crc_16_arc(crc_16_arc(0, "1234", 4), "56789", 5), 0xBB3D);
+	CHECK_EQ_INT(crc_8_smbus(crc_8_smbus(0, "12", 2), "3456789", 7), 0xF4);
+}
+
+static void test_check_vector(void)
+{
+	static const uint8_t head[] = {0xAA, 0x03, 0x84, 0x00, 0x3C, 0x2E, 0xAC, 0x04, 0x00,
+				       0x00, 0x0B, 0x3C, 0x03, 0x14, 0x01, 0x01, 0x03, 0x2F};
+	static const uint8_t pstart[] = {0x01, 0x84, 0x00, 0x4D, 0x31, 0x30};
+	struct frame f[32];
+	size_t n = load_log(FIX_3C, f, 32);
+	const struct ecoflow_record *r = &got.r[0];
+
+	CHECK_EQ_INT(n, 19);
+	reset();
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 1);
+	CHECK_EQ_INT(ef.st.good, 1);
+	CHECK_EQ_INT(r->err, ECOFLOW_OK);
+	CHECK(r->crc_ok);
+	CHECK_EQ_INT(r->chan, 'B');
+	CHECK_EQ_INT(r->stream, 0x10003001);
+	CHECK_EQ_INT(r->ts_ns, f[18].ts_ns);
+	CHECK_EQ_INT(r->raw_len, 132 + 20);
+	CHECK(memcmp(r->raw, head, sizeof(head)) == 0);
+	CHECK_EQ_INT(r->version, 3);
+	CHECK_EQ_INT(r->flags, 0x2E);
+	CHECK(r->xored);
+	CHECK_EQ_INT(r->seq, 0x04AC);
+	CHECK_EQ_INT(r->src, 0x03);
+	CHECK_EQ_INT(r->dst, 0x14);
+	CHECK_EQ_INT(r->dsrc, 0x01);
+	CHECK_EQ_INT(r->ddst, 0x01);
+	CHECK_EQ_INT(r->cmd_set, 0x03);
+	CHECK_EQ_INT(r->cmd_id, 0x2F);
+	CHECK_EQ_INT(r->len, 132);
+	CHECK_EQ_INT(r->hdr_len, 132);
+	CHECK(memcmp(r->payload, pstart, sizeof(pstart)) == 0);
+	CHECK(memcmp(r->payload + 3, "M102Z3B4ZE5H0601", 16) == 0);
+	CHECK_EQ_INT(ef.st.orphan + ef.st.restarted + ef.st.bad_length + ef.st.bad_crc, 0);
+}
+
+static void test_capture(void)
+{
+	static const struct ident want[] = {
+		{'A', 0x03, 0x08, 0x01, 0x50, 1, 71},	{'A', 0x03, 0x08, 0x03, 0x07, 26, 126},
+		{'A', 0x03, 0x08, 0x03, 0x21, 1, 25},	{'A', 0x03, 0x08, 0x03, 0x22, 10, 25},
+		{'B', 0x03, 0x00, 0x03, 0x03, 1, 21},	{'B', 0x03, 0x00, 0x03, 0x04, 1, 51},
+		{'B', 0x03, 0x03, 0x03, 0x01, 120, 46}, {'B', 0x03, 0x03, 0x03, 0x02, 11, 32},
+		{'B', 0x03, 0x03, 0x03, 0x13, 5, 102},	{'B', 0x03, 0x03, 0x03, 0x1A, 126, 18},
+		{'B', 0x03, 0x03, 0x03, 0xC3, 1, 10},	{'B', 0x03, 0x03, 0x03, 0xC4, 1, 10},
+		{'B', 0x03, 0x04, 0x03, 0x07, 26, 126}, {'B', 0x03, 0x05, 0x03, 0x07, 26, 126},
+		{'B', 0x03, 0x08, 0x01, 0x50, 1, 69},	{'B', 0x03, 0x20, 0x20, 0x20, 6, 1},
+		{'B', 0x03, 0x21, 0x03, 0x1A, 126, 69}, {'B', 0x03, 0x21, 0x03, 0x1C, 35, 51},
+		{'B', 0x03, 0x35, 0x35, 0x10, 32, 9},	{'B', 0x03, 0x50, 0x03, 0x07, 26, 126},
+		{'D', 0x00, 0x00, 0x00, 0x00, 8, 341},	{'E', 0x00, 0x00, 0x00, 0x00, 8, 20},
+	};
+	size_t nw = sizeof(want) / sizeof(want[0]), max = 10000, n, i, j;
+	struct frame *f = calloc(max, sizeof(*f));
+
+	if (!f)
+		abort();
+	n = load_log(FIX_LFP, f, max);
+	CHECK_EQ_INT(n, 7833);
+	reset();
+	feed_all(f, n);
+	ecoflow_flush(&ef, on_record, &got);
+	CHECK_EQ_INT(ef.st.frames, 7833);
+	CHECK_EQ_INT(ef.st.records, 247 + 867 + 341 + 20);
+	CHECK_EQ_INT(ef.st.good, ef.st.records);
+	/* The capture holds two first frames whose records never finished
+	 * (the logger's or the bus's), and nothing else wrong. */
+	CHECK_EQ_INT(ef.st.restarted, 2);
+	CHECK_EQ_INT(ef.st.orphan, 0);
+	CHECK_EQ_INT(ef.st.bad_header_crc + ef.st.bad_version + ef.st.bad_length + ef.st.bad_crc,
+		     0);
+	CHECK_EQ_INT(ef.st.too_long + ef.st.bad_frame + ef.st.unknown_channel + ef.st.evicted, 0);
+	CHECK(!got.bad_consistency);
+	CHECK_EQ_INT(got.nid, nw);
+	for (i = 0; i < nw; i++) {
+		for (j = 0; j < got.nid; j++)
+			if (got.id[j].chan == want[i].chan && got.id[j].src == want[i].src &&
+			    got.id[j].dst == want[i].dst && got.id[j].cmd_set == want[i].cmd_set &&
+			    got.id[j].cmd_id == want[i].cmd_id && got.id[j].len == want[i].len)
+				break;
+		CHECK(j < got.nid);
+		if (j < got.nid && got.id[j].count != want[i].count) {
+			fprintf(stderr, "identity %c %02x:%02x %02x:%02x len %u: %u, expected %u\n",
+				want[i].chan, want[i].src, want[i].dst, want[i].cmd_set,
+				want[i].cmd_id, want[i].len, got.id[j].count, want[i].count);
+			CHECK(0);
+		}
+	}
+	free(f);
+}
+
+/* ------------------------------------------------ synthetic frame sequences */
+
+/* A valid record: version 2 or 3, XORed with the seq's low byte. */
+static size_t mk_record(uint8_t *out, uint8_t version, uint8_t src, uint8_t dst, uint8_t cmd_set,
+			uint8_t cmd_id, uint8_t key, const uint8_t *payload, uint16_t plen)
+{
+	size_t hdr = version == 2 ? ECOFLOW_V2_HDR : ECOFLOW_V3_HDR, n = 0;
+	uint16_t crc;
+
+	out[n++] = 0xAA;
+	out[n++] = version;
+	out[n++] = (uint8_t)plen;
+	out[n++] = (uint8_t)(plen >> 8);
+	out[n] = crc_8_smbus(0, out, 4);
+	n++;
+	out[n++] = 0x2C;
+	out[n++] = key;
+	out[n++] = 0x12;
+	out[n++] = 0;
+	out[n++] = 0;
+	out[n++] = 0x0B;
+	out[n++] = 0x3C;
+	out[n++] = src;
+	out[n++] = dst;
+	if (hdr == ECOFLOW_V3_HDR) {
+		out[n++] = 1;
+		out[n++] = 1;
+	}
+	out[n++] = cmd_set;
+	out[n++] = cmd_id;
+	for (size_t i = 0; i < plen; i++)
+		out[n++] = payload[i] ^ key;
+	crc = crc_16_arc(0, out, n);
+	out[n++] = (uint8_t)crc;
+	out[n++] = (uint8_t)(crc >> 8);
+	return n;
+}
+
+/* A record as channel B (or C with base 0x120) frames of 8 bytes. */
+static size_t mk_b(struct frame *f, uint32_t base, uint32_t node, const uint8_t *rec, size_t n)
+{
+	size_t k = 0, off;
+
+	for (off = 0; off < n; off += 8, k++) {
+		uint32_t part = off == 0 ? 0 : off + 8 >= n ? 2 : 1;
+
+		f[k].id = (base + part) << 20 | node;
+		f[k].len = (uint8_t)(n - off < 8 ? n - off : 8);
+		memcpy(f[k].data, rec + off, f[k].len);
+		f[k].ts_ns = (int64_t)k;
+	}
+	return k;
+}
+
+/* A record as channel A frames: a valid-length byte and up to 7 bytes. */
+static size_t mk_a(struct frame *f, uint8_t src, uint8_t dst, const uint8_t *rec, size_t n)
+{
+	size_t count = (n + 6) / 7, k;
+
+	for (k = 0; k < count; k++) {
+		size_t off = k * 7, v = n - off < 7 ? n - off : 7;
+
+		f[k].id =
+			(uint32_t)(k + 1) << 22 | (uint32_t)count << 16 | (uint32_t)src << 8 | dst;
+		memset(f[k].data, 0, 8);
+		f[k].data[0] = (uint8_t)v;
+		memcpy(f[k].data + 1, rec + off, v);
+		f[k].len = 8; /* padded, as seen on the bus */
+		f[k].ts_ns = (int64_t)k;
+	}
+	return k;
+}
+
+static uint8_t pay[300];
+static uint8_t rec1[ECOFLOW_RECORD_MAX], rec2[ECOFLOW_RECORD_MAX], rec3[ECOFLOW_RECORD_MAX];
+static size_t n1, n2, n3;
+
+static void mk_records(void)
+{
+	for (size_t i = 0; i < sizeof(pay); i++)
+		pay[i] = (uint8_t)(i * 7 + 1);
+	n1 = mk_record(rec1, 3, 0x03, 0x14, 0x03, 0x2F, 0xAC, pay, 60);
+	n2 = mk_record(rec2, 3, 0x14, 0x03, 0x20, 0x01, 0x33, pay + 5, 30);
+	n3 = mk_record(rec3, 2, 0x03, 0x08, 0x03, 0x07, 0x5A, pay + 9, 26);
+}
+
+static void check_good(const struct ecoflow_record *r, char chan, uint8_t cmd_id, uint16_t len,
+		       const uint8_t *p)
+{
+	CHECK_EQ_INT(r->err, ECOFLOW_OK);
+	CHECK(r->crc_ok);
+	CHECK_EQ_INT(r->chan, chan);
+	CHECK_EQ_INT(r->cmd_id, cmd_id);
+	CHECK_EQ_INT(r->len, len);
+	CHECK(memcmp(r->payload, p, len) == 0);
+}
+
+static void test_interleaved(void)
+{
+	struct frame a[64], b[64], c[64], all[192];
+	size_t na = mk_b(a, 0x100, 0x03001, rec1, n1), nb = mk_b(b, 0x100, 0x14001, rec2, n2);
+	size_t nc = mk_a(c, 0x03, 0x08, rec3, n3), n = 0, i;
+
+	/* Round robin over three streams, one frame each. */
+	for (i = 0; i < na || i < nb || i < nc; i++) {
+		if (i < na)
+			all[n++] = a[i];
+		if (i < nb)
+			all[n++] = b[i];
+		if (i < nc)
+			all[n++] = c[i];
+	}
+	reset();
+	feed_all(all, n);
+	CHECK_EQ_INT(got.n, 3);
+	CHECK_EQ_INT(ef.st.good, 3);
+	/* Completion order: 7 frames each, B's fed first in each round. */
+	check_good(&got.r[0], 'B', 0x01, 30, pay + 5);
+	CHECK_EQ_INT(got.r[0].stream, 0x10014001);
+	check_good(&got.r[1], 'A', 0x07, 26, pay + 9);
+	CHECK_EQ_INT(got.r[1].version, 2);
+	CHECK_EQ_INT(got.r[1].stream, 0x0308);
+	check_good(&got.r[2], 'B', 0x2F, 60, pay);
+	CHECK_EQ_INT(got.r[2].stream, 0x10003001);
+
+	/* Channel C: the same as B under its own ids, its own stream. */
+	reset();
+	n = mk_b(a, 0x120, 0x03001, rec1, n1);
+	feed_all(a, n);
+	CHECK_EQ_INT(got.n, 1);
+	check_good(&got.r[0], 'C', 0x2F, 60, pay);
+}
+
+static void test_duplicates(void)
+{
+	struct frame f[64], g[80];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1), m, i;
+
+	/* Duplicated middle frame: one frame too many. */
+	m = 0;
+	for (i = 0; i < n; i++) {
+		g[m++] = f[i];
+		if (i == 2)
+			g[m++] = f[i];
+	}
+	reset();
+	feed_all(g, m);
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 2);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_LENGTH);
+	CHECK(!got.r[0].crc_ok);
+	CHECK_EQ_INT(got.r[0].raw_len, n1 + 8);
+	CHECK_EQ_INT(ef.st.bad_length, 1);
+	check_good(&got.r[1], 'B', 0x2F, 60, pay);
+
+	/* Duplicated first frame: a restart, then the record is whole. */
+	reset();
+	feed(&f[0]);
+	feed_all(f, n);
+	CHECK_EQ_INT(ef.st.restarted, 1);
+	CHECK_EQ_INT(got.n, 1);
+	check_good(&got.r[0], 'B', 0x2F, 60, pay);
+
+	/* Duplicated last frame: an orphan. */
+	reset();
+	feed_all(f, n);
+	feed(&f[n - 1]);
+	feed_all(f, n);
+	CHECK_EQ_INT(ef.st.orphan, 1);
+	CHECK_EQ_INT(ef.st.good, 2);
+	CHECK_EQ_INT(got.n, 2);
+}
+
+static void test_missing_middle(void)
+{
+	struct frame f[64], a[64];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1), na = mk_a(a, 0x03, 0x08, rec3, n3);
+
+	reset();
+	feed_all(f, 3);
+	feed_all(f + 4, n - 4);
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 2);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_LENGTH);
+	CHECK_EQ_INT(got.r[0].raw_len, n1 - 8);
+	CHECK_EQ_INT(got.r[0].cmd_id, 0x2F); /* the header is there to show */
+	CHECK_EQ_INT(ef.st.bad_length, 1);
+	check_good(&got.r[1], 'B', 0x2F, 60, pay);
+
+	/* The same on channel A. */
+	reset();
+	feed_all(a, 2);
+	feed_all(a + 3, na - 3);
+	feed_all(a, na);
+	CHECK_EQ_INT(got.n, 2);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_LENGTH);
+	check_good(&got.r[1], 'A', 0x07, 26, pay + 9);
+}
+
+static void test_garbage(void)
+{
+	struct frame f[64], junk[4];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1);
+
+	memset(junk, 0, sizeof(junk));
+	junk[0] = (struct frame){.id = 0x10103001, .len = 8, .data = {1, 2, 3, 4, 5, 6, 7, 8}};
+	junk[1] = (struct frame){.id = 0x10003001, .len = 8, .data = {0x55, 2, 3}}; /* not AA */
+	junk[2] = (struct frame){.id = 0x10203001, .len = 3, .data = {9, 9, 9}};
+	junk[3] = (struct frame){.id = 0x1FF03001, .len = 2, .data = {1, 2}}; /* no channel */
+	reset();
+	feed_all(junk, 4);
+	feed_all(f, n);
+	feed_all(junk, 4);
+	feed_all(f, n);
+	CHECK_EQ_INT(ef.st.orphan, 6);
+	CHECK_EQ_INT(ef.st.unknown_channel, 2);
+	CHECK_EQ_INT(got.n, 2);
+	check_good(&got.r[0], 'B', 0x2F, 60, pay);
+	check_good(&got.r[1], 'B', 0x2F, 60, pay);
+
+	/* A first frame that is not AA while a record is open: the record is
+	 * restarted (dropped) and the frame is an orphan. */
+	reset();
+	feed_all(f, 3);
+	feed(&junk[1]);
+	feed_all(f + 3, n - 3);
+	feed_all(f, n);
+	CHECK_EQ_INT(ef.st.restarted, 1);
+	CHECK_EQ_INT(ef.st.orphan, 1 + (n - 3));
+	CHECK_EQ_INT(got.n, 1);
+	check_good(&got.r[0], 'B', 0x2F, 60, pay);
+
+	/* Standard (11-bit) and bad frames are not EcoFlow's. */
+	reset();
+	CHECK_EQ_INT(ecoflow_feed(&ef, 0x123, false, 2, f[0].data, 0, on_record, &got), 0);
+	CHECK_EQ_INT(ecoflow_feed(&ef, 0x10003001, true, 9, f[0].data, 0, on_record, &got),
+		     -EINVAL);
+	CHECK_EQ_INT(
+		ecoflow_feed(&ef, 0x00461403, true, 8, (const uint8_t[8]){8}, 0, on_record, &got),
+		0); /* a valid length of 8 in an 8-byte frame */
+	CHECK_EQ_INT(
+		ecoflow_feed(&ef, 0x00C21403, true, 8, (const uint8_t[8]){1}, 0, on_record, &got),
+		0); /* frame 3 of 2 */
+	CHECK_EQ_INT(ef.st.bad_frame, 4);
+	CHECK_EQ_INT(got.n, 0);
+}
+
+static void test_bad_records(void)
+{
+	struct frame f[64];
+	uint8_t bad[ECOFLOW_RECORD_MAX];
+	size_t n;
+
+	/* A payload byte flipped: delivered, bad_crc. */
+	memcpy(bad, rec1, n1);
+	bad[30] ^= 1;
+	n = mk_b(f, 0x100, 0x03001, bad, n1);
+	reset();
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 1);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_CRC);
+	CHECK(!got.r[0].crc_ok);
+	CHECK_EQ_INT(got.r[0].len, 60);
+	CHECK_EQ_INT(ef.st.bad_crc, 1);
+
+	/* The length byte changed: the header CRC catches it first. */
+	memcpy(bad, rec1, n1);
+	bad[2] ^= 4;
+	n = mk_b(f, 0x100, 0x03001, bad, n1);
+	reset();
+	feed_all(f, n);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_HEADER_CRC);
+	CHECK_EQ_INT(ef.st.bad_header_crc, 1);
+
+	/* An unknown version with a right header CRC. */
+	memcpy(bad, rec1, n1);
+	bad[1] = 0x07;
+	bad[4] = crc_8_smbus(0, bad, 4);
+	n = mk_b(f, 0x100, 0x03001, bad, n1);
+	reset();
+	feed_all(f, n);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_VERSION);
+
+	/* A record without end: too_long, the rest orphans, then a good one. */
+	reset();
+	n = mk_b(f, 0x100, 0x03001, rec1, n1);
+	feed(&f[0]);
+	for (size_t i = 0; i < ECOFLOW_RECORD_MAX / 8 + 3; i++)
+		feed(&f[1]);
+	feed_all(f, n);
+	CHECK_EQ_INT(ef.st.too_long, 1);
+	CHECK_EQ_INT(ef.st.orphan, 3);
+	CHECK_EQ_INT(got.n, 1);
+	check_good(&got.r[0], 'B', 0x2F, 60, pay);
+}
+
+static void test_truncated_end(void)
+{
+	struct frame f[64];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1);
+
+	reset();
+	feed_all(f, n);
+	feed_all(f, n - 2);
+	CHECK_EQ_INT(got.n, 1);
+	ecoflow_flush(&ef, on_record, &got);
+	CHECK_EQ_INT(got.n, 2);
+	check_good(&got.r[0], 'B', 0x2F, 60, pay);
+	CHECK_EQ_INT(got.r[1].err, ECOFLOW_BAD_LENGTH);
+	CHECK_EQ_INT(got.r[1].ts_ns, f[n - 3].ts_ns);
+	CHECK_EQ_INT(ef.st.bad_length, 1);
+	ecoflow_flush(&ef, on_record, &got); /* nothing left open */
+	CHECK_EQ_INT(got.n, 2);
+}
+
+static void test_eviction(void)
+{
+	struct frame f[64];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1);
+
+	reset();
+	feed(&f[0]); /* the oldest, evicted below */
+	for (uint32_t i = 0; i < ECOFLOW_SLOTS; i++) {
+		struct frame g = f[0];
+
+		g.id = 0x10000000 | (0x40001 + i);
+		feed(&g);
+	}
+	CHECK_EQ_INT(ef.st.evicted, 1);
+	feed_all(f + 1, n - 1);
+	CHECK_EQ_INT(ef.st.orphan, n - 1);
+	CHECK_EQ_INT(got.n, 0);
+	CHECK_EQ_INT(ecoflow_feed(NULL, 0, true, 0, NULL, 0, NULL, NULL), -EINVAL);
+	CHECK_EQ_INT(strcmp(ecoflow_err_name(ECOFLOW_BAD_CRC), "bad_crc"), 0);
+}
+
+int main(void)
+{
+	test_crc();
+	test_check_vector();
+	test_capture();
+	mk_records();
+	test_interleaved();
+	test_duplicates();
+	test_missing_middle();
+	test_garbage();
+	test_bad_records();
+	test_truncated_end();
+	test_eviction();
+	return check_result();
+}
