@@ -55,7 +55,7 @@ LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c d
 # Everything else in daemon/ is the daemon; main.c holds only main().
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
                daemon/gpio_$(GPIO_BACKEND).c
-TOOLS       := powerctl pulselog
+TOOLS       := powerctl pulselog canlog
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_SRCS  := $(wildcard tests/bench/bench_*.c)
 

@@ -383,8 +383,15 @@ int eftab_value(const struct eftab_field *f, const uint8_t *payload, size_t len,
 		return 0;
 	}
 	if (f->scale != 1) {
+		double inv = 1 / f->scale;
+
 		v->type = SAMPLE_FLOAT;
-		v->f = (double)v->i * f->scale;
+		/* 0.001 has no exact double: 53870 * 0.001 is 53.870000000000005,
+		 * 53870 / 1000 is 53.87, what the device meant. */
+		if (fabs(f->scale) < 1 && fabs(inv - round(inv)) < 1e-9 * fabs(inv))
+			v->f = (double)v->i / round(inv);
+		else
+			v->f = (double)v->i * f->scale;
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/bash
 # The release binaries under Valgrind's memcheck: powerd replaying a trace
 # while /metrics, /api/status and powerctl are exercised, then SIGTERM; and
-# pulselog on a trace with bad lines.  Any error or leak fails.  HTTP sources
+# pulselog on a trace with bad lines, canlog on a capture with one.  Any error or leak fails.  HTTP sources
 # too: a good one, one cut mid-body, one that never answers (a transfer in
 # flight at the reload and at the stop).
 set -u
@@ -20,6 +20,13 @@ python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 -
 printf 'garbage\n' >>"$T/trace.txt"
 $VG "$B/pulselog" "$T/trace.txt" --impulses-per-kwh 1000 >/dev/null 2>"$T/pl.err" ||
 	{ cat "$T/pl.err"; fail "pulselog under valgrind"; }
+# canlog: a capture with a bad line, the decode table, --count and --json
+{ cat tests/fixtures/can/single-message-3C.log; printf '\n(1.0) can0 zz#\n'; } >"$T/can.log"
+for o in --count "--json --err --decode=share/ecoflow.json"; do
+	# shellcheck disable=SC2086
+	$VG "$B/canlog" $o "$T/can.log" >/dev/null 2>"$T/cl.err" ||
+		{ cat "$T/cl.err"; fail "canlog $o under valgrind"; }
+done
 
 # A JSON source too: its reader thread, inotify, a bad file, after = move.
 TZ=UTC python3 tools/genpp1.py "$T/msgs" --files 50 --start $(($(date +%s) - 3600)) >/dev/null ||

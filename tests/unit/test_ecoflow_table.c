@@ -66,7 +66,7 @@ static void test_shipped(void)
 			if (!strcmp(f->name, "serial"))
 				CHECK(v.type == SAMPLE_STRING && !strcmp(v.s, "M102Z3B4ZE5H0601"));
 			if (!strcmp(f->name, "voltage_v"))
-				CHECK(v.type == SAMPLE_FLOAT && v.f == 51866 * 0.001);
+				CHECK(v.type == SAMPLE_FLOAT && v.f == 51.866);
 			if (!strcmp(f->name, "soc_pct"))
 				CHECK(v.type == SAMPLE_INT && v.i == 87);
 		}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# canlog (issue 9, first cut) on the real EcoFlow captures in
+# tests/fixtures/can: the check vector of PROTOCOLS.md 2.3 decoded exactly
+# with the shipped table; --count, --json and the plain listing agree on the
+# battery log; filters; the SavvyCAN CSV with --csv and --err; a malformed
+# line reported with its number and skipped; bad options and files exit 2.
+set -u
+B=${1:-build}
+. tests/lib.sh
+CL=$B/canlog
+F=tests/fixtures/can
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+LFP=$F/ef_lfp_battery_pre-fw-update-modVer-1.1.1.141.log
+
+"$CL" --json --decode=share/ecoflow.json "$F/single-message-3C.log" >"$T/3c.json" 2>"$T/3c.err" ||
+	fail "canlog on the check vector: $(cat "$T/3c.err")"
+python3 - "$T/3c.json" <<'EOP' || fail "check vector: $(cat "$T/3c.json")"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+assert len(recs) == 1, recs
+r = recs[0]
+assert set(r) == {"t", "chan", "src", "dst", "cmd", "len", "crc_ok", "fields"}, r
+assert (r["chan"], r["src"], r["dst"], r["cmd"], r["len"], r["crc_ok"]) == ("B", 3, 0x14, "03:2F", 132, True), r
+assert r["fields"]["serial"] == "M102Z3B4ZE5H0601", r
+assert isinstance(r["t"], float) and r["t"] > 1.7e9
+EOP
+
+# the battery log: counts per identity sum to the records listed
+"$CL" --count "$LFP" >"$T/count" 2>"$T/count.err" || fail "--count"
+"$CL" --json "$LFP" >"$T/all.json" 2>/dev/null || fail "--json"
+"$CL" "$LFP" >"$T/all.txt" 2>/dev/null || fail "listing"
+sum=$(awk '{s += $NF} END {print s}' "$T/count")
+[ "$sum" = "$(wc -l <"$T/all.json")" ] && [ "$sum" = "$(wc -l <"$T/all.txt")" ] ||
+	fail "--count sums to $sum, --json has $(wc -l <"$T/all.json"), the listing $(wc -l <"$T/all.txt")"
+grep -q '1475 records: 1475 good' "$T/count.err" || fail "summary: $(cat "$T/count.err")"
+# the battery's status record before the firmware update: 126 bytes, by identity not header CRC
+grep -qx 'B 03:21 03:1A 126 69' "$T/count" || fail "no 03:21 03:1A records of 126 bytes: $(cat "$T/count")"
+# filters: a channel, a command, an address
+n=$("$CL" --chan=A "$LFP" 2>/dev/null | wc -l)
+[ "$n" = "$(awk '$1 == "A" {s += $NF} END {print s}' "$T/count")" ] || fail "--chan=A: $n"
+n=$("$CL" --cmd=03:1A,03:1C "$LFP" 2>/dev/null | wc -l)
+[ "$n" = $((18 + 69 + 51)) ] || fail "--cmd=03:1A,03:1C: $n"
+n=$("$CL" --dst=0x21 --json "$LFP" 2>/dev/null | python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l)["dst"] == 0x21))')
+[ "$n" = $((69 + 51)) ] || fail "--dst=0x21: $n"
+
+# SavvyCAN CSV: frames missing from the capture are bad lengths, shown with --err
+"$CL" --csv --err --json "$F/delta.later.AC.out.on.csv" >"$T/delta.json" 2>"$T/delta.err" || fail "--csv"
+grep -q '51823 frames, 8274 records: 8248 good, 26 bad_length' "$T/delta.err" || fail "CSV: $(cat "$T/delta.err")"
+[ "$(grep -c '"error":"bad_length"' "$T/delta.json")" = 26 ] || fail "--err: $(grep -c error "$T/delta.json") records with an error"
+
+# a malformed line: reported with its number, skipped, the rest read
+{ head -n 5 "$F/single-message-3C.log"; echo "(12.5) can0 nonsense"; tail -n +6 "$F/single-message-3C.log"; } >"$T/bad.log"
+"$CL" "$T/bad.log" >"$T/bad.out" 2>"$T/bad.err" || fail "a bad line is not fatal"
+grep -q "bad.log:6: " "$T/bad.err" || fail "no line number: $(cat "$T/bad.err")"
+[ "$(wc -l <"$T/bad.out")" = 1 ] || fail "the record around the bad line: $(cat "$T/bad.out")"
+# usage errors
+"$CL" --bogus "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "a bad option must exit 2"
+"$CL" --cmd=3:1A "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "a bad --cmd must exit 2"
+"$CL" "$T/nonexistent" >/dev/null 2>"$T/ne.err"; [ $? = 2 ] || fail "an unreadable file must exit 2"
+grep -q "cannot open" "$T/ne.err" || fail "no clear message: $(cat "$T/ne.err")"
+printf '{"powerd_ecoflow_decode": 1, "records": [{"cmd": "03:2F", "len": 4, "fields": [\n{"name": "x", "offset": 3, "type": "u16"}]}]}' >"$T/bad.json"
+"$CL" --decode="$T/bad.json" "$LFP" >/dev/null 2>"$T/tab.err"; [ $? = 2 ] || fail "a bad table must exit 2"
+grep -q "bad.json:2:.*lies beyond" "$T/tab.err" || fail "table error: $(cat "$T/tab.err")"
+echo "ok: canlog"

@@ -1,0 +1,421 @@
+/* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
+ *        [--src=N,..] [--dst=N,..] [--decode=TABLE]
+ *
+ * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
+ * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
+ * (ecoflow.c) and the decode table (ecoflow_table.c).  A first cut of the
+ * tool issue 9 asks for: the options above, not yet --hex, --str, --stat,
+ * --pivot, --lp or --regen.
+ *
+ * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
+ * by the header CRC.  A malformed line is counted and reported with its
+ * line number, never fatal; a bad option or an unreadable file is exit 2. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canframe.h"
+#include "ecoflow.h"
+#include "ecoflow_table.h"
+#include "fmt.h"
+
+#define CANLOG_LIST_MAX 64
+
+struct canlog_ident {
+	char chan;
+	uint8_t src, dst, cmd_set, cmd_id;
+	uint16_t len;
+	uint64_t n, bad;
+};
+
+struct canlog {
+	bool json, count, err;
+	char chans[8];
+	unsigned cmds[CANLOG_LIST_MAX], ncmds; /* cmd_set << 8 | cmd_id */
+	int srcs[CANLOG_LIST_MAX], nsrcs, dsts[CANLOG_LIST_MAX], ndsts;
+	struct eftab table;
+	bool have_table;
+	struct canlog_ident *ids;
+	size_t nids, cap;
+	uint64_t shown;
+};
+
+static void canlog_usage(FILE *f)
+{
+	fprintf(f, "usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
+		   "              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
+		   "  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
+		   "  records and prints one line per record (--json: one object per record;\n"
+		   "  --count: records per identity); --err also shows the records that fail;\n"
+		   "  --decode: decode fields with a table (share/ecoflow.json); a summary goes\n"
+		   "  to stderr\n");
+}
+
+/* "3,0x14,20" into v. */
+static int canlog_ints(const char *s, int *v, int *n)
+{
+	char *end;
+	long x;
+
+	for (*n = 0; *s; s = *end ? end + 1 : end) {
+		errno = 0;
+		x = strtol(s, &end, 0);
+		if (end == s || errno || x < 0 || x > 255 || (*end && *end != ',') ||
+		    *n == CANLOG_LIST_MAX)
+			return -EINVAL;
+		v[(*n)++] = (int)x;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+static int canlog_cmds(const char *s, unsigned *v, unsigned *n)
+{
+	unsigned a, b;
+	int used;
+
+	for (*n = 0; *s;) {
+		if (sscanf(s, "%2x:%2x%n", &a, &b, &used) != 2 || s[2] != ':' || used != 5 ||
+		    *n == CANLOG_LIST_MAX)
+			return -EINVAL;
+		v[(*n)++] = a << 8 | b;
+		s += used;
+		if (*s == ',')
+			s++;
+		else if (*s)
+			return -EINVAL;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
+static bool canlog_in(const int *v, int n, int x)
+{
+	int i;
+
+	if (!n)
+		return true;
+	for (i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
+static bool canlog_wanted(const struct canlog *c, const struct ecoflow_record *r)
+{
+	unsigned i;
+
+	if (c->chans[0] && !strchr(c->chans, r->chan))
+		return false;
+	if (!canlog_in(c->srcs, c->nsrcs, r->src) || !canlog_in(c->dsts, c->ndsts, r->dst))
+		return false;
+	if (!c->ncmds)
+		return true;
+	for (i = 0; i < c->ncmds; i++)
+		if (c->cmds[i] == ((unsigned)r->cmd_set << 8 | r->cmd_id))
+			return true;
+	return false;
+}
+
+static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
+{
+	struct canlog_ident *d;
+	size_t i;
+
+	for (i = 0; i < c->nids; i++) {
+		d = &c->ids[i];
+		if (d->chan == r->chan && d->src == r->src && d->dst == r->dst &&
+		    d->cmd_set == r->cmd_set && d->cmd_id == r->cmd_id && d->len == r->hdr_len)
+			break;
+	}
+	if (i == c->nids) {
+		if (c->nids == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 64;
+			void *v = realloc(c->ids, cap * sizeof(*c->ids));
+
+			if (!v)
+				return;
+			c->ids = v;
+			c->cap = cap;
+		}
+		d = &c->ids[c->nids++];
+		memset(d, 0, sizeof(*d));
+		d->chan = r->chan;
+		d->src = r->src;
+		d->dst = r->dst;
+		d->cmd_set = r->cmd_set;
+		d->cmd_id = r->cmd_id;
+		d->len = r->hdr_len;
+	}
+	d = &c->ids[i];
+	d->n++;
+	if (!r->crc_ok)
+		d->bad++;
+}
+
+static void canlog_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		putchar(*s);
+	}
+	putchar('"');
+}
+
+static void canlog_fields(const struct canlog *c, const struct ecoflow_record *r)
+{
+	const struct eftab_layout *l;
+	struct eftab_value v;
+	char num[FMT_DOUBLE_MAX];
+	size_t i, k = 0;
+
+	if (!c->have_table || !r->crc_ok || r->chan == 'D' || r->chan == 'E')
+		return;
+	l = eftab_find(&c->table, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, NULL);
+	if (!l)
+		return;
+	fputs(",\"fields\":{", stdout);
+	for (i = 0; i < l->nfields; i++) {
+		if (eftab_value(&l->fields[i], r->payload, r->len, &v))
+			continue;
+		printf("%s\"%s\":", k++ ? "," : "", l->fields[i].name);
+		if (v.type == SAMPLE_STRING)
+			canlog_json_str(v.s);
+		else if (v.type == SAMPLE_INT)
+			printf("%" PRId64, v.i);
+		else {
+			fmt_double(num, sizeof(num), v.f);
+			fputs(num, stdout);
+		}
+	}
+	putchar('}');
+}
+
+static void canlog_record(void *arg, const struct ecoflow_record *r)
+{
+	struct canlog *c = arg;
+	int64_t s = r->ts_ns / 1000000000, us = r->ts_ns % 1000000000 / 1000;
+
+	if (!canlog_wanted(c, r))
+		return;
+	if (c->count) {
+		canlog_count(c, r);
+		return;
+	}
+	if (!r->crc_ok && !c->err)
+		return;
+	c->shown++;
+	if (c->json) {
+		printf("{\"t\":%" PRId64 ".%06" PRId64 ",\"chan\":\"%c\",\"src\":%u,\"dst\":%u,"
+		       "\"cmd\":\"%02X:%02X\",\"len\":%u,\"crc_ok\":%s",
+		       s, us, r->chan, r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
+		       r->crc_ok ? "true" : "false");
+		canlog_fields(c, r);
+		if (!r->crc_ok)
+			printf(",\"error\":\"%s\"", ecoflow_err_name(r->err));
+		puts("}");
+		return;
+	}
+	printf("%" PRId64 ".%06" PRId64 " %c %02X:%02X %02X:%02X %u%s%s\n", s, us, r->chan, r->src,
+	       r->dst, r->cmd_set, r->cmd_id, r->len, r->crc_ok ? "" : " ",
+	       r->crc_ok ? "" : ecoflow_err_name(r->err));
+}
+
+static int canlog_ident_cmp(const void *a, const void *b)
+{
+	const struct canlog_ident *x = a, *y = b;
+	uint64_t kx = (uint64_t)x->chan << 56 | (uint64_t)x->src << 48 | (uint64_t)x->dst << 40 |
+		      (uint64_t)x->cmd_set << 32 | (uint64_t)x->cmd_id << 24 | x->len,
+		 ky = (uint64_t)y->chan << 56 | (uint64_t)y->src << 48 | (uint64_t)y->dst << 40 |
+		      (uint64_t)y->cmd_set << 32 | (uint64_t)y->cmd_id << 24 | y->len;
+
+	return kx < ky ? -1 : kx > ky;
+}
+
+static int canlog_table(struct canlog *c, const char *path)
+{
+	char err[300], *text = NULL;
+	size_t n = 0, cap = 0, got;
+	FILE *f = fopen(path, "rb");
+	int r;
+
+	if (!f) {
+		fprintf(stderr, "canlog: cannot open %s: %s\n", path, strerror(errno));
+		return -errno;
+	}
+	do {
+		if (n + 4096 > cap) {
+			char *t = realloc(text, cap = cap * 2 + 65536);
+
+			if (!t) {
+				free(text);
+				fclose(f);
+				return -ENOMEM;
+			}
+			text = t;
+		}
+		got = fread(text + n, 1, cap - n, f);
+		n += got;
+	} while (got);
+	fclose(f);
+	r = eftab_load(path, text, n, &c->table, err, sizeof(err));
+	free(text);
+	if (r) {
+		fprintf(stderr, "canlog: %s\n", r == -ENOMEM ? "out of memory" : err);
+		return r;
+	}
+	c->have_table = true;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"csv", no_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"count", no_argument, NULL, 'n'},
+		{"err", no_argument, NULL, 'e'},
+		{"chan", required_argument, NULL, 'C'},
+		{"cmd", required_argument, NULL, 'm'},
+		{"src", required_argument, NULL, 's'},
+		{"dst", required_argument, NULL, 'd'},
+		{"decode", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct canlog c = {0};
+	struct ecoflow *e = calloc(1, sizeof(*e));
+	uint64_t lineno = 0, bad_lines = 0;
+	const char *path = "-", *why;
+	struct canframe fr;
+	bool csv = false;
+	char *line = NULL;
+	size_t cap = 0, i;
+	ssize_t n;
+	FILE *in;
+	int o, r;
+
+	if (!e)
+		return 1;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			csv = true;
+			break;
+		case 'j':
+			c.json = true;
+			break;
+		case 'n':
+			c.count = true;
+			break;
+		case 'e':
+			c.err = true;
+			break;
+		case 'C':
+			for (i = 0; optarg[i]; i++)
+				if (!strchr("ABCDE,", optarg[i]) || strlen(c.chans) >= 5) {
+					fprintf(stderr, "canlog: --chan takes A B C D E, "
+							"comma-separated\n");
+					return 2;
+				} else if (optarg[i] != ',') {
+					c.chans[strlen(c.chans)] = optarg[i];
+				}
+			break;
+		case 'm':
+			if (canlog_cmds(optarg, c.cmds, &c.ncmds)) {
+				fprintf(stderr,
+					"canlog: --cmd takes SS:II in hex, comma-separated\n");
+				return 2;
+			}
+			break;
+		case 's':
+		case 'd':
+			if (canlog_ints(optarg, o == 's' ? c.srcs : c.dsts,
+					o == 's' ? &c.nsrcs : &c.ndsts)) {
+				fprintf(stderr,
+					"canlog: --%s takes addresses 0-255 (or 0xHH), "
+					"comma-separated\n",
+					o == 's' ? "src" : "dst");
+				return 2;
+			}
+			break;
+		case 't':
+			if (canlog_table(&c, optarg))
+				return 2;
+			break;
+		case 'h':
+			canlog_usage(stdout);
+			return 0;
+		default:
+			canlog_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		path = argv[optind++];
+	if (optind < argc) {
+		canlog_usage(stderr);
+		return 2;
+	}
+	in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!in) {
+		fprintf(stderr, "canlog: cannot open %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	ecoflow_init(e);
+	while ((n = getline(&line, &cap, in)) > 0) {
+		lineno++;
+		if (csv && canframe_savvycsv_is_header(line, (size_t)n))
+			continue;
+		r = csv ? canframe_parse_savvycsv(line, (size_t)n, &fr, &why)
+			: canframe_parse_candump(line, (size_t)n, &fr, &why);
+		if (r) {
+			if (bad_lines++ < 10)
+				fprintf(stderr, "canlog: %s:%" PRIu64 ": %s\n", path, lineno, why);
+			continue;
+		}
+		if (fr.err || fr.rtr || fr.fd)
+			continue; /* no EcoFlow data in them */
+		ecoflow_feed(e, fr.id, fr.ext, fr.len, fr.data, fr.has_ts ? (int64_t)fr.ts_ns : 0,
+			     canlog_record, &c);
+	}
+	if (ferror(in)) {
+		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	ecoflow_flush(e, canlog_record, &c);
+	if (c.count) {
+		qsort(c.ids, c.nids, sizeof(*c.ids), canlog_ident_cmp);
+		for (i = 0; i < c.nids; i++) {
+			const struct canlog_ident *d = &c.ids[i];
+
+			if (d->chan == 'D' || d->chan == 'E')
+				printf("%c - - %u %" PRIu64 "\n", d->chan, d->len, d->n);
+			else
+				printf("%c %02X:%02X %02X:%02X %u %" PRIu64 "%s\n", d->chan, d->src,
+				       d->dst, d->cmd_set, d->cmd_id, d->len, d->n,
+				       d->bad ? " (some bad)" : "");
+		}
+	}
+	fprintf(stderr,
+		"# %" PRIu64 " lines (%" PRIu64 " bad), %" PRIu64 " frames, %" PRIu64
+		" records: %" PRIu64 " good, %" PRIu64 " bad_length, %" PRIu64 " bad_crc, %" PRIu64
+		" bad_header_crc, %" PRIu64 " bad_version, %" PRIu64 " orphan frames, %" PRIu64
+		" restarted, %" PRIu64 " too_long, %" PRIu64 " unknown_channel\n",
+		lineno, bad_lines, e->st.frames, e->st.records, e->st.good, e->st.bad_length,
+		e->st.bad_crc, e->st.bad_header_crc, e->st.bad_version, e->st.orphan,
+		e->st.restarted, e->st.too_long, e->st.unknown_channel);
+	if (in != stdin)
+		fclose(in);
+	free(line);
+	free(c.ids);
+	if (c.have_table)
+		eftab_free(&c.table);
+	free(e);
+	return 0;
+}
