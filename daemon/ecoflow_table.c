@@ -78,9 +78,11 @@ static const struct {
 	enum eftab_type type;
 	uint16_t size;
 } eftab_types[] = {
-	{"u8", EFTAB_U8, 1},   {"i8", EFTAB_I8, 1},	  {"u16", EFTAB_U16, 2},
-	{"i16", EFTAB_I16, 2}, {"u32", EFTAB_U32, 4},	  {"i32", EFTAB_I32, 4},
-	{"f32", EFTAB_F32, 4}, {"ascii", EFTAB_ASCII, 0}, {"version", EFTAB_VERSION, 4},
+	{"u8", EFTAB_U8, 1},	       {"i8", EFTAB_I8, 1},
+	{"u16", EFTAB_U16, 2},	       {"i16", EFTAB_I16, 2},
+	{"u32", EFTAB_U32, 4},	       {"i32", EFTAB_I32, 4},
+	{"f32", EFTAB_F32, 4},	       {"ascii", EFTAB_ASCII, 0},
+	{"version", EFTAB_VERSION, 4}, {"version_rev", EFTAB_VERSION_REV, 4},
 };
 
 static int eftab_field(struct eftab_p *p, const struct json_node *o, struct eftab_layout *l,
@@ -132,9 +134,10 @@ static int eftab_field(struct eftab_p *p, const struct json_node *o, struct efta
 		if (!strcmp(type->v.str.s, eftab_types[i].name))
 			break;
 	if (i == sizeof(eftab_types) / sizeof(eftab_types[0]))
-		return eftab_fail(p, type,
-				  "unknown type '%s' (u8 i8 u16 i16 u32 i32 f32 ascii version)",
-				  type->v.str.s);
+		return eftab_fail(
+			p, type,
+			"unknown type '%s' (u8 i8 u16 i16 u32 i32 f32 ascii version version_rev)",
+			type->v.str.s);
 	f->type = eftab_types[i].type;
 	f->size = eftab_types[i].size;
 	if (f->type == EFTAB_ASCII) {
@@ -379,6 +382,10 @@ int eftab_value(const struct eftab_field *f, const uint8_t *payload, size_t len,
 		return 0;
 	case EFTAB_VERSION:
 		v->type = SAMPLE_STRING;
+		snprintf(v->s, sizeof(v->s), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+		return 0;
+	case EFTAB_VERSION_REV:
+		v->type = SAMPLE_STRING;
 		snprintf(v->s, sizeof(v->s), "%u.%u.%u.%u", b[3], b[2], b[1], b[0]);
 		return 0;
 	}
@@ -394,4 +401,36 @@ int eftab_value(const struct eftab_field *f, const uint8_t *payload, size_t len,
 			v->f = (double)v->i * f->scale;
 	}
 	return 0;
+}
+
+int eftab_sample(const struct eftab_layout *l, const uint8_t *payload, size_t len, uint8_t src,
+		 uint8_t dst, const char *source, int64_t ts_ns, struct sample *s)
+{
+	struct eftab_value v;
+	char a[4], b[4], rec[8];
+	size_t i;
+	int r = sample_init(s, "ecoflow", ts_ns);
+
+	snprintf(a, sizeof(a), "%02X", src);
+	snprintf(b, sizeof(b), "%02X", dst);
+	snprintf(rec, sizeof(rec), "%02X:%02X", l->cmd_set, l->cmd_id);
+	if (!r && source)
+		r = sample_tag(s, "source", source);
+	if (!r)
+		r = sample_tag(s, "src", a);
+	if (!r)
+		r = sample_tag(s, "dst", b);
+	if (!r)
+		r = sample_tag(s, "record", rec);
+	for (i = 0; !r && i < l->nfields; i++) {
+		if (eftab_value(&l->fields[i], payload, len, &v))
+			continue;
+		if (v.type == SAMPLE_STRING)
+			r = sample_string(s, l->fields[i].name, v.s);
+		else if (v.type == SAMPLE_INT)
+			r = sample_int(s, l->fields[i].name, v.i);
+		else
+			r = sample_float(s, l->fields[i].name, v.f);
+	}
+	return r;
 }

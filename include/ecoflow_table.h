@@ -9,14 +9,16 @@
  *         {"name": "soc_pct", "offset": 37, "type": "u8", "unit": "%"},
  *         {"name": "voltage_v", "offset": 38, "type": "u16", "scale": 0.001, "unit": "V"},
  *         {"name": "serial", "offset": 0, "type": "ascii", "size": 16},
- *         {"name": "module_version", "offset": 20, "type": "version"}]}]}
+ *         {"name": "module_version", "offset": 20, "type": "version_rev"}]}]}
  *
  * A record is identified by (src, dst, cmd_set, cmd_id) and its payload
  * length: one identity may have several layouts, one per length (a firmware
  * update grew the battery's status record from 126 to 128 bytes).  src and
  * dst may be left out (any).  Types: u8 i8 u16 i16 u32 i32 f32 (little
- * endian), ascii (size bytes, NULs and blanks trimmed), version (4 bytes,
- * written highest byte first: 4D 03 01 01 is 1.1.3.77).  scale multiplies
+ * endian), ascii (size bytes, NULs and blanks trimmed), version (4 bytes
+ * dotted in order: 01 01 01 8D is 1.1.1.141, the module announce) and
+ * version_rev (4 bytes dotted last first: 4D 03 01 01 is 1.1.3.77, the
+ * battery status).  scale multiplies
  * (default 1; an integer field with scale 1 stays an integer).  Every field
  * must lie within the record's length: a table that says otherwise is
  * refused at load, with FILE:LINE:COL. */
@@ -41,7 +43,8 @@ enum eftab_type {
 	EFTAB_I32,
 	EFTAB_F32,
 	EFTAB_ASCII,
-	EFTAB_VERSION
+	EFTAB_VERSION,
+	EFTAB_VERSION_REV
 };
 
 struct eftab_field {
@@ -89,5 +92,14 @@ struct eftab_value {
  * the layout's len is the payload's, so only a caller's mistake gets it). */
 int eftab_value(const struct eftab_field *f, const uint8_t *payload, size_t len,
 		struct eftab_value *v);
+
+/* A decoded record as the sample the daemon publishes and `canlog --lp`
+ * prints: measurement "ecoflow", tags source (omitted when NULL), src and
+ * dst (two hex digits), record ("03:1A", cmd_set:cmd_id), then the
+ * layout's fields (a value that is not a number, a NaN f32, is left out).
+ * s is initialised here; free it with sample_free().  Returns 0 or the
+ * sample builder's negative errno. */
+int eftab_sample(const struct eftab_layout *l, const uint8_t *payload, size_t len, uint8_t src,
+		 uint8_t dst, const char *source, int64_t ts_ns, struct sample *s);
 
 #endif

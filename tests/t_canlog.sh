@@ -36,6 +36,12 @@ sum=$(awk '{s += $NF} END {print s}' "$T/count")
 grep -q '1475 records: 1475 good' "$T/count.err" || fail "summary: $(cat "$T/count.err")"
 # the battery's status record before the firmware update: 126 bytes, by identity not header CRC
 grep -qx 'B 03:21 03:1A 126 69' "$T/count" || fail "no 03:21 03:1A records of 126 bytes: $(cat "$T/count")"
+# --lp: the daemon's samples; the battery's module announce (35:10) gives the
+# version its file name says, 1.1.1.141
+"$CL" --lp --decode=share/ecoflow.json "$LFP" >"$T/lfp.lp" 2>/dev/null || fail "--lp"
+[ "$(grep -c '^ecoflow,dst=35,record=35:10,src=03 serial="M102Z3B4ZE5H0601",module_type=60i,module_version="1.1.1.141",' "$T/lfp.lp")" = 9 ] ||
+	fail "--lp: the 9 module announces: $(grep -m 2 35:10 "$T/lfp.lp")"
+"$CL" --lp "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "--lp without --decode must exit 2"
 # filters: a channel, a command, an address
 n=$("$CL" --chan=A "$LFP" 2>/dev/null | wc -l)
 [ "$n" = "$(awk '$1 == "A" {s += $NF} END {print s}' "$T/count")" ] || fail "--chan=A: $n"

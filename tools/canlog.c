@@ -1,11 +1,13 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
- *        [--src=N,..] [--dst=N,..] [--decode=TABLE]
+ *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
  * (ecoflow.c) and the decode table (ecoflow_table.c).  A first cut of the
  * tool issue 9 asks for: the options above, not yet --hex, --str, --stat,
- * --pivot, --lp or --regen.
+ * --pivot or --regen.  --lp prints the decoded records as the daemon will
+ * publish them (eftab_sample()), in InfluxDB line protocol, to import
+ * history.
  *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
@@ -19,10 +21,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "canframe.h"
 #include "ecoflow.h"
 #include "ecoflow_table.h"
 #include "fmt.h"
+#include "lineproto.h"
+#include "sample.h"
 
 #define CANLOG_LIST_MAX 64
 
@@ -34,7 +39,8 @@ struct canlog_ident {
 };
 
 struct canlog {
-	bool json, count, err;
+	bool json, count, err, lp;
+	struct buf out; /* --lp */
 	char chans[8];
 	unsigned cmds[CANLOG_LIST_MAX], ncmds; /* cmd_set << 8 | cmd_id */
 	int srcs[CANLOG_LIST_MAX], nsrcs, dsts[CANLOG_LIST_MAX], ndsts;
@@ -47,13 +53,15 @@ struct canlog {
 
 static void canlog_usage(FILE *f)
 {
-	fprintf(f, "usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
-		   "              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
-		   "  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
-		   "  records and prints one line per record (--json: one object per record;\n"
-		   "  --count: records per identity); --err also shows the records that fail;\n"
-		   "  --decode: decode fields with a table (share/ecoflow.json); a summary goes\n"
-		   "  to stderr\n");
+	fprintf(f,
+		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
+		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
+		"              [--lp]\n"
+		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
+		"  records and prints one line per record (--json: one object per record;\n"
+		"  --count: records per identity); --err also shows the records that fail;\n"
+		"  --decode: decode fields with a table (share/ecoflow.json); --lp: the decoded\n"
+		"  records as InfluxDB line protocol (needs --decode); a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -196,6 +204,27 @@ static void canlog_fields(const struct canlog *c, const struct ecoflow_record *r
 	putchar('}');
 }
 
+/* The daemon's sample of a decoded record, as line protocol. */
+static void canlog_lp(struct canlog *c, const struct ecoflow_record *r)
+{
+	const struct eftab_layout *l;
+	struct sample_view v;
+	struct sample s;
+
+	if (!r->crc_ok || r->chan == 'D' || r->chan == 'E')
+		return;
+	l = eftab_find(&c->table, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, NULL);
+	if (!l)
+		return;
+	c->out.len = 0;
+	if (!eftab_sample(l, r->payload, r->len, r->src, r->dst, NULL, r->ts_ns, &s) &&
+	    sample_view_of(&v, &s) >= 0 && !lp_encode(&v, &c->out)) {
+		fwrite(c->out.data, 1, c->out.len, stdout);
+		c->shown++;
+	}
+	sample_free(&s);
+}
+
 static void canlog_record(void *arg, const struct ecoflow_record *r)
 {
 	struct canlog *c = arg;
@@ -209,6 +238,10 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 	}
 	if (!r->crc_ok && !c->err)
 		return;
+	if (c->lp) {
+		canlog_lp(c, r);
+		return;
+	}
 	c->shown++;
 	if (c->json) {
 		printf("{\"t\":%" PRId64 ".%06" PRId64 ",\"chan\":\"%c\",\"src\":%u,\"dst\":%u,"
@@ -276,17 +309,12 @@ static int canlog_table(struct canlog *c, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"count", no_argument, NULL, 'n'},
-		{"err", no_argument, NULL, 'e'},
-		{"chan", required_argument, NULL, 'C'},
-		{"cmd", required_argument, NULL, 'm'},
-		{"src", required_argument, NULL, 's'},
-		{"dst", required_argument, NULL, 'd'},
-		{"decode", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"csv", no_argument, NULL, 'c'},	  {"json", no_argument, NULL, 'j'},
+		{"count", no_argument, NULL, 'n'},	  {"err", no_argument, NULL, 'e'},
+		{"chan", required_argument, NULL, 'C'},	  {"cmd", required_argument, NULL, 'm'},
+		{"src", required_argument, NULL, 's'},	  {"dst", required_argument, NULL, 'd'},
+		{"decode", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"lp", no_argument, NULL, 'l'},		  {NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
 	struct ecoflow *e = calloc(1, sizeof(*e));
@@ -348,6 +376,9 @@ int main(int argc, char **argv)
 			if (canlog_table(&c, optarg))
 				return 2;
 			break;
+		case 'l':
+			c.lp = true;
+			break;
 		case 'h':
 			canlog_usage(stdout);
 			return 0;
@@ -356,6 +387,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (c.lp && !c.have_table) {
+		fprintf(stderr, "canlog: --lp needs --decode=TABLE (the fields to write)\n");
+		return 2;
+	}
+	buf_init(&c.out);
 	if (optind < argc)
 		path = argv[optind++];
 	if (optind < argc) {
@@ -414,6 +450,7 @@ int main(int argc, char **argv)
 		fclose(in);
 	free(line);
 	free(c.ids);
+	buf_free(&c.out);
 	if (c.have_table)
 		eftab_free(&c.table);
 	free(e);

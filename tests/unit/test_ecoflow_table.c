@@ -72,7 +72,7 @@ static void test_shipped(void)
 		}
 		CHECK_EQ_INT(eftab_value(&l->fields[0], p, 10, &v), -ERANGE);
 	}
-	/* any src: the status record; the version written highest byte first */
+	/* any src: the status record; its version written last byte first (version_rev) */
 	l = eftab_find(&t, 0x42, 0x99, 0x03, 0x1A, 128, NULL);
 	CHECK(l != NULL);
 	for (i = 0; l && i < l->nfields; i++)
