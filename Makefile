@@ -1,6 +1,6 @@
 # powerd — build, test, run.
 #
-#   make            build build/powerd, build/powerctl, build/pulselog (-O2)
+#   make            build build/powerd, build/powerctl, build/pulselog, build/canlog (-O2)
 #   make CC=clang   same with clang
 #   make run        install missing packages, build, run the demo (no hardware)
 #   make test       install missing packages, build (ASan+UBSan, TSan), run every test
