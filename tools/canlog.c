@@ -1,5 +1,6 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
- *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp]
+ *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp] [--regen=OUT]
+ *        [--iface=NAME]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
@@ -8,6 +9,16 @@
  * --pivot or --regen.  --lp prints the decoded records as the daemon will
  * publish them (eftab_sample()), in InfluxDB line protocol, to import
  * history.
+ *
+ * --regen=OUT writes the frames of the records that pass the filters (those
+ * the listing shows: bad ones only with --err), every frame of each, in
+ * input order, as a candump log canplayer -I reads.  A frame that ends in
+ * no delivered record (an orphan, the start of a record restarted, given up
+ * or evicted) is not written, nor are error, remote and FD frames.  Frames
+ * from a CSV get the interface --iface (default can0) and, when the CSV has
+ * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  A
+ * record's frames are kept until it completes, at most CANLOG_REC_FRAMES of
+ * them (a longer record is not written, and counted).
  *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
@@ -30,6 +41,29 @@
 #include "sample.h"
 
 #define CANLOG_LIST_MAX 64
+/* Frames kept for one open record (--regen): a record is at most
+ * ECOFLOW_RECORD_MAX bytes, and an A frame carries at least one; a longer
+ * run (empty B frames) gives that record up. */
+#define CANLOG_REC_FRAMES ECOFLOW_RECORD_MAX
+#define CANLOG_STREAMS	  (2 * ECOFLOW_SLOTS)
+
+enum { CANLOG_PENDING, CANLOG_KEEP, CANLOG_DROP };
+
+/* A frame read, waiting until every record it may belong to is decided, so
+ * --regen writes the kept ones in input order. */
+struct canlog_frame {
+	struct canframe f;
+	uint8_t state;
+};
+
+/* The frames of the record open on one stream, by sequence number. */
+struct canlog_stream {
+	bool used;
+	char chan;
+	uint32_t stream;
+	uint64_t *seq;
+	size_t n;
+};
 
 struct canlog_ident {
 	char chan;
@@ -49,6 +83,17 @@ struct canlog {
 	struct canlog_ident *ids;
 	size_t nids, cap;
 	uint64_t shown;
+	/* --regen */
+	FILE *regen;
+	const char *regen_path;
+	char iface[CANFRAME_IFACE_MAX];
+	struct canlog_frame *fr; /* fr[0] is sequence number base */
+	size_t nfr, frcap;
+	uint64_t base, cur; /* cur: the frame being fed */
+	uint64_t tick;	    /* the reassembler's tick before it */
+	bool flushing, delivered;
+	struct canlog_stream st[CANLOG_STREAMS];
+	uint64_t regen_lost, regen_written;
 };
 
 static void canlog_usage(FILE *f)
@@ -56,12 +101,14 @@ static void canlog_usage(FILE *f)
 	fprintf(f,
 		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
-		"              [--lp]\n"
+		"              [--lp] [--regen=OUT [--iface=NAME]]\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
 		"  --decode: decode fields with a table (share/ecoflow.json); --lp: the decoded\n"
-		"  records as InfluxDB line protocol (needs --decode); a summary goes to stderr\n");
+		"  records as InfluxDB line protocol (needs --decode); --regen: the frames of\n"
+		"  the records shown, as a candump log for canplayer -I (CSV frames get the\n"
+		"  interface --iface, default can0); a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -225,11 +272,179 @@ static void canlog_lp(struct canlog *c, const struct ecoflow_record *r)
 	sample_free(&s);
 }
 
+static struct canlog_stream *canlog_stream(struct canlog *c, char chan, uint32_t stream, bool add)
+{
+	size_t i;
+
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		if (c->st[i].used && c->st[i].chan == chan && c->st[i].stream == stream)
+			return &c->st[i];
+	if (!add)
+		return NULL;
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		if (!c->st[i].used) {
+			c->st[i].used = true;
+			c->st[i].chan = chan;
+			c->st[i].stream = stream;
+			c->st[i].n = 0;
+			if (!c->st[i].seq)
+				c->st[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c->st[i].seq));
+			if (!c->st[i].seq) {
+				c->st[i].used = false;
+				return NULL;
+			}
+			return &c->st[i];
+		}
+	return NULL;
+}
+
+static void canlog_mark(struct canlog *c, uint64_t seq, uint8_t state)
+{
+	if (seq >= c->base && seq - c->base < c->nfr)
+		c->fr[seq - c->base].state = state;
+}
+
+/* The delivered record's frames: the stream's open list and, unless this
+ * is the end of the input, the frame that completed it. */
+static void canlog_regen_record(struct canlog *c, const struct ecoflow_record *r, bool keep)
+{
+	struct canlog_stream *s = NULL;
+	uint8_t state = keep ? CANLOG_KEEP : CANLOG_DROP;
+	size_t i;
+
+	c->delivered = true;
+	if (r->chan != 'D' && r->chan != 'E')
+		s = canlog_stream(c, r->chan, r->stream, false);
+	if (s) {
+		for (i = 0; i < s->n; i++)
+			canlog_mark(c, s->seq[i], state);
+		s->used = false;
+	}
+	if (!c->flushing)
+		canlog_mark(c, c->cur, state);
+}
+
+static int canlog_regen_write(struct canlog *c, bool all)
+{
+	char line[CANFRAME_FORMAT_MAX];
+	size_t k = 0;
+
+	while (k < c->nfr && (all || c->fr[k].state != CANLOG_PENDING)) {
+		if (c->fr[k].state == CANLOG_KEEP) {
+			if (canframe_format_candump(&c->fr[k].f, line, sizeof(line)) ||
+			    fprintf(c->regen, "%s\n", line) < 0)
+				return -EIO;
+			c->regen_written++;
+		}
+		k++;
+	}
+	if (k) {
+		memmove(c->fr, c->fr + k, (c->nfr - k) * sizeof(*c->fr));
+		c->nfr -= k;
+		c->base += k;
+	}
+	return 0;
+}
+
+/* Queue frame f (sequence number c->cur) before it is fed. */
+static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+{
+	uint64_t nframe = e->st.frames;
+
+	if (c->nfr == c->frcap) {
+		size_t cap = c->frcap ? c->frcap * 2 : 1024;
+		void *v = realloc(c->fr, cap * sizeof(*c->fr));
+
+		if (!v)
+			return -ENOMEM;
+		c->fr = v;
+		c->frcap = cap;
+	}
+	c->fr[c->nfr] = (struct canlog_frame){.f = *f, .state = CANLOG_PENDING};
+	if (!f->iface[0])
+		snprintf(c->fr[c->nfr].f.iface, sizeof(c->fr[c->nfr].f.iface), "%s", c->iface);
+	if (!f->has_ts) {
+		/* A CSV without times: one millisecond per frame read. */
+		c->fr[c->nfr].f.has_ts = true;
+		c->fr[c->nfr].f.ts_ns = nframe * 1000000;
+	}
+	c->cur = c->base + c->nfr++;
+	c->delivered = false;
+	c->tick = e->tick;
+	return 0;
+}
+
+/* After the frame was fed: it joins its stream's open record, or it was
+ * the last of a delivered one, or it belongs to no record.  The library's
+ * slots say which: a frame that opened or extended a record leaves its
+ * stream's slot open and just used. */
+static void canlog_regen_fed(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+{
+	uint32_t top = f->id >> 20, stream;
+	struct canlog_stream *s;
+	bool first, open = false;
+	char chan;
+	size_t i;
+
+	if (!f->ext || !(f->id & 0x10000000)) {
+		chan = 'A';
+		stream = f->id & 0xFFFF;
+		first = ((f->id >> 22) & 0x3F) == 1;
+	} else {
+		chan = top >= 0x120 ? 'C' : 'B';
+		stream = f->id & ~(UINT32_C(0xF) << 20);
+		first = (top & 0xF) == 0;
+	}
+	for (i = 0; i < ECOFLOW_SLOTS; i++)
+		if (e->slot[i].open && e->slot[i].chan == chan && e->slot[i].stream == stream &&
+		    e->slot[i].used == e->tick && e->tick != c->tick)
+			open = true;
+	if (!c->delivered) {
+		s = canlog_stream(c, chan, stream, open);
+		if (s && first)
+			s->n = 0;
+		if (s && open && s->n < CANLOG_REC_FRAMES)
+			s->seq[s->n++] = c->cur;
+		else
+			canlog_mark(c, c->cur, CANLOG_DROP);
+		if (s && open && s->n == CANLOG_REC_FRAMES) {
+			c->regen_lost++;
+			s->used = false;
+		}
+		if (s && !open) {
+			for (i = 0; i < s->n; i++)
+				canlog_mark(c, s->seq[i], CANLOG_DROP);
+			s->used = false;
+		}
+	}
+	/* A stream whose record the library gave up (evicted, too long):
+	 * its frames are no record's. */
+	for (i = 0; i < CANLOG_STREAMS; i++) {
+		struct canlog_stream *t = &c->st[i];
+		size_t j;
+		bool alive = false;
+
+		if (!t->used)
+			continue;
+		for (j = 0; j < ECOFLOW_SLOTS; j++)
+			if (e->slot[j].open && e->slot[j].chan == t->chan &&
+			    e->slot[j].stream == t->stream)
+				alive = true;
+		if (!alive) {
+			for (j = 0; j < t->n; j++)
+				canlog_mark(c, t->seq[j], CANLOG_DROP);
+			t->used = false;
+		}
+	}
+}
+
 static void canlog_record(void *arg, const struct ecoflow_record *r)
 {
 	struct canlog *c = arg;
 	int64_t s = r->ts_ns / 1000000000, us = r->ts_ns % 1000000000 / 1000;
 
+	if (c->regen)
+		canlog_regen_record(c, r, canlog_wanted(c, r) && (r->crc_ok || c->err));
 	if (!canlog_wanted(c, r))
 		return;
 	if (c->count) {
@@ -314,7 +529,8 @@ int main(int argc, char **argv)
 		{"chan", required_argument, NULL, 'C'},	  {"cmd", required_argument, NULL, 'm'},
 		{"src", required_argument, NULL, 's'},	  {"dst", required_argument, NULL, 'd'},
 		{"decode", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"lp", no_argument, NULL, 'l'},		  {NULL, 0, NULL, 0},
+		{"lp", no_argument, NULL, 'l'},		  {"regen", required_argument, NULL, 'R'},
+		{"iface", required_argument, NULL, 'I'},  {NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
 	struct ecoflow *e = calloc(1, sizeof(*e));
@@ -379,6 +595,17 @@ int main(int argc, char **argv)
 		case 'l':
 			c.lp = true;
 			break;
+		case 'R':
+			c.regen_path = optarg;
+			break;
+		case 'I':
+			if (!*optarg || strlen(optarg) >= sizeof(c.iface) ||
+			    strpbrk(optarg, " \t()#")) {
+				fprintf(stderr, "canlog: --iface takes an interface name\n");
+				return 2;
+			}
+			strcpy(c.iface, optarg);
+			break;
 		case 'h':
 			canlog_usage(stdout);
 			return 0;
@@ -403,6 +630,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "canlog: cannot open %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	if (!c.iface[0])
+		strcpy(c.iface, "can0");
+	if (c.regen_path) {
+		c.regen = fopen(c.regen_path, "w");
+		if (!c.regen) {
+			fprintf(stderr, "canlog: cannot create %s: %s\n", c.regen_path,
+				strerror(errno));
+			return 2;
+		}
+	}
 	ecoflow_init(e);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
@@ -417,14 +654,36 @@ int main(int argc, char **argv)
 		}
 		if (fr.err || fr.rtr || fr.fd)
 			continue; /* no EcoFlow data in them */
+		if (c.regen && canlog_regen_add(&c, e, &fr)) {
+			fprintf(stderr, "canlog: out of memory\n");
+			return 1;
+		}
 		ecoflow_feed(e, fr.id, fr.ext, fr.len, fr.data, fr.has_ts ? (int64_t)fr.ts_ns : 0,
 			     canlog_record, &c);
+		if (c.regen) {
+			canlog_regen_fed(&c, e, &fr);
+			if (canlog_regen_write(&c, false)) {
+				fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path,
+					strerror(errno));
+				return 2;
+			}
+		}
 	}
 	if (ferror(in)) {
 		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	c.flushing = true;
 	ecoflow_flush(e, canlog_record, &c);
+	if (c.regen && (canlog_regen_write(&c, true) || fclose(c.regen))) {
+		fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path, strerror(errno));
+		return 2;
+	}
+	if (c.regen)
+		fprintf(stderr,
+			"# --regen: %" PRIu64 " frames written to %s, %" PRIu64
+			" records too many frames to keep\n",
+			c.regen_written, c.regen_path, c.regen_lost);
 	if (c.count) {
 		qsort(c.ids, c.nids, sizeof(*c.ids), canlog_ident_cmp);
 		for (i = 0; i < c.nids; i++) {
@@ -450,6 +709,9 @@ int main(int argc, char **argv)
 		fclose(in);
 	free(line);
 	free(c.ids);
+	free(c.fr);
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		free(c.st[i].seq);
 	buf_free(&c.out);
 	if (c.have_table)
 		eftab_free(&c.table);
