@@ -79,6 +79,39 @@ sed -n 2p "$T/csv.log" | grep -q '^(0000000000.001000) vcan1 00831403#' || fail 
 "$CL" --count "$T/csv.log" >"$T/dc2" 2>/dev/null
 cmp -s "$T/dc1" "$T/dc2" || fail "--regen of the CSV changed the counts: $(diff "$T/dc1" "$T/dc2" | head)"
 
+# --hex: the payload after the columns, --json's "hex" the same; --hex=diff
+# marks in [..] exactly the bytes that differ from the record before of the
+# same identity (here two consecutive 03:21 03:1A status records)
+"$CL" --hex --cmd=03:1A --dst=0x21 "$LFP" 2>/dev/null | head -n 2 >"$T/hex" || fail "--hex"
+"$CL" --hex=diff --cmd=03:1A --dst=0x21 "$LFP" 2>/dev/null | head -n 2 >"$T/hexdiff" || fail "--hex=diff"
+"$CL" --json --hex --cmd=03:1A --dst=0x21 "$LFP" 2>/dev/null | head -n 2 >"$T/hex.json" || fail "--json --hex"
+python3 - "$T/hex" "$T/hexdiff" "$T/hex.json" <<'EOP' || fail "--hex=diff: $(cut -c 1-160 "$T/hexdiff")"
+import json, re, sys
+plain = [l.split() for l in open(sys.argv[1])]
+diff = [l.split() for l in open(sys.argv[2])]
+recs = [json.loads(l) for l in open(sys.argv[3])]
+assert len(recs) == 2 and all(r["cmd"] == "03:1A" and r["dst"] == 0x21 for r in recs), recs
+a, b = (bytes.fromhex(r["hex"]) for r in recs)
+assert len(a) == len(b) == 126
+assert [p[-1] for p in plain] == [r["hex"] for r in recs], plain
+want = {i for i in range(len(a)) if a[i] != b[i]}
+assert want, "the two records are the same"
+assert diff[0][-1] == recs[0]["hex"], diff[0]  # the first: nothing to differ from
+marked, inside, i = set(), False, 0
+for tok in re.findall(r"\[|\]|[0-9A-F]{2}", diff[1][-1]):
+    if tok in "[]":
+        assert inside == (tok == "]"), diff[1]
+        inside = tok == "["
+    else:
+        assert tok == "%02X" % b[i]
+        if inside:
+            marked.add(i)
+        i += 1
+assert i == len(b) and not inside
+assert marked == want, (sorted(marked), sorted(want))
+EOP
+"$CL" --hex=x "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "--hex=x must exit 2"
+
 # SavvyCAN CSV: frames missing from the capture are bad lengths, shown with --err
 "$CL" --csv --err --json "$F/delta.later.AC.out.on.csv" >"$T/delta.json" 2>"$T/delta.err" || fail "--csv"
 grep -q '51823 frames, 8274 records: 8248 good, 26 bad_length' "$T/delta.err" || fail "CSV: $(cat "$T/delta.err")"

@@ -1,6 +1,6 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
  *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp] [--regen=OUT]
- *        [--iface=NAME]
+ *        [--iface=NAME] [--hex[=diff]]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
@@ -20,6 +20,11 @@
  * record's frames are kept until it completes, at most CANLOG_REC_FRAMES of
  * them (a longer record is not written, and counted).
  *
+ * --hex adds each listed record's payload (XOR undone) in hex after the
+ * columns (--json: a key "hex"); --hex=diff marks the bytes that differ from
+ * the last listed record of the same identity: in red on a terminal, each
+ * run of them in [..] otherwise.
+ *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
  * line number, never fatal; a bad option or an unreadable file is exit 2. */
@@ -31,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "canframe.h"
@@ -70,10 +76,15 @@ struct canlog_ident {
 	uint8_t src, dst, cmd_set, cmd_id;
 	uint16_t len;
 	uint64_t n, bad;
+	uint8_t *last; /* --hex=diff: the payload last printed, last_len bytes */
+	uint16_t last_len;
+	bool have_last;
 };
 
 struct canlog {
 	bool json, count, err, lp;
+	int hex;	/* 1 --hex, 2 --hex=diff */
+	bool color;	/* --hex=diff on a terminal */
 	struct buf out; /* --lp */
 	char chans[8];
 	unsigned cmds[CANLOG_LIST_MAX], ncmds; /* cmd_set << 8 | cmd_id */
@@ -101,14 +112,16 @@ static void canlog_usage(FILE *f)
 	fprintf(f,
 		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
-		"              [--lp] [--regen=OUT [--iface=NAME]]\n"
+		"              [--lp] [--regen=OUT [--iface=NAME]] [--hex[=diff]]\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
 		"  --decode: decode fields with a table (share/ecoflow.json); --lp: the decoded\n"
 		"  records as InfluxDB line protocol (needs --decode); --regen: the frames of\n"
 		"  the records shown, as a candump log for canplayer -I (CSV frames get the\n"
-		"  interface --iface, default can0); a summary goes to stderr\n");
+		"  interface --iface, default can0); --hex: the payload in hex (--hex=diff:\n"
+		"  bytes changed since the last record of the same identity in [..], red on\n"
+		"  a terminal); a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -175,7 +188,7 @@ static bool canlog_wanted(const struct canlog *c, const struct ecoflow_record *r
 	return false;
 }
 
-static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
+static struct canlog_ident *canlog_ident(struct canlog *c, const struct ecoflow_record *r)
 {
 	struct canlog_ident *d;
 	size_t i;
@@ -184,31 +197,66 @@ static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
 		d = &c->ids[i];
 		if (d->chan == r->chan && d->src == r->src && d->dst == r->dst &&
 		    d->cmd_set == r->cmd_set && d->cmd_id == r->cmd_id && d->len == r->hdr_len)
-			break;
+			return d;
 	}
-	if (i == c->nids) {
-		if (c->nids == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 64;
-			void *v = realloc(c->ids, cap * sizeof(*c->ids));
+	if (c->nids == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *v = realloc(c->ids, cap * sizeof(*c->ids));
 
-			if (!v)
-				return;
-			c->ids = v;
-			c->cap = cap;
-		}
-		d = &c->ids[c->nids++];
-		memset(d, 0, sizeof(*d));
-		d->chan = r->chan;
-		d->src = r->src;
-		d->dst = r->dst;
-		d->cmd_set = r->cmd_set;
-		d->cmd_id = r->cmd_id;
-		d->len = r->hdr_len;
+		if (!v)
+			return NULL;
+		c->ids = v;
+		c->cap = cap;
 	}
-	d = &c->ids[i];
+	d = &c->ids[c->nids++];
+	memset(d, 0, sizeof(*d));
+	d->chan = r->chan;
+	d->src = r->src;
+	d->dst = r->dst;
+	d->cmd_set = r->cmd_set;
+	d->cmd_id = r->cmd_id;
+	d->len = r->hdr_len;
+	return d;
+}
+
+static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
+{
+	struct canlog_ident *d = canlog_ident(c, r);
+
+	if (!d)
+		return;
 	d->n++;
 	if (!r->crc_ok)
 		d->bad++;
+}
+
+/* The payload in hex; with --hex=diff the bytes that differ from the last
+ * printed record of the same identity are marked: red on a terminal, else
+ * each run of them in [..], so a file or a pipe shows them too.  The first
+ * record of an identity, or one of another length (a bad record), has
+ * nothing to differ from and is unmarked. */
+static void canlog_hex(struct canlog *c, const struct ecoflow_record *r)
+{
+	struct canlog_ident *d = c->hex == 2 ? canlog_ident(c, r) : NULL;
+	bool cmp = d && d->have_last && d->last_len == r->len, in = false, ch;
+	size_t i;
+
+	putchar(' ');
+	for (i = 0; i < r->len; i++) {
+		ch = cmp && d->last[i] != r->payload[i];
+		if (ch != in)
+			fputs(c->color ? (ch ? "\033[31m" : "\033[0m") : (ch ? "[" : "]"), stdout);
+		in = ch;
+		printf("%02X", r->payload[i]);
+	}
+	if (in)
+		fputs(c->color ? "\033[0m" : "]", stdout);
+	if (d && (d->last || (d->last = malloc(ECOFLOW_RECORD_MAX)))) {
+		if (r->len)
+			memcpy(d->last, r->payload, r->len);
+		d->last_len = r->len;
+		d->have_last = true;
+	}
 }
 
 static void canlog_json_str(const char *s)
@@ -464,14 +512,23 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 		       s, us, r->chan, r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
 		       r->crc_ok ? "true" : "false");
 		canlog_fields(c, r);
+		if (c->hex) {
+			fputs(",\"hex\":\"", stdout);
+			for (size_t i = 0; i < r->len; i++)
+				printf("%02X", r->payload[i]);
+			putchar('"');
+		}
 		if (!r->crc_ok)
 			printf(",\"error\":\"%s\"", ecoflow_err_name(r->err));
 		puts("}");
 		return;
 	}
-	printf("%" PRId64 ".%06" PRId64 " %c %02X:%02X %02X:%02X %u%s%s\n", s, us, r->chan, r->src,
+	printf("%" PRId64 ".%06" PRId64 " %c %02X:%02X %02X:%02X %u%s%s", s, us, r->chan, r->src,
 	       r->dst, r->cmd_set, r->cmd_id, r->len, r->crc_ok ? "" : " ",
 	       r->crc_ok ? "" : ecoflow_err_name(r->err));
+	if (c->hex)
+		canlog_hex(c, r);
+	putchar('\n');
 }
 
 static int canlog_ident_cmp(const void *a, const void *b)
@@ -524,13 +581,21 @@ static int canlog_table(struct canlog *c, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},	  {"json", no_argument, NULL, 'j'},
-		{"count", no_argument, NULL, 'n'},	  {"err", no_argument, NULL, 'e'},
-		{"chan", required_argument, NULL, 'C'},	  {"cmd", required_argument, NULL, 'm'},
-		{"src", required_argument, NULL, 's'},	  {"dst", required_argument, NULL, 'd'},
-		{"decode", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"lp", no_argument, NULL, 'l'},		  {"regen", required_argument, NULL, 'R'},
-		{"iface", required_argument, NULL, 'I'},  {NULL, 0, NULL, 0},
+		{"csv", no_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"count", no_argument, NULL, 'n'},
+		{"err", no_argument, NULL, 'e'},
+		{"chan", required_argument, NULL, 'C'},
+		{"cmd", required_argument, NULL, 'm'},
+		{"src", required_argument, NULL, 's'},
+		{"dst", required_argument, NULL, 'd'},
+		{"decode", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"lp", no_argument, NULL, 'l'},
+		{"regen", required_argument, NULL, 'R'},
+		{"iface", required_argument, NULL, 'I'},
+		{"hex", optional_argument, NULL, 'x'},
+		{NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
 	struct ecoflow *e = calloc(1, sizeof(*e));
@@ -594,6 +659,14 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			c.lp = true;
+			break;
+		case 'x':
+			if (optarg && strcmp(optarg, "diff")) {
+				fprintf(stderr, "canlog: --hex takes nothing or =diff\n");
+				return 2;
+			}
+			c.hex = optarg ? 2 : 1;
+			c.color = optarg && isatty(STDOUT_FILENO);
 			break;
 		case 'R':
 			c.regen_path = optarg;
@@ -708,6 +781,8 @@ int main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	free(line);
+	for (i = 0; i < c.nids; i++)
+		free(c.ids[i].last);
 	free(c.ids);
 	free(c.fr);
 	for (i = 0; i < CANLOG_STREAMS; i++)
