@@ -112,6 +112,20 @@ assert marked == want, (sorted(marked), sorted(want))
 EOP
 "$CL" --hex=x "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "--hex=x must exit 2"
 
+# --str: the stream column; --nodes: a list keeps the records of ANY node
+# listed (WattZup's --node=a,b kept none); channel A has no node
+"$CL" --str "$LFP" 2>/dev/null | awk '{print $2, $3}' | sort | uniq -c | awk '{print $2, $3, $1}' >"$T/str"
+printf 'A 00000308 247\nB 10003001 867\nD 10603001 341\nE 10A03130 20\n' | cmp -s - "$T/str" || fail "--str: $(cat "$T/str")"
+n=$("$CL" --nodes=03130,03001 "$LFP" 2>/dev/null | wc -l)
+[ "$n" = $((867 + 341 + 20)) ] || fail "--nodes=03130,03001: $n"
+n=$("$CL" --nodes=03001 --chan=B "$LFP" 2>/dev/null | wc -l)
+[ "$n" = 867 ] || fail "--nodes=03001 --chan=B: $n"
+n=$("$CL" --nodes=3130 "$LFP" 2>/dev/null | wc -l)
+[ "$n" = 20 ] || fail "--nodes=3130: $n"
+n=$("$CL" --nodes=34001 "$LFP" 2>/dev/null | wc -l)
+[ "$n" = 0 ] || fail "--nodes=34001: $n"
+"$CL" --nodes=100000 "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "a 21-bit --nodes must exit 2"
+
 # SavvyCAN CSV: frames missing from the capture are bad lengths, shown with --err
 "$CL" --csv --err --json "$F/delta.later.AC.out.on.csv" >"$T/delta.json" 2>"$T/delta.err" || fail "--csv"
 grep -q '51823 frames, 8274 records: 8248 good, 26 bad_length' "$T/delta.err" || fail "CSV: $(cat "$T/delta.err")"

@@ -1,6 +1,6 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
  *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp] [--regen=OUT]
- *        [--iface=NAME] [--hex[=diff]]
+ *        [--iface=NAME] [--hex[=diff]] [--nodes=N,..] [--str]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
@@ -24,6 +24,11 @@
  * columns (--json: a key "hex"); --hex=diff marks the bytes that differ from
  * the last listed record of the same identity: in red on a terminal, each
  * run of them in [..] otherwise.
+ *
+ * --nodes=03001,34001 keeps the records of any of the nodes listed: the
+ * low 20 bits (5 hex digits) of a channel B-E id; channel A has no node and
+ * is not kept.  --str adds the stream id column after the channel (the id
+ * without its part bits, for A src << 8 | dst; --json: a key "stream").
  *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
@@ -83,7 +88,10 @@ struct canlog_ident {
 
 struct canlog {
 	bool json, count, err, lp;
-	int hex;	/* 1 --hex, 2 --hex=diff */
+	int hex;  /* 1 --hex, 2 --hex=diff */
+	bool str; /* --str */
+	uint32_t nodes[CANLOG_LIST_MAX];
+	unsigned nnodes;
 	bool color;	/* --hex=diff on a terminal */
 	struct buf out; /* --lp */
 	char chans[8];
@@ -113,6 +121,7 @@ static void canlog_usage(FILE *f)
 		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
 		"              [--lp] [--regen=OUT [--iface=NAME]] [--hex[=diff]]\n"
+		"              [--nodes=N,..] [--str]\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
@@ -121,7 +130,8 @@ static void canlog_usage(FILE *f)
 		"  the records shown, as a candump log for canplayer -I (CSV frames get the\n"
 		"  interface --iface, default can0); --hex: the payload in hex (--hex=diff:\n"
 		"  bytes changed since the last record of the same identity in [..], red on\n"
-		"  a terminal); a summary goes to stderr\n");
+		"  a terminal); --nodes: only records of any of these B-E nodes (5 hex\n"
+		"  digits, 03001); --str: the stream id column; a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -160,6 +170,23 @@ static int canlog_cmds(const char *s, unsigned *v, unsigned *n)
 	return *n ? 0 : -EINVAL;
 }
 
+/* "03001,34001": 20-bit node ids, the low 5 hex digits of a B-E id. */
+static int canlog_nodes(const char *s, uint32_t *v, unsigned *n)
+{
+	char *end;
+	unsigned long x;
+
+	for (*n = 0; *s; s = *end ? end + 1 : end) {
+		errno = 0;
+		x = strtoul(s, &end, 16);
+		if (end == s || errno || x > 0xFFFFF || (*end && *end != ',') || *s == '-' ||
+		    *s == '+' || *n == CANLOG_LIST_MAX)
+			return -EINVAL;
+		v[(*n)++] = (uint32_t)x;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
 static bool canlog_in(const int *v, int n, int x)
 {
 	int i;
@@ -180,6 +207,15 @@ static bool canlog_wanted(const struct canlog *c, const struct ecoflow_record *r
 		return false;
 	if (!canlog_in(c->srcs, c->nsrcs, r->src) || !canlog_in(c->dsts, c->ndsts, r->dst))
 		return false;
+	if (c->nnodes) {
+		/* Any node listed; channel A has none. */
+		if (r->chan == 'A')
+			return false;
+		for (i = 0; i < c->nnodes && c->nodes[i] != (r->stream & 0xFFFFF); i++)
+			;
+		if (i == c->nnodes)
+			return false;
+	}
 	if (!c->ncmds)
 		return true;
 	for (i = 0; i < c->ncmds; i++)
@@ -511,6 +547,8 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 		       "\"cmd\":\"%02X:%02X\",\"len\":%u,\"crc_ok\":%s",
 		       s, us, r->chan, r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
 		       r->crc_ok ? "true" : "false");
+		if (c->str)
+			printf(",\"stream\":\"%08" PRIX32 "\"", r->stream);
 		canlog_fields(c, r);
 		if (c->hex) {
 			fputs(",\"hex\":\"", stdout);
@@ -523,9 +561,11 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 		puts("}");
 		return;
 	}
-	printf("%" PRId64 ".%06" PRId64 " %c %02X:%02X %02X:%02X %u%s%s", s, us, r->chan, r->src,
-	       r->dst, r->cmd_set, r->cmd_id, r->len, r->crc_ok ? "" : " ",
-	       r->crc_ok ? "" : ecoflow_err_name(r->err));
+	printf("%" PRId64 ".%06" PRId64 " %c", s, us, r->chan);
+	if (c->str)
+		printf(" %08" PRIX32, r->stream);
+	printf(" %02X:%02X %02X:%02X %u%s%s", r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
+	       r->crc_ok ? "" : " ", r->crc_ok ? "" : ecoflow_err_name(r->err));
 	if (c->hex)
 		canlog_hex(c, r);
 	putchar('\n');
@@ -595,6 +635,8 @@ int main(int argc, char **argv)
 		{"regen", required_argument, NULL, 'R'},
 		{"iface", required_argument, NULL, 'I'},
 		{"hex", optional_argument, NULL, 'x'},
+		{"nodes", required_argument, NULL, 'N'},
+		{"str", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
@@ -667,6 +709,16 @@ int main(int argc, char **argv)
 			}
 			c.hex = optarg ? 2 : 1;
 			c.color = optarg && isatty(STDOUT_FILENO);
+			break;
+		case 'N':
+			if (canlog_nodes(optarg, c.nodes, &c.nnodes)) {
+				fprintf(stderr, "canlog: --nodes takes 20-bit node ids in hex "
+						"(03001), comma-separated\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			c.str = true;
 			break;
 		case 'R':
 			c.regen_path = optarg;
