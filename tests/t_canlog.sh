@@ -126,6 +126,52 @@ n=$("$CL" --nodes=34001 "$LFP" 2>/dev/null | wc -l)
 [ "$n" = 0 ] || fail "--nodes=34001: $n"
 "$CL" --nodes=100000 "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "a 21-bit --nodes must exit 2"
 
+# --stat and --pivot: plain TSV, checked against --json's records
+"$CL" --stat "$LFP" >"$T/stat.tsv" 2>/dev/null || fail "--stat"
+"$CL" --pivot "$LFP" >"$T/pivot4.tsv" 2>/dev/null || fail "--pivot"
+"$CL" --pivot=6 "$LFP" >"$T/pivot6.tsv" 2>/dev/null || fail "--pivot=6"
+python3 - "$T/all.json" "$T/stat.tsv" "$T/pivot4.tsv" "$T/pivot6.tsv" <<'EOP' || fail "--stat/--pivot: $(head -n 3 "$T/stat.tsv" "$T/pivot6.tsv")"
+import collections, json, sys, time
+recs = [json.loads(l) for l in open(sys.argv[1])]
+def ident(r):
+    if r["chan"] in "DE":
+        return (r["chan"], "-", "-", "-", str(r["len"]))
+    return (r["chan"], "%02X" % r["src"], "%02X" % r["dst"], r["cmd"], str(r["len"]))
+def us(t):  # "1744106964.391863" without float rounding
+    s, f = t.split(".")
+    return int(s) * 1000000 + int(f)
+raw = [l.split('"t":')[1].split(",")[0] for l in open(sys.argv[1])]
+by = collections.defaultdict(list)
+for r, t in zip(recs, raw):
+    by[ident(r)].append(us(t))
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[2])]
+assert rows[0] == ["chan", "src", "dst", "cmd", "len", "count", "bad", "first", "last", "mean_interval"], rows[0]
+assert len(rows) - 1 == len(by), (len(rows), len(by))
+assert [tuple(x[:5]) for x in rows[1:]] == sorted(by, key=lambda k: k[:4] + (int(k[4]),)), "not sorted"
+for x in rows[1:]:
+    ts = by[tuple(x[:5])]
+    assert int(x[5]) == len(ts) and x[6] == "0", x
+    assert us(x[7]) == ts[0] and us(x[8]) == ts[-1], x
+    if len(ts) > 1:
+        assert abs(float(x[9]) - (ts[-1] - ts[0]) / 1e6 / (len(ts) - 1)) < 1e-6, x
+    else:
+        assert x[9] == "-", x
+assert dict((tuple(x[:5]), int(x[5])) for x in rows[1:])[("B", "03", "21", "03:1A", "126")] == 69
+for path, n in ((sys.argv[3], 4), (sys.argv[4], 6)):
+    lines = open(path).read().splitlines()
+    assert "'" not in "".join(lines)
+    assert lines[0] == "time\tchan\tsrc\tdst\tcmd\tlen\tcount", lines[0]
+    want = collections.Counter()
+    for r, t in zip(recs, raw):
+        hms = time.strftime("%H%M%S", time.gmtime(us(t) // 1000000)) + "%03d" % (us(t) % 1000000 // 1000)
+        want[(hms[:n],) + ident(r)] += 1
+    got = [tuple(l.split("\t")) for l in lines[1:]]
+    assert [g[:6] for g in got] == sorted(g[:6] for g in got), "not sorted"
+    assert {g[:6]: int(g[6]) for g in got} == dict(want) and len(got) == len(want), path
+    assert got[0][0] == "1009"[:n] if n == 4 else got[0][0].startswith("1009"), got[0]
+EOP
+"$CL" --pivot=0 "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "--pivot=0 must exit 2"
+
 # SavvyCAN CSV: frames missing from the capture are bad lengths, shown with --err
 "$CL" --csv --err --json "$F/delta.later.AC.out.on.csv" >"$T/delta.json" 2>"$T/delta.err" || fail "--csv"
 grep -q '51823 frames, 8274 records: 8248 good, 26 bad_length' "$T/delta.err" || fail "CSV: $(cat "$T/delta.err")"

@@ -1,6 +1,7 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
  *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp] [--regen=OUT]
- *        [--iface=NAME] [--hex[=diff]] [--nodes=N,..] [--str]
+ *        [--iface=NAME] [--hex[=diff]] [--nodes=N,..] [--str] [--stat]
+ *        [--pivot[=N]]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
@@ -29,6 +30,16 @@
  * low 20 bits (5 hex digits) of a channel B-E id; channel A has no node and
  * is not kept.  --str adds the stream id column after the channel (the id
  * without its part bits, for A src << 8 | dst; --json: a key "stream").
+ *
+ * --stat and --pivot, like --count, list no records: at the end --stat
+ * prints a TSV (a header row, then one row per identity, sorted: count, bad
+ * ones, first and last time, mean interval in seconds, "-" for one record),
+ * --pivot one of counts per time bucket and identity, sorted by bucket: the
+ * first N (1-9, default 4: HHMM) characters of the record's HHMMSSmmm in
+ * UTC (a CSV without times is all 000000000).  Plain TSV: no quote prefixes
+ * for spreadsheets.  Both count every record that passes the filters, bad
+ * ones too, as --count does; with --count too, all are printed in the order
+ * --count, --stat, --pivot.
  *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
@@ -76,12 +87,21 @@ struct canlog_stream {
 	size_t n;
 };
 
+/* --pivot: one per record, counted by run after sorting. */
+struct canlog_cell {
+	char bucket[10];
+	char chan;
+	uint8_t src, dst, cmd_set, cmd_id;
+	uint16_t len;
+};
+
 struct canlog_ident {
 	char chan;
 	uint8_t src, dst, cmd_set, cmd_id;
 	uint16_t len;
 	uint64_t n, bad;
-	uint8_t *last; /* --hex=diff: the payload last printed, last_len bytes */
+	int64_t first_ns, last_ns; /* --stat */
+	uint8_t *last;		   /* --hex=diff: the payload last printed, last_len bytes */
 	uint16_t last_len;
 	bool have_last;
 };
@@ -90,6 +110,10 @@ struct canlog {
 	bool json, count, err, lp;
 	int hex;  /* 1 --hex, 2 --hex=diff */
 	bool str; /* --str */
+	bool stat, nomem;
+	int pivot; /* --pivot: the characters of HHMMSSmmm per bucket, 0 none */
+	struct canlog_cell *cells;
+	size_t ncells, cellcap;
 	uint32_t nodes[CANLOG_LIST_MAX];
 	unsigned nnodes;
 	bool color;	/* --hex=diff on a terminal */
@@ -121,7 +145,7 @@ static void canlog_usage(FILE *f)
 		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
 		"              [--lp] [--regen=OUT [--iface=NAME]] [--hex[=diff]]\n"
-		"              [--nodes=N,..] [--str]\n"
+		"              [--nodes=N,..] [--str] [--stat] [--pivot[=N]]\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
@@ -131,7 +155,10 @@ static void canlog_usage(FILE *f)
 		"  interface --iface, default can0); --hex: the payload in hex (--hex=diff:\n"
 		"  bytes changed since the last record of the same identity in [..], red on\n"
 		"  a terminal); --nodes: only records of any of these B-E nodes (5 hex\n"
-		"  digits, 03001); --str: the stream id column; a summary goes to stderr\n");
+		"  digits, 03001); --str: the stream id column; --stat: a TSV per identity\n"
+		"  (count, bad, first, last, mean interval); --pivot: a TSV of counts per\n"
+		"  time bucket (first N characters of HHMMSSmmm UTC, default 4) and\n"
+		"  identity; a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -261,9 +288,109 @@ static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
 
 	if (!d)
 		return;
-	d->n++;
+	if (!d->n++)
+		d->first_ns = r->ts_ns;
+	d->last_ns = r->ts_ns;
 	if (!r->crc_ok)
 		d->bad++;
+}
+
+static int canlog_pivot_add(struct canlog *c, const struct ecoflow_record *r)
+{
+	int64_t t = r->ts_ns < 0 ? 0 : r->ts_ns;
+	int64_t day_ms = t / 1000000 % 86400000;
+	struct canlog_cell *x;
+	char hms[16];
+
+	if (c->ncells == c->cellcap) {
+		size_t cap = c->cellcap ? c->cellcap * 2 : 1024;
+		void *v = realloc(c->cells, cap * sizeof(*c->cells));
+
+		if (!v)
+			return -ENOMEM;
+		c->cells = v;
+		c->cellcap = cap;
+	}
+	x = &c->cells[c->ncells++];
+	memset(x, 0, sizeof(*x));
+	/* UTC from the Unix time itself: no time zone, no leap seconds. */
+	snprintf(hms, sizeof(hms), "%02d%02d%02d%03d", (int)(day_ms / 3600000),
+		 (int)(day_ms / 60000 % 60), (int)(day_ms / 1000 % 60), (int)(day_ms % 1000));
+	memcpy(x->bucket, hms, (size_t)c->pivot);
+	x->chan = r->chan;
+	if (r->chan != 'D' && r->chan != 'E') {
+		x->src = r->src;
+		x->dst = r->dst;
+		x->cmd_set = r->cmd_set;
+		x->cmd_id = r->cmd_id;
+	}
+	x->len = r->hdr_len;
+	return 0;
+}
+
+static int canlog_cell_cmp(const void *a, const void *b)
+{
+	const struct canlog_cell *x = a, *y = b;
+	int d = strcmp(x->bucket, y->bucket);
+
+	if (d)
+		return d;
+	if (x->chan != y->chan)
+		return x->chan < y->chan ? -1 : 1;
+	/* src, dst, cmd_set, cmd_id: the order of the --count key */
+	d = memcmp(&x->src, &y->src, 4);
+	if (d)
+		return d;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* The identity's columns in the TSV outputs: chan, src, dst, cmd, len. */
+static void canlog_tsv_ident(char chan, uint8_t src, uint8_t dst, uint8_t cmd_set, uint8_t cmd_id,
+			     uint16_t len)
+{
+	if (chan == 'D' || chan == 'E')
+		printf("%c\t-\t-\t-\t%u", chan, len);
+	else
+		printf("%c\t%02X\t%02X\t%02X:%02X\t%u", chan, src, dst, cmd_set, cmd_id, len);
+}
+
+static void canlog_pivot_print(struct canlog *c)
+{
+	size_t i, j;
+
+	qsort(c->cells, c->ncells, sizeof(*c->cells), canlog_cell_cmp);
+	puts("time\tchan\tsrc\tdst\tcmd\tlen\tcount");
+	for (i = 0; i < c->ncells; i = j) {
+		const struct canlog_cell *x = &c->cells[i];
+
+		for (j = i + 1; j < c->ncells && !canlog_cell_cmp(x, &c->cells[j]); j++)
+			;
+		printf("%s\t", x->bucket);
+		canlog_tsv_ident(x->chan, x->src, x->dst, x->cmd_set, x->cmd_id, x->len);
+		printf("\t%zu\n", j - i);
+	}
+}
+
+static void canlog_stat_print(struct canlog *c)
+{
+	size_t i;
+
+	puts("chan\tsrc\tdst\tcmd\tlen\tcount\tbad\tfirst\tlast\tmean_interval");
+	for (i = 0; i < c->nids; i++) {
+		const struct canlog_ident *d = &c->ids[i];
+
+		canlog_tsv_ident(d->chan, d->src, d->dst, d->cmd_set, d->cmd_id, d->len);
+		printf("\t%" PRIu64 "\t%" PRIu64 "\t%" PRId64 ".%06" PRId64 "\t%" PRId64
+		       ".%06" PRId64,
+		       d->n, d->bad, d->first_ns / 1000000000, d->first_ns % 1000000000 / 1000,
+		       d->last_ns / 1000000000, d->last_ns % 1000000000 / 1000);
+		/* One record has no interval. */
+		if (d->n > 1)
+			printf("\t%.6f\n",
+			       (double)(d->last_ns - d->first_ns) / 1e9 / (double)(d->n - 1));
+		else
+			puts("\t-");
+	}
 }
 
 /* The payload in hex; with --hex=diff the bytes that differ from the last
@@ -531,8 +658,11 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 		canlog_regen_record(c, r, canlog_wanted(c, r) && (r->crc_ok || c->err));
 	if (!canlog_wanted(c, r))
 		return;
-	if (c->count) {
-		canlog_count(c, r);
+	if (c->pivot && canlog_pivot_add(c, r))
+		c->nomem = true;
+	if (c->count || c->stat || c->pivot) {
+		if (c->count || c->stat)
+			canlog_count(c, r);
 		return;
 	}
 	if (!r->crc_ok && !c->err)
@@ -637,6 +767,8 @@ int main(int argc, char **argv)
 		{"hex", optional_argument, NULL, 'x'},
 		{"nodes", required_argument, NULL, 'N'},
 		{"str", no_argument, NULL, 'S'},
+		{"stat", no_argument, NULL, 'T'},
+		{"pivot", optional_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
@@ -719,6 +851,19 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			c.str = true;
+			break;
+		case 'T':
+			c.stat = true;
+			break;
+		case 'P':
+			c.pivot = 4;
+			if (optarg && (optarg[0] < '1' || optarg[0] > '9' || optarg[1])) {
+				fprintf(stderr,
+					"canlog: --pivot takes 1-9 (characters of HHMMSSmmm)\n");
+				return 2;
+			}
+			if (optarg)
+				c.pivot = optarg[0] - '0';
 			break;
 		case 'R':
 			c.regen_path = optarg;
@@ -809,8 +954,13 @@ int main(int argc, char **argv)
 			"# --regen: %" PRIu64 " frames written to %s, %" PRIu64
 			" records too many frames to keep\n",
 			c.regen_written, c.regen_path, c.regen_lost);
-	if (c.count) {
+	if (c.nomem) {
+		fprintf(stderr, "canlog: out of memory\n");
+		return 1;
+	}
+	if (c.nids)
 		qsort(c.ids, c.nids, sizeof(*c.ids), canlog_ident_cmp);
+	if (c.count) {
 		for (i = 0; i < c.nids; i++) {
 			const struct canlog_ident *d = &c.ids[i];
 
@@ -822,6 +972,10 @@ int main(int argc, char **argv)
 				       d->bad ? " (some bad)" : "");
 		}
 	}
+	if (c.stat)
+		canlog_stat_print(&c);
+	if (c.pivot)
+		canlog_pivot_print(&c);
 	fprintf(stderr,
 		"# %" PRIu64 " lines (%" PRIu64 " bad), %" PRIu64 " frames, %" PRIu64
 		" records: %" PRIu64 " good, %" PRIu64 " bad_length, %" PRIu64 " bad_crc, %" PRIu64
@@ -836,6 +990,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < c.nids; i++)
 		free(c.ids[i].last);
 	free(c.ids);
+	free(c.cells);
 	free(c.fr);
 	for (i = 0; i < CANLOG_STREAMS; i++)
 		free(c.st[i].seq);
