@@ -5,11 +5,10 @@
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
- * (ecoflow.c) and the decode table (ecoflow_table.c).  A first cut of the
- * tool issue 9 asks for: the options above, not yet --hex, --str, --stat,
- * --pivot or --regen.  --lp prints the decoded records as the daemon will
- * publish them (eftab_sample()), in InfluxDB line protocol, to import
- * history.
+ * (ecoflow.c) and the decode table (ecoflow_table.c): the tool issue 9 asks
+ * for, with the options of WattZup's canlog that matter (PROTOCOLS.md 3),
+ * its bugs not kept, its output files on stdout instead.  --lp prints the decoded records as the
+ * daemon will publish them (eftab_sample()), in InfluxDB line protocol, to import history.
  *
  * --regen=OUT writes the frames of the records that pass the filters (those
  * the listing shows: bad ones only with --err), every frame of each, in
@@ -772,7 +771,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
-	struct ecoflow *e = calloc(1, sizeof(*e));
+	struct ecoflow *e;
 	uint64_t lineno = 0, bad_lines = 0;
 	const char *path = "-", *why;
 	struct canframe fr;
@@ -783,8 +782,6 @@ int main(int argc, char **argv)
 	FILE *in;
 	int o, r;
 
-	if (!e)
-		return 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -910,6 +907,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Allocated last, so a usage error has nothing to free. */
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return 1;
 	ecoflow_init(e);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
