@@ -20,9 +20,9 @@ python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 -
 printf 'garbage\n' >>"$T/trace.txt"
 $VG "$B/pulselog" "$T/trace.txt" --impulses-per-kwh 1000 >/dev/null 2>"$T/pl.err" ||
 	{ cat "$T/pl.err"; fail "pulselog under valgrind"; }
-# canlog: a capture with a bad line, the decode table, --count and --json
+# canlog: a capture with a bad line, the decode table, --count, --json, --regen, --hex=diff, --stat, --pivot
 { cat tests/fixtures/can/single-message-3C.log; printf '\n(1.0) can0 zz#\n'; } >"$T/can.log"
-for o in --count "--json --err --decode=share/ecoflow.json"; do
+for o in --count "--json --err --decode=share/ecoflow.json" "--regen=$T/re.log --err --hex=diff" "--stat --pivot=9 --count"; do
 	# shellcheck disable=SC2086
 	$VG "$B/canlog" $o "$T/can.log" >/dev/null 2>"$T/cl.err" ||
 		{ cat "$T/cl.err"; fail "canlog $o under valgrind"; }

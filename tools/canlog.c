@@ -1,13 +1,44 @@
 /* canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B] [--cmd=SS:II,..]
- *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp]
+ *        [--src=N,..] [--dst=N,..] [--decode=TABLE] [--lp] [--regen=OUT]
+ *        [--iface=NAME] [--hex[=diff]] [--nodes=N,..] [--str] [--stat]
+ *        [--pivot[=N]]
  *
  * Offline analysis of EcoFlow CAN captures with the daemon's own code: the
  * frame parsers (canframe.c: candump logs, SavvyCAN CSV), the reassembler
- * (ecoflow.c) and the decode table (ecoflow_table.c).  A first cut of the
- * tool issue 9 asks for: the options above, not yet --hex, --str, --stat,
- * --pivot or --regen.  --lp prints the decoded records as the daemon will
- * publish them (eftab_sample()), in InfluxDB line protocol, to import
- * history.
+ * (ecoflow.c) and the decode table (ecoflow_table.c): the tool issue 9 asks
+ * for, with the options of WattZup's canlog that matter (PROTOCOLS.md 3),
+ * its bugs not kept, its output files on stdout instead.  --lp prints the decoded records as the
+ * daemon will publish them (eftab_sample()), in InfluxDB line protocol, to import history.
+ *
+ * --regen=OUT writes the frames of the records that pass the filters (those
+ * the listing shows: bad ones only with --err), every frame of each, in
+ * input order, as a candump log canplayer -I reads.  A frame that ends in
+ * no delivered record (an orphan, the start of a record restarted, given up
+ * or evicted) is not written, nor are error, remote and FD frames.  Frames
+ * from a CSV get the interface --iface (default can0) and, when the CSV has
+ * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  A
+ * record's frames are kept until it completes, at most CANLOG_REC_FRAMES of
+ * them (a longer record is not written, and counted).
+ *
+ * --hex adds each listed record's payload (XOR undone) in hex after the
+ * columns (--json: a key "hex"); --hex=diff marks the bytes that differ from
+ * the last listed record of the same identity: in red on a terminal, each
+ * run of them in [..] otherwise.
+ *
+ * --nodes=03001,34001 keeps the records of any of the nodes listed: the
+ * low 20 bits (5 hex digits) of a channel B-E id; channel A has no node and
+ * is not kept.  --str adds the stream id column after the channel (the id
+ * without its part bits, for A src << 8 | dst; --json: a key "stream").
+ *
+ * --stat and --pivot, like --count, list no records: at the end --stat
+ * prints a TSV (a header row, then one row per identity, sorted: count, bad
+ * ones, first and last time, mean interval in seconds, "-" for one record),
+ * --pivot one of counts per time bucket and identity, sorted by bucket: the
+ * first N (1-9, default 4: HHMM) characters of the record's HHMMSSmmm in
+ * UTC (a CSV without times is all 000000000).  Plain TSV: no quote prefixes
+ * for spreadsheets.  Both count every record that passes the filters, bad
+ * ones too, as --count does; with --count too, all are printed in the order
+ * --count, --stat, --pivot.
  *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
@@ -20,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "canframe.h"
@@ -30,16 +62,60 @@
 #include "sample.h"
 
 #define CANLOG_LIST_MAX 64
+/* Frames kept for one open record (--regen): a record is at most
+ * ECOFLOW_RECORD_MAX bytes, and an A frame carries at least one; a longer
+ * run (empty B frames) gives that record up. */
+#define CANLOG_REC_FRAMES ECOFLOW_RECORD_MAX
+#define CANLOG_STREAMS	  (2 * ECOFLOW_SLOTS)
+
+enum { CANLOG_PENDING, CANLOG_KEEP, CANLOG_DROP };
+
+/* A frame read, waiting until every record it may belong to is decided, so
+ * --regen writes the kept ones in input order. */
+struct canlog_frame {
+	struct canframe f;
+	uint8_t state;
+};
+
+/* The frames of the record open on one stream, by sequence number. */
+struct canlog_stream {
+	bool used;
+	char chan;
+	uint32_t stream;
+	uint64_t *seq;
+	size_t n;
+};
+
+/* --pivot: one per record, counted by run after sorting. */
+struct canlog_cell {
+	char bucket[10];
+	char chan;
+	uint8_t src, dst, cmd_set, cmd_id;
+	uint16_t len;
+};
 
 struct canlog_ident {
 	char chan;
 	uint8_t src, dst, cmd_set, cmd_id;
 	uint16_t len;
 	uint64_t n, bad;
+	int64_t first_ns, last_ns; /* --stat */
+	uint8_t *last;		   /* --hex=diff: the payload last printed, last_len bytes */
+	uint16_t last_len;
+	bool have_last;
 };
 
 struct canlog {
 	bool json, count, err, lp;
+	int hex;  /* 1 --hex, 2 --hex=diff */
+	bool str; /* --str */
+	bool stat, nomem;
+	int pivot; /* --pivot: the characters of HHMMSSmmm per bucket, 0 none */
+	struct canlog_cell *cells;
+	size_t ncells, cellcap;
+	uint32_t nodes[CANLOG_LIST_MAX];
+	unsigned nnodes;
+	bool color;	/* --hex=diff on a terminal */
 	struct buf out; /* --lp */
 	char chans[8];
 	unsigned cmds[CANLOG_LIST_MAX], ncmds; /* cmd_set << 8 | cmd_id */
@@ -49,6 +125,17 @@ struct canlog {
 	struct canlog_ident *ids;
 	size_t nids, cap;
 	uint64_t shown;
+	/* --regen */
+	FILE *regen;
+	const char *regen_path;
+	char iface[CANFRAME_IFACE_MAX];
+	struct canlog_frame *fr; /* fr[0] is sequence number base */
+	size_t nfr, frcap;
+	uint64_t base, cur; /* cur: the frame being fed */
+	uint64_t tick;	    /* the reassembler's tick before it */
+	bool flushing, delivered;
+	struct canlog_stream st[CANLOG_STREAMS];
+	uint64_t regen_lost, regen_written;
 };
 
 static void canlog_usage(FILE *f)
@@ -56,12 +143,21 @@ static void canlog_usage(FILE *f)
 	fprintf(f,
 		"usage: canlog [FILE|-] [--csv] [--json] [--count] [--err] [--chan=A,B,..]\n"
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
-		"              [--lp]\n"
+		"              [--lp] [--regen=OUT [--iface=NAME]] [--hex[=diff]]\n"
+		"              [--nodes=N,..] [--str] [--stat] [--pivot[=N]]\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
 		"  --decode: decode fields with a table (share/ecoflow.json); --lp: the decoded\n"
-		"  records as InfluxDB line protocol (needs --decode); a summary goes to stderr\n");
+		"  records as InfluxDB line protocol (needs --decode); --regen: the frames of\n"
+		"  the records shown, as a candump log for canplayer -I (CSV frames get the\n"
+		"  interface --iface, default can0); --hex: the payload in hex (--hex=diff:\n"
+		"  bytes changed since the last record of the same identity in [..], red on\n"
+		"  a terminal); --nodes: only records of any of these B-E nodes (5 hex\n"
+		"  digits, 03001); --str: the stream id column; --stat: a TSV per identity\n"
+		"  (count, bad, first, last, mean interval); --pivot: a TSV of counts per\n"
+		"  time bucket (first N characters of HHMMSSmmm UTC, default 4) and\n"
+		"  identity; a summary goes to stderr\n");
 }
 
 /* "3,0x14,20" into v. */
@@ -100,6 +196,23 @@ static int canlog_cmds(const char *s, unsigned *v, unsigned *n)
 	return *n ? 0 : -EINVAL;
 }
 
+/* "03001,34001": 20-bit node ids, the low 5 hex digits of a B-E id. */
+static int canlog_nodes(const char *s, uint32_t *v, unsigned *n)
+{
+	char *end;
+	unsigned long x;
+
+	for (*n = 0; *s; s = *end ? end + 1 : end) {
+		errno = 0;
+		x = strtoul(s, &end, 16);
+		if (end == s || errno || x > 0xFFFFF || (*end && *end != ',') || *s == '-' ||
+		    *s == '+' || *n == CANLOG_LIST_MAX)
+			return -EINVAL;
+		v[(*n)++] = (uint32_t)x;
+	}
+	return *n ? 0 : -EINVAL;
+}
+
 static bool canlog_in(const int *v, int n, int x)
 {
 	int i;
@@ -120,6 +233,15 @@ static bool canlog_wanted(const struct canlog *c, const struct ecoflow_record *r
 		return false;
 	if (!canlog_in(c->srcs, c->nsrcs, r->src) || !canlog_in(c->dsts, c->ndsts, r->dst))
 		return false;
+	if (c->nnodes) {
+		/* Any node listed; channel A has none. */
+		if (r->chan == 'A')
+			return false;
+		for (i = 0; i < c->nnodes && c->nodes[i] != (r->stream & 0xFFFFF); i++)
+			;
+		if (i == c->nnodes)
+			return false;
+	}
 	if (!c->ncmds)
 		return true;
 	for (i = 0; i < c->ncmds; i++)
@@ -128,7 +250,7 @@ static bool canlog_wanted(const struct canlog *c, const struct ecoflow_record *r
 	return false;
 }
 
-static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
+static struct canlog_ident *canlog_ident(struct canlog *c, const struct ecoflow_record *r)
 {
 	struct canlog_ident *d;
 	size_t i;
@@ -137,31 +259,166 @@ static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
 		d = &c->ids[i];
 		if (d->chan == r->chan && d->src == r->src && d->dst == r->dst &&
 		    d->cmd_set == r->cmd_set && d->cmd_id == r->cmd_id && d->len == r->hdr_len)
-			break;
+			return d;
 	}
-	if (i == c->nids) {
-		if (c->nids == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 64;
-			void *v = realloc(c->ids, cap * sizeof(*c->ids));
+	if (c->nids == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *v = realloc(c->ids, cap * sizeof(*c->ids));
 
-			if (!v)
-				return;
-			c->ids = v;
-			c->cap = cap;
-		}
-		d = &c->ids[c->nids++];
-		memset(d, 0, sizeof(*d));
-		d->chan = r->chan;
-		d->src = r->src;
-		d->dst = r->dst;
-		d->cmd_set = r->cmd_set;
-		d->cmd_id = r->cmd_id;
-		d->len = r->hdr_len;
+		if (!v)
+			return NULL;
+		c->ids = v;
+		c->cap = cap;
 	}
-	d = &c->ids[i];
-	d->n++;
+	d = &c->ids[c->nids++];
+	memset(d, 0, sizeof(*d));
+	d->chan = r->chan;
+	d->src = r->src;
+	d->dst = r->dst;
+	d->cmd_set = r->cmd_set;
+	d->cmd_id = r->cmd_id;
+	d->len = r->hdr_len;
+	return d;
+}
+
+static void canlog_count(struct canlog *c, const struct ecoflow_record *r)
+{
+	struct canlog_ident *d = canlog_ident(c, r);
+
+	if (!d)
+		return;
+	if (!d->n++)
+		d->first_ns = r->ts_ns;
+	d->last_ns = r->ts_ns;
 	if (!r->crc_ok)
 		d->bad++;
+}
+
+static int canlog_pivot_add(struct canlog *c, const struct ecoflow_record *r)
+{
+	int64_t t = r->ts_ns < 0 ? 0 : r->ts_ns;
+	int64_t day_ms = t / 1000000 % 86400000;
+	struct canlog_cell *x;
+	char hms[16];
+
+	if (c->ncells == c->cellcap) {
+		size_t cap = c->cellcap ? c->cellcap * 2 : 1024;
+		void *v = realloc(c->cells, cap * sizeof(*c->cells));
+
+		if (!v)
+			return -ENOMEM;
+		c->cells = v;
+		c->cellcap = cap;
+	}
+	x = &c->cells[c->ncells++];
+	memset(x, 0, sizeof(*x));
+	/* UTC from the Unix time itself: no time zone, no leap seconds. */
+	snprintf(hms, sizeof(hms), "%02d%02d%02d%03d", (int)(day_ms / 3600000),
+		 (int)(day_ms / 60000 % 60), (int)(day_ms / 1000 % 60), (int)(day_ms % 1000));
+	memcpy(x->bucket, hms, (size_t)c->pivot);
+	x->chan = r->chan;
+	if (r->chan != 'D' && r->chan != 'E') {
+		x->src = r->src;
+		x->dst = r->dst;
+		x->cmd_set = r->cmd_set;
+		x->cmd_id = r->cmd_id;
+	}
+	x->len = r->hdr_len;
+	return 0;
+}
+
+static int canlog_cell_cmp(const void *a, const void *b)
+{
+	const struct canlog_cell *x = a, *y = b;
+	int d = strcmp(x->bucket, y->bucket);
+
+	if (d)
+		return d;
+	if (x->chan != y->chan)
+		return x->chan < y->chan ? -1 : 1;
+	/* src, dst, cmd_set, cmd_id: the order of the --count key */
+	d = memcmp(&x->src, &y->src, 4);
+	if (d)
+		return d;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* The identity's columns in the TSV outputs: chan, src, dst, cmd, len. */
+static void canlog_tsv_ident(char chan, uint8_t src, uint8_t dst, uint8_t cmd_set, uint8_t cmd_id,
+			     uint16_t len)
+{
+	if (chan == 'D' || chan == 'E')
+		printf("%c\t-\t-\t-\t%u", chan, len);
+	else
+		printf("%c\t%02X\t%02X\t%02X:%02X\t%u", chan, src, dst, cmd_set, cmd_id, len);
+}
+
+static void canlog_pivot_print(struct canlog *c)
+{
+	size_t i, j;
+
+	qsort(c->cells, c->ncells, sizeof(*c->cells), canlog_cell_cmp);
+	puts("time\tchan\tsrc\tdst\tcmd\tlen\tcount");
+	for (i = 0; i < c->ncells; i = j) {
+		const struct canlog_cell *x = &c->cells[i];
+
+		for (j = i + 1; j < c->ncells && !canlog_cell_cmp(x, &c->cells[j]); j++)
+			;
+		printf("%s\t", x->bucket);
+		canlog_tsv_ident(x->chan, x->src, x->dst, x->cmd_set, x->cmd_id, x->len);
+		printf("\t%zu\n", j - i);
+	}
+}
+
+static void canlog_stat_print(struct canlog *c)
+{
+	size_t i;
+
+	puts("chan\tsrc\tdst\tcmd\tlen\tcount\tbad\tfirst\tlast\tmean_interval");
+	for (i = 0; i < c->nids; i++) {
+		const struct canlog_ident *d = &c->ids[i];
+
+		canlog_tsv_ident(d->chan, d->src, d->dst, d->cmd_set, d->cmd_id, d->len);
+		printf("\t%" PRIu64 "\t%" PRIu64 "\t%" PRId64 ".%06" PRId64 "\t%" PRId64
+		       ".%06" PRId64,
+		       d->n, d->bad, d->first_ns / 1000000000, d->first_ns % 1000000000 / 1000,
+		       d->last_ns / 1000000000, d->last_ns % 1000000000 / 1000);
+		/* One record has no interval. */
+		if (d->n > 1)
+			printf("\t%.6f\n",
+			       (double)(d->last_ns - d->first_ns) / 1e9 / (double)(d->n - 1));
+		else
+			puts("\t-");
+	}
+}
+
+/* The payload in hex; with --hex=diff the bytes that differ from the last
+ * printed record of the same identity are marked: red on a terminal, else
+ * each run of them in [..], so a file or a pipe shows them too.  The first
+ * record of an identity, or one of another length (a bad record), has
+ * nothing to differ from and is unmarked. */
+static void canlog_hex(struct canlog *c, const struct ecoflow_record *r)
+{
+	struct canlog_ident *d = c->hex == 2 ? canlog_ident(c, r) : NULL;
+	bool cmp = d && d->have_last && d->last_len == r->len, in = false, ch;
+	size_t i;
+
+	putchar(' ');
+	for (i = 0; i < r->len; i++) {
+		ch = cmp && d->last[i] != r->payload[i];
+		if (ch != in)
+			fputs(c->color ? (ch ? "\033[31m" : "\033[0m") : (ch ? "[" : "]"), stdout);
+		in = ch;
+		printf("%02X", r->payload[i]);
+	}
+	if (in)
+		fputs(c->color ? "\033[0m" : "]", stdout);
+	if (d && (d->last || (d->last = malloc(ECOFLOW_RECORD_MAX)))) {
+		if (r->len)
+			memcpy(d->last, r->payload, r->len);
+		d->last_len = r->len;
+		d->have_last = true;
+	}
 }
 
 static void canlog_json_str(const char *s)
@@ -225,15 +482,186 @@ static void canlog_lp(struct canlog *c, const struct ecoflow_record *r)
 	sample_free(&s);
 }
 
+static struct canlog_stream *canlog_stream(struct canlog *c, char chan, uint32_t stream, bool add)
+{
+	size_t i;
+
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		if (c->st[i].used && c->st[i].chan == chan && c->st[i].stream == stream)
+			return &c->st[i];
+	if (!add)
+		return NULL;
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		if (!c->st[i].used) {
+			c->st[i].used = true;
+			c->st[i].chan = chan;
+			c->st[i].stream = stream;
+			c->st[i].n = 0;
+			if (!c->st[i].seq)
+				c->st[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c->st[i].seq));
+			if (!c->st[i].seq) {
+				c->st[i].used = false;
+				return NULL;
+			}
+			return &c->st[i];
+		}
+	return NULL;
+}
+
+static void canlog_mark(struct canlog *c, uint64_t seq, uint8_t state)
+{
+	if (seq >= c->base && seq - c->base < c->nfr)
+		c->fr[seq - c->base].state = state;
+}
+
+/* The delivered record's frames: the stream's open list and, unless this
+ * is the end of the input, the frame that completed it. */
+static void canlog_regen_record(struct canlog *c, const struct ecoflow_record *r, bool keep)
+{
+	struct canlog_stream *s = NULL;
+	uint8_t state = keep ? CANLOG_KEEP : CANLOG_DROP;
+	size_t i;
+
+	c->delivered = true;
+	if (r->chan != 'D' && r->chan != 'E')
+		s = canlog_stream(c, r->chan, r->stream, false);
+	if (s) {
+		for (i = 0; i < s->n; i++)
+			canlog_mark(c, s->seq[i], state);
+		s->used = false;
+	}
+	if (!c->flushing)
+		canlog_mark(c, c->cur, state);
+}
+
+static int canlog_regen_write(struct canlog *c, bool all)
+{
+	char line[CANFRAME_FORMAT_MAX];
+	size_t k = 0;
+
+	while (k < c->nfr && (all || c->fr[k].state != CANLOG_PENDING)) {
+		if (c->fr[k].state == CANLOG_KEEP) {
+			if (canframe_format_candump(&c->fr[k].f, line, sizeof(line)) ||
+			    fprintf(c->regen, "%s\n", line) < 0)
+				return -EIO;
+			c->regen_written++;
+		}
+		k++;
+	}
+	if (k) {
+		memmove(c->fr, c->fr + k, (c->nfr - k) * sizeof(*c->fr));
+		c->nfr -= k;
+		c->base += k;
+	}
+	return 0;
+}
+
+/* Queue frame f (sequence number c->cur) before it is fed. */
+static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+{
+	uint64_t nframe = e->st.frames;
+
+	if (c->nfr == c->frcap) {
+		size_t cap = c->frcap ? c->frcap * 2 : 1024;
+		void *v = realloc(c->fr, cap * sizeof(*c->fr));
+
+		if (!v)
+			return -ENOMEM;
+		c->fr = v;
+		c->frcap = cap;
+	}
+	c->fr[c->nfr] = (struct canlog_frame){.f = *f, .state = CANLOG_PENDING};
+	if (!f->iface[0])
+		snprintf(c->fr[c->nfr].f.iface, sizeof(c->fr[c->nfr].f.iface), "%s", c->iface);
+	if (!f->has_ts) {
+		/* A CSV without times: one millisecond per frame read. */
+		c->fr[c->nfr].f.has_ts = true;
+		c->fr[c->nfr].f.ts_ns = nframe * 1000000;
+	}
+	c->cur = c->base + c->nfr++;
+	c->delivered = false;
+	c->tick = e->tick;
+	return 0;
+}
+
+/* After the frame was fed: it joins its stream's open record, or it was
+ * the last of a delivered one, or it belongs to no record.  The library's
+ * slots say which: a frame that opened or extended a record leaves its
+ * stream's slot open and just used. */
+static void canlog_regen_fed(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+{
+	uint32_t top = f->id >> 20, stream;
+	struct canlog_stream *s;
+	bool first, open = false;
+	char chan;
+	size_t i;
+
+	if (!f->ext || !(f->id & 0x10000000)) {
+		chan = 'A';
+		stream = f->id & 0xFFFF;
+		first = ((f->id >> 22) & 0x3F) == 1;
+	} else {
+		chan = top >= 0x120 ? 'C' : 'B';
+		stream = f->id & ~(UINT32_C(0xF) << 20);
+		first = (top & 0xF) == 0;
+	}
+	for (i = 0; i < ECOFLOW_SLOTS; i++)
+		if (e->slot[i].open && e->slot[i].chan == chan && e->slot[i].stream == stream &&
+		    e->slot[i].used == e->tick && e->tick != c->tick)
+			open = true;
+	if (!c->delivered) {
+		s = canlog_stream(c, chan, stream, open);
+		if (s && first)
+			s->n = 0;
+		if (s && open && s->n < CANLOG_REC_FRAMES)
+			s->seq[s->n++] = c->cur;
+		else
+			canlog_mark(c, c->cur, CANLOG_DROP);
+		if (s && open && s->n == CANLOG_REC_FRAMES) {
+			c->regen_lost++;
+			s->used = false;
+		}
+		if (s && !open) {
+			for (i = 0; i < s->n; i++)
+				canlog_mark(c, s->seq[i], CANLOG_DROP);
+			s->used = false;
+		}
+	}
+	/* A stream whose record the library gave up (evicted, too long):
+	 * its frames are no record's. */
+	for (i = 0; i < CANLOG_STREAMS; i++) {
+		struct canlog_stream *t = &c->st[i];
+		size_t j;
+		bool alive = false;
+
+		if (!t->used)
+			continue;
+		for (j = 0; j < ECOFLOW_SLOTS; j++)
+			if (e->slot[j].open && e->slot[j].chan == t->chan &&
+			    e->slot[j].stream == t->stream)
+				alive = true;
+		if (!alive) {
+			for (j = 0; j < t->n; j++)
+				canlog_mark(c, t->seq[j], CANLOG_DROP);
+			t->used = false;
+		}
+	}
+}
+
 static void canlog_record(void *arg, const struct ecoflow_record *r)
 {
 	struct canlog *c = arg;
 	int64_t s = r->ts_ns / 1000000000, us = r->ts_ns % 1000000000 / 1000;
 
+	if (c->regen)
+		canlog_regen_record(c, r, canlog_wanted(c, r) && (r->crc_ok || c->err));
 	if (!canlog_wanted(c, r))
 		return;
-	if (c->count) {
-		canlog_count(c, r);
+	if (c->pivot && canlog_pivot_add(c, r))
+		c->nomem = true;
+	if (c->count || c->stat || c->pivot) {
+		if (c->count || c->stat)
+			canlog_count(c, r);
 		return;
 	}
 	if (!r->crc_ok && !c->err)
@@ -248,15 +676,28 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 		       "\"cmd\":\"%02X:%02X\",\"len\":%u,\"crc_ok\":%s",
 		       s, us, r->chan, r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
 		       r->crc_ok ? "true" : "false");
+		if (c->str)
+			printf(",\"stream\":\"%08" PRIX32 "\"", r->stream);
 		canlog_fields(c, r);
+		if (c->hex) {
+			fputs(",\"hex\":\"", stdout);
+			for (size_t i = 0; i < r->len; i++)
+				printf("%02X", r->payload[i]);
+			putchar('"');
+		}
 		if (!r->crc_ok)
 			printf(",\"error\":\"%s\"", ecoflow_err_name(r->err));
 		puts("}");
 		return;
 	}
-	printf("%" PRId64 ".%06" PRId64 " %c %02X:%02X %02X:%02X %u%s%s\n", s, us, r->chan, r->src,
-	       r->dst, r->cmd_set, r->cmd_id, r->len, r->crc_ok ? "" : " ",
-	       r->crc_ok ? "" : ecoflow_err_name(r->err));
+	printf("%" PRId64 ".%06" PRId64 " %c", s, us, r->chan);
+	if (c->str)
+		printf(" %08" PRIX32, r->stream);
+	printf(" %02X:%02X %02X:%02X %u%s%s", r->src, r->dst, r->cmd_set, r->cmd_id, r->len,
+	       r->crc_ok ? "" : " ", r->crc_ok ? "" : ecoflow_err_name(r->err));
+	if (c->hex)
+		canlog_hex(c, r);
+	putchar('\n');
 }
 
 static int canlog_ident_cmp(const void *a, const void *b)
@@ -309,15 +750,28 @@ static int canlog_table(struct canlog *c, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},	  {"json", no_argument, NULL, 'j'},
-		{"count", no_argument, NULL, 'n'},	  {"err", no_argument, NULL, 'e'},
-		{"chan", required_argument, NULL, 'C'},	  {"cmd", required_argument, NULL, 'm'},
-		{"src", required_argument, NULL, 's'},	  {"dst", required_argument, NULL, 'd'},
-		{"decode", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"lp", no_argument, NULL, 'l'},		  {NULL, 0, NULL, 0},
+		{"csv", no_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"count", no_argument, NULL, 'n'},
+		{"err", no_argument, NULL, 'e'},
+		{"chan", required_argument, NULL, 'C'},
+		{"cmd", required_argument, NULL, 'm'},
+		{"src", required_argument, NULL, 's'},
+		{"dst", required_argument, NULL, 'd'},
+		{"decode", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"lp", no_argument, NULL, 'l'},
+		{"regen", required_argument, NULL, 'R'},
+		{"iface", required_argument, NULL, 'I'},
+		{"hex", optional_argument, NULL, 'x'},
+		{"nodes", required_argument, NULL, 'N'},
+		{"str", no_argument, NULL, 'S'},
+		{"stat", no_argument, NULL, 'T'},
+		{"pivot", optional_argument, NULL, 'P'},
+		{NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
-	struct ecoflow *e = calloc(1, sizeof(*e));
+	struct ecoflow *e;
 	uint64_t lineno = 0, bad_lines = 0;
 	const char *path = "-", *why;
 	struct canframe fr;
@@ -328,8 +782,6 @@ int main(int argc, char **argv)
 	FILE *in;
 	int o, r;
 
-	if (!e)
-		return 1;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
@@ -379,6 +831,48 @@ int main(int argc, char **argv)
 		case 'l':
 			c.lp = true;
 			break;
+		case 'x':
+			if (optarg && strcmp(optarg, "diff")) {
+				fprintf(stderr, "canlog: --hex takes nothing or =diff\n");
+				return 2;
+			}
+			c.hex = optarg ? 2 : 1;
+			c.color = optarg && isatty(STDOUT_FILENO);
+			break;
+		case 'N':
+			if (canlog_nodes(optarg, c.nodes, &c.nnodes)) {
+				fprintf(stderr, "canlog: --nodes takes 20-bit node ids in hex "
+						"(03001), comma-separated\n");
+				return 2;
+			}
+			break;
+		case 'S':
+			c.str = true;
+			break;
+		case 'T':
+			c.stat = true;
+			break;
+		case 'P':
+			c.pivot = 4;
+			if (optarg && (optarg[0] < '1' || optarg[0] > '9' || optarg[1])) {
+				fprintf(stderr,
+					"canlog: --pivot takes 1-9 (characters of HHMMSSmmm)\n");
+				return 2;
+			}
+			if (optarg)
+				c.pivot = optarg[0] - '0';
+			break;
+		case 'R':
+			c.regen_path = optarg;
+			break;
+		case 'I':
+			if (!*optarg || strlen(optarg) >= sizeof(c.iface) ||
+			    strpbrk(optarg, " \t()#")) {
+				fprintf(stderr, "canlog: --iface takes an interface name\n");
+				return 2;
+			}
+			strcpy(c.iface, optarg);
+			break;
 		case 'h':
 			canlog_usage(stdout);
 			return 0;
@@ -403,6 +897,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "canlog: cannot open %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	if (!c.iface[0])
+		strcpy(c.iface, "can0");
+	if (c.regen_path) {
+		c.regen = fopen(c.regen_path, "w");
+		if (!c.regen) {
+			fprintf(stderr, "canlog: cannot create %s: %s\n", c.regen_path,
+				strerror(errno));
+			return 2;
+		}
+	}
+	/* Allocated last, so a usage error has nothing to free. */
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return 1;
 	ecoflow_init(e);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
@@ -417,16 +925,43 @@ int main(int argc, char **argv)
 		}
 		if (fr.err || fr.rtr || fr.fd)
 			continue; /* no EcoFlow data in them */
+		if (c.regen && canlog_regen_add(&c, e, &fr)) {
+			fprintf(stderr, "canlog: out of memory\n");
+			return 1;
+		}
 		ecoflow_feed(e, fr.id, fr.ext, fr.len, fr.data, fr.has_ts ? (int64_t)fr.ts_ns : 0,
 			     canlog_record, &c);
+		if (c.regen) {
+			canlog_regen_fed(&c, e, &fr);
+			if (canlog_regen_write(&c, false)) {
+				fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path,
+					strerror(errno));
+				return 2;
+			}
+		}
 	}
 	if (ferror(in)) {
 		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	c.flushing = true;
 	ecoflow_flush(e, canlog_record, &c);
-	if (c.count) {
+	if (c.regen && (canlog_regen_write(&c, true) || fclose(c.regen))) {
+		fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path, strerror(errno));
+		return 2;
+	}
+	if (c.regen)
+		fprintf(stderr,
+			"# --regen: %" PRIu64 " frames written to %s, %" PRIu64
+			" records too many frames to keep\n",
+			c.regen_written, c.regen_path, c.regen_lost);
+	if (c.nomem) {
+		fprintf(stderr, "canlog: out of memory\n");
+		return 1;
+	}
+	if (c.nids)
 		qsort(c.ids, c.nids, sizeof(*c.ids), canlog_ident_cmp);
+	if (c.count) {
 		for (i = 0; i < c.nids; i++) {
 			const struct canlog_ident *d = &c.ids[i];
 
@@ -438,6 +973,10 @@ int main(int argc, char **argv)
 				       d->bad ? " (some bad)" : "");
 		}
 	}
+	if (c.stat)
+		canlog_stat_print(&c);
+	if (c.pivot)
+		canlog_pivot_print(&c);
 	fprintf(stderr,
 		"# %" PRIu64 " lines (%" PRIu64 " bad), %" PRIu64 " frames, %" PRIu64
 		" records: %" PRIu64 " good, %" PRIu64 " bad_length, %" PRIu64 " bad_crc, %" PRIu64
@@ -449,7 +988,13 @@ int main(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	free(line);
+	for (i = 0; i < c.nids; i++)
+		free(c.ids[i].last);
 	free(c.ids);
+	free(c.cells);
+	free(c.fr);
+	for (i = 0; i < CANLOG_STREAMS; i++)
+		free(c.st[i].seq);
 	buf_free(&c.out);
 	if (c.have_table)
 		eftab_free(&c.table);
