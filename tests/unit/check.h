@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static int check_failures;
 static int check_count;
@@ -39,6 +40,32 @@ static int check_count;
 				__LINE__, #a, check_a_, check_b_, (double)(eps));                  \
 		}                                                                                  \
 	} while (0)
+
+/* A fixture file, whole and NUL-terminated (*len, if not NULL, its size);
+ * NULL if it cannot be read.  Free it. */
+static inline char *check_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	long n;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	if (b)
+		b[n] = '\0';
+	if (len)
+		*len = n >= 0 ? (size_t)n : 0;
+	fclose(f);
+	return b;
+}
 
 static inline int check_result(void)
 {

@@ -236,34 +236,11 @@ static void test_format_errors(void)
 	CHECK(!strcmp(out, "(0000000001.000001) can0 123#"));
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		b[n] = '\0';
-	*len = (size_t)n;
-	fclose(f);
-	return b;
-}
-
 /* Every line of a real capture parses and formats back byte for byte. */
 static void test_capture(const char *path, size_t want_lines, bool final_newline)
 {
 	size_t len, n = 0, bad = 0, diff = 0;
-	char *t = slurp(path, &len);
+	char *t = check_slurp(path, &len);
 	const char *p;
 	uint64_t last = 0;
 
@@ -368,7 +345,7 @@ static void test_savvycsv_capture(void)
 		{0x00431406, 8, "07AA020100A02C88"},
 	};
 	size_t len, n = 0, bad = 0;
-	char *t = slurp("tests/fixtures/can/delta.later.AC.out.on.csv", &len);
+	char *t = check_slurp("tests/fixtures/can/delta.later.AC.out.on.csv", &len);
 	const char *p;
 
 	CHECK(t != NULL);

@@ -9,27 +9,6 @@
 #include "check.h"
 #include "ecoflow_table.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static void test_shipped(void)
 {
 	const struct eftab_layout *l;
@@ -39,7 +18,7 @@ static void test_shipped(void)
 	char err[256];
 	size_t len, i;
 	bool known;
-	char *text = slurp("share/ecoflow.json", &len);
+	char *text = check_slurp("share/ecoflow.json", &len);
 
 	CHECK(text != NULL);
 	if (!text)

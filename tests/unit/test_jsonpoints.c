@@ -68,34 +68,12 @@ static int convert(const char *text, const struct jp_opts *o, struct got *g, str
 	return r;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *b;
-	long n;
-
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	if (b)
-		b[n] = '\0';
-	fclose(f);
-	return b;
-}
-
 static void test_pp1(void)
 {
 	struct jp_opts o = {.format = JP_POINTS};
 	struct jp_error e;
 	struct got g;
-	char *t = slurp("tests/fixtures/json/message_2026-03-14T10-02-14.json");
+	char *t = check_slurp("tests/fixtures/json/message_2026-03-14T10-02-14.json", NULL);
 	int i;
 
 	CHECK(t != NULL);
