@@ -19,16 +19,8 @@ PD=$B/asan/powerd
 [ -x "$PD" ] || PD=$B/powerd
 T=$(mktemp -d /tmp/powerd-http-XXXXXX)
 PID=
-FAKE=
-cleanup() {
-	[ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null && wait "$FAKE" 2>/dev/null
-	fault_cleanup
-}
-trap cleanup EXIT
-python3 tests/http_fake.py --port-file "$T/fake.port" --log "$T/fake.log" 2>"$T/fake.err" &
-FAKE=$!
-wait_for 10 test -s "$T/fake.port" || fail "the fake device did not start: $(cat "$T/fake.err")"
-D=http://127.0.0.1:$(cat "$T/fake.port")
+trap fault_cleanup EXIT
+fake_start
 port=$(free_port)
 URL=http://127.0.0.1:$port
 cat >"$T/powerd.conf" <<EOC

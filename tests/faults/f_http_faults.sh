@@ -17,16 +17,8 @@ PD=${PD:-$B/asan/powerd}
 [ -x "$PD" ] || PD=$B/powerd
 T=$(mktemp -d /tmp/powerd-httpf-XXXXXX)
 PID=
-FAKE=
-cleanup() {
-	[ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null && wait "$FAKE" 2>/dev/null
-	fault_cleanup
-}
-trap cleanup EXIT
-python3 tests/http_fake.py --port-file "$T/fake.port" --log "$T/fake.log" 2>"$T/fake.err" &
-FAKE=$!
-wait_for 10 test -s "$T/fake.port" || fail "the fake device did not start: $(cat "$T/fake.err")"
-D=http://127.0.0.1:$(cat "$T/fake.port")
+trap fault_cleanup EXIT
+fake_start
 python3 tools/gentrace.py --profile constant:36000 --seconds 120 --seed 3 -o "$T/trace.txt" \
 	2>/dev/null || fail gentrace
 port=$(free_port)

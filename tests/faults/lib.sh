@@ -82,8 +82,19 @@ sanitizer_clean() {
 	fi
 }
 
+# fake_start: tests/http_fake.py (the hostile and good HTTP devices) on a
+# free port, logging to $T/fake.log; sets FAKE (its pid, stopped by
+# fault_cleanup) and D (its base URL).
+fake_start() {
+	python3 tests/http_fake.py --port-file "$T/fake.port" --log "$T/fake.log" 2>"$T/fake.err" &
+	FAKE=$!
+	wait_for 10 test -s "$T/fake.port" || fail "the fake device did not start: $(cat "$T/fake.err")"
+	D=http://127.0.0.1:$(cat "$T/fake.port")
+}
+
 fault_cleanup() {
 	local m
+	[ -n "${FAKE:-}" ] && kill "$FAKE" 2>/dev/null && wait "$FAKE" 2>/dev/null
 	[ -n "${PID:-}" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
 	for m in "${FAULT_MOUNTS[@]}"; do
 		umount -l "$m" 2>/dev/null
