@@ -6,11 +6,12 @@
 set -eu
 
 BUILD="gcc make pkg-config libgpiod-dev liburing-dev libmicrohttpd-dev libcjson-dev
-       libcurl4-openssl-dev libinih-dev libsystemd-dev libmosquitto-dev zlib1g-dev"
+       libcurl4-openssl-dev libinih-dev libsystemd-dev libmosquitto-dev zlib1g-dev
+       libsocketcan-dev"
 TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
-      mosquitto-clients python3-botocore strace openssl libclang-rt-14-dev"
-BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients"
+      mosquitto-clients python3-botocore strace openssl libclang-rt-14-dev can-utils"
+BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients can-utils"
 FUZZ="$BUILD clang libclang-rt-14-dev"
 
 case "${1:-build}" in
