@@ -12,7 +12,7 @@
 VERSION   := 0.1.0
 O         ?= build
 SAN       ?=
-PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd libmosquitto zlib
+PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd libmosquitto zlib libsocketcan
 
 # The GPIO backend follows the libgpiod found: 1.x (Debian 12, Pi OS bookworm)
 # -> daemon/gpio_v1.c, 2.x (Debian 13, Pi OS trixie) -> daemon/gpio_v2.c.
@@ -37,7 +37,11 @@ PKG_LIBS   := $(GPIOD_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wno-format-nonliteral
 CFLAGS    ?= -O2 -g
-CPPFLAGS  += -D_GNU_SOURCE -DPOWERD_VERSION='"$(VERSION)"' -Iinclude -Idaemon
+# Where the daemon finds its data (the EcoFlow decode table) when the
+# configuration names none: the tree's share/ for a build that is not
+# installed.
+DATADIR   ?= $(CURDIR)/share
+CPPFLAGS  += -D_GNU_SOURCE -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' -Iinclude -Idaemon
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -fno-strict-aliasing
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 
@@ -51,7 +55,7 @@ CFLAGS    := -O1 -g
 endif
 
 # The code the daemon and the tools share, built once into libpowerd.a.
-LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c daemon/config_doc.c daemon/powerd_conf.c daemon/pulse_conf.c daemon/source_json_conf.c daemon/source_http_conf.c daemon/source_mqtt_conf.c daemon/sink_conf.c daemon/sink_influx_conf.c daemon/sink_file_conf.c daemon/sink_mqtt_conf.c daemon/sink_cloudwatch_conf.c daemon/buf.c daemon/log.c daemon/sample.c daemon/lineproto.c daemon/netaddr.c daemon/json.c daemon/jsonpoints.c daemon/fmt.c daemon/cw_select.c daemon/json_ckpt.c daemon/fields_conf.c daemon/expr.c daemon/integrate.c daemon/ecoflow_table.c daemon/crc.c daemon/ecoflow.c
+LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c daemon/config_doc.c daemon/powerd_conf.c daemon/pulse_conf.c daemon/source_json_conf.c daemon/source_http_conf.c daemon/source_mqtt_conf.c daemon/source_can_conf.c daemon/sink_conf.c daemon/sink_influx_conf.c daemon/sink_file_conf.c daemon/sink_mqtt_conf.c daemon/sink_cloudwatch_conf.c daemon/buf.c daemon/log.c daemon/sample.c daemon/lineproto.c daemon/netaddr.c daemon/json.c daemon/jsonpoints.c daemon/fmt.c daemon/cw_select.c daemon/json_ckpt.c daemon/fields_conf.c daemon/expr.c daemon/integrate.c daemon/ecoflow_table.c daemon/crc.c daemon/ecoflow.c
 # Everything else in daemon/ is the daemon; main.c holds only main().
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
                daemon/gpio_$(GPIO_BACKEND).c

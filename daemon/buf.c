@@ -1,8 +1,11 @@
+/* A growable byte buffer (buf.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -83,4 +86,36 @@ char *buf_steal(struct buf *b)
 	p = b->data;
 	buf_init(b);
 	return p;
+}
+
+int buf_read_file(struct buf *b, const char *path, size_t max)
+{
+	size_t start = b->len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+	ssize_t got;
+
+	if (fd < 0)
+		return -errno;
+	do {
+		r = buf_reserve(b, 65536);
+		if (r)
+			break;
+		got = read(fd, b->data + b->len, 65536);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = -errno;
+			break;
+		}
+		b->len += (size_t)got;
+		b->data[b->len] = '\0';
+		if (b->len - start > max) {
+			r = -EFBIG;
+			break;
+		}
+	} while (got > 0);
+	close(fd);
+	if (r)
+		b->len = start;
+	return r;
 }

@@ -420,3 +420,88 @@ bool canframe_savvycsv_is_header(const char *line, size_t n)
 
 	return n >= sizeof(head) - 1 && memcmp(line, head, sizeof(head) - 1) == 0;
 }
+
+/* One hex number of 1..8 digits at *p; *digits says how many. */
+static int canframe_filter_hex(const char **p, uint32_t *v, int *digits)
+{
+	uint32_t x = 0;
+	int n = 0, d;
+
+	while ((d = canframe_nibble(**p)) >= 0) {
+		if (++n > 8)
+			return -EINVAL;
+		x = x << 4 | (uint32_t)d;
+		(*p)++;
+	}
+	if (!n)
+		return -EINVAL;
+	*v = x;
+	*digits = n;
+	return 0;
+}
+
+int canframe_parse_filters(const char *text, struct canframe_filter *out, size_t max, char *why,
+			   size_t whylen)
+{
+	const char *p = text;
+	size_t n = 0;
+
+	for (;;) {
+		const char *item;
+		struct canframe_filter f = {0};
+		int digits, mdigits;
+		char op;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p && n == 0)
+			return 0;
+		item = p;
+		if (canframe_filter_hex(&p, &f.id, &digits) || (*p != ':' && *p != '~')) {
+			snprintf(why, whylen, "'%.40s' is not ID:MASK or ID~MASK (hex)", item);
+			return -EINVAL;
+		}
+		op = *p++;
+		if (canframe_filter_hex(&p, &f.mask, &mdigits)) {
+			snprintf(why, whylen, "'%.40s': the mask after '%c' is not hex", item, op);
+			return -EINVAL;
+		}
+		f.inverted = op == '~';
+		f.ext = digits == 8 || f.id > CANFRAME_SFF_MASK;
+		if (f.id > CANFRAME_EFF_MASK ||
+		    f.mask > (f.ext ? CANFRAME_EFF_MASK : CANFRAME_SFF_MASK)) {
+			snprintf(why, whylen, "'%.40s': more than %d bits", item, f.ext ? 29 : 11);
+			return -EINVAL;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != ',') {
+			snprintf(why, whylen, "'%.40s': filters are separated by commas", item);
+			return -EINVAL;
+		}
+		if (n == max) {
+			snprintf(why, whylen, "more than %zu filters", max);
+			return -E2BIG;
+		}
+		out[n++] = f;
+		if (!*p)
+			return (int)n;
+		p++;
+	}
+}
+
+bool canframe_filter_pass(const struct canframe_filter *f, size_t n, uint32_t id, bool ext)
+{
+	size_t i;
+
+	if (!n)
+		return true;
+	for (i = 0; i < n; i++) {
+		bool same = f[i].ext == ext && (id & f[i].mask) == (f[i].id & f[i].mask);
+
+		/* The kernel's inverted filter still requires the frame format. */
+		if (f[i].inverted ? f[i].ext == ext && !same : same)
+			return true;
+	}
+	return false;
+}

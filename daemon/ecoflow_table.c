@@ -196,7 +196,10 @@ static int eftab_record(struct eftab_p *p, const struct json_node *o, struct eft
 			len = m;
 		else if (eftab_is(m, "fields"))
 			fields = m;
-		else
+		else if (eftab_is(m, "comment")) {
+			if (m->type != JSON_STRING)
+				r = eftab_fail(p, m, "a record's comment must be a string");
+		} else
 			r = eftab_fail(p, m, "unknown member \"%.*s\" in a record", (int)m->key_len,
 				       m->key);
 	}
@@ -433,4 +436,19 @@ int eftab_sample(const struct eftab_layout *l, const uint8_t *payload, size_t le
 			r = sample_float(s, l->fields[i].name, v.f);
 	}
 	return r;
+}
+
+int eftab_record_sample(const struct eftab *t, const struct ecoflow_record *r, const char *source,
+			struct sample *s, bool *known)
+{
+	const struct eftab_layout *l;
+
+	if (known)
+		*known = false;
+	if (!r->crc_ok || r->chan == 'D' || r->chan == 'E')
+		return -EINVAL;
+	l = eftab_find(t, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, known);
+	if (!l)
+		return -ENOENT;
+	return eftab_sample(l, r->payload, r->len, r->src, r->dst, source, r->ts_ns, s);
 }

@@ -39,9 +39,10 @@ struct loop_bufs {
 	size_t size;
 	unsigned count;
 	uint16_t bgid;
-	unsigned users; /* ops in flight on it */
-	bool in_cb;	/* a callback of one of them runs */
-	bool dead;	/* freed during that callback */
+	unsigned users;		/* ops in flight on it */
+	bool in_cb;		/* a callback of one of them runs */
+	bool dead;		/* freed during that callback */
+	struct loop_bufs *next; /* the loop's list of them */
 };
 
 struct loop {
@@ -49,6 +50,7 @@ struct loop {
 	unsigned pending;
 	bool stop;
 	uint16_t next_bgid;
+	struct loop_bufs *bufs; /* every buffer ring not freed yet */
 	/* The last op queued and its SQE, while unsubmitted: what
 	 * loop_link_timeout() may attach to. */
 	struct loop_op *last_op;
@@ -87,7 +89,17 @@ void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
+	/* Closing the ring unregisters its buffer rings: their memory is
+	 * ours to free, whoever forgot to. */
 	io_uring_queue_exit(&l->ring);
+	while (l->bufs) {
+		struct loop_bufs *b = l->bufs;
+
+		l->bufs = b->next;
+		free(b->br);
+		free(b->mem);
+		free(b);
+	}
 	free(l);
 }
 
@@ -357,12 +369,20 @@ int loop_bufs_new(struct loop *l, struct loop_bufs **out, unsigned count, size_t
 		io_uring_buf_ring_add(b->br, b->mem + i * b->size, (unsigned)b->size,
 				      (unsigned short)i, io_uring_buf_ring_mask(count), (int)i);
 	io_uring_buf_ring_advance(b->br, (int)count);
+	b->next = l->bufs;
+	l->bufs = b;
 	*out = b;
 	return 0;
 }
 
 static void loop_bufs_release(struct loop *l, struct loop_bufs *b)
 {
+	struct loop_bufs **pp;
+
+	for (pp = &l->bufs; *pp && *pp != b; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = b->next;
 	io_uring_unregister_buf_ring(&l->ring, b->bgid);
 	free(b->br);
 	free(b->mem);
@@ -381,6 +401,12 @@ int loop_bufs_free(struct loop *l, struct loop_bufs *b)
 	}
 	loop_bufs_release(l, b);
 	return 0;
+}
+
+size_t loop_recvmsg_bufsize(const struct msghdr *tmpl, size_t payload)
+{
+	return sizeof(struct io_uring_recvmsg_out) + tmpl->msg_namelen + tmpl->msg_controllen +
+	       payload;
 }
 
 int loop_recvmsg_multi(struct loop *l, struct loop_op *op, int fd, struct msghdr *tmpl,

@@ -114,7 +114,8 @@ bool loop_op_busy(const struct loop_op *op);
 
 /* A ring of count (a power of two, at most 32768) buffers of size bytes that
  * the kernel fills on its own, for multishot receives.  Free it only when no
- * op uses it (-EBUSY otherwise), and before the loop. */
+ * op uses it (-EBUSY otherwise); loop_free() frees those still there, so
+ * an owner that outlives the loop just forgets it. */
 int loop_bufs_new(struct loop *l, struct loop_bufs **out, unsigned count, size_t size);
 int loop_bufs_free(struct loop *l, struct loop_bufs *b);
 
@@ -127,6 +128,9 @@ int loop_bufs_free(struct loop *l, struct loop_bufs *b);
  * MSG_CTRUNC in msg_flags) and is valid during the callback only: the buffer
  * goes back to the ring after it.  A ring with no free buffer ends the op
  * with -ENOBUFS (the datagrams wait in the socket): re-arm. */
+/* The buffer size loop_recvmsg_multi() needs for datagrams of up to
+ * payload bytes with tmpl's name and control room. */
+size_t loop_recvmsg_bufsize(const struct msghdr *tmpl, size_t payload);
 int loop_recvmsg_multi(struct loop *l, struct loop_op *op, int fd, struct msghdr *tmpl,
 		       struct loop_bufs *b, int flags, loop_multi_cb cb, void *arg);
 

@@ -49,6 +49,7 @@ static void summary(const struct config *cfg, char *buf, size_t len)
 		{cfg->njson, "JSON directory", "JSON directories", false},
 		{cfg->nhttp, "HTTP poll", "HTTP polls", false},
 		{cfg->nmqtt, "MQTT subscription", "MQTT subscriptions", false},
+		{cfg->ncan, "CAN bus", "CAN buses", false},
 		{cfg->nsinks, "sink", "sinks", true},
 	};
 	size_t i, at = 0;
@@ -90,6 +91,12 @@ static void announce(const struct config *cfg)
 		log_info("mqtt %s: subscribing to %s on %s (QoS %u%s)", cfg->mqtt[i].name,
 			 cfg->mqtt[i].topics, cfg->mqtt[i].host, cfg->mqtt[i].qos,
 			 cfg->mqtt[i].qos ? "" : ": nothing is redelivered after a restart");
+	for (i = 0; i < cfg->ncan; i++)
+		log_info("can %s: %s %s (%s)%s", cfg->can[i].name,
+			 cfg->can[i].replay[0] ? "replaying" : "reading",
+			 cfg->can[i].replay[0] ? cfg->can[i].replay : cfg->can[i].interface,
+			 cfg->can[i].protocol == CFG_CAN_ECOFLOW ? "EcoFlow records" : "raw frames",
+			 cfg->can[i].allow_transmit ? "; transmitting allowed" : "");
 	for (i = 0; i < cfg->npulses; i++)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,

@@ -8,6 +8,7 @@
 
 #include "fmt.h"
 #include "metrics.h"
+#include "source_can.h"
 
 /* One metric family.  The header is written with the first sample, so a
  * family with nothing to report (no meter has flashed yet) is left out
@@ -233,6 +234,99 @@ static void metrics_sources(const struct status *st, struct buf *b)
 			buf_append(b, "\n", 1);
 		}
 	}
+}
+
+/* The [can.NAME] sources' own figures, labelled {source} (and {state}). */
+static void metrics_can(const struct status *st, struct buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} c[] = {
+		{"powerd_can_frames_total", "counter", "CAN frames received (or replayed).",
+		 offsetof(struct status_can, frames)},
+		{"powerd_can_bytes_total", "counter", "Data bytes of those frames.",
+		 offsetof(struct status_can, bytes)},
+		{"powerd_can_kernel_drops_total", "counter",
+		 "Frames the kernel dropped because the socket's receive buffer was full "
+		 "(SO_RXQ_OVFL); raise rcvbuf.",
+		 offsetof(struct status_can, kernel_drops)},
+		{"powerd_can_error_frames_total", "counter",
+		 "Error frames the CAN controller reported.",
+		 offsetof(struct status_can, error_frames)},
+		{"powerd_can_records_total", "counter",
+		 "Records reassembled from the frames, good or not.",
+		 offsetof(struct status_can, records)},
+		{"powerd_can_records_decoded_total", "counter",
+		 "Good records the decode table has a layout for.",
+		 offsetof(struct status_can, decoded)},
+		{"powerd_can_records_unknown_total", "counter",
+		 "Good records the decode table has no layout for (the status lists them).",
+		 offsetof(struct status_can, unknown)},
+		{"powerd_can_bus_error_passive_total", "counter",
+		 "Times the controller was seen entering error-passive.",
+		 offsetof(struct status_can, to_error_passive)},
+		{"powerd_can_bus_off_total", "counter", "Times the controller was seen bus-off.",
+		 offsetof(struct status_can, to_bus_off)},
+		{"powerd_can_restarts_total", "counter",
+		 "Controller restarts after bus-off (the kernel's count).",
+		 offsetof(struct status_can, restarts)},
+		{"powerd_can_transmitted_frames_total", "counter",
+		 "Frames powerd sent on the bus (powerctl can send).",
+		 offsetof(struct status_can, transmitted)},
+	};
+	static const char *const k1[] = {"source"};
+	static const char *const k2[] = {"source", "state"};
+	struct metrics_family state =
+		METRICS_FAMILY("powerd_can_bus_state", "gauge",
+			       "1 for the state the bus is in (the controller's, or down / absent "
+			       "/ unknown), else "
+			       "0.");
+	struct metrics_family berr[2] = {
+		METRICS_FAMILY("powerd_can_tx_error_counter", "gauge",
+			       "The controller's transmit error counter."),
+		METRICS_FAMILY("powerd_can_rx_error_counter", "gauge",
+			       "The controller's receive error counter."),
+	};
+	size_t i, j;
+
+	for (j = 0; j < sizeof(c) / sizeof(c[0]); j++) {
+		struct metrics_family f = METRICS_FAMILY(c[j].name, c[j].type, c[j].help);
+
+		for (i = 0; i < st->nsources; i++) {
+			const struct status_can *can = &st->sources[i].can;
+			const char *v[] = {st->sources[i].name};
+			uint64_t n;
+
+			if (!can->present)
+				continue;
+			memcpy(&n, (const char *)can + c[j].off, sizeof(n));
+			metrics_labels(b, &f, 1, k1, v);
+			buf_printf(b, "%" PRIu64 "\n", n);
+		}
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_can *can = &st->sources[i].can;
+
+		if (!can->present || !can->interface[0])
+			continue;
+		for (j = 0; source_can_bus_states[j]; j++) {
+			const char *v[] = {st->sources[i].name, source_can_bus_states[j]};
+
+			metrics_labels(b, &state, 2, k2, v);
+			buf_printf(b, "%d\n", !strcmp(can->bus_state, source_can_bus_states[j]));
+		}
+	}
+	for (j = 0; j < 2; j++)
+		for (i = 0; i < st->nsources; i++) {
+			const struct status_can *can = &st->sources[i].can;
+			const char *v[] = {st->sources[i].name};
+
+			if (!can->present || !can->have_berr)
+				continue;
+			metrics_labels(b, &berr[j], 1, k1, v);
+			buf_printf(b, "%u\n", j ? can->berr_rx : can->berr_tx);
+		}
 }
 
 static uint64_t metrics_field(const struct status_meter *m, size_t off)
@@ -508,6 +602,7 @@ static void metrics_sinks(const struct status *st, struct buf *b)
 int metrics_render(const struct status *st, struct buf *out)
 {
 	metrics_sources(st, out);
+	metrics_can(st, out);
 	metrics_meters(st, out);
 	metrics_sinks(st, out);
 	metrics_rings(st, out);

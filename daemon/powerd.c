@@ -26,12 +26,12 @@ static int powerd_meters_init(struct powerd *pd)
 	int r;
 
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
-	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + 1,
+	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + 1,
 			     sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
 		return -ENOMEM;
 	pd->nmeters = cfg->npulses;
-	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt;
+	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan;
 	/* After the pulse sources, whose index is their meter's. */
 	for (i = 0; i < cfg->njson; i++) {
 		struct source *s = &pd->sources[cfg->npulses + i];
@@ -63,6 +63,18 @@ static int powerd_meters_init(struct powerd *pd)
 		s->pd = pd;
 		s->index = (uint32_t)(cfg->npulses + cfg->njson + cfg->nhttp + i);
 		snprintf(s->name, sizeof(s->name), "%s", cfg->mqtt[i].name);
+		s->state = SOURCE_STARTING;
+		atomic_init(&s->progress_eta_ns, -1);
+	}
+	for (i = 0; i < cfg->ncan; i++) {
+		size_t at = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + i;
+		struct source *s = &pd->sources[at];
+
+		s->ops = &source_can_ops;
+		s->conf = &cfg->can[i];
+		s->pd = pd;
+		s->index = (uint32_t)at;
+		snprintf(s->name, sizeof(s->name), "%s", cfg->can[i].name);
 		s->state = SOURCE_STARTING;
 		atomic_init(&s->progress_eta_ns, -1);
 	}

@@ -143,6 +143,8 @@ struct powerd {
 	/* What the [http.NAME] sources share on the I/O thread: one curl multi
 	 * handle, one ring ("http"); source_http.c's, NULL without them. */
 	struct hsrc_group *http_group;
+	/* What the [can.NAME] sources share: one ring ("can"); source_can.c's. */
+	struct csrc_group *can_group;
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

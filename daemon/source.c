@@ -88,6 +88,7 @@ void source_status(struct source *s, struct status_source *out)
 		out->progress_eta_s = -1;
 	out->meter = -1;
 	out->nenergy = 0;
+	out->can.present = false;
 	for (i = 0; s->energy && i < s->energy->n && i < 16; i++) {
 		snprintf(out->energy[i].measurement, sizeof(out->energy[i].measurement), "%s",
 			 s->energy->spec[i].meas);

@@ -33,6 +33,28 @@ struct status_meter {
 
 /* Every source, whatever its kind (source.h). */
 #define STATUS_SOURCE_REASONS 32
+
+/* What a [can.NAME] source adds (source_can.c). */
+#define STATUS_CAN_UNKNOWN 16
+struct status_can {
+	bool present;
+	char interface[16];	/* "" for a replay */
+	char bus_state[16];	/* error-active, ..., bus-off, stopped, down, absent, unknown */
+	uint64_t frames, bytes; /* received (or replayed) */
+	uint64_t kernel_drops;	/* the socket's receive queue overflowed (SO_RXQ_OVFL) */
+	uint64_t error_frames;	/* error frames the controller reported */
+	uint64_t records, decoded, unknown;    /* reassembled; with a layout; without one */
+	uint64_t to_error_passive, to_bus_off; /* transitions seen by powerd */
+	uint64_t restarts;		       /* the controller's, from its own counters */
+	bool have_berr;
+	uint32_t berr_tx, berr_rx;
+	uint64_t transmitted, transmit_refused; /* frames */
+	unsigned nunknown;
+	struct {
+		char id[40]; /* "03:1A 14>03 len 126" */
+		uint64_t n;
+	} unknown_ids[STATUS_CAN_UNKNOWN];
+};
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -57,6 +79,7 @@ struct status_source {
 		char measurement[32], field[32];
 		double joules;
 	} energy[16];
+	struct status_can can;
 };
 
 struct status_sink {

@@ -76,6 +76,38 @@ static bool status_json_meter(cJSON *o, const struct status_meter *m)
 	       status_json_str(o, "summary", m->state);
 }
 
+/* A CAN source's own fields, under "can". */
+static bool status_json_can(cJSON *o, const struct status_can *c)
+{
+	cJSON *can = cJSON_AddObjectToObject(o, "can"), *u;
+	unsigned i;
+	bool ok;
+
+	ok = can &&
+	     (!c->interface[0] || (status_json_str(can, "interface", c->interface) &&
+				   status_json_str(can, "bus_state", c->bus_state))) &&
+	     status_json_num(can, "frames", (double)c->frames) &&
+	     status_json_num(can, "bytes", (double)c->bytes) &&
+	     status_json_num(can, "kernel_drops", (double)c->kernel_drops) &&
+	     status_json_num(can, "error_frames", (double)c->error_frames) &&
+	     status_json_num(can, "records", (double)c->records) &&
+	     status_json_num(can, "decoded", (double)c->decoded) &&
+	     status_json_num(can, "unknown", (double)c->unknown) &&
+	     status_json_num(can, "error_passive", (double)c->to_error_passive) &&
+	     status_json_num(can, "bus_off", (double)c->to_bus_off) &&
+	     status_json_num(can, "restarts", (double)c->restarts) &&
+	     status_json_num(can, "transmitted", (double)c->transmitted) &&
+	     status_json_num(can, "transmit_refused", (double)c->transmit_refused);
+	if (ok && c->have_berr)
+		ok = status_json_num(can, "tx_errors", c->berr_tx) &&
+		     status_json_num(can, "rx_errors", c->berr_rx);
+	u = ok ? cJSON_AddObjectToObject(can, "unknown_records") : NULL;
+	ok = u != NULL;
+	for (i = 0; ok && i < c->nunknown && i < STATUS_CAN_UNKNOWN; i++)
+		ok = status_json_num(u, c->unknown_ids[i].id, (double)c->unknown_ids[i].n);
+	return ok;
+}
+
 /* Every source: what all kinds report, then a pulse meter's own fields. */
 static bool status_json_source(cJSON *arr, const struct status *st, const struct status_source *s)
 {
@@ -120,6 +152,8 @@ static bool status_json_source(cJSON *arr, const struct status *st, const struct
 	}
 	if (ok && s->meter >= 0 && (size_t)s->meter < st->nmeters)
 		ok = status_json_meter(o, &st->meters[s->meter]);
+	if (ok && s->can.present)
+		ok = status_json_can(o, &s->can);
 	return ok;
 }
 

@@ -72,4 +72,25 @@ int canframe_format_candump(const struct canframe *f, char *out, size_t size);
 int canframe_parse_savvycsv(const char *line, size_t n, struct canframe *out, const char **why);
 bool canframe_savvycsv_is_header(const char *line, size_t n);
 
+/* Receive filters, written as candump takes them: a comma-separated list of
+ * ID:MASK (a frame passes when frame_id & MASK == ID & MASK) and ID~MASK
+ * (when it does not), hex.  An ID of 8 digits, or above 0x7FF, is a 29-bit
+ * one and matches extended frames only; a shorter one standard frames only
+ * (unlike candump, whose 3-digit filters also pass extended frames).  A
+ * frame passes when any filter passes it; an empty list passes all.  The
+ * daemon hands them to the kernel (CAN_RAW_FILTER) and applies the same
+ * rule itself to replayed frames. */
+#define CANFRAME_FILTERS_MAX 32
+struct canframe_filter {
+	uint32_t id, mask; /* 29 or 11 bits */
+	bool ext, inverted;
+};
+
+/* Parse text into out[0..max-1].  Returns the number of filters (0 for an
+ * empty or blank text), or -EINVAL with why (a NUL-terminated message
+ * naming the bad item) filled, -E2BIG beyond max. */
+int canframe_parse_filters(const char *text, struct canframe_filter *out, size_t max, char *why,
+			   size_t whylen);
+bool canframe_filter_pass(const struct canframe_filter *f, size_t n, uint32_t id, bool ext);
+
 #endif

@@ -214,6 +214,29 @@ struct cfg_mqtt {
 	struct cfg_fields fields;
 };
 
+/* [can.NAME]: daemon/source_can_conf.c.  A source: a SocketCAN interface
+ * (or a replayed log of one), its frames decoded by protocol. */
+enum cfg_can_protocol { CFG_CAN_ECOFLOW, CFG_CAN_RAW };
+struct cfg_can {
+	CFG_HEAD;
+	char interface[16]; /* IFNAMSIZ; "" with replay */
+	enum cfg_can_protocol protocol;
+	char filter[512];      /* canframe_parse_filters() syntax, checked at load */
+	char decode[PATH_MAX]; /* ecoflow: the decode table; "": the shipped one */
+	char replay[PATH_MAX]; /* a candump log or SavvyCAN CSV instead of interface */
+	double speed;	       /* replay: 1 real time, 0 as fast as possible */
+	bool loop;
+	char record[PATH_MAX];	   /* every frame also appended here, candump -l format */
+	uint64_t record_max;	   /* bytes, then record is renamed to record.1 */
+	uint64_t rcvbuf;	   /* SO_RCVBUF in bytes; 0: the kernel's default */
+	int64_t state_interval_ns; /* bus state polled this often */
+	bool configure;		   /* set the bitrate and bring the interface up */
+	uint32_t bitrate;
+	uint32_t restart_ms; /* configure: automatic restart after bus-off (0: off) */
+	bool allow_transmit;
+	uint32_t transmit_max; /* frames per event */
+};
+
 /* One member per section kind (config_table.h): the struct of a kind that
  * appears at most once, an array and its length for a named kind. */
 struct config {
@@ -227,6 +250,8 @@ struct config {
 	size_t nhttp;
 	struct cfg_mqtt *mqtt;
 	size_t nmqtt;
+	struct cfg_can *can;
+	size_t ncan;
 	struct cfg_sink *sinks;
 	size_t nsinks;
 };

@@ -21,7 +21,8 @@
  * battery status).  scale multiplies
  * (default 1; an integer field with scale 1 stays an integer).  Every field
  * must lie within the record's length: a table that says otherwise is
- * refused at load, with FILE:LINE:COL. */
+ * refused at load, with FILE:LINE:COL.  A string "comment" may stand in the
+ * table and in each record (where a layout comes from). */
 #ifndef POWERD_ECOFLOW_TABLE_H
 #define POWERD_ECOFLOW_TABLE_H
 
@@ -29,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ecoflow.h"
 #include "sample.h"
 
 #define EFTAB_RECORDS_MAX 1024
@@ -101,5 +103,15 @@ int eftab_value(const struct eftab_field *f, const uint8_t *payload, size_t len,
  * sample builder's negative errno. */
 int eftab_sample(const struct eftab_layout *l, const uint8_t *payload, size_t len, uint8_t src,
 		 uint8_t dst, const char *source, int64_t ts_ns, struct sample *s);
+
+/* The sample of a reassembled record, the one rule for the daemon and
+ * canlog --lp: a good record (crc_ok) of a multi-frame channel, decoded by
+ * its layout in t, at the record's time.  Returns 0 (s initialised),
+ * -ENOENT when t has no layout for it (*known, if not NULL, then says
+ * whether its identity is in t with another length), -EINVAL for a record
+ * that is not decoded (failed, or a single D/E frame), or the builder's
+ * error. */
+int eftab_record_sample(const struct eftab *t, const struct ecoflow_record *r, const char *source,
+			struct sample *s, bool *known);
 
 #endif

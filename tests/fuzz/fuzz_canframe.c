@@ -7,7 +7,9 @@
  *   - a parsed frame formats (given an interface when it has a time and no
  *     interface, as a CSV row has), into fewer than CANFRAME_FORMAT_MAX
  *     bytes, and that line parses back to the very same frame;
- *   - a buffer one byte short is -ENOSPC, never a truncated line. */
+ *   - a buffer one byte short is -ENOSPC, never a truncated line;
+ *   - as a filter list, a line parses into at most the room given, or is
+ *     refused with a message; a parsed list judges any frame. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -80,6 +82,27 @@ static void fuzz_line(fuzz_parser parse, const char *s, size_t n)
 		fuzz_roundtrip(s, n, &f);
 }
 
+static void fuzz_filters(const char *s, size_t n)
+{
+	char text[FUZZ_LINE_MAX + 1], why[128] = "";
+	struct canframe_filter f[4];
+	int r;
+
+	if (n > FUZZ_LINE_MAX)
+		return;
+	memcpy(text, s, n);
+	text[n] = '\0';
+	r = canframe_parse_filters(text, f, 4, why, sizeof(why));
+	if (r < 0 && (r != -EINVAL && r != -E2BIG))
+		fuzz_fail("filters: unexpected return value", s, n);
+	if (r < 0 && !why[0])
+		fuzz_fail("filters: refused without a message", s, n);
+	if (r > 4)
+		fuzz_fail("filters: more than the room given", s, n);
+	if (r > 0)
+		(void)canframe_filter_pass(f, (size_t)r, n ? (uint32_t)s[0] << 20 : 0, n & 1);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
@@ -91,6 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_line(canframe_parse_candump, p, n);
 		fuzz_line(canframe_parse_savvycsv, p, n);
 		(void)canframe_savvycsv_is_header(p, n);
+		fuzz_filters(p, n);
 		p += nl ? n + 1 : n;
 	}
 	return 0;

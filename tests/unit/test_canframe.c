@@ -379,8 +379,56 @@ static void test_savvycsv_capture(void)
 	free(t);
 }
 
+/* Receive filters: candump's syntax, the kernel's rule. */
+static void test_filters(void)
+{
+	struct canframe_filter f[CANFRAME_FILTERS_MAX];
+	char why[128];
+	int n;
+
+	CHECK_EQ_INT(canframe_parse_filters("", f, CANFRAME_FILTERS_MAX, why, sizeof(why)), 0);
+	CHECK_EQ_INT(canframe_parse_filters("  ", f, CANFRAME_FILTERS_MAX, why, sizeof(why)), 0);
+	CHECK(canframe_filter_pass(f, 0, 0x123, false));
+
+	n = canframe_parse_filters("10000000:10000000, 123:7FF ,00000000~1FC00000", f,
+				   CANFRAME_FILTERS_MAX, why, sizeof(why));
+	CHECK_EQ_INT(n, 3);
+	CHECK(f[0].ext && !f[0].inverted && f[0].id == 0x10000000 && f[0].mask == 0x10000000);
+	CHECK(!f[1].ext && f[1].id == 0x123 && f[1].mask == 0x7FF);
+	CHECK(f[2].ext && f[2].inverted && f[2].mask == 0x1FC00000);
+	/* the first alone: extended ids with bit 28 */
+	CHECK(canframe_filter_pass(f, 1, 0x10603001, true));
+	CHECK(!canframe_filter_pass(f, 1, 0x00461403, true));
+	CHECK(!canframe_filter_pass(f, 1, 0x123, false));
+	/* 123:7FF passes the standard frame only, not an extended 0x123 */
+	CHECK(canframe_filter_pass(f + 1, 1, 0x123, false));
+	CHECK(!canframe_filter_pass(f + 1, 1, 0x123, true));
+	/* inverted: extended frames whose bits 22-28 are not all 0 */
+	CHECK(canframe_filter_pass(f + 2, 1, 0x00461403, true));
+	CHECK(!canframe_filter_pass(f + 2, 1, 0x00001403, true));
+	CHECK(!canframe_filter_pass(f + 2, 1, 0x123, false));
+	/* any of them */
+	CHECK(canframe_filter_pass(f, 3, 0x00461403, true));
+	CHECK(!canframe_filter_pass(f, 3, 0x124, false));
+
+	/* mistakes name the item */
+	CHECK_EQ_INT(canframe_parse_filters("12g:7FF", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK(strstr(why, "12g:7FF") != NULL);
+	CHECK_EQ_INT(canframe_parse_filters("123", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK_EQ_INT(canframe_parse_filters("123:", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK_EQ_INT(canframe_parse_filters("123:7FF,", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK_EQ_INT(canframe_parse_filters("123:FFF", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK(strstr(why, "11 bits") != NULL);
+	CHECK_EQ_INT(canframe_parse_filters("123456789:1", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK_EQ_INT(canframe_parse_filters("20000000:1", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK_EQ_INT(canframe_parse_filters("1:1 2:2", f, 4, why, sizeof(why)), -EINVAL);
+	CHECK(strstr(why, "commas") != NULL);
+	CHECK_EQ_INT(canframe_parse_filters("1:1,2:2,3:3", f, 2, why, sizeof(why)), -E2BIG);
+}
+
 int main(void)
 {
+	test_filters();
 	test_good();
 	test_bad();
 	test_format_errors();

@@ -1190,6 +1190,9 @@ static void test_print_defaults(void)
 		{"[sink.influxdb]", "org", NULL},      {"[sink.influxdb]", "bucket", NULL},
 		{"[sink.influxdb]", "token", NULL},    {"[sink.mqtt]", "pico_host", NULL},
 		{"[json.inbox]", "measurement", NULL}, {"[http.powmr]", "measurement", NULL},
+		{"[can.battery]", "replay", NULL},     {"[can.battery]", "speed", NULL},
+		{"[can.battery]", "loop", NULL},       {"[can.battery]", "bitrate", NULL},
+		{"[can.battery]", "restart_ms", NULL},
 	};
 	/* a replayed meter, InfluxDB 2.x, MQTT in the Pico's shape */
 	static const struct choice replay[] = {
@@ -1203,6 +1206,14 @@ static void test_print_defaults(void)
 		{"[sink.mqtt]", "format", "pico"},
 		{"[json.inbox]", "format", "flat"},
 		{"[http.powmr]", "format", "flat"},
+		{"[can.battery]", "interface", NULL},
+		{"[can.battery]", "configure", NULL},
+		{"[can.battery]", "bitrate", NULL},
+		{"[can.battery]", "restart_ms", NULL},
+		{"[can.battery]", "allow_transmit", NULL},
+		{"[can.battery]", "transmit_max", NULL},
+		{"[can.battery]", "rcvbuf", NULL},
+		{"[can.battery]", "state_interval", NULL},
 	};
 	const struct cfg_kind *const *kp;
 	const struct cfg_type *const *t;
@@ -1238,6 +1249,7 @@ static void test_print_defaults(void)
 		fprintf(stderr, "--defaults, uncommented (gpio):\n%s", out);
 	CHECK_EQ_INT(c.npulses, 1);
 	CHECK_EQ_INT(c.nsinks, 4);
+	CHECK_EQ_INT(c.ncan, 1);
 	if (c.npulses == 1 && c.nsinks == 4) {
 		CHECK(!strcmp(c.pulses[0].name, "house") && !strcmp(c.pulses[0].chip, "gpiochip0"));
 		CHECK(c.sinks[0].type == CFG_SINK_INFLUXDB &&
@@ -1249,7 +1261,7 @@ static void test_print_defaults(void)
 				   "username password ca_file path port client_id namespace region "
 				   "endpoint profile credentials_file metrics time_key valid "
 				   "derive integrate topics name_key tag_keys string_fields "
-				   "topic_tag measurement ");
+				   "topic_tag measurement interface filter decode record rcvbuf ");
 	}
 	CHECK_EQ_INT(c.nmqtt, 1);
 	if (c.nmqtt == 1)
@@ -1274,6 +1286,9 @@ static void test_print_defaults(void)
 	}
 	if (c.njson == 1)
 		CHECK(c.json[0].format == CFG_JSON_FLAT && c.json[0].measurement[0]);
+	CHECK_EQ_INT(c.ncan, 1);
+	if (c.ncan == 1)
+		CHECK(c.can[0].replay[0] && !c.can[0].interface[0] && !c.can[0].allow_transmit);
 	cfg_free(&c);
 	free(out);
 	free(u);
