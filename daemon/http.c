@@ -92,6 +92,7 @@ struct http {
 	struct http_listener tcp;
 	struct http_listener unx;
 	status_fill_fn fill;
+	http_action_fn action; /* NULL: POST is refused */
 	void *arg;
 	locale_t c_locale;
 	int port;
@@ -344,6 +345,25 @@ static struct http_conn *http_conn_of(struct MHD_Connection *c)
 	return info ? info->socket_context : NULL;
 }
 
+/* A POST's body while it arrives (*con_cls); any other request's *con_cls
+ * is &http_seen once it has been seen. */
+struct http_post {
+	struct buf body;
+	bool too_large;
+};
+static char http_seen;
+
+static void http_post_free(void **con_cls)
+{
+	struct http_post *p = *con_cls;
+
+	if (p && *con_cls != (void *)&http_seen) {
+		buf_free(&p->body);
+		free(p);
+	}
+	*con_cls = NULL;
+}
+
 /* MHD_OPTION_NOTIFY_COMPLETED: a response went out; on a kept-alive
  * connection the next request is due. */
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -352,8 +372,8 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct http_listener *l = cls;
 	struct http_conn *k = http_conn_of(c);
 
-	(void)con_cls;
 	(void)toe;
+	http_post_free(con_cls);
 	if (!k)
 		return;
 	pthread_mutex_lock(&l->h->lock);
@@ -484,6 +504,84 @@ static bool http_has_body(struct MHD_Connection *c)
 	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 }
 
+static unsigned http_post_code(int r)
+{
+	switch (r) {
+	case 0:
+		return MHD_HTTP_OK;
+	case -ENOENT:
+		return MHD_HTTP_NOT_FOUND;
+	case -EPERM:
+		return MHD_HTTP_FORBIDDEN;
+	case -EINVAL:
+		return MHD_HTTP_BAD_REQUEST;
+	case -E2BIG:
+		return MHD_HTTP_CONTENT_TOO_LARGE;
+	case -EBUSY:
+		return MHD_HTTP_CONFLICT;
+	case -EAGAIN:
+		return MHD_HTTP_TOO_MANY_REQUESTS;
+	case -ETIMEDOUT:
+		return MHD_HTTP_GATEWAY_TIMEOUT;
+	default:
+		return MHD_HTTP_BAD_GATEWAY;
+	}
+}
+
+/* POST /api/WHAT on the Unix socket: the body is gathered over the
+ * handler's calls, then the action runs with the caller's uid.  Whoever
+ * can reach the socket (its mode and group) may ask; what is allowed is
+ * the action's business (allow_transmit). */
+static enum MHD_Result http_post(struct http *h, struct MHD_Connection *c, const char *url,
+				 const char *data, size_t *size, void **con_cls)
+{
+	const union MHD_ConnectionInfo *di, *fi;
+	struct http_post *p = *con_cls;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct buf reply;
+	char *text;
+	int r;
+
+	if (!p) {
+		di = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+		if (!h->action || !di || di->daemon != h->unx.d)
+			return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
+		if (strncmp(url, "/api/", 5) || !url[5])
+			return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return MHD_NO;
+		buf_init(&p->body);
+		*con_cls = p;
+		return MHD_YES;
+	}
+	if (*size) {
+		if (p->body.len + *size > HTTP_POST_MAX)
+			p->too_large = true;
+		else if (buf_append(&p->body, data, *size))
+			p->too_large = true;
+		*size = 0;
+		return MHD_YES;
+	}
+	if (p->too_large)
+		return http_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "the request is too large\n");
+	fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!fi || getsockopt(fi->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen))
+		return http_text(c, MHD_HTTP_FORBIDDEN, "cannot tell who is asking\n");
+	buf_init(&reply);
+	r = h->action(h->arg, url + 5, p->body.data ? p->body.data : "", p->body.len,
+		      (unsigned)cred.uid, &reply);
+	if (!reply.len)
+		buf_printf(&reply, "%s\n", r ? strerror(-r) : "ok");
+	text = buf_steal(&reply);
+	if (!text)
+		return MHD_NO;
+	return http_queue(
+		c, http_post_code(r), "text/plain; charset=utf-8",
+		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
+}
+
 /* GET and HEAD without a body are answered on the second call, once MHD
  * has the whole request: a response queued on the first call, before the
  * body is read, makes MHD close the connection, and scrapers reuse theirs.
@@ -493,14 +591,13 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const ch
 				   const char *method, const char *version, const char *upload_data,
 				   size_t *upload_data_size, void **con_cls)
 {
-	static char http_seen; /* any non-NULL *con_cls: "called before" */
 	size_t i;
 
 	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
 	if (!*con_cls)
 		http_request_in(cls, c);
+	if (!strcmp(method, MHD_HTTP_METHOD_POST))
+		return http_post(cls, c, url, upload_data, upload_data_size, con_cls);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return http_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
 	if (!*con_cls && !http_has_body(c)) {
@@ -730,7 +827,7 @@ fail:
 }
 
 int http_start(struct http **out, const char *listen_addr, const char *socket_path,
-	       status_fill_fn fill, void *arg)
+	       status_fill_fn fill, http_action_fn action, void *arg)
 {
 	char desc[INET6_ADDRSTRLEN + 16];
 	pthread_condattr_t ca;
@@ -742,6 +839,7 @@ int http_start(struct http **out, const char *listen_addr, const char *socket_pa
 	if (!h)
 		return -ENOMEM;
 	h->fill = fill;
+	h->action = action;
 	h->arg = arg;
 	h->tcp.h = h->unx.h = h;
 	h->tcp.name = "tcp";

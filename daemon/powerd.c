@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "powerd.h"
+#include "source_can.h"
 #include "statedir.h"
 #include "uploader.h"
 
@@ -130,6 +131,29 @@ void meter_set_input(struct meter *m, const char *input)
 	pthread_mutex_unlock(&m->pd->lock);
 }
 
+/* POSTs on the control socket (http_action_fn): "can/NAME/send". */
+static int powerd_action(void *arg, const char *what, const char *body, size_t len, unsigned uid,
+			 struct buf *reply)
+{
+	struct powerd *pd = arg;
+	const char *name = what + 4, *slash;
+	size_t i, n;
+
+	if (strncmp(what, "can/", 4) || !(slash = strchr(name, '/')) || strcmp(slash, "/send")) {
+		buf_printf(reply, "no such action\n");
+		return -ENOENT;
+	}
+	n = (size_t)(slash - name);
+	for (i = 0; i < pd->nsources; i++) {
+		struct source *s = &pd->sources[i];
+
+		if (s->ops == &source_can_ops && strlen(s->name) == n && !strncmp(s->name, name, n))
+			return source_can_transmit(s, body, len, uid, reply);
+	}
+	buf_printf(reply, "no [can.%.*s] in the configuration\n", (int)(n > 64 ? 64 : n), name);
+	return -ENOENT;
+}
+
 int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stats *stats,
 		 int ctl_fd)
 {
@@ -178,7 +202,8 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 		goto fail;
 	}
 	pd->threads_started = true;
-	r = http_start(&pd->http, cfg->daemon.listen, cfg->daemon.socket, powerd_status, pd);
+	r = http_start(&pd->http, cfg->daemon.listen, cfg->daemon.socket, powerd_status,
+		       powerd_action, pd);
 	if (r) {
 		log_err("cannot serve HTTP on %s / %s: %s", cfg->daemon.listen, cfg->daemon.socket,
 			strerror(-r));

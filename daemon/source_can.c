@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -68,6 +70,9 @@
 #define CSRC_LOG_NS	 (60 * 1000000000LL)
 #define CSRC_TABLE_MAX	 (4u << 20)
 #define CSRC_UNKNOWN	 STATUS_CAN_UNKNOWN
+#define CSRC_TX_SPAN_MAX (60 * 1000000000LL) /* an event lasts at most this long */
+#define CSRC_TX_GAP_NS	 (1000000000LL)	     /* between the end of one and the next */
+#define CSRC_TX_SLACK_NS (5 * 1000000000LL)  /* the caller waits the span and this */
 
 struct csrc_group {
 	struct uploader_producer *prod;
@@ -109,7 +114,7 @@ struct csrc {
 	struct ecoflow ef;
 	struct ecoflow_stats ef_seen; /* what has been counted as errors */
 	unsigned r_ef[CSRC_EF_REASONS];
-	unsigned r_unknown, r_dropped, r_socket, r_bad_line, r_record;
+	unsigned r_dropped, r_socket, r_bad_line, r_record;
 	struct canframe_filter filt[CANFRAME_FILTERS_MAX];
 	int nfilt;
 	struct sample smp;
@@ -142,6 +147,24 @@ struct csrc {
 	FILE *rec;
 	uint64_t rec_bytes;
 	char rec_line[CANFRAME_FORMAT_MAX];
+
+	/* transmit: an event handed over by the HTTP thread under tx_lock,
+	 * sent by the I/O thread, whose result the HTTP thread waits for. */
+	pthread_mutex_t tx_lock;
+	pthread_cond_t tx_cv; /* CLOCK_MONOTONIC */
+	bool tx_sync;	      /* the two above are initialised */
+	int tx_efd;
+	uint64_t tx_efd_buf;
+	struct loop_op tx_wake, tx_timer, tx_send;
+	struct canfd_frame *tx_frames; /* transmit_max of them */
+	uint8_t *tx_mtu;	       /* CAN_MTU or CANFD_MTU each */
+	int64_t *tx_at;		       /* ns after the first */
+	size_t tx_n, tx_i;
+	int64_t tx_t0;
+	bool tx_busy, tx_started;
+	uint64_t tx_seq, tx_done_seq;
+	int tx_err;
+	int64_t tx_next_ok; /* monotonic: the next event no earlier */
 
 	/* Counters for the status (any thread). */
 	_Atomic uint64_t frames, bytes, kernel_drops, error_frames, records, decoded, unknown;
@@ -222,8 +245,9 @@ static void csrc_record_cb(void *arg, const struct ecoflow_record *r)
 	if (ret == -EINVAL)
 		return; /* a single D/E frame: nothing to decode */
 	if (ret == -ENOENT) {
+		/* Not an error: a record nobody has described yet
+		 * (powerd_can_records_unknown_total, the status's list). */
 		atomic_fetch_add_explicit(&h->unknown, 1, memory_order_relaxed);
-		source_error(h->s, h->r_unknown);
 		csrc_note_unknown(h, r);
 		return;
 	}
@@ -848,6 +872,248 @@ static void csrc_replay_pump(struct csrc *h)
 	}
 }
 
+/* ------------------------------------------------------------ transmit */
+
+static void csrc_tx_next(struct csrc *h);
+
+/* I/O thread: the event is over (err 0: every frame went out). */
+static void csrc_tx_finish(struct csrc *h, int err)
+{
+	pthread_mutex_lock(&h->tx_lock);
+	h->tx_err = err;
+	h->tx_busy = h->tx_started = false;
+	h->tx_done_seq = h->tx_seq;
+	h->tx_next_ok = loop_now() + CSRC_TX_GAP_NS;
+	pthread_cond_broadcast(&h->tx_cv);
+	pthread_mutex_unlock(&h->tx_lock);
+}
+
+static void csrc_tx_sent_cb(struct loop *l, int res, void *arg)
+{
+	struct csrc *h = arg;
+
+	(void)l;
+	if (res < 0) {
+		csrc_tx_finish(h, res);
+		return;
+	}
+	atomic_fetch_add(&h->transmitted, 1);
+	h->tx_i++;
+	csrc_tx_next(h);
+}
+
+static void csrc_tx_timer_cb(struct loop *l, int res, void *arg)
+{
+	struct csrc *h = arg;
+	int r;
+
+	(void)res;
+	if (h->fd < 0) {
+		csrc_tx_finish(h, -ENETDOWN);
+		return;
+	}
+	r = loop_send(l, &h->tx_send, h->fd, &h->tx_frames[h->tx_i], h->tx_mtu[h->tx_i], 0,
+		      csrc_tx_sent_cb, h);
+	if (r)
+		csrc_tx_finish(h, r);
+}
+
+/* Each frame at its own time after the first, by the clock, so the gaps
+ * do not drift with the sends' latency. */
+static void csrc_tx_next(struct csrc *h)
+{
+	int r;
+
+	if (h->tx_i == h->tx_n) {
+		csrc_tx_finish(h, 0);
+		return;
+	}
+	r = loop_timer_at(h->pd->loop, &h->tx_timer, h->tx_t0 + h->tx_at[h->tx_i], csrc_tx_timer_cb,
+			  h);
+	if (r)
+		csrc_tx_finish(h, r);
+}
+
+static void csrc_tx_wake_cb(struct loop *l, int res, void *arg)
+{
+	struct csrc *h = arg;
+	bool go;
+
+	if (res < 0 || atomic_load(&h->pd->stopping))
+		return;
+	loop_read(l, &h->tx_wake, h->tx_efd, &h->tx_efd_buf, sizeof(h->tx_efd_buf), -1,
+		  csrc_tx_wake_cb, h);
+	pthread_mutex_lock(&h->tx_lock);
+	go = h->tx_busy && !h->tx_started;
+	h->tx_started = h->tx_started || go;
+	pthread_mutex_unlock(&h->tx_lock);
+	if (!go)
+		return;
+	h->tx_i = 0;
+	h->tx_t0 = loop_now();
+	csrc_tx_next(h);
+}
+
+/* Parse the event into the caller's arrays; *n frames. */
+static int csrc_tx_parse(struct csrc *h, const char *text, size_t len, struct canfd_frame *fr,
+			 uint8_t *mtu, int64_t *at, size_t *n, struct buf *reply)
+{
+	const struct cfg_can *c = h->c;
+	const char *p = text, *end = text + len, *why;
+	uint64_t first = 0, last = 0;
+	bool have_first = false;
+	unsigned line = 0;
+	struct canframe f;
+
+	*n = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ln = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *q = p;
+
+		p += ln + (nl ? 1 : 0);
+		line++;
+		while (ln && (q[ln - 1] == '\r' || q[ln - 1] == ' '))
+			ln--;
+		if (!ln || q[0] == '#')
+			continue;
+		if (canframe_parse_candump(q, ln, &f, &why)) {
+			buf_printf(reply, "line %u: %s\n", line, why);
+			return -EINVAL;
+		}
+		if (f.iface[0] && strcmp(f.iface, c->interface)) {
+			buf_printf(reply, "line %u: a frame for %s; [can.%s] is on %s\n", line,
+				   f.iface, h->s->name, c->interface);
+			return -EINVAL;
+		}
+		if (f.err) {
+			buf_printf(reply, "line %u: an error frame cannot be sent\n", line);
+			return -EINVAL;
+		}
+		if (*n == c->transmit_max) {
+			buf_printf(reply, "more than transmit_max = %u frames\n", c->transmit_max);
+			return -E2BIG;
+		}
+		memset(&fr[*n], 0, sizeof(fr[*n]));
+		fr[*n].can_id = f.id | (f.ext ? CAN_EFF_FLAG : 0) | (f.rtr ? CAN_RTR_FLAG : 0);
+		fr[*n].len = f.len;
+		fr[*n].flags = f.fd ? f.flags : 0;
+		if (!f.rtr)
+			memcpy(fr[*n].data, f.data, f.len);
+		mtu[*n] = f.fd ? CANFD_MTU : CAN_MTU;
+		/* The recorded gaps; frames without a time go right after the
+		 * one before. */
+		if (f.has_ts && !have_first) {
+			have_first = true;
+			first = last = f.ts_ns;
+		}
+		if (f.has_ts) {
+			if (f.ts_ns < last) {
+				buf_printf(reply, "line %u: its time is before the line above's\n",
+					   line);
+				return -EINVAL;
+			}
+			last = f.ts_ns;
+		}
+		at[*n] = have_first ? (int64_t)(last - first) : 0;
+		if (at[*n] > CSRC_TX_SPAN_MAX) {
+			buf_printf(reply, "line %u: the event lasts longer than %lld s\n", line,
+				   CSRC_TX_SPAN_MAX / 1000000000LL);
+			return -EINVAL;
+		}
+		(*n)++;
+	}
+	if (!*n) {
+		buf_printf(reply, "no frames in the event\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int source_can_transmit(struct source *s, const char *text, size_t len, unsigned uid,
+			struct buf *reply)
+{
+	struct csrc *h = s->priv;
+	const struct cfg_can *c = s->conf;
+	struct canfd_frame *fr;
+	int64_t *at, deadline;
+	uint8_t *mtu;
+	size_t n = 0;
+	uint64_t seq;
+	int r;
+
+	if (!h)
+		return -ENOENT;
+	if (!c->allow_transmit || c->replay[0]) {
+		atomic_fetch_add(&h->transmit_refused, 1);
+		log_warn("can %s: uid %u asked to transmit: refused (%s)", s->name, uid,
+			 c->replay[0] ? "a replay has no bus" : "allow_transmit = no");
+		buf_printf(reply, "can %s: %s\n", s->name,
+			   c->replay[0] ? "a replay has no bus to transmit on"
+					: "transmitting is not allowed (allow_transmit = no)");
+		return -EPERM;
+	}
+	fr = calloc(c->transmit_max, sizeof(*fr));
+	mtu = calloc(c->transmit_max, 1);
+	at = calloc(c->transmit_max, sizeof(*at));
+	r = fr && mtu && at ? csrc_tx_parse(h, text, len, fr, mtu, at, &n, reply) : -ENOMEM;
+	if (r) {
+		atomic_fetch_add(&h->transmit_refused, 1);
+		log_warn("can %s: uid %u asked to transmit: refused (%s)", s->name, uid,
+			 r == -ENOMEM ? "out of memory" : "a bad event");
+		goto out;
+	}
+	pthread_mutex_lock(&h->tx_lock);
+	if (h->tx_busy || loop_now() < h->tx_next_ok) {
+		r = h->tx_busy ? -EBUSY : -EAGAIN;
+		pthread_mutex_unlock(&h->tx_lock);
+		atomic_fetch_add(&h->transmit_refused, 1);
+		buf_printf(reply, "can %s: %s\n", s->name,
+			   r == -EBUSY ? "another event is being sent"
+				       : "one event a second at most");
+		goto out;
+	}
+	memcpy(h->tx_frames, fr, n * sizeof(*fr));
+	memcpy(h->tx_mtu, mtu, n);
+	memcpy(h->tx_at, at, n * sizeof(*at));
+	h->tx_n = n;
+	h->tx_busy = true;
+	seq = ++h->tx_seq;
+	pthread_mutex_unlock(&h->tx_lock);
+	log_info("can %s: uid %u transmits %zu frames on %s (%.3f s)", s->name, uid, n,
+		 c->interface, (double)at[n - 1] / 1e9);
+	if (eventfd_write(h->tx_efd, 1)) {
+		r = -errno;
+		goto out;
+	}
+	deadline = loop_now() + at[n - 1] + CSRC_TX_SLACK_NS;
+	pthread_mutex_lock(&h->tx_lock);
+	while (h->tx_done_seq < seq && loop_now() < deadline) {
+		struct timespec ts = {.tv_sec = deadline / 1000000000LL,
+				      .tv_nsec = deadline % 1000000000LL};
+
+		pthread_cond_timedwait(&h->tx_cv, &h->tx_lock, &ts);
+	}
+	r = h->tx_done_seq < seq ? -ETIMEDOUT : h->tx_err;
+	pthread_mutex_unlock(&h->tx_lock);
+	if (r == -ETIMEDOUT)
+		buf_printf(reply, "can %s: not sent within %.1f s\n", s->name,
+			   (double)(at[n - 1] + CSRC_TX_SLACK_NS) / 1e9);
+	else if (r)
+		buf_printf(reply, "can %s: sending on %s failed: %s\n", s->name, c->interface,
+			   strerror(-r));
+	else
+		buf_printf(reply, "can %s: sent %zu frames on %s\n", s->name, n, c->interface);
+	if (r)
+		log_warn("can %s: the transmission for uid %u failed: %s", s->name, uid,
+			 strerror(-r));
+out:
+	free(fr);
+	free(mtu);
+	free(at);
+	return r;
+}
+
 /* ------------------------------------------------------------ source ops */
 
 static int csrc_load_table(struct csrc *h)
@@ -904,14 +1170,13 @@ static int csrc_open(struct source *s)
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;
-	h->fd = h->rfd = -1;
+	h->fd = h->rfd = h->tx_efd = -1;
 	h->last_state = -2; /* not read yet */
 	snprintf(h->bus_state, sizeof(h->bus_state), "%s", c->replay[0] ? "" : "unknown");
 	s->priv = h;
 	ecoflow_init(&h->ef);
 	for (i = 0; i < CSRC_EF_REASONS; i++)
 		h->r_ef[i] = source_reason(s, csrc_ef_reasons[i].reason);
-	h->r_unknown = source_reason(s, "unknown_record");
 	h->r_dropped = source_reason(s, "dropped");
 	h->r_socket = source_reason(s, c->replay[0] ? "read" : "socket");
 	h->r_bad_line = source_reason(s, c->replay[0] ? "bad_line" : "bad_sample");
@@ -958,6 +1223,22 @@ static int csrc_open(struct source *s)
 		if (r)
 			return r;
 	}
+	if (c->allow_transmit) {
+		pthread_condattr_t ca;
+
+		h->tx_frames = calloc(c->transmit_max, sizeof(*h->tx_frames));
+		h->tx_mtu = calloc(c->transmit_max, 1);
+		h->tx_at = calloc(c->transmit_max, sizeof(*h->tx_at));
+		h->tx_efd = eventfd(0, EFD_CLOEXEC);
+		if (!h->tx_frames || !h->tx_mtu || !h->tx_at || h->tx_efd < 0)
+			return h->tx_efd < 0 ? -errno : -ENOMEM;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->tx_cv, &ca);
+		pthread_condattr_destroy(&ca);
+		pthread_mutex_init(&h->tx_lock, NULL);
+		h->tx_sync = true;
+	}
 	source_set_state(s, SOURCE_CONNECTING, "opening %s", c->interface);
 	return 0;
 }
@@ -1001,6 +1282,9 @@ static void csrc_start(struct source *s)
 		csrc_replay_pump(h);
 		return;
 	}
+	if (h->tx_efd >= 0)
+		loop_read(h->pd->loop, &h->tx_wake, h->tx_efd, &h->tx_efd_buf,
+			  sizeof(h->tx_efd_buf), -1, csrc_tx_wake_cb, h);
 	h->tmpl.msg_namelen = 0;
 	h->tmpl.msg_controllen = CSRC_CTRL;
 	r = loop_bufs_new(h->pd->loop, &h->bufs, CSRC_BUFS,
@@ -1037,6 +1321,15 @@ static void csrc_stop(struct source *s)
 	csrc_close_socket(h);
 	if (h->rfd >= 0)
 		close(h->rfd);
+	if (h->tx_efd >= 0)
+		close(h->tx_efd);
+	if (h->tx_sync) {
+		pthread_cond_destroy(&h->tx_cv);
+		pthread_mutex_destroy(&h->tx_lock);
+	}
+	free(h->tx_frames);
+	free(h->tx_mtu);
+	free(h->tx_at);
 	/* The loop is gone by now (io_teardown), and freed the buffer ring. */
 	h->bufs = NULL;
 	if (h->g && --h->g->users == 0) {

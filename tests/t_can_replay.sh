@@ -131,6 +131,24 @@ grep -q "damaged.log:101: " "$T/bad.log" || fail "bad lines: no message naming l
 sed 's/,source=battery//' "$T/bad.lp" | cmp -s - "$T/cap1.ref" || fail "bad lines: the good data changed"
 echo "ok: 2 damaged lines counted and reported, every good record kept"
 
+# Transmitting: never from a replay, never over TCP, never to a source
+# that does not exist; each refusal a clear line and a non-zero exit.
+conf tx "$LFP" ""
+pd_start "$T/tx.conf" "$T/tx.log"
+printf '(1744106964.000000) can0 10603001#5A45354830363031\n' >"$T/event.log"
+PC=$B/powerctl
+if "$PC" -s "$T/tx.sock" can send battery "$T/event.log" >"$T/tx.out" 2>&1; then fail "a replay transmitted"; fi
+grep -q "a replay has no bus" "$T/tx.out" || fail "transmit from a replay: $(cat "$T/tx.out")"
+if "$PC" -s "$T/tx.sock" can send nosuch "$T/event.log" >"$T/tx.out" 2>&1; then fail "an unknown source transmitted"; fi
+grep -q "no \[can.nosuch\]" "$T/tx.out" || fail "transmit to an unknown source: $(cat "$T/tx.out")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$T/event.log" "$URL/api/can/battery/send")
+[ "$code" = 405 ] || fail "a POST over TCP got HTTP $code, want 405"
+"$PC" -s "$T/tx.sock" can send battery 2>/dev/null && fail "powerctl can send without a file succeeded"
+[ "$(src "['can']['transmit_refused']")" = 1 ] || fail "refusals counted: $(src "['can']['transmit_refused']")"
+grep -q "uid $(id -u) asked to transmit: refused" "$T/tx.log" || fail "the refusal is not logged with the uid"
+pd_stop
+echo "ok: transmitting refused from a replay, over TCP and to an unknown source; logged with the uid"
+
 # A decode table with a mistake: refused at start, FILE:LINE:COL.
 sed 's/"offset": 37,/"offset": 300,/' "$TABLE" >"$T/bad.json"
 conf tab "$LFP" "decode = $T/bad.json"

@@ -1,9 +1,12 @@
 /* powerctl [-s SOCKET] status [--json]
+ * powerctl [-s SOCKET] can send NAME EVENTFILE
  *
  * Asks a running powerd for its status: HTTP GET /api/status over the
  * daemon's Unix socket (libcurl), printed as a table or passed through as
  * JSON.  Self-contained on purpose: it reads only the JSON document, so it
- * shares nothing with the daemon but that format.
+ * shares nothing with the daemon but that format.  `can send` posts a
+ * recorded event (candump log lines) to powerd, which checks and sends it
+ * on [can.NAME]'s bus (allow_transmit) and answers with one line.
  *
  * Exit status: 0 ok, 1 powerd not running or a bad answer, 2 usage. */
 #include <errno.h>
@@ -20,8 +23,9 @@
 #include "buf.h"
 #include "fmt.h"
 
-#define POWERCTL_SOCKET "/run/powerd/powerd.sock"
-#define POWERCTL_URL	"http://localhost/api/status"
+#define POWERCTL_SOCKET	   "/run/powerd/powerd.sock"
+#define POWERCTL_URL	   "http://localhost/api/"
+#define POWERCTL_EVENT_MAX (64 * 1024) /* the daemon's limit for a posted body */
 
 enum { POWERCTL_OK = 0, POWERCTL_FAIL = 1, POWERCTL_USAGE = 2 };
 
@@ -35,10 +39,13 @@ struct powerctl_row {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: powerctl [-s SOCKET] status [--json]\n"
+		   "       powerctl [-s SOCKET] can send NAME EVENTFILE\n"
 		   "  status            sources (state, samples, errors; meters: power, energy, "
 		   "last flash, counters), sinks, "
 		   "rings, daemon\n"
 		   "  --json            print powerd's JSON status as received\n"
+		   "  can send          transmit a recorded event (candump log lines, their gaps\n"
+		   "                    kept) on [can.NAME]'s bus; needs allow_transmit = yes\n"
 		   "  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
 		   "  -h, --help        this text\n"
 		   "  --version         print the version\n");
@@ -55,9 +62,12 @@ static int powerctl_down(long err)
 	return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR;
 }
 
-static int powerctl_fetch(const char *sock, struct buf *body)
+/* GET (post NULL) or POST api/PATH on the socket; the answer in body, its
+ * HTTP code in *code.  Returns POWERCTL_OK when powerd answered at all. */
+static int powerctl_request(const char *sock, const char *path, const struct buf *post,
+			    struct buf *body, long *code_out)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
+	char errbuf[CURL_ERROR_SIZE] = "", url[256];
 	long code = 0, oserr = 0;
 	CURLcode rc;
 	CURL *c;
@@ -66,10 +76,16 @@ static int powerctl_fetch(const char *sock, struct buf *body)
 		fprintf(stderr, "powerctl: cannot initialise libcurl\n");
 		return POWERCTL_FAIL;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, POWERCTL_URL);
+	snprintf(url, sizeof(url), "%s%s", POWERCTL_URL, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+	/* A transmission takes as long as its event (a minute at most). */
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, post ? 70000L : 5000L);
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->data ? post->data : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)post->len);
+	}
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "powerctl/" POWERD_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -87,23 +103,94 @@ static int powerctl_fetch(const char *sock, struct buf *body)
 		return POWERCTL_FAIL;
 	}
 	if (rc == CURLE_COULDNT_CONNECT && oserr) {
-		fprintf(stderr, "powerctl: cannot connect to %s: %s\n", sock, strerror((int)oserr));
+		fprintf(stderr, "powerctl: cannot connect to %s: %s%s\n", sock,
+			strerror((int)oserr),
+			oserr == EACCES
+				? " (the socket is for root and the powerd group: "
+				  "join it, e.g. sudo adduser $USER powerd, and log in again)"
+				: "");
 		return POWERCTL_FAIL;
 	}
 	if (rc != CURLE_OK) {
-		fprintf(stderr, "powerctl: no status from powerd on %s: %s\n", sock,
+		fprintf(stderr, "powerctl: no answer from powerd on %s: %s\n", sock,
 			errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		return POWERCTL_FAIL;
-	}
-	if (code != 200) {
-		fprintf(stderr, "powerctl: powerd on %s answered HTTP %ld\n", sock, code);
 		return POWERCTL_FAIL;
 	}
 	if (buf_append(body, "", 0)) {
 		fprintf(stderr, "powerctl: out of memory\n");
 		return POWERCTL_FAIL;
 	}
+	*code_out = code;
 	return POWERCTL_OK;
+}
+
+static int powerctl_fetch(const char *sock, struct buf *body)
+{
+	long code = 0;
+	int r = powerctl_request(sock, "status", NULL, body, &code);
+
+	if (r == POWERCTL_OK && code != 200) {
+		fprintf(stderr, "powerctl: powerd on %s answered HTTP %ld\n", sock, code);
+		return POWERCTL_FAIL;
+	}
+	return r;
+}
+
+/* Strings from the daemon must not reach the terminal with control
+ * characters in them. */
+static void powerctl_clean(char *s)
+{
+	for (; *s; s++)
+		if (((unsigned char)*s < 0x20 && *s != '\n') || *s == 0x7f)
+			*s = '?';
+}
+
+/* can send NAME EVENTFILE: the file goes to powerd as it is ("-": stdin);
+ * powerd checks it, sends it and says how it went. */
+static int powerctl_can_send(const char *sock, const char *name, const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	struct buf ev, body;
+	char chunk[4096], api[128];
+	long code = 0;
+	size_t n;
+	int r;
+
+	if (!f) {
+		fprintf(stderr, "powerctl: cannot read %s: %s\n", path, strerror(errno));
+		return POWERCTL_FAIL;
+	}
+	buf_init(&ev);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && ev.len <= POWERCTL_EVENT_MAX)
+		buf_append(&ev, chunk, n);
+	r = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (r || ev.err || ev.len > POWERCTL_EVENT_MAX) {
+		fprintf(stderr, "powerctl: %s: %s\n", path,
+			r ? "read error" : "larger than 64 KiB: not an event");
+		buf_free(&ev);
+		return POWERCTL_FAIL;
+	}
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
+		    strlen(name) ||
+	    !*name || strlen(name) > 64) {
+		fprintf(stderr, "powerctl: '%s' is not a source name\n", name);
+		buf_free(&ev);
+		return POWERCTL_USAGE;
+	}
+	snprintf(api, sizeof(api), "can/%s/send", name);
+	buf_init(&body);
+	r = powerctl_request(sock, api, &ev, &body, &code);
+	if (r == POWERCTL_OK) {
+		powerctl_clean(body.data);
+		fputs(body.data, code == 200 ? stdout : stderr);
+		if (code != 200)
+			r = POWERCTL_FAIL;
+	}
+	buf_free(&body);
+	buf_free(&ev);
+	return r;
 }
 
 /* Strings come from the daemon (a meter's state may quote an error):
@@ -402,6 +489,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "powerctl: missing command\n");
 		usage(stderr);
 		return POWERCTL_USAGE;
+	}
+	if (!strcmp(argv[optind], "can")) {
+		if (argc - optind != 4 || strcmp(argv[optind + 1], "send")) {
+			fprintf(stderr, "powerctl: usage: powerctl can send NAME EVENTFILE\n");
+			return POWERCTL_USAGE;
+		}
+		return powerctl_can_send(sock, argv[optind + 2], argv[optind + 3]);
 	}
 	if (strcmp(argv[optind], "status")) {
 		fprintf(stderr, "powerctl: unknown command '%s'\n", argv[optind]);

@@ -484,7 +484,7 @@ static void test_server(const char *dir)
 	int port, calls;
 
 	snprintf(sock, sizeof(sock), "%s/run/powerd/powerd.sock", dir);
-	CHECK_EQ_INT(http_start(&h, "127.0.0.1:0", sock, fake_fill, &fake), 0);
+	CHECK_EQ_INT(http_start(&h, "127.0.0.1:0", sock, fake_fill, NULL, &fake), 0);
 	if (!h)
 		return;
 	port = http_port(h);
@@ -507,7 +507,7 @@ static void test_server(const char *dir)
 	CHECK(calls >= 10);
 
 	/* A live socket belongs to the running server: refused, left alone. */
-	CHECK_EQ_INT(http_start(&h2, "off", sock, fake_fill, &fake), -EADDRINUSE);
+	CHECK_EQ_INT(http_start(&h2, "off", sock, fake_fill, NULL, &fake), -EADDRINUSE);
 	CHECK(h2 == NULL);
 	CHECK_EQ_INT(lstat(sock, &stb), 0);
 	CHECK_EQ_INT(request(0, sock, "GET", "/api/status", &r), CURLE_OK);
@@ -516,9 +516,9 @@ static void test_server(const char *dir)
 
 	/* The TCP port is taken too. */
 	snprintf(other, sizeof(other), "127.0.0.1:%d", port);
-	CHECK_EQ_INT(http_start(&h2, other, NULL, fake_fill, &fake), -EADDRINUSE);
+	CHECK_EQ_INT(http_start(&h2, other, NULL, fake_fill, NULL, &fake), -EADDRINUSE);
 	CHECK(h2 == NULL);
-	CHECK_EQ_INT(http_start(&h2, "127.0.0.1", NULL, fake_fill, &fake), -EINVAL);
+	CHECK_EQ_INT(http_start(&h2, "127.0.0.1", NULL, fake_fill, NULL, &fake), -EINVAL);
 
 	/* The status source failing is a 503, not a crash or an empty 200. */
 	atomic_store(&fake.fail, true);
@@ -536,7 +536,7 @@ static void test_server(const char *dir)
 	/* A stale socket file is replaced. */
 	make_stale_socket(sock);
 	h = NULL;
-	CHECK_EQ_INT(http_start(&h, "off", sock, fake_fill, &fake), 0);
+	CHECK_EQ_INT(http_start(&h, "off", sock, fake_fill, NULL, &fake), 0);
 	CHECK_EQ_INT(http_port(h), 0);
 	CHECK_EQ_INT(request(0, sock, "GET", "/metrics", &r), CURLE_OK);
 	CHECK_EQ_INT(r.code, 200);
@@ -547,14 +547,14 @@ static void test_server(const char *dir)
 	/* A file that is not a socket is never removed. */
 	snprintf(other, sizeof(other), "%s/not-a-socket", dir);
 	fclose(fopen(other, "w"));
-	CHECK_EQ_INT(http_start(&h2, "off", other, fake_fill, &fake), -EEXIST);
+	CHECK_EQ_INT(http_start(&h2, "off", other, fake_fill, NULL, &fake), -EEXIST);
 	CHECK_EQ_INT(lstat(other, &stb), 0);
 	CHECK(S_ISREG(stb.st_mode));
 	unlink(other);
 
 	/* IPv6 loopback, where the host has it. */
 	h = NULL;
-	if (http_start(&h, "[::1]:0", NULL, fake_fill, &fake) == 0) {
+	if (http_start(&h, "[::1]:0", NULL, fake_fill, NULL, &fake) == 0) {
 		char url[64];
 		CURL *c = curl_easy_init();
 		long code = 0;
@@ -573,7 +573,7 @@ static void test_server(const char *dir)
 
 	/* Nothing to listen on is allowed, and stopping it is harmless. */
 	h = NULL;
-	CHECK_EQ_INT(http_start(&h, "off", "", fake_fill, &fake), 0);
+	CHECK_EQ_INT(http_start(&h, "off", "", fake_fill, NULL, &fake), 0);
 	http_stop(h);
 	http_stop(NULL);
 }
