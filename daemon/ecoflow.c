@@ -247,13 +247,13 @@ int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const ui
 	return 0;
 }
 
-void ecoflow_flush(struct ecoflow *e, ecoflow_cb cb, void *ctx)
+void ecoflow_expire(struct ecoflow *e, int64_t before_ns, ecoflow_cb cb, void *ctx)
 {
 	for (size_t i = 0; i < ECOFLOW_SLOTS; i++) {
 		struct ecoflow_slot *s = &e->slot[i];
 		struct ecoflow_record r = {.chan = s->chan, .stream = s->stream, .ts_ns = s->ts_ns};
 
-		if (!s->open)
+		if (!s->open || s->ts_ns >= before_ns)
 			continue;
 		s->open = false;
 		ecoflow_decode(s->buf, s->len, &r, e->payload);
@@ -262,4 +262,9 @@ void ecoflow_flush(struct ecoflow *e, ecoflow_cb cb, void *ctx)
 		r.crc_ok = false;
 		ef_deliver(e, &r, cb, ctx);
 	}
+}
+
+void ecoflow_flush(struct ecoflow *e, ecoflow_cb cb, void *ctx)
+{
+	ecoflow_expire(e, INT64_MAX, cb, ctx);
 }

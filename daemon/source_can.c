@@ -13,7 +13,9 @@
  *
  * The bus state and error counters (libsocketcan, netlink) are read on a
  * timer, never per frame; a transition into error-passive or bus-off is
- * counted and logged once.  An interface that goes down keeps its socket
+ * counted and logged once.  The same timer cuts records whose frames stopped
+ * coming a second ago (counted as bad_length, as canlog does at the end of a
+ * capture).  An interface that goes down keeps its socket
  * (the kernel reports ENETDOWN once, then delivers again when it is up);
  * one that disappears (ENODEV) is closed and looked for again with a
  * backoff of 1 s doubling to 30 s.  Nothing ever stops the daemon.
@@ -70,6 +72,7 @@
 #define CSRC_LOG_NS	 (60 * 1000000000LL)
 #define CSRC_TABLE_MAX	 (4u << 20)
 #define CSRC_UNKNOWN	 STATUS_CAN_UNKNOWN
+#define CSRC_STALE_NS	 (1000000000LL)	     /* an open record without frames this long is cut */
 #define CSRC_TX_SPAN_MAX (60 * 1000000000LL) /* an event lasts at most this long */
 #define CSRC_TX_GAP_NS	 (1000000000LL)	     /* between the end of one and the next */
 #define CSRC_TX_SLACK_NS (5 * 1000000000LL)  /* the caller waits the span and this */
@@ -466,8 +469,12 @@ static void csrc_tick_cb(struct loop *l, int res, void *arg)
 	if (atomic_load(&h->pd->stopping))
 		return;
 	csrc_record_flush(h);
-	if (!csrc_replaying(h))
+	if (!csrc_replaying(h)) {
 		csrc_poll_state(h);
+		/* The frames of one record come within milliseconds. */
+		ecoflow_expire(&h->ef, clock_unix_ns() - CSRC_STALE_NS, csrc_record_cb, h);
+		csrc_count_errors(h);
+	}
 	loop_timer_at(l, &h->tick, loop_now() + h->c->state_interval_ns, csrc_tick_cb, h);
 }
 

@@ -103,6 +103,11 @@ int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const ui
  * bad_length (a capture cut in the middle of one). */
 void ecoflow_flush(struct ecoflow *e, ecoflow_cb cb, void *ctx);
 
+/* The same for the records whose last frame came before before_ns only:
+ * on a live bus a record whose last frame was lost must not wait for ever
+ * (and take in frames of the next one). */
+void ecoflow_expire(struct ecoflow *e, int64_t before_ns, ecoflow_cb cb, void *ctx);
+
 /* Validate and decode one whole record raw[n] into *r (chan, stream and
  * ts_ns untouched), the XOR-undone payload into payload[ECOFLOW_RECORD_MAX].
  * Returns 0 for a good record, -EBADMSG with the reason in r->err (and

@@ -570,6 +570,37 @@ static void test_eviction(void)
 	CHECK_EQ_INT(strcmp(ecoflow_err_name(ECOFLOW_BAD_CRC), "bad_crc"), 0);
 }
 
+/* A record whose last frame never comes is cut once it is stale, and only
+ * then; what comes after starts clean. */
+static void test_expire(void)
+{
+	struct frame f[64];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1), i;
+
+	for (i = 0; i < n; i++)
+		f[i].ts_ns = 1000 + (int64_t)i;
+	reset();
+	feed_all(f, n - 1);
+	ecoflow_expire(&ef, 500, on_record, &got);
+	CHECK_EQ_INT(got.n, 0);
+	ecoflow_expire(&ef, f[n - 2].ts_ns, on_record, &got);
+	CHECK_EQ_INT(got.n, 0);
+	ecoflow_expire(&ef, f[n - 2].ts_ns + 1, on_record, &got);
+	CHECK_EQ_INT(got.n, 1);
+	CHECK_EQ_INT(got.r[0].err, ECOFLOW_BAD_LENGTH);
+	CHECK(!got.r[0].crc_ok);
+	CHECK_EQ_INT(ef.st.bad_length, 1);
+	/* The lost last frame arrives late: nobody's. */
+	feed(&f[n - 1]);
+	CHECK_EQ_INT(ef.st.orphan, 1);
+	CHECK_EQ_INT(got.n, 1);
+	ecoflow_expire(&ef, INT64_MAX, on_record, &got);
+	CHECK_EQ_INT(got.n, 1);
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 2);
+	check_good(&got.r[1], 'B', 0x2F, 60, pay);
+}
+
 int main(void)
 {
 	test_crc();
@@ -583,5 +614,6 @@ int main(void)
 	test_bad_records();
 	test_truncated_end();
 	test_eviction();
+	test_expire();
 	return check_result();
 }
