@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # shellcheck shell=dash
-# /init of the real-kernel test VM (see tests/vm/run.sh).
+# /init of the real-kernel GPIO test VM (see tests/vm/run.sh); the helpers
+# (pass, fail, finish, wait_for) are tests/vm/guest-lib.sh's.
 #
 # A gpio-sim chip plays the electricity meter: line 3, named PULSE0, is the
 # photoresistor input (pulled up; the LED flash pulls it low); vmpulse
@@ -24,51 +25,19 @@
 #   3. SIGKILL once the state file holds the count, restart: nothing
 #      persisted is lost.
 
-/bin/busybox --install -s /bin
-export PATH=/bin:/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp /run/powerd /var/lib/powerd
-echo
-echo "VMTEST: kernel $(uname -r), uptime $(cut -d' ' -f1 /proc/uptime)s"
+# shellcheck source=tests/vm/guest-lib.sh
+. /etc/vm/guest-lib.sh
+mkdir -p /run/powerd /var/lib/powerd
 
-FAILS=0
-pass() { echo "VMTEST PASS: $*"; }
-fail() {
-	echo "VMTEST FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
-finish() {
-	if [ "$FAILS" != 0 ]; then
-		for f in /tmp/powerd*.log /tmp/drive*.out /tmp/events*.txt; do
-			[ -f "$f" ] && sed "s|^|GUEST ${f#/tmp/}: |" "$f"
-		done
-		[ -f /tmp/metrics.txt ] && grep -E '^powerd_(pulse|ring)' /tmp/metrics.txt |
-			sed 's|^|GUEST last metrics: |'
-	fi
-	echo "VMTEST DONE: fails=$FAILS uptime=$(cut -d' ' -f1 /proc/uptime)s"
-	poweroff -f
-}
-
-# wait_for SECONDS COMMAND...: until COMMAND succeeds (polled every 0.1 s) or
-# SECONDS of guest uptime have passed.
-up_s() {
-	read -r _u _ </proc/uptime
-	echo "${_u%.*}"
-}
-wait_for() {
-	_end=$(($(up_s) + $1))
-	shift
-	while ! "$@"; do
-		[ "$(up_s)" -ge "$_end" ] && return 1
-		usleep 100000
+on_fail() {
+	for f in /tmp/powerd*.log /tmp/drive*.out /tmp/events*.txt; do
+		[ -f "$f" ] && sed "s|^|GUEST ${f#/tmp/}: |" "$f"
 	done
+	[ -f /tmp/metrics.txt ] && grep -E '^powerd_(pulse|ring)' /tmp/metrics.txt |
+		sed 's|^|GUEST last metrics: |'
 }
 
-while read -r m; do
-	insmod "$m" || fail "insmod $m"
-done </etc/vm/load-order
+load_modules
 mount -t configfs configfs /sys/kernel/config
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tracefs tracefs /sys/kernel/tracing

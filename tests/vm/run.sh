@@ -1,14 +1,19 @@
 #!/bin/bash
 # Boot Debian's kernel (prepared by tests/vm/prepare.sh) under QEMU (TCG)
-# with an initramfs holding busybox, gpio-sim, BUILD_DIR's powerd and
-# powerctl, and vmpulse (tests/vm/vmpulse.c, built here, static), and run
-# tests/vm/guest-init.sh as its /init.
+# with an initramfs holding busybox, the prepared modules, BUILD_DIR's
+# powerd and powerctl, vmpulse (tests/vm/vmpulse.c, built here, static) and
+# tests/vm/guest-lib.sh (as /etc/vm/guest-lib.sh), and run
+# tests/vm/guest-init.sh (or GUEST_INIT) as its /init.
 # Passes when the guest reports "VMTEST DONE: fails=0" and no failure.
 #
 # Usage: tests/vm/run.sh BUILD_DIR [CACHE_DIR]
 # Environment: QEMU_TIMEOUT (s, default 480: on a busy host the boot alone
-# can take a minute), QEMU_SMP (vCPUs, default 1), GUEST_INIT (another /init,
-# for experiments).  Work files and the console log stay in BUILD_DIR/vm/.
+# can take a minute), QEMU_SMP (vCPUs, default 1), GUEST_INIT (another /init:
+# tests/vm/guest-can.sh, or experiments), VM_EXTRA_BINS (more host programs
+# for the guest's /bin, by name, found on the PATH, with their shared
+# libraries: e.g. "candump canplayer"), VM_FILES (more files,
+# "HOST_PATH:/GUEST_PATH ...", the mode kept; no blanks in the paths).
+# Work files and the console log stay in BUILD_DIR/vm/.
 set -euo pipefail
 
 BUILD=${1:?usage: run.sh BUILD_DIR [CACHE_DIR]}
@@ -30,6 +35,8 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing"
 for b in powerd powerctl; do
 	[ -x "$BUILD/$b" ] || die "$BUILD/$b missing (build first)"
 done
+INIT=${GUEST_INIT:-$HERE/guest-init.sh}
+[ -f "$INIT" ] || die "GUEST_INIT $INIT missing"
 
 W=$BUILD/vm
 R=$W/initrd
@@ -53,6 +60,22 @@ add_bin "$BUILD/powerctl"
 gcc -static -O2 -std=gnu11 -Wall -Wextra -Werror -o "$W/vmpulse" "$HERE/vmpulse.c" ||
 	die "cannot build vmpulse (gcc -static needs libc6-dev)"
 cp "$W/vmpulse" "$R/bin/vmpulse"
+# What a guest script asks for beyond that: names, so the host's own build
+# (and its libraries) is what the guest runs.
+for b in ${VM_EXTRA_BINS:-}; do
+	p=$(command -v "$b") || p=
+	[ -f "$p" ] || die "$b (VM_EXTRA_BINS) not found on the PATH"
+	add_bin "$p"
+done
+for spec in ${VM_FILES:-}; do
+	case "$spec" in
+	?*:/?*) ;;
+	*) die "VM_FILES entry '$spec' is not HOST_PATH:/GUEST_PATH" ;;
+	esac
+	src=${spec%:*}
+	[ -f "$src" ] || die "$src (VM_FILES) missing"
+	install -D -m "$(stat -c %a "$src")" "$src" "$R${spec##*:}"
+done
 [ -e "$R/lib64/ld-linux-x86-64.so.2" ] ||
 	install -D /lib64/ld-linux-x86-64.so.2 "$R/lib64/ld-linux-x86-64.so.2"
 
@@ -60,7 +83,8 @@ while read -r f; do
 	install -D -m644 "$K$f" "$R$f"
 done <"$K/load-order"
 cp "$K/load-order" "$R/etc/vm/load-order"
-install -m755 "${GUEST_INIT:-$HERE/guest-init.sh}" "$R/init"
+install -m644 "$HERE/guest-lib.sh" "$R/etc/vm/guest-lib.sh"
+install -m755 "$INIT" "$R/init"
 
 (cd "$R" && find . | cpio -o -H newc --quiet | gzip -1) >"$W/initrd.cpio.gz"
 say "kernel $KVER, initramfs $(du -h "$W/initrd.cpio.gz" | cut -f1), booting (TCG, timeout ${QEMU_TIMEOUT}s)"
