@@ -31,6 +31,7 @@ enum {
 	LOOP_OP_MULTI = 1 << 2,
 	LOOP_OP_LINKED = 1 << 3,
 	LOOP_OP_TIMED_OUT = 1 << 4,
+	LOOP_OP_AT = 1 << 5, /* behind a timer of its own (loop_send_at) */
 };
 
 struct loop_bufs {
@@ -198,6 +199,33 @@ int loop_send(struct loop *l, struct loop_op *op, int fd, const void *buf, size_
 	/* SIGPIPE would hit whichever thread the kernel sends from. */
 	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
 	loop_track(l, sqe, op, cb, NULL, arg, 0);
+	return 0;
+}
+
+int loop_send_at(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int flags,
+		 int64_t mono_ns, loop_cb cb, void *arg)
+{
+	struct io_uring_sqe *timer, *sqe;
+	int err;
+
+	timer = loop_op_sqe(l, op, &err);
+	if (!timer)
+		return err;
+	/* loop_sqe(l, 2) left room for the send: no flush in between.  With
+	 * ETIME_SUCCESS the expired timer lets the link go on, so the kernel
+	 * sends at the time, without a turn through this thread. */
+	sqe = io_uring_get_sqe(&l->ring);
+	if (!sqe)
+		return -EBUSY; /* cannot happen; the timer alone then fires unseen */
+	op->ts.tv_sec = mono_ns / 1000000000LL;
+	op->ts.tv_nsec = mono_ns % 1000000000LL;
+	io_uring_prep_timeout(timer, &op->ts, 0, IORING_TIMEOUT_ABS | IORING_TIMEOUT_ETIME_SUCCESS);
+	timer->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(timer, (__u64)(uintptr_t)op | LOOP_TAG_TIMEOUT);
+	io_uring_prep_send(sqe, fd, buf, len, flags | MSG_NOSIGNAL);
+	loop_track(l, sqe, op, cb, NULL, arg, LOOP_OP_AT);
+	op->cqes++;
+	l->last_op = NULL; /* no linked timeout on top of this */
 	return 0;
 }
 
@@ -506,7 +534,7 @@ static void loop_complete(struct loop *l, struct io_uring_cqe *cqe, bool dispatc
 	if (ud & LOOP_TAG_TIMEOUT) {
 		/* -ETIME: it fired and cancelled the op; -ECANCELED: the op
 		 * completed first; -EALREADY/-ENOENT: it fired too late. */
-		if (cqe->res == -ETIME)
+		if (cqe->res == -ETIME && !(op->flags & LOOP_OP_AT))
 			op->flags |= LOOP_OP_TIMED_OUT;
 	} else if (op->flags & LOOP_OP_MULTI) {
 		loop_multi_complete(l, op, cqe, dispatch);

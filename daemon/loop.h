@@ -69,6 +69,13 @@ int loop_write(struct loop *l, struct loop_op *op, int fd, const void *buf, size
 int loop_send(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int flags,
 	      loop_cb cb, void *arg);
 
+/* loop_send() at an absolute CLOCK_MONOTONIC time: a timer linked to the
+ * send in the kernel, so the frame leaves when the timer fires, not when
+ * this thread next runs (replaying recorded gaps).  One callback, with the
+ * send's result (-ECANCELED if the loop is drained first).  Linux 5.16. */
+int loop_send_at(struct loop *l, struct loop_op *op, int fd, const void *buf, size_t len, int flags,
+		 int64_t mono_ns, loop_cb cb, void *arg);
+
 /* recvmsg(2) into the caller's msghdr, iovecs and control buffer, which the
  * kernel updates as recvmsg() would (msg_namelen, msg_controllen,
  * msg_flags: walk the ancillary data with CMSG_FIRSTHDR()). */

@@ -132,6 +132,10 @@ struct csrc {
 	int64_t backoff_ns;
 	uint32_t ovfl_last;
 	bool down_said;
+	/* libsocketcan's queries that failed on this socket's interface (a
+	 * vcan has no controller): not asked again until it is reopened,
+	 * as the library prints every failure on stderr. */
+	bool no_state, no_berr, no_stats;
 
 	/* replay */
 	int rfd;
@@ -158,7 +162,7 @@ struct csrc {
 	bool tx_sync;	      /* the two above are initialised */
 	int tx_efd;
 	uint64_t tx_efd_buf;
-	struct loop_op tx_wake, tx_timer, tx_send;
+	struct loop_op tx_wake, tx_send;
 	struct canfd_frame *tx_frames; /* transmit_max of them */
 	uint8_t *tx_mtu;	       /* CAN_MTU or CANFD_MTU each */
 	int64_t *tx_at;		       /* ns after the first */
@@ -422,16 +426,22 @@ static void csrc_poll_state(struct csrc *h)
 	bool exists, up = csrc_iface_up(h, &exists), berr = false;
 	int st = -1;
 
-	if (exists && up && can_get_state(name, &st) == 0) {
+	if (exists && up && !h->no_state && can_get_state(name, &st) == 0) {
 		label = csrc_state_name(st);
 	} else {
+		h->no_state = h->no_state || (exists && up);
 		st = -1;
 		label = !exists ? "absent" : !up ? "down" : "unknown";
 	}
-	if (exists && can_get_berr_counter(name, &bc) == 0)
-		berr = true;
-	if (exists && can_get_device_stats(name, &ds) == 0)
-		atomic_store(&h->restarts, ds.restarts);
+	if (exists && !h->no_berr) {
+		berr = can_get_berr_counter(name, &bc) == 0;
+		h->no_berr = !berr;
+	}
+	if (exists && !h->no_stats) {
+		h->no_stats = can_get_device_stats(name, &ds) != 0;
+		if (!h->no_stats)
+			atomic_store(&h->restarts, ds.restarts);
+	}
 	pthread_mutex_lock(&h->pd->lock);
 	if (st != h->last_state) {
 		if (st == CAN_STATE_ERROR_PASSIVE || st == CAN_STATE_BUS_OFF) {
@@ -547,6 +557,7 @@ static int csrc_socket(struct csrc *h, char *why, size_t whylen)
 	}
 	h->fd = fd;
 	h->ovfl_last = 0;
+	h->no_state = h->no_berr = h->no_stats = false;
 	return 0;
 }
 
@@ -909,24 +920,9 @@ static void csrc_tx_sent_cb(struct loop *l, int res, void *arg)
 	csrc_tx_next(h);
 }
 
-static void csrc_tx_timer_cb(struct loop *l, int res, void *arg)
-{
-	struct csrc *h = arg;
-	int r;
-
-	(void)res;
-	if (h->fd < 0) {
-		csrc_tx_finish(h, -ENETDOWN);
-		return;
-	}
-	r = loop_send(l, &h->tx_send, h->fd, &h->tx_frames[h->tx_i], h->tx_mtu[h->tx_i], 0,
-		      csrc_tx_sent_cb, h);
-	if (r)
-		csrc_tx_finish(h, r);
-}
-
-/* Each frame at its own time after the first, by the clock, so the gaps
- * do not drift with the sends' latency. */
+/* Each frame at its own time after the first, by the clock (the gaps do
+ * not drift with the sends' latency), sent by the kernel when its timer
+ * fires (loop_send_at). */
 static void csrc_tx_next(struct csrc *h)
 {
 	int r;
@@ -935,8 +931,12 @@ static void csrc_tx_next(struct csrc *h)
 		csrc_tx_finish(h, 0);
 		return;
 	}
-	r = loop_timer_at(h->pd->loop, &h->tx_timer, h->tx_t0 + h->tx_at[h->tx_i], csrc_tx_timer_cb,
-			  h);
+	if (h->fd < 0) {
+		csrc_tx_finish(h, -ENETDOWN);
+		return;
+	}
+	r = loop_send_at(h->pd->loop, &h->tx_send, h->fd, &h->tx_frames[h->tx_i],
+			 h->tx_mtu[h->tx_i], 0, h->tx_t0 + h->tx_at[h->tx_i], csrc_tx_sent_cb, h);
 	if (r)
 		csrc_tx_finish(h, r);
 }

@@ -181,6 +181,50 @@ static void test_send(void)
 	teardown(l);
 }
 
+/* A send at a time: not before it, one callback with the send's result;
+ * one at a time already past goes at once; drained, it is cancelled. */
+static void test_send_at(void)
+{
+	struct loop *l = setup();
+	struct loop_op sop = {0}, rop = {0};
+	struct rec s = {0}, r = {0};
+	char buf[16] = {0};
+	int64_t t0 = loop_now();
+	int sv[2];
+
+	CHECK_EQ_INT(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	CHECK_EQ_INT(loop_read(l, &rop, sv[1], buf, sizeof(buf), -1, rec_cb, &r), 0);
+	CHECK_EQ_INT(loop_send_at(l, &sop, sv[0], "later", 5, 0, t0 + 30 * MS, rec_cb, &s), 0);
+	CHECK_EQ_INT(loop_send_at(l, &sop, sv[0], "x", 1, 0, t0, rec_cb, &s), -EALREADY);
+	while (!timed_out && (!s.calls || !r.calls))
+		run(l);
+	CHECK_EQ_INT(s.calls, 1);
+	CHECK_EQ_INT(s.res, 5);
+	CHECK_EQ_INT(r.res, 5);
+	CHECK(r.at >= t0 + 30 * MS);
+	CHECK(memcmp(buf, "later", 5) == 0);
+	CHECK(!loop_op_busy(&sop));
+
+	/* In the past: sent right away. */
+	memset(&s, 0, sizeof(s));
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ_INT(loop_read(l, &rop, sv[1], buf, sizeof(buf), -1, rec_cb, &r), 0);
+	CHECK_EQ_INT(loop_send_at(l, &sop, sv[0], "now", 3, 0, t0, rec_cb, &s), 0);
+	while (!timed_out && (!s.calls || !r.calls))
+		run(l);
+	CHECK_EQ_INT(s.res, 3);
+	CHECK_EQ_INT(r.res, 3);
+
+	/* Far in the future, then drained: nothing is sent. */
+	CHECK_EQ_INT(loop_send_at(l, &sop, sv[0], "never", 5, 0, t0 + 60000 * MS, rec_cb, &s), 0);
+	CHECK_EQ_INT(loop_drain(l, 2000 * MS), 0);
+	CHECK(!loop_op_busy(&sop));
+	CHECK_EQ_INT(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	close(sv[0]);
+	close(sv[1]);
+	teardown(l);
+}
+
 static void test_poll(void)
 {
 	struct loop *l = setup();
@@ -964,6 +1008,7 @@ int main(void)
 	alarm(120);
 	test_timer();
 	test_send();
+	test_send_at();
 	test_write_read();
 	test_poll();
 	test_poll_multi();
