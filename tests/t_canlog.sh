@@ -67,6 +67,27 @@ cmp -s "$T/count" "$T/re.count" || fail "--regen changed the counts: $(diff "$T/
 [ "$("$CL" --count "$T/re1a.log" 2>/dev/null | awk '{print $3}' | sort -u)" = 03:1A ] ||
 	fail "--regen --cmd=03:1A: $("$CL" --count "$T/re1a.log" 2>&1)"
 [ "$("$CL" "$T/re1a.log" 2>/dev/null | wc -l)" = $((18 + 69)) ] || fail "--regen --cmd=03:1A: not 87 records"
+# which frames are a record's is the reassembler's word (its tap), not
+# canlog's: a standard frame and a bad channel A frame (index 0) under the
+# ids of the A record open around them are in no record, and the record's
+# frames are all written still
+sed '102a (1744106964.406240) can0 308#0102\n(1744106964.406241) can0 00000308#0102' "$LFP" >"$T/junk.log"
+"$CL" --count --regen="$T/re-junk.log" "$T/junk.log" >/dev/null 2>"$T/re-junk.err" || fail "--regen with junk"
+grep -q '7835 frames, 1475 records: 1475 good' "$T/re-junk.err" && cmp -s "$T/re.log" "$T/re-junk.log" ||
+	fail "--regen with frames of no record inside an A record: $(diff "$T/re.log" "$T/re-junk.log" | head -n 5)"
+# a record of more frames than canlog keeps (1100 empty B middle frames) is
+# counted and not written; the next one is
+{
+	head -n 1 "$F/single-message-3C.log"
+	for i in $(seq 1100); do echo "(1744106964.391864) can0 10103001#"; done
+	tail -n +2 "$F/single-message-3C.log"
+	echo
+	cat "$F/single-message-3C.log"
+} >"$T/long.log"
+"$CL" --count --regen="$T/re-long.log" "$T/long.log" >/dev/null 2>"$T/re-long.err" || fail "--regen of a long record"
+grep -q '19 frames written to .* 1 records too many frames to keep' "$T/re-long.err" &&
+	grep -q ' 2 records: 2 good' "$T/re-long.err" && cmp -s "$T/re-long.log" <(cat "$F/single-message-3C.log"; echo) ||
+	fail "--regen of a record of 1100 frames: $(cat "$T/re-long.err")"
 # canplayer itself is not run: it sends on the log's interfaces (it needs
 # can0 or a vcan up), so it cannot check a file on a machine without one
 # a CSV without times: times 0.000000, 0.001000, ... on --iface; with --err

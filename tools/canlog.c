@@ -16,9 +16,11 @@
  * no delivered record (an orphan, the start of a record restarted, given up
  * or evicted) is not written, nor are error, remote and FD frames.  Frames
  * from a CSV get the interface --iface (default can0) and, when the CSV has
- * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  A
- * record's frames are kept until it completes, at most CANLOG_REC_FRAMES of
- * them (a longer record is not written, and counted).
+ * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  Which
+ * record a frame went to, and when that record is delivered or given up, is
+ * the reassembler's to say (its tap, ecoflow.h): canlog keeps a record's
+ * frames by its slot until then, at most CANLOG_REC_FRAMES of them (a longer
+ * record is not written, and counted).
  *
  * --hex adds each listed record's payload (XOR undone) in hex after the
  * columns (--json: a key "hex"); --hex=diff marks the bytes that differ from
@@ -63,10 +65,9 @@
 
 #define CANLOG_LIST_MAX 64
 /* Frames kept for one open record (--regen): a record is at most
- * ECOFLOW_RECORD_MAX bytes, and an A frame carries at least one; a longer
- * run (empty B frames) gives that record up. */
+ * ECOFLOW_RECORD_MAX bytes, so only empty frames (B's may be) make a longer
+ * run, and that record is given up. */
 #define CANLOG_REC_FRAMES ECOFLOW_RECORD_MAX
-#define CANLOG_STREAMS	  (2 * ECOFLOW_SLOTS)
 
 enum { CANLOG_PENDING, CANLOG_KEEP, CANLOG_DROP };
 
@@ -77,11 +78,11 @@ struct canlog_frame {
 	uint8_t state;
 };
 
-/* The frames of the record open on one stream, by sequence number. */
-struct canlog_stream {
-	bool used;
-	char chan;
-	uint32_t stream;
+/* The frames of the record open in one of the reassembler's slots (or, the
+ * last one, of a D/E frame: its own record), by sequence number. */
+struct canlog_rec {
+	uint64_t rec; /* the reassembler's handle, 0 none */
+	bool lost;    /* more than CANLOG_REC_FRAMES: not written */
 	uint64_t *seq;
 	size_t n;
 };
@@ -132,9 +133,7 @@ struct canlog {
 	struct canlog_frame *fr; /* fr[0] is sequence number base */
 	size_t nfr, frcap;
 	uint64_t base, cur; /* cur: the frame being fed */
-	uint64_t tick;	    /* the reassembler's tick before it */
-	bool flushing, delivered;
-	struct canlog_stream st[CANLOG_STREAMS];
+	struct canlog_rec recs[ECOFLOW_SLOTS + 1];
 	uint64_t regen_lost, regen_written;
 };
 
@@ -482,56 +481,64 @@ static void canlog_lp(struct canlog *c, const struct ecoflow_record *r)
 	sample_free(&s);
 }
 
-static struct canlog_stream *canlog_stream(struct canlog *c, char chan, uint32_t stream, bool add)
-{
-	size_t i;
-
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		if (c->st[i].used && c->st[i].chan == chan && c->st[i].stream == stream)
-			return &c->st[i];
-	if (!add)
-		return NULL;
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		if (!c->st[i].used) {
-			c->st[i].used = true;
-			c->st[i].chan = chan;
-			c->st[i].stream = stream;
-			c->st[i].n = 0;
-			if (!c->st[i].seq)
-				c->st[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c->st[i].seq));
-			if (!c->st[i].seq) {
-				c->st[i].used = false;
-				return NULL;
-			}
-			return &c->st[i];
-		}
-	return NULL;
-}
-
 static void canlog_mark(struct canlog *c, uint64_t seq, uint8_t state)
 {
 	if (seq >= c->base && seq - c->base < c->nfr)
 		c->fr[seq - c->base].state = state;
 }
 
-/* The delivered record's frames: the stream's open list and, unless this
- * is the end of the input, the frame that completed it. */
-static void canlog_regen_record(struct canlog *c, const struct ecoflow_record *r, bool keep)
+static struct canlog_rec *canlog_rec(struct canlog *c, int slot)
 {
-	struct canlog_stream *s = NULL;
-	uint8_t state = keep ? CANLOG_KEEP : CANLOG_DROP;
+	return &c->recs[slot >= 0 && slot < ECOFLOW_SLOTS ? slot : ECOFLOW_SLOTS];
+}
+
+/* A record delivered (keep: shown) or given up: its frames are decided. */
+static void canlog_rec_end(struct canlog *c, struct canlog_rec *k, uint64_t rec, bool keep)
+{
 	size_t i;
 
-	c->delivered = true;
-	if (r->chan != 'D' && r->chan != 'E')
-		s = canlog_stream(c, r->chan, r->stream, false);
-	if (s) {
-		for (i = 0; i < s->n; i++)
-			canlog_mark(c, s->seq[i], state);
-		s->used = false;
+	if (k->rec != rec)
+		return; /* none of its frames kept (a tap set late would do that) */
+	for (i = 0; i < k->n; i++)
+		canlog_mark(c, k->seq[i], keep && !k->lost ? CANLOG_KEEP : CANLOG_DROP);
+	k->rec = 0;
+	k->n = 0;
+	k->lost = false;
+}
+
+/* The reassembler's word on the frame being fed (c->cur). */
+static void canlog_tap(void *arg, const struct ecoflow_tap_event *ev)
+{
+	struct canlog *c = arg;
+	struct canlog_rec *k;
+	size_t i;
+
+	if (ev->kind == ECOFLOW_TAP_NONE) {
+		canlog_mark(c, c->cur, CANLOG_DROP);
+		return;
 	}
-	if (!c->flushing)
-		canlog_mark(c, c->cur, state);
+	k = canlog_rec(c, ev->slot);
+	if (ev->kind == ECOFLOW_TAP_DROPPED) {
+		canlog_rec_end(c, k, ev->rec, false);
+		return;
+	}
+	if (k->rec != ev->rec) {
+		/* A new record: the slot's last one has ended. */
+		k->rec = ev->rec;
+		k->n = 0;
+		k->lost = false;
+	}
+	if (!k->lost && k->n == CANLOG_REC_FRAMES) {
+		for (i = 0; i < k->n; i++)
+			canlog_mark(c, k->seq[i], CANLOG_DROP);
+		k->n = 0;
+		k->lost = true;
+		c->regen_lost++;
+	}
+	if (k->lost)
+		canlog_mark(c, c->cur, CANLOG_DROP);
+	else
+		k->seq[k->n++] = c->cur;
 }
 
 static int canlog_regen_write(struct canlog *c, bool all)
@@ -556,10 +563,10 @@ static int canlog_regen_write(struct canlog *c, bool all)
 	return 0;
 }
 
-/* Queue frame f (sequence number c->cur) before it is fed. */
-static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+/* Queue frame f (sequence number c->cur) before it is fed, nframe frames
+ * fed before it. */
+static int canlog_regen_add(struct canlog *c, uint64_t nframe, const struct canframe *f)
 {
-	uint64_t nframe = e->st.frames;
 
 	if (c->nfr == c->frcap) {
 		size_t cap = c->frcap ? c->frcap * 2 : 1024;
@@ -579,73 +586,7 @@ static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const str
 		c->fr[c->nfr].f.ts_ns = nframe * 1000000;
 	}
 	c->cur = c->base + c->nfr++;
-	c->delivered = false;
-	c->tick = e->tick;
 	return 0;
-}
-
-/* After the frame was fed: it joins its stream's open record, or it was
- * the last of a delivered one, or it belongs to no record.  The library's
- * slots say which: a frame that opened or extended a record leaves its
- * stream's slot open and just used. */
-static void canlog_regen_fed(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
-{
-	uint32_t top = f->id >> 20, stream;
-	struct canlog_stream *s;
-	bool first, open = false;
-	char chan;
-	size_t i;
-
-	if (!f->ext || !(f->id & 0x10000000)) {
-		chan = 'A';
-		stream = f->id & 0xFFFF;
-		first = ((f->id >> 22) & 0x3F) == 1;
-	} else {
-		chan = top >= 0x120 ? 'C' : 'B';
-		stream = f->id & ~(UINT32_C(0xF) << 20);
-		first = (top & 0xF) == 0;
-	}
-	for (i = 0; i < ECOFLOW_SLOTS; i++)
-		if (e->slot[i].open && e->slot[i].chan == chan && e->slot[i].stream == stream &&
-		    e->slot[i].used == e->tick && e->tick != c->tick)
-			open = true;
-	if (!c->delivered) {
-		s = canlog_stream(c, chan, stream, open);
-		if (s && first)
-			s->n = 0;
-		if (s && open && s->n < CANLOG_REC_FRAMES)
-			s->seq[s->n++] = c->cur;
-		else
-			canlog_mark(c, c->cur, CANLOG_DROP);
-		if (s && open && s->n == CANLOG_REC_FRAMES) {
-			c->regen_lost++;
-			s->used = false;
-		}
-		if (s && !open) {
-			for (i = 0; i < s->n; i++)
-				canlog_mark(c, s->seq[i], CANLOG_DROP);
-			s->used = false;
-		}
-	}
-	/* A stream whose record the library gave up (evicted, too long):
-	 * its frames are no record's. */
-	for (i = 0; i < CANLOG_STREAMS; i++) {
-		struct canlog_stream *t = &c->st[i];
-		size_t j;
-		bool alive = false;
-
-		if (!t->used)
-			continue;
-		for (j = 0; j < ECOFLOW_SLOTS; j++)
-			if (e->slot[j].open && e->slot[j].chan == t->chan &&
-			    e->slot[j].stream == t->stream)
-				alive = true;
-		if (!alive) {
-			for (j = 0; j < t->n; j++)
-				canlog_mark(c, t->seq[j], CANLOG_DROP);
-			t->used = false;
-		}
-	}
 }
 
 static void canlog_record(void *arg, const struct ecoflow_record *r)
@@ -654,7 +595,8 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 	int64_t s = r->ts_ns / 1000000000, us = r->ts_ns % 1000000000 / 1000;
 
 	if (c->regen)
-		canlog_regen_record(c, r, canlog_wanted(c, r) && (r->crc_ok || c->err));
+		canlog_rec_end(c, canlog_rec(c, r->slot), r->rec,
+			       canlog_wanted(c, r) && (r->crc_ok || c->err));
 	if (!canlog_wanted(c, r))
 		return;
 	if (c->pivot && canlog_pivot_add(c, r))
@@ -912,6 +854,14 @@ int main(int argc, char **argv)
 	if (!e)
 		return 1;
 	ecoflow_init(e);
+	if (c.regen) {
+		for (i = 0; i <= ECOFLOW_SLOTS; i++)
+			if (!(c.recs[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c.recs[i].seq)))) {
+				fprintf(stderr, "canlog: out of memory\n");
+				return 1;
+			}
+		ecoflow_set_tap(e, canlog_tap, &c);
+	}
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
 		if (csv && canframe_savvycsv_is_header(line, (size_t)n))
@@ -925,14 +875,13 @@ int main(int argc, char **argv)
 		}
 		if (fr.err || fr.rtr || fr.fd)
 			continue; /* no EcoFlow data in them */
-		if (c.regen && canlog_regen_add(&c, e, &fr)) {
+		if (c.regen && canlog_regen_add(&c, e->st.frames, &fr)) {
 			fprintf(stderr, "canlog: out of memory\n");
 			return 1;
 		}
 		ecoflow_feed(e, fr.id, fr.ext, fr.len, fr.data, fr.has_ts ? (int64_t)fr.ts_ns : 0,
 			     canlog_record, &c);
 		if (c.regen) {
-			canlog_regen_fed(&c, e, &fr);
 			if (canlog_regen_write(&c, false)) {
 				fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path,
 					strerror(errno));
@@ -944,7 +893,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	c.flushing = true;
 	ecoflow_flush(e, canlog_record, &c);
 	if (c.regen && (canlog_regen_write(&c, true) || fclose(c.regen))) {
 		fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path, strerror(errno));
@@ -993,8 +941,8 @@ int main(int argc, char **argv)
 	free(c.ids);
 	free(c.cells);
 	free(c.fr);
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		free(c.st[i].seq);
+	for (i = 0; i <= ECOFLOW_SLOTS; i++)
+		free(c.recs[i].seq);
 	buf_free(&c.out);
 	if (c.have_table)
 		eftab_free(&c.table);
