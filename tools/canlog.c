@@ -42,6 +42,13 @@
  * ones too, as --count does; with --count too, all are printed in the order
  * --count, --stat, --pivot.
  *
+ * On a terminal (stderr), a large input shows its progress there: every
+ * 0.5 s, from 0.5 s on (so a small one shows none), "canlog: 12.3 MB of 250
+ * MB (4.9%), 1.2M frames" for a regular file, "canlog: 12.3 MB, 1.2M
+ * frames" for a pipe, one line rewritten in place and cleared at the end (and
+ * before a record goes to stdout on the same terminal).  Not a terminal:
+ * nothing, so a log or a script sees only the summary.
+ *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
  * line number, never fatal; a bad option or an unreadable file is exit 2. */
@@ -53,6 +60,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -68,6 +77,11 @@
  * ECOFLOW_RECORD_MAX bytes, so only empty frames (B's may be) make a longer
  * run, and that record is given up. */
 #define CANLOG_REC_FRAMES ECOFLOW_RECORD_MAX
+/* Progress: the time between two lines, and the input lines between two
+ * looks at the clock (cheap enough at millions of lines a second, often
+ * enough for a pipe that brings a few thousand). */
+#define CANLOG_PROGRESS_NS    500000000
+#define CANLOG_PROGRESS_LINES 1024
 
 enum { CANLOG_PENDING, CANLOG_KEEP, CANLOG_DROP };
 
@@ -93,6 +107,16 @@ struct canlog_cell {
 	char chan;
 	uint8_t src, dst, cmd_set, cmd_id;
 	uint16_t len;
+};
+
+/* Progress on stderr, when it is a terminal. */
+struct canlog_progress {
+	bool on;
+	bool shown;   /* a line is on the terminal, to clear */
+	bool share;   /* stdout is a terminal too: its lines clear ours first */
+	int64_t size; /* of a regular file; -1 unknown */
+	uint64_t bytes;
+	int64_t next_ns; /* CLOCK_MONOTONIC */
 };
 
 struct canlog_ident {
@@ -135,6 +159,7 @@ struct canlog {
 	uint64_t base, cur; /* cur: the frame being fed */
 	struct canlog_rec recs[ECOFLOW_SLOTS + 1];
 	uint64_t regen_lost, regen_written;
+	struct canlog_progress prog;
 };
 
 static void canlog_usage(FILE *f)
@@ -589,6 +614,66 @@ static int canlog_regen_add(struct canlog *c, uint64_t nframe, const struct canf
 	return 0;
 }
 
+static int64_t canlog_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void canlog_progress_init(struct canlog_progress *p, FILE *in)
+{
+	struct stat st;
+
+	p->on = isatty(STDERR_FILENO);
+	p->share = p->on && isatty(STDOUT_FILENO);
+	p->size = !fstat(fileno(in), &st) && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+	p->next_ns = canlog_now_ns() + CANLOG_PROGRESS_NS;
+}
+
+/* "12.3 MB", "250 MB": three digits are enough to see it move. */
+static void canlog_mb(char *out, size_t size, double bytes)
+{
+	double mb = bytes / 1e6;
+
+	snprintf(out, size, mb < 100 ? "%.1f MB" : "%.0f MB", mb);
+}
+
+static void canlog_progress(struct canlog_progress *p, uint64_t frames)
+{
+	char done[32], total[32], count[32];
+	int64_t now;
+
+	if (!p->on || (now = canlog_now_ns()) < p->next_ns)
+		return;
+	p->next_ns = now + CANLOG_PROGRESS_NS;
+	canlog_mb(done, sizeof(done), (double)p->bytes);
+	if (frames < 10000)
+		snprintf(count, sizeof(count), "%" PRIu64, frames);
+	else if (frames < 1000000)
+		snprintf(count, sizeof(count), "%.1fk", (double)frames / 1e3);
+	else
+		snprintf(count, sizeof(count), "%.1fM", (double)frames / 1e6);
+	/* \r and erase to the end of the line: the last line, rewritten. */
+	if (p->size > 0) {
+		canlog_mb(total, sizeof(total), (double)p->size);
+		fprintf(stderr, "\rcanlog: %s of %s (%.1f%%), %s frames\033[K", done, total,
+			100.0 * (double)p->bytes / (double)p->size, count);
+	} else {
+		fprintf(stderr, "\rcanlog: %s, %s frames\033[K", done, count);
+	}
+	p->shown = true;
+}
+
+/* Before anything else goes to the terminal. */
+static void canlog_progress_clear(struct canlog_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
+}
+
 static void canlog_record(void *arg, const struct ecoflow_record *r)
 {
 	struct canlog *c = arg;
@@ -608,6 +693,8 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 	}
 	if (!r->crc_ok && !c->err)
 		return;
+	if (c->prog.share)
+		canlog_progress_clear(&c->prog);
 	if (c->lp) {
 		canlog_lp(c, r);
 		return;
@@ -862,20 +949,27 @@ int main(int argc, char **argv)
 			}
 		ecoflow_set_tap(e, canlog_tap, &c);
 	}
+	canlog_progress_init(&c.prog, in);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
+		c.prog.bytes += (uint64_t)n;
+		if (lineno % CANLOG_PROGRESS_LINES == 0)
+			canlog_progress(&c.prog, e->st.frames);
 		if (csv && canframe_savvycsv_is_header(line, (size_t)n))
 			continue;
 		r = csv ? canframe_parse_savvycsv(line, (size_t)n, &fr, &why)
 			: canframe_parse_candump(line, (size_t)n, &fr, &why);
 		if (r) {
-			if (bad_lines++ < 10)
+			if (bad_lines++ < 10) {
+				canlog_progress_clear(&c.prog);
 				fprintf(stderr, "canlog: %s:%" PRIu64 ": %s\n", path, lineno, why);
+			}
 			continue;
 		}
 		if (fr.err || fr.rtr || fr.fd)
 			continue; /* no EcoFlow data in them */
 		if (c.regen && canlog_regen_add(&c, e->st.frames, &fr)) {
+			canlog_progress_clear(&c.prog);
 			fprintf(stderr, "canlog: out of memory\n");
 			return 1;
 		}
@@ -883,12 +977,14 @@ int main(int argc, char **argv)
 			     canlog_record, &c);
 		if (c.regen) {
 			if (canlog_regen_write(&c, false)) {
+				canlog_progress_clear(&c.prog);
 				fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path,
 					strerror(errno));
 				return 2;
 			}
 		}
 	}
+	canlog_progress_clear(&c.prog);
 	if (ferror(in)) {
 		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
 		return 2;
