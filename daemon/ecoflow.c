@@ -1,4 +1,5 @@
-/* EcoFlow CAN record reassembly and validation (include/ecoflow.h). */
+/* EcoFlow CAN record reassembly and validation, and the tap that tells
+ * where each frame went (include/ecoflow.h). */
 #include <errno.h>
 #include <string.h>
 
@@ -12,6 +13,50 @@ enum ef_pos { EF_FIRST = 1, EF_LAST = 2 }; /* bits: a one-frame A record is both
 void ecoflow_init(struct ecoflow *e)
 {
 	memset(e, 0, sizeof(*e));
+}
+
+void ecoflow_set_tap(struct ecoflow *e, ecoflow_tap_cb tap, void *ctx)
+{
+	e->tap = tap;
+	e->tap_ctx = ctx;
+}
+
+/* A frame in no record: counted here, so a counter and its event never
+ * disagree. */
+static void ef_none(struct ecoflow *e, uint64_t *counter, enum ecoflow_why why)
+{
+	(*counter)++;
+	if (e->tap) {
+		struct ecoflow_tap_event ev = {.kind = ECOFLOW_TAP_NONE, .why = why, .slot = -1};
+
+		e->tap(e->tap_ctx, &ev);
+	}
+}
+
+static void ef_tap(struct ecoflow *e, enum ecoflow_tap_kind kind, enum ecoflow_why why,
+		   const struct ecoflow_slot *s, bool last)
+{
+	struct ecoflow_tap_event ev = {
+		.kind = kind,
+		.why = why,
+		.rec = s->rec,
+		.slot = (int)(s - e->slot),
+		.chan = s->chan,
+		.stream = s->stream,
+		.last = last,
+	};
+
+	if (e->tap)
+		e->tap(e->tap_ctx, &ev);
+}
+
+/* An open record given up: it will not be delivered. */
+static void ef_drop(struct ecoflow *e, struct ecoflow_slot *s, uint64_t *counter,
+		    enum ecoflow_why why)
+{
+	(*counter)++;
+	s->open = false;
+	ef_tap(e, ECOFLOW_TAP_DROPPED, why, s, false);
 }
 
 const char *ecoflow_err_name(enum ecoflow_err err)
@@ -125,8 +170,7 @@ static struct ecoflow_slot *ef_take(struct ecoflow *e)
 		if (e->slot[i].used < old->used)
 			old = &e->slot[i];
 	}
-	e->st.evicted++;
-	old->open = false;
+	ef_drop(e, old, &e->st.evicted, ECOFLOW_WHY_EVICTED);
 	return old;
 }
 
@@ -150,8 +194,23 @@ static void ef_deliver(struct ecoflow *e, struct ecoflow_record *r, ecoflow_cb c
 static void ef_single(struct ecoflow *e, char chan, uint32_t id, uint8_t len, const uint8_t *data,
 		      int64_t ts_ns, ecoflow_cb cb, void *ctx)
 {
-	struct ecoflow_record r = {.chan = chan, .stream = id, .ts_ns = ts_ns, .crc_ok = true};
+	struct ecoflow_record r = {.chan = chan,
+				   .stream = id,
+				   .rec = ++e->recs,
+				   .slot = -1,
+				   .ts_ns = ts_ns,
+				   .crc_ok = true};
 
+	if (e->tap) {
+		struct ecoflow_tap_event ev = {.kind = ECOFLOW_TAP_FRAME,
+					       .rec = r.rec,
+					       .slot = -1,
+					       .chan = chan,
+					       .stream = id,
+					       .last = true};
+
+		e->tap(e->tap_ctx, &ev);
+	}
 	if (len)
 		memcpy(e->payload, data, len);
 	r.payload = e->payload;
@@ -173,19 +232,19 @@ int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const ui
 		return -EINVAL;
 	e->st.frames++;
 	if (len > 8) {
-		e->st.bad_frame++;
+		ef_none(e, &e->st.bad_frame, ECOFLOW_WHY_BAD_FRAME);
 		return -EINVAL;
 	}
 	if (!ext || id > 0x1FFFFFFF) {
 		/* Every EcoFlow id seen is 29-bit; a standard frame is someone else's. */
-		e->st.bad_frame++;
+		ef_none(e, &e->st.bad_frame, ECOFLOW_WHY_BAD_FRAME);
 		return 0;
 	}
 	if (!(id & 0x10000000)) {
 		unsigned index = (id >> 22) & 0x3F, count = (id >> 16) & 0x3F;
 
 		if (!index || !count || index > count || !len || data[0] > len - 1) {
-			e->st.bad_frame++;
+			ef_none(e, &e->st.bad_frame, ECOFLOW_WHY_BAD_FRAME);
 			return 0;
 		}
 		chan = 'A';
@@ -202,7 +261,7 @@ int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const ui
 		ef_single(e, top == 0x106 ? 'D' : 'E', id, len, data, ts_ns, cb, ctx);
 		return 0;
 	} else {
-		e->st.unknown_channel++;
+		ef_none(e, &e->st.unknown_channel, ECOFLOW_WHY_UNKNOWN_CHANNEL);
 		return 0;
 	}
 	if (chan != 'A') {
@@ -212,33 +271,39 @@ int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const ui
 
 	s = ef_find(e, chan, stream);
 	if (pos & EF_FIRST) {
-		if (s) {
-			e->st.restarted++;
-			s->open = false;
-		}
+		if (s)
+			ef_drop(e, s, &e->st.restarted, ECOFLOW_WHY_RESTARTED);
 		if (!len || data[0] != EF_SOF) {
-			e->st.orphan++;
+			ef_none(e, &e->st.orphan, ECOFLOW_WHY_ORPHAN);
 			return 0;
 		}
 		s = ef_take(e);
-		*s = (struct ecoflow_slot){.open = true, .chan = chan, .stream = stream};
+		*s = (struct ecoflow_slot){
+			.open = true, .chan = chan, .stream = stream, .rec = ++e->recs};
 	} else if (!s) {
-		e->st.orphan++;
+		ef_none(e, &e->st.orphan, ECOFLOW_WHY_ORPHAN);
 		return 0;
 	}
 	s->used = ++e->tick;
 	s->ts_ns = ts_ns;
+	/* Told before the record ends, so a caller has the frame with the
+	 * rest of it when it is delivered or dropped. */
+	ef_tap(e, ECOFLOW_TAP_FRAME, ECOFLOW_WHY_NONE, s,
+	       (pos & EF_LAST) && len <= ECOFLOW_RECORD_MAX - s->len);
 	if (len > ECOFLOW_RECORD_MAX - s->len) {
 		/* Its later frames are orphans: nothing bounds how many there are. */
-		e->st.too_long++;
-		s->open = false;
+		ef_drop(e, s, &e->st.too_long, ECOFLOW_WHY_TOO_LONG);
 		return 0;
 	}
 	if (len)
 		memcpy(s->buf + s->len, data, len);
 	s->len = (uint16_t)(s->len + len);
 	if (pos & EF_LAST) {
-		struct ecoflow_record r = {.chan = chan, .stream = stream, .ts_ns = ts_ns};
+		struct ecoflow_record r = {.chan = chan,
+					   .stream = stream,
+					   .rec = s->rec,
+					   .slot = (int)(s - e->slot),
+					   .ts_ns = ts_ns};
 
 		s->open = false;
 		ecoflow_decode(s->buf, s->len, &r, e->payload);
@@ -251,7 +316,11 @@ void ecoflow_expire(struct ecoflow *e, int64_t before_ns, ecoflow_cb cb, void *c
 {
 	for (size_t i = 0; i < ECOFLOW_SLOTS; i++) {
 		struct ecoflow_slot *s = &e->slot[i];
-		struct ecoflow_record r = {.chan = s->chan, .stream = s->stream, .ts_ns = s->ts_ns};
+		struct ecoflow_record r = {.chan = s->chan,
+					   .stream = s->stream,
+					   .rec = s->rec,
+					   .slot = (int)i,
+					   .ts_ns = s->ts_ns};
 
 		if (!s->open || s->ts_ns >= before_ns)
 			continue;

@@ -446,7 +446,7 @@ int eftab_record_sample(const struct eftab *t, const struct ecoflow_record *r, c
 	if (known)
 		*known = false;
 	if (!r->crc_ok || r->chan == 'D' || r->chan == 'E')
-		return -EINVAL;
+		return -ENODATA;
 	l = eftab_find(t, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, known);
 	if (!l)
 		return -ENOENT;

@@ -247,10 +247,8 @@ static void csrc_record_cb(void *arg, const struct ecoflow_record *r)
 		h->smp_init = false;
 	}
 	ret = eftab_record_sample(&h->tab, r, h->s->name, &h->smp, &known);
-	if (ret == -EINVAL && !r->crc_ok)
-		return; /* counted by its reason (csrc_count_errors) */
-	if (ret == -EINVAL)
-		return; /* a single D/E frame: nothing to decode */
+	if (ret == -ENODATA)
+		return; /* failed (counted by its reason), or a D/E frame */
 	if (ret == -ENOENT) {
 		/* Not an error: a record nobody has described yet
 		 * (powerd_can_records_unknown_total, the status's list). */

@@ -12,7 +12,10 @@
  * A record is reassembled per (channel, stream) and validated only when its
  * last frame arrives: AA, header CRC-8, version, length, CRC-16.  Records
  * that fail are delivered too, with `err` saying why, so a tool can show
- * them; a frame that belongs to no record (an orphan) is only counted. */
+ * them; a frame that belongs to no record (an orphan) is only counted.
+ * A caller that keeps the frames themselves (canlog --regen writes those of
+ * the records it shows) is told where each one went by a tap (below), so it
+ * needs none of these rules. */
 #ifndef POWERD_ECOFLOW_H
 #define POWERD_ECOFLOW_H
 
@@ -42,6 +45,8 @@ enum ecoflow_err {
 struct ecoflow_record {
 	char chan;	 /* 'A', 'B', 'C', 'D', 'E' */
 	uint32_t stream; /* the id without its frame/part bits */
+	uint64_t rec;	 /* its handle, as the tap was told (below) */
+	int slot;	 /* the slot it was reassembled in, -1 for D/E */
 	int64_t ts_ns;	 /* of the last frame */
 	enum ecoflow_err err;
 	uint8_t version, flags, src, dst, dsrc, ddst, cmd_set, cmd_id; /* dsrc/ddst: v3 only */
@@ -76,26 +81,86 @@ struct ecoflow_slot {
 	bool open;
 	char chan;
 	uint32_t stream;
+	uint64_t rec;  /* the open record's handle */
 	uint64_t used; /* ecoflow.tick when last fed, for eviction */
 	int64_t ts_ns; /* of the last frame fed */
 	uint16_t len;
 	uint8_t buf[ECOFLOW_RECORD_MAX];
 };
 
+/* The tap: where each frame fed went, and which records were given up.
+ *
+ * Every record, open or delivered, has a handle `rec`: 1, 2, 3, ... in the
+ * order records are opened, never reused until ecoflow_init().  A record
+ * of channel A, B or C lives in one of the ECOFLOW_SLOTS slots from its
+ * first frame to its end, never more than one record in a slot, so a caller
+ * can keep frames in ECOFLOW_SLOTS lists indexed by `slot` (and one more for
+ * a D/E frame, slot -1, which is its own record).
+ *
+ * During ecoflow_feed() the tap is called, in this order:
+ *   DROPPED  when the frame makes the reassembler give up an open record
+ *            on the frame's stream (restarted) or on another (evicted, to
+ *            free a slot for the frame's record): at most one of the two;
+ *   FRAME    the frame went into record `rec` (first, middle or last frame;
+ *            `last`: it completed it), or NONE: it is in no record (`why`);
+ *            exactly one of the two for each frame counted in st.frames;
+ *   DROPPED  (too_long) when that frame made its record too long;
+ * then the record callback, for the record the frame completed, with the
+ * same rec and slot.  ecoflow_flush() and ecoflow_expire() end the records still open through
+ * the record callback alone.  So every handle that a FRAME event names ends
+ * exactly once: delivered (r->rec) or DROPPED, and the frames that named it
+ * are that record's, in the order fed. */
+enum ecoflow_tap_kind {
+	ECOFLOW_TAP_FRAME,   /* the frame went into record rec */
+	ECOFLOW_TAP_NONE,    /* the frame is in no record: why */
+	ECOFLOW_TAP_DROPPED, /* record rec was given up (why); it will not be delivered */
+};
+
+/* Each counted under the ecoflow_stats member of the same name. */
+enum ecoflow_why {
+	ECOFLOW_WHY_NONE = 0,	     /* FRAME */
+	ECOFLOW_WHY_ORPHAN,	     /* NONE: no record open for it, or a first not AA */
+	ECOFLOW_WHY_BAD_FRAME,	     /* NONE: standard id, bad A length/index, DLC > 8 */
+	ECOFLOW_WHY_UNKNOWN_CHANNEL, /* NONE: an extended id of no channel */
+	ECOFLOW_WHY_RESTARTED,	     /* DROPPED: a first frame came on its stream */
+	ECOFLOW_WHY_EVICTED,	     /* DROPPED: its slot went to a new stream's record */
+	ECOFLOW_WHY_TOO_LONG,	     /* DROPPED: past ECOFLOW_RECORD_MAX with this frame */
+};
+
+struct ecoflow_tap_event {
+	enum ecoflow_tap_kind kind;
+	enum ecoflow_why why;
+	uint64_t rec;	 /* FRAME, DROPPED: the record's handle; NONE: 0 */
+	int slot;	 /* FRAME, DROPPED: its slot, -1 for D/E; NONE: -1 */
+	char chan;	 /* FRAME, DROPPED: 'A'..'E'; NONE: 0 */
+	uint32_t stream; /* FRAME, DROPPED: as in ecoflow_record; NONE: 0 */
+	bool last;	 /* FRAME: the frame completed the record (D/E: always) */
+};
+
+typedef void (*ecoflow_tap_cb)(void *ctx, const struct ecoflow_tap_event *ev);
+
 struct ecoflow {
 	struct ecoflow_stats st;
 	uint64_t tick;
+	uint64_t recs; /* the last handle given */
+	ecoflow_tap_cb tap;
+	void *tap_ctx;
 	struct ecoflow_slot slot[ECOFLOW_SLOTS];
 	uint8_t payload[ECOFLOW_RECORD_MAX]; /* the delivered record's payload, XOR undone */
 };
 
 typedef void (*ecoflow_cb)(void *ctx, const struct ecoflow_record *r);
 
+/* Clears everything, the tap too. */
 void ecoflow_init(struct ecoflow *e);
 
+/* Call tap(ctx, ...) for each frame from now on (above); NULL: no tap. */
+void ecoflow_set_tap(struct ecoflow *e, ecoflow_tap_cb tap, void *ctx);
+
 /* One CAN frame: 29-bit id, extended flag, DLC 0..8, data, receive time.
- * Calls cb for each record it completes (at most one).  Returns 0, or
- * -EINVAL for a NULL argument or len > 8 (also counted as bad_frame). */
+ * Calls cb for each record it completes (at most one), and the tap if one
+ * is set.  Returns 0, or -EINVAL for a NULL argument or len > 8 (also
+ * counted as bad_frame). */
 int ecoflow_feed(struct ecoflow *e, uint32_t id, bool ext, uint8_t len, const uint8_t *data,
 		 int64_t ts_ns, ecoflow_cb cb, void *ctx);
 
@@ -108,8 +173,9 @@ void ecoflow_flush(struct ecoflow *e, ecoflow_cb cb, void *ctx);
  * (and take in frames of the next one). */
 void ecoflow_expire(struct ecoflow *e, int64_t before_ns, ecoflow_cb cb, void *ctx);
 
-/* Validate and decode one whole record raw[n] into *r (chan, stream and
- * ts_ns untouched), the XOR-undone payload into payload[ECOFLOW_RECORD_MAX].
+/* Validate and decode one whole record raw[n] into *r (chan, stream, rec,
+ * slot and ts_ns untouched), the XOR-undone payload into
+ * payload[ECOFLOW_RECORD_MAX].
  * Returns 0 for a good record, -EBADMSG with the reason in r->err (and
  * every field the bytes present still give) for a bad one. */
 int ecoflow_decode(const uint8_t *raw, size_t n, struct ecoflow_record *r, uint8_t *payload);

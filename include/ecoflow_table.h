@@ -108,9 +108,9 @@ int eftab_sample(const struct eftab_layout *l, const uint8_t *payload, size_t le
  * canlog --lp: a good record (crc_ok) of a multi-frame channel, decoded by
  * its layout in t, at the record's time.  Returns 0 (s initialised),
  * -ENOENT when t has no layout for it (*known, if not NULL, then says
- * whether its identity is in t with another length), -EINVAL for a record
- * that is not decoded (failed, or a single D/E frame), or the builder's
- * error. */
+ * whether its identity is in t with another length), -ENODATA for a
+ * record that is not decoded (failed, or a single D/E frame), or the
+ * builder's error (then s is initialised too: sample_free() it). */
 int eftab_record_sample(const struct eftab *t, const struct ecoflow_record *r, const char *source,
 			struct sample *s, bool *known);
 

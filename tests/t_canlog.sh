@@ -2,8 +2,9 @@
 # canlog (issue 9, first cut) on the real EcoFlow captures in
 # tests/fixtures/can: the check vector of PROTOCOLS.md 2.3 decoded exactly
 # with the shipped table; --count, --json and the plain listing agree on the
-# battery log; filters; the SavvyCAN CSV with --csv and --err; a malformed
-# line reported with its number and skipped; bad options and files exit 2.
+# battery log; filters; --regen; progress on a terminal only; the SavvyCAN
+# CSV with --csv and --err; a malformed line reported with its number and
+# skipped; bad options and files exit 2.
 set -u
 B=${1:-build}
 . tests/lib.sh
@@ -67,6 +68,27 @@ cmp -s "$T/count" "$T/re.count" || fail "--regen changed the counts: $(diff "$T/
 [ "$("$CL" --count "$T/re1a.log" 2>/dev/null | awk '{print $3}' | sort -u)" = 03:1A ] ||
 	fail "--regen --cmd=03:1A: $("$CL" --count "$T/re1a.log" 2>&1)"
 [ "$("$CL" "$T/re1a.log" 2>/dev/null | wc -l)" = $((18 + 69)) ] || fail "--regen --cmd=03:1A: not 87 records"
+# which frames are a record's is the reassembler's word (its tap), not
+# canlog's: a standard frame and a bad channel A frame (index 0) under the
+# ids of the A record open around them are in no record, and the record's
+# frames are all written still
+sed '102a (1744106964.406240) can0 308#0102\n(1744106964.406241) can0 00000308#0102' "$LFP" >"$T/junk.log"
+"$CL" --count --regen="$T/re-junk.log" "$T/junk.log" >/dev/null 2>"$T/re-junk.err" || fail "--regen with junk"
+grep -q '7835 frames, 1475 records: 1475 good' "$T/re-junk.err" && cmp -s "$T/re.log" "$T/re-junk.log" ||
+	fail "--regen with frames of no record inside an A record: $(diff "$T/re.log" "$T/re-junk.log" | head -n 5)"
+# a record of more frames than canlog keeps (1100 empty B middle frames) is
+# counted and not written; the next one is
+{
+	head -n 1 "$F/single-message-3C.log"
+	for _ in $(seq 1100); do echo "(1744106964.391864) can0 10103001#"; done
+	tail -n +2 "$F/single-message-3C.log"
+	echo
+	cat "$F/single-message-3C.log"
+} >"$T/long.log"
+"$CL" --count --regen="$T/re-long.log" "$T/long.log" >/dev/null 2>"$T/re-long.err" || fail "--regen of a long record"
+grep -q '19 frames written to .* 1 records too many frames to keep' "$T/re-long.err" &&
+	grep -q ' 2 records: 2 good' "$T/re-long.err" && cmp -s "$T/re-long.log" <(cat "$F/single-message-3C.log"; echo) ||
+	fail "--regen of a record of 1100 frames: $(cat "$T/re-long.err")"
 # canplayer itself is not run: it sends on the log's interfaces (it needs
 # can0 or a vcan up), so it cannot check a file on a machine without one
 # a CSV without times: times 0.000000, 0.001000, ... on --iface; with --err
@@ -171,6 +193,34 @@ for path, n in ((sys.argv[3], 4), (sys.argv[4], 6)):
     assert got[0][0] == "1009"[:n] if n == 4 else got[0][0].startswith("1009"), got[0]
 EOP
 "$CL" --pivot=0 "$LFP" >/dev/null 2>&1; [ $? = 2 ] || fail "--pivot=0 must exit 2"
+
+# progress on stderr, only when it is a terminal: ten copies of the battery
+# log listed into a pipe read only after 1 s, so canlog waits on stdout past
+# its first 0.5 s and then says how far it is, however fast the machine
+for _ in 1 2 3 4 5 6 7 8 9 10; do cat "$LFP"; done >"$T/ten.log"
+"$CL" "$T/ten.log" 2>"$T/prog.err" | { sleep 1; cat >/dev/null; }
+[ "$(wc -l <"$T/prog.err")" = 1 ] && grep -q '^# 78330 lines (0 bad)' "$T/prog.err" &&
+	! grep -q "$(printf '\r')" "$T/prog.err" || fail "progress without a terminal: $(cat -v "$T/prog.err")"
+prog_check() { # FILE REGEX: progress lines all REGEX, cleared before the summary
+	python3 - "$1" "$2" <<'EOP'
+import re, sys
+out = open(sys.argv[1], "rb").read().decode()
+lines = re.findall(r"\rcanlog: ([^\r\n\x1b]*)\x1b\[K", out)
+assert lines and all(re.fullmatch(sys.argv[2], l) for l in lines), (lines, out)
+assert "\r\x1b[K# 78330 lines (0 bad)" in out, out
+EOP
+}
+# script (util-linux) runs the pipeline on a pty: canlog's stderr is one
+if script -qec tty /dev/null </dev/null 2>/dev/null | grep -q '^/dev/'; then
+	script -qec "'$CL' '$T/ten.log' | { sleep 1; cat >/dev/null; }" /dev/null </dev/null >"$T/prog.file"
+	prog_check "$T/prog.file" '[0-9.]+ MB of 3\.9 MB \([0-9.]+%\), [0-9.]+k? frames' ||
+		fail "progress of a file on a terminal: $(cat -v "$T/prog.file")"
+	script -qec "cat '$T/ten.log' | '$CL' - | { sleep 1; cat >/dev/null; }" /dev/null </dev/null >"$T/prog.pipe"
+	prog_check "$T/prog.pipe" '[0-9.]+ MB, [0-9.]+k? frames' ||
+		fail "progress of a pipe on a terminal: $(cat -v "$T/prog.pipe")"
+else
+	echo "t_canlog: no pty here (script -c tty failed): progress on a terminal not checked"
+fi
 
 # SavvyCAN CSV: frames missing from the capture are bad lengths, shown with --err
 "$CL" --csv --err --json "$F/delta.later.AC.out.on.csv" >"$T/delta.json" 2>"$T/delta.err" || fail "--csv"

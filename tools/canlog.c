@@ -16,9 +16,11 @@
  * no delivered record (an orphan, the start of a record restarted, given up
  * or evicted) is not written, nor are error, remote and FD frames.  Frames
  * from a CSV get the interface --iface (default can0) and, when the CSV has
- * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  A
- * record's frames are kept until it completes, at most CANLOG_REC_FRAMES of
- * them (a longer record is not written, and counted).
+ * no times, the time (frame number - 1) ms: 0.000000, 0.001000, ...  Which
+ * record a frame went to, and when that record is delivered or given up, is
+ * the reassembler's to say (its tap, ecoflow.h): canlog keeps a record's
+ * frames by its slot until then, at most CANLOG_REC_FRAMES of them (a longer
+ * record is not written, and counted).
  *
  * --hex adds each listed record's payload (XOR undone) in hex after the
  * columns (--json: a key "hex"); --hex=diff marks the bytes that differ from
@@ -40,6 +42,13 @@
  * ones too, as --count does; with --count too, all are printed in the order
  * --count, --stat, --pivot.
  *
+ * On a terminal (stderr), a large input shows its progress there: every
+ * 0.5 s, from 0.5 s on (so a small one shows none), "canlog: 12.3 MB of 250
+ * MB (4.9%), 1.2M frames" for a regular file, "canlog: 12.3 MB, 1.2M
+ * frames" for a pipe, one line rewritten in place and cleared at the end (and
+ * before a record goes to stdout on the same terminal).  Not a terminal:
+ * nothing, so a log or a script sees only the summary.
+ *
  * Records are identified by (src, dst, cmd_set, cmd_id) and length, not
  * by the header CRC.  A malformed line is counted and reported with its
  * line number, never fatal; a bad option or an unreadable file is exit 2. */
@@ -51,6 +60,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -63,10 +74,14 @@
 
 #define CANLOG_LIST_MAX 64
 /* Frames kept for one open record (--regen): a record is at most
- * ECOFLOW_RECORD_MAX bytes, and an A frame carries at least one; a longer
- * run (empty B frames) gives that record up. */
+ * ECOFLOW_RECORD_MAX bytes, so only empty frames (B's may be) make a longer
+ * run, and that record is given up. */
 #define CANLOG_REC_FRAMES ECOFLOW_RECORD_MAX
-#define CANLOG_STREAMS	  (2 * ECOFLOW_SLOTS)
+/* Progress: the time between two lines, and the input lines between two
+ * looks at the clock (cheap enough at millions of lines a second, often
+ * enough for a pipe that brings a few thousand). */
+#define CANLOG_PROGRESS_NS    500000000
+#define CANLOG_PROGRESS_LINES 1024
 
 enum { CANLOG_PENDING, CANLOG_KEEP, CANLOG_DROP };
 
@@ -77,11 +92,11 @@ struct canlog_frame {
 	uint8_t state;
 };
 
-/* The frames of the record open on one stream, by sequence number. */
-struct canlog_stream {
-	bool used;
-	char chan;
-	uint32_t stream;
+/* The frames of the record open in one of the reassembler's slots (or, the
+ * last one, of a D/E frame: its own record), by sequence number. */
+struct canlog_rec {
+	uint64_t rec; /* the reassembler's handle, 0 none */
+	bool lost;    /* more than CANLOG_REC_FRAMES: not written */
 	uint64_t *seq;
 	size_t n;
 };
@@ -92,6 +107,16 @@ struct canlog_cell {
 	char chan;
 	uint8_t src, dst, cmd_set, cmd_id;
 	uint16_t len;
+};
+
+/* Progress on stderr, when it is a terminal. */
+struct canlog_progress {
+	bool on;
+	bool shown;   /* a line is on the terminal, to clear */
+	bool share;   /* stdout is a terminal too: its lines clear ours first */
+	int64_t size; /* of a regular file; -1 unknown */
+	uint64_t bytes;
+	int64_t next_ns; /* CLOCK_MONOTONIC */
 };
 
 struct canlog_ident {
@@ -132,10 +157,9 @@ struct canlog {
 	struct canlog_frame *fr; /* fr[0] is sequence number base */
 	size_t nfr, frcap;
 	uint64_t base, cur; /* cur: the frame being fed */
-	uint64_t tick;	    /* the reassembler's tick before it */
-	bool flushing, delivered;
-	struct canlog_stream st[CANLOG_STREAMS];
+	struct canlog_rec recs[ECOFLOW_SLOTS + 1];
 	uint64_t regen_lost, regen_written;
+	struct canlog_progress prog;
 };
 
 static void canlog_usage(FILE *f)
@@ -464,48 +488,19 @@ static void canlog_fields(const struct canlog *c, const struct ecoflow_record *r
 /* The daemon's sample of a decoded record, as line protocol. */
 static void canlog_lp(struct canlog *c, const struct ecoflow_record *r)
 {
-	const struct eftab_layout *l;
 	struct sample_view v;
 	struct sample s;
+	int r2 = eftab_record_sample(&c->table, r, NULL, &s, NULL);
 
-	if (!r->crc_ok || r->chan == 'D' || r->chan == 'E')
-		return;
-	l = eftab_find(&c->table, r->src, r->dst, r->cmd_set, r->cmd_id, r->len, NULL);
-	if (!l)
+	/* The daemon's own rule (no layout, not decodable: no line). */
+	if (r2 == -ENOENT || r2 == -ENODATA)
 		return;
 	c->out.len = 0;
-	if (!eftab_sample(l, r->payload, r->len, r->src, r->dst, NULL, r->ts_ns, &s) &&
-	    sample_view_of(&v, &s) >= 0 && !lp_encode(&v, &c->out)) {
+	if (!r2 && sample_view_of(&v, &s) >= 0 && !lp_encode(&v, &c->out)) {
 		fwrite(c->out.data, 1, c->out.len, stdout);
 		c->shown++;
 	}
 	sample_free(&s);
-}
-
-static struct canlog_stream *canlog_stream(struct canlog *c, char chan, uint32_t stream, bool add)
-{
-	size_t i;
-
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		if (c->st[i].used && c->st[i].chan == chan && c->st[i].stream == stream)
-			return &c->st[i];
-	if (!add)
-		return NULL;
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		if (!c->st[i].used) {
-			c->st[i].used = true;
-			c->st[i].chan = chan;
-			c->st[i].stream = stream;
-			c->st[i].n = 0;
-			if (!c->st[i].seq)
-				c->st[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c->st[i].seq));
-			if (!c->st[i].seq) {
-				c->st[i].used = false;
-				return NULL;
-			}
-			return &c->st[i];
-		}
-	return NULL;
 }
 
 static void canlog_mark(struct canlog *c, uint64_t seq, uint8_t state)
@@ -514,24 +509,58 @@ static void canlog_mark(struct canlog *c, uint64_t seq, uint8_t state)
 		c->fr[seq - c->base].state = state;
 }
 
-/* The delivered record's frames: the stream's open list and, unless this
- * is the end of the input, the frame that completed it. */
-static void canlog_regen_record(struct canlog *c, const struct ecoflow_record *r, bool keep)
+static struct canlog_rec *canlog_rec(struct canlog *c, int slot)
 {
-	struct canlog_stream *s = NULL;
-	uint8_t state = keep ? CANLOG_KEEP : CANLOG_DROP;
+	return &c->recs[slot >= 0 && slot < ECOFLOW_SLOTS ? slot : ECOFLOW_SLOTS];
+}
+
+/* A record delivered (keep: shown) or given up: its frames are decided. */
+static void canlog_rec_end(struct canlog *c, struct canlog_rec *k, uint64_t rec, bool keep)
+{
 	size_t i;
 
-	c->delivered = true;
-	if (r->chan != 'D' && r->chan != 'E')
-		s = canlog_stream(c, r->chan, r->stream, false);
-	if (s) {
-		for (i = 0; i < s->n; i++)
-			canlog_mark(c, s->seq[i], state);
-		s->used = false;
+	if (k->rec != rec)
+		return; /* none of its frames kept (a tap set late would do that) */
+	for (i = 0; i < k->n; i++)
+		canlog_mark(c, k->seq[i], keep && !k->lost ? CANLOG_KEEP : CANLOG_DROP);
+	k->rec = 0;
+	k->n = 0;
+	k->lost = false;
+}
+
+/* The reassembler's word on the frame being fed (c->cur). */
+static void canlog_tap(void *arg, const struct ecoflow_tap_event *ev)
+{
+	struct canlog *c = arg;
+	struct canlog_rec *k;
+	size_t i;
+
+	if (ev->kind == ECOFLOW_TAP_NONE) {
+		canlog_mark(c, c->cur, CANLOG_DROP);
+		return;
 	}
-	if (!c->flushing)
-		canlog_mark(c, c->cur, state);
+	k = canlog_rec(c, ev->slot);
+	if (ev->kind == ECOFLOW_TAP_DROPPED) {
+		canlog_rec_end(c, k, ev->rec, false);
+		return;
+	}
+	if (k->rec != ev->rec) {
+		/* A new record: the slot's last one has ended. */
+		k->rec = ev->rec;
+		k->n = 0;
+		k->lost = false;
+	}
+	if (!k->lost && k->n == CANLOG_REC_FRAMES) {
+		for (i = 0; i < k->n; i++)
+			canlog_mark(c, k->seq[i], CANLOG_DROP);
+		k->n = 0;
+		k->lost = true;
+		c->regen_lost++;
+	}
+	if (k->lost)
+		canlog_mark(c, c->cur, CANLOG_DROP);
+	else
+		k->seq[k->n++] = c->cur;
 }
 
 static int canlog_regen_write(struct canlog *c, bool all)
@@ -556,10 +585,10 @@ static int canlog_regen_write(struct canlog *c, bool all)
 	return 0;
 }
 
-/* Queue frame f (sequence number c->cur) before it is fed. */
-static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+/* Queue frame f (sequence number c->cur) before it is fed, nframe frames
+ * fed before it. */
+static int canlog_regen_add(struct canlog *c, uint64_t nframe, const struct canframe *f)
 {
-	uint64_t nframe = e->st.frames;
 
 	if (c->nfr == c->frcap) {
 		size_t cap = c->frcap ? c->frcap * 2 : 1024;
@@ -579,73 +608,67 @@ static int canlog_regen_add(struct canlog *c, const struct ecoflow *e, const str
 		c->fr[c->nfr].f.ts_ns = nframe * 1000000;
 	}
 	c->cur = c->base + c->nfr++;
-	c->delivered = false;
-	c->tick = e->tick;
 	return 0;
 }
 
-/* After the frame was fed: it joins its stream's open record, or it was
- * the last of a delivered one, or it belongs to no record.  The library's
- * slots say which: a frame that opened or extended a record leaves its
- * stream's slot open and just used. */
-static void canlog_regen_fed(struct canlog *c, const struct ecoflow *e, const struct canframe *f)
+static int64_t canlog_now_ns(void)
 {
-	uint32_t top = f->id >> 20, stream;
-	struct canlog_stream *s;
-	bool first, open = false;
-	char chan;
-	size_t i;
+	struct timespec t;
 
-	if (!f->ext || !(f->id & 0x10000000)) {
-		chan = 'A';
-		stream = f->id & 0xFFFF;
-		first = ((f->id >> 22) & 0x3F) == 1;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void canlog_progress_init(struct canlog_progress *p, FILE *in)
+{
+	struct stat st;
+
+	p->on = isatty(STDERR_FILENO);
+	p->share = p->on && isatty(STDOUT_FILENO);
+	p->size = !fstat(fileno(in), &st) && S_ISREG(st.st_mode) ? (int64_t)st.st_size : -1;
+	p->next_ns = canlog_now_ns() + CANLOG_PROGRESS_NS;
+}
+
+/* "12.3 MB", "250 MB": three digits are enough to see it move. */
+static void canlog_mb(char *out, size_t size, double bytes)
+{
+	double mb = bytes / 1e6;
+
+	snprintf(out, size, mb < 100 ? "%.1f MB" : "%.0f MB", mb);
+}
+
+static void canlog_progress(struct canlog_progress *p, uint64_t frames)
+{
+	char done[32], total[32], count[32];
+	int64_t now;
+
+	if (!p->on || (now = canlog_now_ns()) < p->next_ns)
+		return;
+	p->next_ns = now + CANLOG_PROGRESS_NS;
+	canlog_mb(done, sizeof(done), (double)p->bytes);
+	if (frames < 10000)
+		snprintf(count, sizeof(count), "%" PRIu64, frames);
+	else if (frames < 1000000)
+		snprintf(count, sizeof(count), "%.1fk", (double)frames / 1e3);
+	else
+		snprintf(count, sizeof(count), "%.1fM", (double)frames / 1e6);
+	/* \r and erase to the end of the line: the last line, rewritten. */
+	if (p->size > 0) {
+		canlog_mb(total, sizeof(total), (double)p->size);
+		fprintf(stderr, "\rcanlog: %s of %s (%.1f%%), %s frames\033[K", done, total,
+			100.0 * (double)p->bytes / (double)p->size, count);
 	} else {
-		chan = top >= 0x120 ? 'C' : 'B';
-		stream = f->id & ~(UINT32_C(0xF) << 20);
-		first = (top & 0xF) == 0;
+		fprintf(stderr, "\rcanlog: %s, %s frames\033[K", done, count);
 	}
-	for (i = 0; i < ECOFLOW_SLOTS; i++)
-		if (e->slot[i].open && e->slot[i].chan == chan && e->slot[i].stream == stream &&
-		    e->slot[i].used == e->tick && e->tick != c->tick)
-			open = true;
-	if (!c->delivered) {
-		s = canlog_stream(c, chan, stream, open);
-		if (s && first)
-			s->n = 0;
-		if (s && open && s->n < CANLOG_REC_FRAMES)
-			s->seq[s->n++] = c->cur;
-		else
-			canlog_mark(c, c->cur, CANLOG_DROP);
-		if (s && open && s->n == CANLOG_REC_FRAMES) {
-			c->regen_lost++;
-			s->used = false;
-		}
-		if (s && !open) {
-			for (i = 0; i < s->n; i++)
-				canlog_mark(c, s->seq[i], CANLOG_DROP);
-			s->used = false;
-		}
-	}
-	/* A stream whose record the library gave up (evicted, too long):
-	 * its frames are no record's. */
-	for (i = 0; i < CANLOG_STREAMS; i++) {
-		struct canlog_stream *t = &c->st[i];
-		size_t j;
-		bool alive = false;
+	p->shown = true;
+}
 
-		if (!t->used)
-			continue;
-		for (j = 0; j < ECOFLOW_SLOTS; j++)
-			if (e->slot[j].open && e->slot[j].chan == t->chan &&
-			    e->slot[j].stream == t->stream)
-				alive = true;
-		if (!alive) {
-			for (j = 0; j < t->n; j++)
-				canlog_mark(c, t->seq[j], CANLOG_DROP);
-			t->used = false;
-		}
-	}
+/* Before anything else goes to the terminal. */
+static void canlog_progress_clear(struct canlog_progress *p)
+{
+	if (p->shown)
+		fputs("\r\033[K", stderr);
+	p->shown = false;
 }
 
 static void canlog_record(void *arg, const struct ecoflow_record *r)
@@ -654,7 +677,8 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 	int64_t s = r->ts_ns / 1000000000, us = r->ts_ns % 1000000000 / 1000;
 
 	if (c->regen)
-		canlog_regen_record(c, r, canlog_wanted(c, r) && (r->crc_ok || c->err));
+		canlog_rec_end(c, canlog_rec(c, r->slot), r->rec,
+			       canlog_wanted(c, r) && (r->crc_ok || c->err));
 	if (!canlog_wanted(c, r))
 		return;
 	if (c->pivot && canlog_pivot_add(c, r))
@@ -666,6 +690,8 @@ static void canlog_record(void *arg, const struct ecoflow_record *r)
 	}
 	if (!r->crc_ok && !c->err)
 		return;
+	if (c->prog.share)
+		canlog_progress_clear(&c->prog);
 	if (c->lp) {
 		canlog_lp(c, r);
 		return;
@@ -912,39 +938,54 @@ int main(int argc, char **argv)
 	if (!e)
 		return 1;
 	ecoflow_init(e);
+	if (c.regen) {
+		for (i = 0; i <= ECOFLOW_SLOTS; i++)
+			if (!(c.recs[i].seq = malloc(CANLOG_REC_FRAMES * sizeof(*c.recs[i].seq)))) {
+				fprintf(stderr, "canlog: out of memory\n");
+				return 1;
+			}
+		ecoflow_set_tap(e, canlog_tap, &c);
+	}
+	canlog_progress_init(&c.prog, in);
 	while ((n = getline(&line, &cap, in)) > 0) {
 		lineno++;
+		c.prog.bytes += (uint64_t)n;
+		if (lineno % CANLOG_PROGRESS_LINES == 0)
+			canlog_progress(&c.prog, e->st.frames);
 		if (csv && canframe_savvycsv_is_header(line, (size_t)n))
 			continue;
 		r = csv ? canframe_parse_savvycsv(line, (size_t)n, &fr, &why)
 			: canframe_parse_candump(line, (size_t)n, &fr, &why);
 		if (r) {
-			if (bad_lines++ < 10)
+			if (bad_lines++ < 10) {
+				canlog_progress_clear(&c.prog);
 				fprintf(stderr, "canlog: %s:%" PRIu64 ": %s\n", path, lineno, why);
+			}
 			continue;
 		}
 		if (fr.err || fr.rtr || fr.fd)
 			continue; /* no EcoFlow data in them */
-		if (c.regen && canlog_regen_add(&c, e, &fr)) {
+		if (c.regen && canlog_regen_add(&c, e->st.frames, &fr)) {
+			canlog_progress_clear(&c.prog);
 			fprintf(stderr, "canlog: out of memory\n");
 			return 1;
 		}
 		ecoflow_feed(e, fr.id, fr.ext, fr.len, fr.data, fr.has_ts ? (int64_t)fr.ts_ns : 0,
 			     canlog_record, &c);
 		if (c.regen) {
-			canlog_regen_fed(&c, e, &fr);
 			if (canlog_regen_write(&c, false)) {
+				canlog_progress_clear(&c.prog);
 				fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path,
 					strerror(errno));
 				return 2;
 			}
 		}
 	}
+	canlog_progress_clear(&c.prog);
 	if (ferror(in)) {
 		fprintf(stderr, "canlog: reading %s: %s\n", path, strerror(errno));
 		return 2;
 	}
-	c.flushing = true;
 	ecoflow_flush(e, canlog_record, &c);
 	if (c.regen && (canlog_regen_write(&c, true) || fclose(c.regen))) {
 		fprintf(stderr, "canlog: writing %s: %s\n", c.regen_path, strerror(errno));
@@ -993,8 +1034,8 @@ int main(int argc, char **argv)
 	free(c.ids);
 	free(c.cells);
 	free(c.fr);
-	for (i = 0; i < CANLOG_STREAMS; i++)
-		free(c.st[i].seq);
+	for (i = 0; i <= ECOFLOW_SLOTS; i++)
+		free(c.recs[i].seq);
 	buf_free(&c.out);
 	if (c.have_table)
 		eftab_free(&c.table);

@@ -16,8 +16,10 @@
 # curl; see the comment there for their environment variables.  Then the
 # wide samples (issue 7, tests/bench/samples.sh: the new path against the
 # old one, built from git), the JSON-files source, the HTTP source
-# (tests/bench/http_poll.sh: 100 [http] sources at 100 ms against a curl loop)
-# and the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N).
+# (tests/bench/http_poll.sh: 100 [http] sources at 100 ms against a curl loop),
+# the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N)
+# and canlog (tests/bench/canlog_count.sh: --count on 5 million frames of the
+# EcoFlow captures against can-utils' log2long, and its peak RSS).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -512,3 +514,15 @@ urow "what" "powerd" "reference" "ratio"
 urow "into a file sink, messages/s" "$(field powerd_msgs_per_s "$mq")" \
 	"$(field sub_msgs_per_s "$mq") mosquitto_sub" "$(field ratio "$mq")"
 urow "peak RSS (kB)" "$(field hwm_kb "$mq")" "-" "-"
+
+# ------------------------------------------------------------ canlog
+cl=$("$HERE/canlog_count.sh" "$B") || fail "canlog_count.sh failed"
+printf '%s\n' "$cl"
+cc=$(printf '%s\n' "$cl" | grep '^canlog_count ')
+echo
+echo "== summary, canlog ($(field frames "$cc") frames of the EcoFlow captures, $(field mb "$cc") MB on $(field fs "$cc"))"
+urow "what" "powerd" "reference" "ratio"
+urow "frames/s, canlog --count" "$(field canlog_frames_per_s "$cc")" \
+	"$(field log2long_frames_per_s "$cc") log2long" "$(field ratio "$cc")"
+urow "peak RSS, $(field frames "$cc") / $(field small_frames "$cc") frames (kB)" \
+	"$(field rss_kb "$cc") / $(field rss_kb_small "$cc")" "-" "-"

@@ -3,8 +3,9 @@
  * The input is a program of frames.  Each step starts with an op byte:
  *   op & 7 == 0..4  one raw frame on channel A, B, C, D or E: a byte of
  *                   position (A: index and count; B/C: part), a byte whose
- *                   low 2 bits pick one of 4 streams and whose high nibble is
- *                   the DLC (clamped to 8), then the data;
+ *                   low 4 bits pick one of 16 streams and whose high nibble is
+ *                   the DLC (clamped to 8), then the data (A-C: with op &
+ *                   0x08 the record's first byte is AA, whatever the data);
  *   op & 7 == 5     a frame with 4 bytes of any id, extended or not;
  *   op & 7 == 6     a whole valid record, built here with right CRCs from a
  *                   version byte, a length byte and that many payload bytes,
@@ -19,7 +20,11 @@
  *   - the counters add up: records == good + each failure, and the
  *     callback saw exactly `records`;
  *   - a valid record built by op 6, fed alone and whole to a fresh
- *     reassembler, comes out good with the same payload. */
+ *     reassembler, comes out good with the same payload;
+ *   - the tap (ecoflow.h) keeps its word: one FRAME or NONE event per
+ *     frame counted; handles new in order; a record alone in its slot from
+ *     its first frame until it is delivered or DROPPED, once; a D/E frame
+ *     delivered right after its FRAME; nothing open after the last flush. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,10 @@ struct fuzz_seen {
 	const uint8_t *want; /* for the fresh-reassembler check: NULL if none */
 	uint16_t want_len;
 	uint64_t want_good;
+	/* The tap's view: the record open in each slot, the last handle, a D/E
+	 * record told and not yet delivered, the events for the frame fed. */
+	uint64_t occ[ECOFLOW_SLOTS], maxrec, single;
+	unsigned frame_events;
 };
 
 static void fuzz_fail(const char *what)
@@ -57,12 +66,65 @@ static int fuzz_byte(struct fuzz_in *in, uint8_t *b)
 	return 1;
 }
 
+static void fuzz_tap(void *ctx, const struct ecoflow_tap_event *ev)
+{
+	struct fuzz_seen *s = ctx;
+	bool in = ev->slot >= 0 && ev->slot < ECOFLOW_SLOTS;
+
+	if (s->single)
+		fuzz_fail("a tap event between a D/E frame and its delivery");
+	switch (ev->kind) {
+	case ECOFLOW_TAP_NONE:
+		s->frame_events++;
+		if (ev->rec || ev->slot != -1 || ev->why < ECOFLOW_WHY_ORPHAN ||
+		    ev->why > ECOFLOW_WHY_UNKNOWN_CHANNEL)
+			fuzz_fail("a NONE event with a record or without a reason");
+		break;
+	case ECOFLOW_TAP_FRAME:
+		s->frame_events++;
+		if (ev->slot == -1) {
+			if (ev->rec != s->maxrec + 1 || !ev->last)
+				fuzz_fail("a D/E frame with an old handle");
+			s->single = s->maxrec = ev->rec;
+			break;
+		}
+		if (!in)
+			fuzz_fail("a FRAME event with a slot out of range");
+		if (!s->occ[ev->slot]) {
+			if (ev->rec != s->maxrec + 1)
+				fuzz_fail("a new record with an old handle");
+			s->occ[ev->slot] = s->maxrec = ev->rec;
+		}
+		if (s->occ[ev->slot] != ev->rec)
+			fuzz_fail("two records in one slot");
+		break;
+	case ECOFLOW_TAP_DROPPED:
+		if (!in || !ev->rec || s->occ[ev->slot] != ev->rec ||
+		    ev->why < ECOFLOW_WHY_RESTARTED || ev->why > ECOFLOW_WHY_TOO_LONG)
+			fuzz_fail("a record dropped that was not open");
+		s->occ[ev->slot] = 0;
+		break;
+	default:
+		fuzz_fail("an unknown tap event");
+	}
+}
+
 static void fuzz_check(void *ctx, const struct ecoflow_record *r)
 {
 	struct fuzz_seen *s = ctx;
 	size_t hdr = r->version == 2 ? ECOFLOW_V2_HDR : ECOFLOW_V3_HDR;
 
 	s->calls++;
+	if (r->slot == -1) {
+		if (!s->single || r->rec != s->single)
+			fuzz_fail("a D/E record delivered that was not told");
+		s->single = 0;
+	} else if (r->slot < 0 || r->slot >= ECOFLOW_SLOTS || !r->rec ||
+		   s->occ[r->slot] != r->rec) {
+		fuzz_fail("a record delivered that was not open");
+	} else {
+		s->occ[r->slot] = 0;
+	}
 	if (r->len > ECOFLOW_RECORD_MAX || r->raw_len > ECOFLOW_RECORD_MAX)
 		fuzz_fail("a record beyond ECOFLOW_RECORD_MAX");
 	if (r->len && (!r->payload || !r->raw))
@@ -108,10 +170,25 @@ static void fuzz_stats(const struct ecoflow *e, const struct fuzz_seen *s)
 static void fuzz_feed(struct ecoflow *e, struct fuzz_seen *s, uint32_t id, bool ext, uint8_t len,
 		      const uint8_t *d)
 {
-	int r = ecoflow_feed(e, id, ext, len, d, (int64_t)e->st.frames, fuzz_check, s);
+	int r;
 
+	s->frame_events = 0;
+	r = ecoflow_feed(e, id, ext, len, d, (int64_t)e->st.frames, fuzz_check, s);
 	if (r != (len > 8 ? -EINVAL : 0))
 		fuzz_fail("ecoflow_feed returned something unexpected");
+	if (s->frame_events != 1)
+		fuzz_fail("a frame not told to the tap exactly once");
+}
+
+/* After a flush nothing is open. */
+static void fuzz_flush(struct ecoflow *e, struct fuzz_seen *s)
+{
+	ecoflow_flush(e, fuzz_check, s);
+	for (size_t i = 0; i < ECOFLOW_SLOTS; i++)
+		if (s->occ[i])
+			fuzz_fail("a record neither delivered nor dropped");
+	if (s->maxrec != e->recs)
+		fuzz_fail("a handle never told");
 }
 
 /* Build a valid record and cut it into frames of channel c (0 A, 1 B, 2 C). */
@@ -154,6 +231,7 @@ static void fuzz_record(struct ecoflow *e, struct fuzz_seen *s, struct fuzz_in *
 		if (pass == 1) {
 			/* The same frames, clean, alone: must come out good. */
 			ecoflow_init(&fresh);
+			ecoflow_set_tap(&fresh, fuzz_tap, &fs);
 			fe = &fresh;
 		}
 		for (i = 0; i < nframes; i++) {
@@ -180,6 +258,8 @@ static void fuzz_record(struct ecoflow *e, struct fuzz_seen *s, struct fuzz_in *
 				fuzz_feed(fe, pass ? &fs : s, id, true, (uint8_t)v, f);
 		}
 		/* A record of A frames needs at most 63 of them. */
+		if (pass == 1)
+			fuzz_flush(&fresh, &fs);
 		if (pass == 1 && (c != 0 || nframes <= 63)) {
 			if (fs.want_good != 1 || fresh.st.records != 1)
 				fuzz_fail("a valid record fed alone did not come out good");
@@ -196,6 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t op;
 
 	ecoflow_init(&e);
+	ecoflow_set_tap(&e, fuzz_tap, &s);
 	while (fuzz_byte(&in, &op)) {
 		uint8_t pos = 0, sel = 0, len, d[16] = {0};
 		uint32_t id = 0;
@@ -206,7 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_record(&e, &s, &in, op);
 			continue;
 		case 7:
-			ecoflow_flush(&e, fuzz_check, &s);
+			fuzz_flush(&e, &s);
 			continue;
 		case 5:
 			for (int i = 0; i < 4; i++) {
@@ -228,15 +309,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fuzz_byte(&in, &d[i]);
 		if (len > 8 && !(op & 0x40))
 			len = 8; /* mostly valid DLCs; sometimes not */
+		/* A record's first byte, which would otherwise be guessed: many
+		 * open records, for eviction, are then within reach. */
+		if ((op & 7) <= 2 && (op & 0x08))
+			d[(op & 7) == 0] = 0xAA;
 		switch (op & 7) {
 		case 0:
 			id = (uint32_t)(pos >> 4 & 0xF) << 22 | (uint32_t)(pos & 0xF) << 16 |
-			     0x0300 | (sel & 3);
+			     0x0300 | (sel & 0xF);
 			break;
 		case 1:
 		case 2:
 			id = ((op & 7) == 1 ? 0x100u : 0x120u) + pos % 3;
-			id = id << 20 | 0x03001 | (uint32_t)(sel & 3) << 12;
+			id = id << 20 | 0x03001 | (uint32_t)(sel & 0xF) << 16;
 			break;
 		case 3:
 			id = 0x10603001;
@@ -248,7 +333,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_feed(&e, &s, id, ext, len, d);
 		fuzz_stats(&e, &s);
 	}
-	ecoflow_flush(&e, fuzz_check, &s);
+	fuzz_flush(&e, &s);
 	fuzz_stats(&e, &s);
 	return 0;
 }

@@ -1,7 +1,10 @@
 /* EcoFlow record reassembly: the CRCs, the check vector, the whole LFP
  * battery capture by identity, and each way a frame sequence goes wrong
- * (counted under its reason, the next good record still decoded). */
+ * (counted under its reason, the next good record still decoded); the tap:
+ * which record each frame went to and how each record ended, whatever the
+ * order of the frames. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -601,6 +604,425 @@ static void test_expire(void)
 	check_good(&got.r[1], 'B', 0x2F, 60, pay);
 }
 
+/* ------------------------------------------------ the tap */
+
+#define TAP_MAX	      4096
+#define TAP_DELIVERED 100 /* not an ecoflow_tap_kind: the record callback */
+
+/* Tap events and deliveries in the order they came, each with the index
+ * of the frame being fed (SIZE_MAX during a flush). */
+struct tap_ev {
+	size_t frame;
+	int kind;
+	enum ecoflow_why why;
+	uint64_t rec;
+	int slot;
+	char chan;
+	uint32_t stream;
+	bool last;
+	enum ecoflow_err err;
+};
+
+static struct taplog {
+	size_t n, frame;
+	struct tap_ev e[TAP_MAX];
+} tl;
+
+static void tap_add(const struct tap_ev *ev)
+{
+	if (tl.n < TAP_MAX)
+		tl.e[tl.n] = *ev;
+	tl.n++;
+}
+
+static void on_tap(void *ctx, const struct ecoflow_tap_event *ev)
+{
+	struct taplog *t = ctx;
+
+	tap_add(&(struct tap_ev){t->frame, (int)ev->kind, ev->why, ev->rec, ev->slot, ev->chan,
+				 ev->stream, ev->last, ECOFLOW_OK});
+}
+
+static void on_tap_record(void *ctx, const struct ecoflow_record *r)
+{
+	struct taplog *t = ctx;
+
+	tap_add(&(struct tap_ev){t->frame, TAP_DELIVERED, ECOFLOW_WHY_NONE, r->rec, r->slot,
+				 r->chan, r->stream, false, r->err});
+}
+
+static void tap_reset(void)
+{
+	ecoflow_init(&ef);
+	memset(&tl, 0, sizeof(tl));
+	ecoflow_set_tap(&ef, on_tap, &tl);
+}
+
+static void tap_feed(const struct frame *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++, tl.frame++)
+		CHECK_EQ_INT(ecoflow_feed(&ef, f[i].id, true, f[i].len, f[i].data, f[i].ts_ns,
+					  on_tap_record, &tl),
+			     0);
+}
+
+static void tap_flush(void)
+{
+	tl.frame = SIZE_MAX;
+	ecoflow_flush(&ef, on_tap_record, &tl);
+}
+
+/* What the header promises, whatever was fed (from tap_reset, nframes
+ * frames, then a flush): one FRAME or NONE per frame; a record in one slot
+ * from its first frame to its end, alone there; handles new in order; each
+ * record ends once, delivered or dropped, a D/E frame delivered at once;
+ * the events agree with the counters. */
+static void tap_check(size_t nframes)
+{
+	uint64_t occ[ECOFLOW_SLOTS] = {0}, maxrec = 0, dropped[8] = {0}, none[8] = {0};
+	static uint8_t per_frame[TAP_MAX], ended[TAP_MAX + 1];
+	size_t i;
+
+	CHECK(tl.n <= TAP_MAX && nframes <= TAP_MAX && ef.recs <= TAP_MAX);
+	if (tl.n > TAP_MAX || nframes > TAP_MAX || ef.recs > TAP_MAX)
+		return;
+	memset(per_frame, 0, sizeof(per_frame));
+	memset(ended, 0, sizeof(ended));
+	for (i = 0; i < tl.n; i++) {
+		const struct tap_ev *v = &tl.e[i];
+		bool in = v->slot >= 0 && v->slot < ECOFLOW_SLOTS;
+
+		if (v->kind != TAP_DELIVERED) {
+			CHECK(v->frame < nframes);
+			if (v->frame >= nframes)
+				continue;
+		}
+		switch (v->kind) {
+		case ECOFLOW_TAP_NONE:
+			per_frame[v->frame]++;
+			CHECK(v->rec == 0 && v->slot == -1 && v->chan == 0 && !v->last);
+			CHECK(v->why >= ECOFLOW_WHY_ORPHAN &&
+			      v->why <= ECOFLOW_WHY_UNKNOWN_CHANNEL);
+			none[v->why & 7]++;
+			break;
+		case ECOFLOW_TAP_FRAME:
+			per_frame[v->frame]++;
+			CHECK(v->rec > 0 && v->rec <= ef.recs && v->why == ECOFLOW_WHY_NONE);
+			CHECK(!ended[v->rec]);
+			if (v->slot == -1) {
+				/* D/E: its own record, delivered next. */
+				CHECK(v->chan == 'D' || v->chan == 'E');
+				CHECK(v->last && v->rec == maxrec + 1);
+				CHECK(i + 1 < tl.n && tl.e[i + 1].kind == TAP_DELIVERED &&
+				      tl.e[i + 1].rec == v->rec && tl.e[i + 1].frame == v->frame);
+				maxrec = v->rec;
+				break;
+			}
+			CHECK(in);
+			if (!in)
+				break;
+			if (!occ[v->slot]) {
+				CHECK(v->rec == maxrec + 1); /* a new handle, in order */
+				occ[v->slot] = maxrec = v->rec;
+			}
+			CHECK_EQ_INT(occ[v->slot], v->rec);
+			CHECK(v->chan == 'A' || v->chan == 'B' || v->chan == 'C');
+			/* The last frame's record is delivered next. */
+			if (v->last)
+				CHECK(i + 1 < tl.n && tl.e[i + 1].kind == TAP_DELIVERED &&
+				      tl.e[i + 1].rec == v->rec);
+			break;
+		case ECOFLOW_TAP_DROPPED:
+			CHECK(in && occ[v->slot] == v->rec && v->rec && !ended[v->rec]);
+			CHECK(v->why >= ECOFLOW_WHY_RESTARTED && v->why <= ECOFLOW_WHY_TOO_LONG);
+			dropped[v->why & 7]++;
+			if (in)
+				occ[v->slot] = 0;
+			ended[v->rec] = 1;
+			break;
+		case TAP_DELIVERED:
+			CHECK(v->rec > 0 && v->rec <= ef.recs && !ended[v->rec]);
+			if (v->slot >= 0) {
+				CHECK(in && occ[v->slot] == v->rec);
+				if (in)
+					occ[v->slot] = 0;
+			}
+			ended[v->rec] = 1;
+			break;
+		default:
+			CHECK(0);
+		}
+	}
+	for (i = 0; i < nframes; i++)
+		CHECK_EQ_INT(per_frame[i], 1);
+	for (i = 1; i <= ef.recs; i++)
+		CHECK(ended[i]);
+	for (i = 0; i < ECOFLOW_SLOTS; i++)
+		CHECK_EQ_INT(occ[i], 0);
+	CHECK_EQ_INT(maxrec, ef.recs);
+	CHECK_EQ_INT(none[ECOFLOW_WHY_ORPHAN], ef.st.orphan);
+	CHECK_EQ_INT(none[ECOFLOW_WHY_BAD_FRAME], ef.st.bad_frame);
+	CHECK_EQ_INT(none[ECOFLOW_WHY_UNKNOWN_CHANNEL], ef.st.unknown_channel);
+	CHECK_EQ_INT(dropped[ECOFLOW_WHY_RESTARTED], ef.st.restarted);
+	CHECK_EQ_INT(dropped[ECOFLOW_WHY_EVICTED], ef.st.evicted);
+	CHECK_EQ_INT(dropped[ECOFLOW_WHY_TOO_LONG], ef.st.too_long);
+}
+
+/* The FRAME or NONE event of frame i (NULL if none). */
+static const struct tap_ev *tap_of(size_t i)
+{
+	for (size_t k = 0; k < tl.n && k < TAP_MAX; k++)
+		if (tl.e[k].frame == i &&
+		    (tl.e[k].kind == ECOFLOW_TAP_FRAME || tl.e[k].kind == ECOFLOW_TAP_NONE))
+			return &tl.e[k];
+	return NULL;
+}
+
+static const struct tap_ev *tap_delivery(uint64_t rec)
+{
+	for (size_t k = 0; k < tl.n && k < TAP_MAX; k++)
+		if (tl.e[k].kind == TAP_DELIVERED && tl.e[k].rec == rec)
+			return &tl.e[k];
+	return NULL;
+}
+
+/* Streams merged in any order (each one's frames in its own order): every
+ * frame is told as its stream's record, and each record is delivered whole
+ * and good, with the frames that named it exactly its stream's. */
+static void test_tap_any_order(void)
+{
+	static struct frame src[6][16], all[64];
+	static const uint8_t single[8] = {0x5A, 0x45, 0x35, 0x48, 0x30, 0x36, 0x30, 0x31};
+	size_t ns[6], at[6], from[64], n, i, k;
+	uint32_t lcg = 1;
+
+	ns[0] = mk_b(src[0], 0x100, 0x03001, rec1, n1);
+	ns[1] = mk_b(src[1], 0x100, 0x14001, rec2, n2);
+	ns[2] = mk_a(src[2], 0x03, 0x08, rec3, n3);
+	ns[3] = mk_b(src[3], 0x120, 0x03001, rec2, n2); /* C: the same node as B's */
+	src[4][0] = (struct frame){.id = 0x10603001, .len = 8};
+	memcpy(src[4][0].data, single, 8);
+	src[5][0] = (struct frame){.id = 0x10A03130, .len = 8};
+	memcpy(src[5][0].data, single, 8);
+	ns[4] = ns[5] = 1;
+	for (unsigned seed = 0; seed < 300; seed++) {
+		uint64_t rec_of[6] = {0};
+
+		memset(at, 0, sizeof(at));
+		for (n = 0; n < ns[0] + ns[1] + ns[2] + ns[3] + 2;) {
+			lcg = lcg * 1103515245u + 12345u;
+			k = (lcg >> 16) % 6;
+			if (at[k] == ns[k])
+				continue;
+			from[n] = k;
+			all[n++] = src[k][at[k]++];
+		}
+		tap_reset();
+		tap_feed(all, n);
+		tap_flush();
+		tap_check(n);
+		CHECK_EQ_INT(ef.st.good, 6);
+		CHECK_EQ_INT(ef.st.records, 6);
+		for (i = 0; i < n; i++) {
+			const struct tap_ev *v = tap_of(i);
+
+			CHECK(v && v->kind == ECOFLOW_TAP_FRAME);
+			if (!v)
+				continue;
+			/* One handle per stream, and no other stream's. */
+			if (!rec_of[from[i]])
+				rec_of[from[i]] = v->rec;
+			CHECK_EQ_INT(v->rec, rec_of[from[i]]);
+			CHECK_EQ_INT(v->chan, "BBACDE"[from[i]]);
+		}
+		for (k = 0; k < 6; k++) {
+			const struct tap_ev *d = tap_delivery(rec_of[k]);
+			size_t named = 0, last_at = 0;
+
+			/* Only its last frame says so. */
+			for (i = 0; i < n; i++)
+				if (from[i] == k) {
+					named++;
+					last_at = i;
+					CHECK_EQ_INT(tap_of(i)->last, named == ns[k]);
+				}
+			CHECK_EQ_INT(named, ns[k]);
+			CHECK(d && d->err == ECOFLOW_OK && d->frame == last_at);
+			for (i = k + 1; i < 6; i++)
+				CHECK(rec_of[i] != rec_of[k]);
+		}
+	}
+
+	/* One record's frames out of order.  A, reversed: its last frame first
+	 * is an orphan, and so is every frame but its first, which opens a
+	 * record that the flush delivers short, with the same handle. */
+	n = mk_a(all, 0x03, 0x08, rec3, n3);
+	tap_reset();
+	for (i = n; i-- > 0;)
+		tap_feed(&all[i], 1);
+	tap_flush();
+	tap_check(n);
+	for (i = 0; i + 1 < n; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_NONE && tap_of(i)->why == ECOFLOW_WHY_ORPHAN);
+	CHECK(tap_of(n - 1)->kind == ECOFLOW_TAP_FRAME && tap_of(n - 1)->rec == 1);
+	CHECK(tap_delivery(1) && tap_delivery(1)->err == ECOFLOW_BAD_LENGTH &&
+	      tap_delivery(1)->frame == SIZE_MAX && tap_delivery(1)->slot == tap_of(n - 1)->slot);
+	/* B, two middle frames swapped: still one record (B frames carry no
+	 * index), every frame its own, delivered with a bad CRC. */
+	n = mk_b(all, 0x100, 0x03001, rec1, n1);
+	all[63] = all[3];
+	all[3] = all[4];
+	all[4] = all[63];
+	tap_reset();
+	tap_feed(all, n);
+	tap_check(n);
+	for (i = 0; i < n; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_FRAME && tap_of(i)->rec == 1 &&
+		      tap_of(i)->last == (i == n - 1));
+	CHECK(tap_delivery(1) && tap_delivery(1)->err == ECOFLOW_BAD_CRC &&
+	      tap_delivery(1)->frame == n - 1);
+}
+
+/* A first frame while a record is open: that record is dropped before the
+ * frame opens the next one, in the slot it freed; its handle is never
+ * delivered.  A first frame that is not AA drops it too, and is no
+ * record's, nor are the frames after it. */
+static void test_tap_restarted(void)
+{
+	struct frame f[64], g[64], junk = {.id = 0x10003001, .len = 8, .data = {0x55}};
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1), m = 0, i;
+	const struct tap_ev *v;
+
+	for (i = 0; i < 3; i++)
+		g[m++] = f[i];
+	for (i = 0; i < n; i++)
+		g[m++] = f[i];
+	tap_reset();
+	tap_feed(g, m);
+	tap_check(m);
+	for (i = 0; i < 3; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_FRAME && tap_of(i)->rec == 1);
+	v = tap_of(3);
+	CHECK(v > tl.e && v[-1].kind == ECOFLOW_TAP_DROPPED && v[-1].rec == 1 &&
+	      v[-1].why == ECOFLOW_WHY_RESTARTED && v[-1].frame == 3);
+	CHECK(v->kind == ECOFLOW_TAP_FRAME && v->rec == 2 && v->slot == v[-1].slot);
+	for (i = 3; i < m; i++)
+		CHECK(tap_of(i)->rec == 2 && tap_of(i)->last == (i == m - 1));
+	CHECK(!tap_delivery(1));
+	CHECK(tap_delivery(2) && tap_delivery(2)->err == ECOFLOW_OK);
+	CHECK_EQ_INT(ef.st.restarted, 1);
+
+	m = 0;
+	for (i = 0; i < 3; i++)
+		g[m++] = f[i];
+	g[m++] = junk;
+	for (i = 3; i < n; i++)
+		g[m++] = f[i];
+	tap_reset();
+	tap_feed(g, m);
+	tap_flush();
+	tap_check(m);
+	v = tap_of(3);
+	CHECK(v[-1].kind == ECOFLOW_TAP_DROPPED && v[-1].rec == 1 &&
+	      v[-1].why == ECOFLOW_WHY_RESTARTED);
+	for (i = 3; i < m; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_NONE && tap_of(i)->why == ECOFLOW_WHY_ORPHAN);
+	CHECK_EQ_INT(ef.recs, 1);
+	CHECK(!tap_delivery(1));
+}
+
+/* Frames of no record: each told once, as NONE with why, no handle used. */
+static void test_tap_orphan(void)
+{
+	struct frame f[64];
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1);
+	const struct frame other[] = {
+		f[1],
+		f[n - 1],
+		{.id = 0x1FF03001, .len = 2, .data = {1, 2}},
+		{.id = 0x00C20308, .len = 8, .data = {1}},
+	};
+	static const enum ecoflow_why want[] = {ECOFLOW_WHY_ORPHAN, ECOFLOW_WHY_ORPHAN,
+						ECOFLOW_WHY_UNKNOWN_CHANNEL, ECOFLOW_WHY_BAD_FRAME};
+
+	tap_reset();
+	tap_feed(other, 4);
+	CHECK_EQ_INT(ecoflow_feed(&ef, 0x308, false, 2, f[0].data, 0, on_tap_record, &tl), 0);
+	tl.frame++;
+	CHECK_EQ_INT(ecoflow_feed(&ef, 0x10003001, true, 9, f[0].data, 0, on_tap_record, &tl),
+		     -EINVAL);
+	tl.frame++;
+	/* Not a frame at all: not counted, not told. */
+	CHECK_EQ_INT(ecoflow_feed(&ef, 0x10003001, true, 2, NULL, 0, on_tap_record, &tl), -EINVAL);
+	tap_flush();
+	tap_check(6);
+	for (size_t i = 0; i < 4; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_NONE && tap_of(i)->why == want[i]);
+	CHECK(tap_of(4)->why == ECOFLOW_WHY_BAD_FRAME && tap_of(5)->why == ECOFLOW_WHY_BAD_FRAME);
+	CHECK_EQ_INT(tl.n, 6);
+	CHECK_EQ_INT(ef.recs, 0);
+	CHECK_EQ_INT(ef.st.frames, 6);
+
+	/* The last frame again after its record was delivered. */
+	tap_reset();
+	tap_feed(f, n);
+	tap_feed(&f[n - 1], 1);
+	tap_check(n + 1);
+	CHECK(tap_of(n)->kind == ECOFLOW_TAP_NONE && tap_of(n)->why == ECOFLOW_WHY_ORPHAN);
+	CHECK_EQ_INT(ef.st.good, 1);
+}
+
+/* Eviction: the oldest record dropped just before the new stream's first
+ * frame takes its slot.  Too long: the frame is told as the record's, then
+ * the record dropped; the frames after it are orphans.  A flush: the open
+ * records delivered with their handles and slots, nothing told to the tap. */
+static void test_tap_evict_too_long_flush(void)
+{
+	struct frame f[64], g;
+	size_t n = mk_b(f, 0x100, 0x03001, rec1, n1), i, k, before;
+	const struct tap_ev *v;
+
+	tap_reset();
+	tap_feed(f, 1);
+	for (i = 0; i < ECOFLOW_SLOTS; i++) {
+		g = f[0];
+		g.id = 0x10000000 | (0x40001 + (uint32_t)i);
+		tap_feed(&g, 1);
+	}
+	v = tap_of(ECOFLOW_SLOTS);
+	CHECK(v[-1].kind == ECOFLOW_TAP_DROPPED && v[-1].why == ECOFLOW_WHY_EVICTED &&
+	      v[-1].rec == 1 && v[-1].slot == tap_of(0)->slot);
+	CHECK(v->kind == ECOFLOW_TAP_FRAME && v->rec == ECOFLOW_SLOTS + 1 && v->slot == v[-1].slot);
+	before = tl.n;
+	tap_flush();
+	CHECK_EQ_INT(tl.n - before, ECOFLOW_SLOTS);
+	for (k = before; k < tl.n; k++)
+		CHECK(tl.e[k].kind == TAP_DELIVERED && tl.e[k].err == ECOFLOW_BAD_LENGTH &&
+		      tl.e[k].rec >= 2);
+	tap_check(ECOFLOW_SLOTS + 1);
+
+	tap_reset();
+	tap_feed(f, 1);
+	for (i = 0; i < ECOFLOW_RECORD_MAX / 8 + 3; i++)
+		tap_feed(&f[1], 1);
+	tap_check(tl.frame);
+	k = ECOFLOW_RECORD_MAX / 8; /* 1 + k frames of 8 bytes fill it; this one is too many */
+	v = tap_of(k);
+	CHECK(v->kind == ECOFLOW_TAP_FRAME && v->rec == 1 && !v->last);
+	CHECK(v[1].kind == ECOFLOW_TAP_DROPPED && v[1].why == ECOFLOW_WHY_TOO_LONG &&
+	      v[1].rec == 1 && v[1].frame == k);
+	for (i = k + 1; i < tl.frame; i++)
+		CHECK(tap_of(i)->kind == ECOFLOW_TAP_NONE && tap_of(i)->why == ECOFLOW_WHY_ORPHAN);
+	CHECK_EQ_INT(ef.st.too_long, 1);
+
+	/* No tap: the same records, the same counters. */
+	reset();
+	feed_all(f, n);
+	CHECK_EQ_INT(got.n, 1);
+	CHECK_EQ_INT(got.r[0].rec, 1);
+	CHECK(got.r[0].slot >= 0 && got.r[0].slot < ECOFLOW_SLOTS);
+}
+
 int main(void)
 {
 	test_crc();
@@ -615,5 +1037,9 @@ int main(void)
 	test_truncated_end();
 	test_eviction();
 	test_expire();
+	test_tap_any_order();
+	test_tap_restarted();
+	test_tap_orphan();
+	test_tap_evict_too_long_flush();
 	return check_result();
 }
