@@ -1146,20 +1146,35 @@ static int csrc_load_table(struct csrc *h)
 static int csrc_configure(struct csrc *h)
 {
 	const struct cfg_can *c = h->c;
+	const char *step = "stop it";
+	int e;
 
 	/* libsocketcan: the bitrate can only change while the interface is
-	 * down; restart-ms brings a controller back after bus-off. */
-	if (can_do_stop(c->interface) || can_set_bitrate(c->interface, c->bitrate) ||
-	    can_set_restart_ms(c->interface, c->restart_ms) || can_do_start(c->interface)) {
-		int e = errno ? errno : EIO;
-
-		log_err("can %s: cannot configure %s (bitrate %u): %s (needs CAP_NET_ADMIN and a "
-			"CAN controller)",
-			h->s->name, c->interface, c->bitrate, strerror(e));
-		return -e;
-	}
+	 * down; restart-ms brings a controller back after bus-off.  A failed
+	 * step leaves the interface up again, as it was. */
+	if (can_do_stop(c->interface))
+		goto fail;
+	step = "set its bitrate";
+	if (can_set_bitrate(c->interface, c->bitrate))
+		goto fail_up;
+	step = "set restart-ms";
+	if (can_set_restart_ms(c->interface, c->restart_ms))
+		goto fail_up;
+	step = "start it";
+	if (can_do_start(c->interface))
+		goto fail;
 	log_info("can %s: %s up at %u bit/s", h->s->name, c->interface, c->bitrate);
 	return 0;
+fail_up:
+	e = errno ? errno : EIO;
+	can_do_start(c->interface);
+	errno = e;
+fail:
+	e = errno ? errno : EIO;
+	log_err("can %s: cannot configure %s (bitrate %u): cannot %s: %s (configure = yes needs "
+		"CAP_NET_ADMIN and a CAN controller)",
+		h->s->name, c->interface, c->bitrate, step, strerror(e));
+	return -e;
 }
 
 static int csrc_open(struct source *s)
@@ -1214,7 +1229,9 @@ static int csrc_open(struct source *s)
 			log_err("can %s: cannot open %s: %s", s->name, c->replay, strerror(-r));
 			return r;
 		}
-		h->rbuf = malloc(CSRC_RBUF);
+		/* Zeroed: the kernel fills it through io_uring, which Valgrind
+		 * cannot see. */
+		h->rbuf = calloc(1, CSRC_RBUF);
 		if (!h->rbuf)
 			return -ENOMEM;
 		h->rfirst_line = true;

@@ -13,7 +13,8 @@ set -u
 B=${1:-build}
 . tests/lib.sh
 . tests/faults/lib.sh
-PD=$B/asan/powerd
+# PD: another build of the daemon (t_can_tsan.sh: ThreadSanitizer's)
+PD=${PD:-$B/asan/powerd}
 [ -x "$PD" ] || PD=$B/powerd
 CANLOG=$B/canlog
 FIX=tests/fixtures/can
@@ -115,6 +116,20 @@ print(sum(1 for i in ids if len(i) == 8 and int(i, 16) & 0x10000000))' "$LFP")
 [ "$(canval "['can']['frames']")" = "$want" ] || fail "filter: $(canval "['can']['frames']") frames passed, want $want"
 [ "$want" -gt 0 ] && [ "$want" -lt "$(wc -l <"$LFP")" ] || fail "filter: the capture does not exercise it ($want)"
 echo "ok: filter 10000000:10000000 passes the $want frames of channels B-E"
+
+# record_max: the file is renamed to FILE.1 (one generation) when full, and
+# the two hold the last frames, whole lines, in order.
+conf rot "$LFP" "record_max = 4096"
+run rot
+[ -f "$T/rot.rec.1" ] || fail "record_max: no $T/rot.rec.1"
+size1=$(stat -c %s "$T/rot.rec.1")
+size0=$(stat -c %s "$T/rot.rec")
+[ "$size1" -ge 4096 ] && [ "$size1" -lt 4300 ] && [ "$size0" -lt 4096 ] ||
+	fail "record_max 4096: FILE.1 has $size1 bytes, FILE $size0"
+n=$(cat "$T/rot.rec.1" "$T/rot.rec" | wc -l)
+cat "$T/rot.rec.1" "$T/rot.rec" | cmp -s - <(tail -n "$n" "$LFP") ||
+	fail "record_max: FILE.1 + FILE are not the log's last $n lines"
+echo "ok: record_max 4096: FILE.1 $size1 bytes + FILE $size0 bytes, the log's last $n frames"
 
 # Damaged lines: counted, reported with the line number, never the good data.
 {

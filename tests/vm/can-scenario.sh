@@ -38,10 +38,32 @@ on_fail() {
 		grep -v ' 0$' | sed 's|^|GUEST metrics: |'
 }
 
-for d in vcan1 vcan2 vcan3; do
+for d in vcan1 vcan2 vcan3 vcan4; do
 	ip link add dev $d type vcan && ip link set $d up || fail "$d"
 done
 mkdir -p /run/powerd /var/lib/powerd
+
+# configure = yes on an interface without a controller: the start fails
+# with the reason, and the interface is left up as it was.
+cat >/tmp/cfg.conf <<EOF
+[daemon]
+state_dir = /tmp/cfg.state
+listen = off
+socket = /tmp/cfg.sock
+[can.bus]
+interface = vcan4
+protocol = raw
+configure = yes
+bitrate = 1000000
+EOF
+if powerd -c /tmp/cfg.conf >/tmp/cfg.out 2>&1; then
+	fail "configure = yes on vcan4 started"
+elif grep -q "cannot configure vcan4 (bitrate 1000000): cannot set its bitrate" /tmp/cfg.out &&
+	ip link show vcan4 | grep -q "<.*UP"; then
+	pass "configure = yes without a controller: refused ($(grep -o 'cannot configure.*' /tmp/cfg.out | head -1)), vcan4 still up"
+else
+	fail "configure = yes on vcan4: $(cat /tmp/cfg.out); $(ip link show vcan4)"
+fi
 cat >/tmp/can.conf <<EOF
 [daemon]
 state_dir = /var/lib/powerd
