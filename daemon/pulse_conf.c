@@ -49,30 +49,42 @@ static const struct cfg_key pulse_keys[] = {
 };
 #undef P
 
+void cfg_replay_check(struct cfg_sect *s, bool replay, double speed, bool loop)
+{
+	unsigned speed_at = cfg_key_line(s, "speed"), loop_at = cfg_key_line(s, "loop");
+	const char *title = cfg_sect_title(s);
+
+	if (!replay) {
+		if (speed_at)
+			cfg_error(s, speed_at, "'speed' needs 'replay' in %s", title);
+		if (loop_at)
+			cfg_error(s, loop_at, "'loop' needs 'replay' in %s", title);
+		return;
+	}
+	/* Replay maps the file's time onto the clock either 1:1 or not at all. */
+	if (speed_at && speed != 0 && speed != 1)
+		cfg_error(s, speed_at,
+			  "'speed' must be 0 (as fast as possible) or 1 (real time) in %s", title);
+	if (loop_at && loop && speed == 0)
+		cfg_error(s, loop_at,
+			  "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never end)",
+			  title);
+}
+
 static void pulse_check(struct cfg_sect *s, const void *obj)
 {
 	const struct cfg_pulse *c = obj;
 	unsigned replay = cfg_key_line(s, "replay"), chip = cfg_key_line(s, "chip"),
-		 line = cfg_key_line(s, "line"), speed = cfg_key_line(s, "speed"),
-		 loop = cfg_key_line(s, "loop");
+		 line = cfg_key_line(s, "line");
 	const char *title = cfg_sect_title(s);
 
+	cfg_replay_check(s, replay, c->speed, c->loop);
 	if (replay) {
 		if (chip || line)
 			cfg_error(s, replay, "'replay' cannot be combined with %s in %s",
 				  chip && line ? "'chip' and 'line'"
 				  : chip       ? "'chip'"
 					       : "'line'",
-				  title);
-		/* Replay maps trace time onto the clock either 1:1 or not at all. */
-		if (speed && c->speed != 0 && c->speed != 1)
-			cfg_error(s, speed,
-				  "'speed' must be 0 (as fast as possible) or 1 (real time) in %s",
-				  title);
-		if (loop && c->loop && c->speed == 0)
-			cfg_error(s, loop,
-				  "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never "
-				  "end)",
 				  title);
 		return;
 	}
@@ -82,10 +94,6 @@ static void pulse_check(struct cfg_sect *s, const void *obj)
 	if (!line)
 		cfg_error(s, cfg_sect_line(s), "%s: missing required key 'line' (or set 'replay')",
 			  title);
-	if (speed)
-		cfg_error(s, speed, "'speed' needs 'replay' in %s", title);
-	if (loop)
-		cfg_error(s, loop, "'loop' needs 'replay' in %s", title);
 }
 
 CFG_HEAD_CHECK(struct cfg_pulse);

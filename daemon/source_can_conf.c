@@ -86,7 +86,6 @@ static void can_check(struct cfg_sect *s, const void *obj)
 	const struct cfg_can *c = obj;
 	const char *title = cfg_sect_title(s);
 	unsigned iface = cfg_key_line(s, "interface"), replay = cfg_key_line(s, "replay"),
-		 speed = cfg_key_line(s, "speed"), loop = cfg_key_line(s, "loop"),
 		 configure = cfg_key_line(s, "configure"), bitrate = cfg_key_line(s, "bitrate"),
 		 restart = cfg_key_line(s, "restart_ms"), decode = cfg_key_line(s, "decode"),
 		 tx = cfg_key_line(s, "allow_transmit");
@@ -98,25 +97,12 @@ static void can_check(struct cfg_sect *s, const void *obj)
 			  "%s: missing required key 'interface' (or set "
 			  "'replay')",
 			  title);
+	cfg_replay_check(s, replay, c->speed, c->loop);
 	if (replay) {
-		if (speed && c->speed != 0 && c->speed != 1)
-			cfg_error(s, speed,
-				  "'speed' must be 0 (as fast as possible) or 1 (real time) in %s",
-				  title);
-		if (loop && c->loop && c->speed == 0)
-			cfg_error(s, loop,
-				  "'loop = yes' needs 'speed = 1' in %s (at speed 0 it would never "
-				  "end)",
-				  title);
 		if (configure && c->configure)
 			cfg_error(s, configure, "'configure' needs 'interface' in %s", title);
 		if (tx && c->allow_transmit)
 			cfg_error(s, tx, "'allow_transmit' needs 'interface' in %s", title);
-	} else {
-		if (speed)
-			cfg_error(s, speed, "'speed' needs 'replay' in %s", title);
-		if (loop)
-			cfg_error(s, loop, "'loop' needs 'replay' in %s", title);
 	}
 	if (configure && c->configure && !bitrate)
 		cfg_error(s, configure, "'configure = yes' needs 'bitrate' in %s", title);

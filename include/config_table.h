@@ -139,6 +139,11 @@ void cfg_json_mapping_check(struct cfg_sect *s, const char *name, bool flat,
 			    const char *measurement, enum cfg_json_time time_format,
 			    const char *time_key, const char *arrival);
 
+/* speed and loop, the keys of an input replayed from a file ([pulse],
+ * [can]): they need replay, speed is 0 or 1, loop needs speed 1
+ * (pulse_conf.c). */
+void cfg_replay_check(struct cfg_sect *s, bool replay, double speed, bool loop);
+
 /* format (points | flat) of the JSON sources that take no other, and
  * time_format of every JSON source (enum cfg_json_time). */
 extern const struct cfg_choice cfg_json_formats[], cfg_json_times[];

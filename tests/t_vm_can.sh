@@ -15,16 +15,12 @@ set -u
 BUILD=${1:-build}
 CACHE=${VM_CACHE:-tests/vm/cache}
 
-tests/vm/prepare.sh "$CACHE"
-rc=$?
-if [ "$rc" = 77 ]; then
-	echo "t_vm_can: skip: qemu-system-x86 cannot be installed"
-	exit 77
-fi
-if [ "$rc" != 0 ]; then
-	echo "t_vm_can: FAIL: tests/vm/prepare.sh exited $rc"
-	exit 1
-fi
+# 77: qemu cannot be installed, the one reason to skip
+tests/vm/prepare.sh "$CACHE" || {
+	rc=$?
+	echo "t_vm_can: $([ $rc = 77 ] && echo "skip: qemu-system-x86 cannot be installed" || echo "FAIL: tests/vm/prepare.sh exited $rc")"
+	exit $((rc == 77 ? 77 : 1))
+}
 # Only canlog: it has no GPIO backend to get wrong in a tree built with
 # other options (t_vm_gpio2's); run.sh checks powerd and powerctl are there.
 make --no-print-directory -s -j2 O="$BUILD" "$BUILD/canlog" || {

@@ -11,16 +11,12 @@ set -u
 BUILD=${1:-build}
 CACHE=${VM_CACHE:-tests/vm/cache}
 
-tests/vm/prepare.sh "$CACHE"
-rc=$?
-if [ "$rc" = 77 ]; then
-	echo "t_vm_gpio: skip: qemu-system-x86 cannot be installed"
-	exit 77
-fi
-if [ "$rc" != 0 ]; then
-	echo "t_vm_gpio: FAIL: tests/vm/prepare.sh exited $rc"
-	exit 1
-fi
+# 77: qemu cannot be installed, the one reason to skip
+tests/vm/prepare.sh "$CACHE" || {
+	rc=$?
+	echo "t_vm_gpio: $([ $rc = 77 ] && echo "skip: qemu-system-x86 cannot be installed" || echo "FAIL: tests/vm/prepare.sh exited $rc")"
+	exit $((rc == 77 ? 77 : 1))
+}
 tests/vm/run.sh "$BUILD" "$CACHE" || {
 	echo "t_vm_gpio: FAIL: guest checks failed (log: $BUILD/vm/console.log)"
 	exit 1
