@@ -128,6 +128,13 @@ struct csrc {
 	int fd;
 	struct loop_bufs *bufs;
 	struct msghdr tmpl;
+	/* A kernel without multishot recvmsg (before 6.0): one frame per
+	 * recvmsg, into these. */
+	bool oneshot;
+	struct msghdr one_msg;
+	struct iovec one_iov;
+	unsigned char one_buf[CANFD_MTU];
+	unsigned char one_ctrl[CSRC_CTRL] __attribute__((aligned(8)));
 	struct loop_op rx, retry, tick;
 	int64_t backoff_ns;
 	uint32_t ovfl_last;
@@ -628,6 +635,15 @@ static void csrc_rx_cb(struct loop *l, const struct loop_event *ev, void *arg)
 	if (atomic_load(&h->pd->stopping) || h->fd < 0)
 		return;
 	switch (ev->res) {
+	case -EINVAL:
+		if (h->oneshot)
+			goto reopen;
+		h->oneshot = true;
+		log_warn("can %s: this kernel has no multishot recvmsg (Linux 6.0): reading one "
+			 "frame per wake-up",
+			 h->s->name);
+		csrc_arm_rx(h);
+		return;
 	case -ENOBUFS: /* every buffer was in use: the frames wait in the socket */
 	case -ECANCELED:
 		csrc_arm_rx(h);
@@ -645,6 +661,7 @@ static void csrc_rx_cb(struct loop *l, const struct loop_event *ev, void *arg)
 			csrc_arm_rx(h);
 			return;
 		}
+	reopen:
 		/* ENODEV: the interface is gone.  Anything else: start over. */
 		source_error(h->s, h->r_socket);
 		source_set_state(h->s, SOURCE_CONNECTING, "%s: %s (retrying)", h->c->interface,
@@ -655,9 +672,29 @@ static void csrc_rx_cb(struct loop *l, const struct loop_event *ev, void *arg)
 	}
 }
 
+static void csrc_rx1_cb(struct loop *l, int res, void *arg)
+{
+	struct csrc *h = arg;
+	struct loop_event ev = {.res = res, .msg = res >= 0 ? &h->one_msg : NULL};
+
+	csrc_rx_cb(l, &ev, h);
+}
+
 static void csrc_arm_rx(struct csrc *h)
 {
-	int r = loop_recvmsg_multi(h->pd->loop, &h->rx, h->fd, &h->tmpl, h->bufs, 0, csrc_rx_cb, h);
+	int r;
+
+	if (h->oneshot) {
+		h->one_iov = (struct iovec){h->one_buf, sizeof(h->one_buf)};
+		h->one_msg = (struct msghdr){.msg_iov = &h->one_iov,
+					     .msg_iovlen = 1,
+					     .msg_control = h->one_ctrl,
+					     .msg_controllen = sizeof(h->one_ctrl)};
+		r = loop_recvmsg(h->pd->loop, &h->rx, h->fd, &h->one_msg, 0, csrc_rx1_cb, h);
+	} else {
+		r = loop_recvmsg_multi(h->pd->loop, &h->rx, h->fd, &h->tmpl, h->bufs, 0, csrc_rx_cb,
+				       h);
+	}
 
 	if (r) {
 		source_error(h->s, h->r_socket);
