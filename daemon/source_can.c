@@ -153,7 +153,7 @@ struct csrc {
 	bool reof, rcsv, rfirst_line, rdone;
 	uint64_t rline;
 	bool rbase_set;
-	int64_t rbase_file_ns, rbase_mono_ns;
+	int64_t rbase_file_ns, rbase_mono_ns, rbase_unix_ns;
 	struct canframe rpending; /* parsed, waiting for its time */
 	bool rhas_pending;
 
@@ -820,6 +820,7 @@ static int64_t csrc_replay_due(struct csrc *h)
 		h->rbase_set = true;
 		h->rbase_file_ns = (int64_t)f->ts_ns;
 		h->rbase_mono_ns = loop_now();
+		h->rbase_unix_ns = clock_unix_ns();
 	}
 	return h->rbase_mono_ns + ((int64_t)f->ts_ns - h->rbase_file_ns);
 }
@@ -828,12 +829,15 @@ static void csrc_replay_emit(struct csrc *h)
 {
 	struct canframe *f = &h->rpending;
 
-	/* Absolute log times are kept (history keeps its dates); a log
-	 * without times, or with relative ones, is stamped as it plays. */
-	if (!f->has_ts || f->ts_ns < 946684800ull * 1000000000ull) {
+	/* At speed 0 (importing history) absolute log times are kept; at
+	 * speed 1 the log plays as if live, its times moved onto the clock
+	 * (a loop does not repeat old timestamps).  A log without times, or
+	 * with relative ones, is stamped as it plays. */
+	if (f->has_ts && h->c->speed != 0 && h->rbase_set)
+		f->ts_ns = (uint64_t)(h->rbase_unix_ns + ((int64_t)f->ts_ns - h->rbase_file_ns));
+	else if (!f->has_ts || f->ts_ns < 946684800ull * 1000000000ull)
 		f->ts_ns = (uint64_t)clock_unix_ns();
-		f->has_ts = true;
-	}
+	f->has_ts = true;
 	if (!f->iface[0])
 		snprintf(f->iface, sizeof(f->iface), "%s", "replay");
 	csrc_frame(h, f);

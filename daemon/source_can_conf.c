@@ -50,7 +50,8 @@ static const struct cfg_key can_keys[] = {
 	 .example = "/var/lib/powerd/battery.log",
 	 .doc = "read frames from this candump log or SavvyCAN CSV instead of interface"},
 	{"speed", &cfg_double, C(speed), .min = 0, .max = 1000000000, .def = "1",
-	 .doc = "replay only: 1 = the log's own timing, 0 = as fast as possible"},
+	 .doc = "replay only: 1 = at the log's own pace, its times moved onto the clock; 0 = as "
+		"fast as possible, the log's own times kept (importing history)"},
 	{"loop", &cfg_bool, C(loop), .def = "no",
 	 .doc = "replay only: start over at the end of the log (needs speed = 1)"},
 	{"record", &cfg_string, C(record), .flags = CFG_FILE_WRITE,

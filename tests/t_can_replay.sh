@@ -117,6 +117,19 @@ print(sum(1 for i in ids if len(i) == 8 and int(i, 16) & 0x10000000))' "$LFP")
 [ "$want" -gt 0 ] && [ "$want" -lt "$(wc -l <"$LFP")" ] || fail "filter: the capture does not exercise it ($want)"
 echo "ok: filter 10000000:10000000 passes the $want frames of channels B-E"
 
+# speed = 1 plays a log as if live: its times moved onto the clock.
+conf live "$FIX/single-message-3C.log" ""
+sed -i 's/^speed = 0$/speed = 1/' "$T/live.conf"
+t0=$(date +%s)
+run live
+t1=$(date +%s)
+ts=$(awk '{ print substr($NF, 1, 10) }' "$T/live.lp")
+[ -n "$ts" ] && [ "$ts" -ge "$t0" ] && [ "$ts" -le "$t1" ] ||
+	fail "speed = 1: the sample's time $ts is not now ($t0..$t1)"
+sed 's/,source=battery//; s/ [0-9]*$//' "$T/live.lp" | cmp -s - <(sed 's/ [0-9]*$//' "$T/cap2.ref") ||
+	fail "speed = 1: the sample differs from canlog's"
+echo "ok: speed = 1: the check vector's record, stamped now ($ts)"
+
 # record_max: the file is renamed to FILE.1 (one generation) when full, and
 # the two hold the last frames, whole lines, in order.
 conf rot "$LFP" "record_max = 4096"
