@@ -17,7 +17,9 @@
 # wide samples (issue 7, tests/bench/samples.sh: the new path against the
 # old one, built from git), the JSON-files source, the HTTP source
 # (tests/bench/http_poll.sh: 100 [http] sources at 100 ms against a curl loop)
-# and the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N).
+# the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N)
+# and the CAN source (tests/bench/can_vcan.sh: against candump -l, on vcan0
+# in a QEMU guest; the VM cache is tests/vm/cache, VM_CACHE elsewhere).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -512,3 +514,20 @@ urow "what" "powerd" "reference" "ratio"
 urow "into a file sink, messages/s" "$(field powerd_msgs_per_s "$mq")" \
 	"$(field sub_msgs_per_s "$mq") mosquitto_sub" "$(field ratio "$mq")"
 urow "peak RSS (kB)" "$(field hwm_kb "$mq")" "-" "-"
+# ------------------------------------------------------------ the CAN source
+# (tests/bench/can_vcan.sh: powerd and candump -l on vcan0 in a QEMU guest,
+# the host having no AF_CAN; its own table above its summary line)
+cv=$("$HERE/can_vcan.sh" "$B") || fail "can_vcan.sh failed"
+printf '%s\n' "$cv"
+cvl=$(printf '%s\n' "$cv" | grep '^bench can_vcan ')
+echo
+if [ -n "$(field skipped "$cvl")" ]; then
+	echo "== summary, CAN source: skipped (qemu-system-x86 cannot be installed)"
+else
+	echo "== summary, CAN source (vcan0 in a QEMU TCG guest, emulated: relative figures only)"
+	urow "what" "powerd" "reference" "ratio"
+	urow "zero-drop rate, frames/s (default rcvbuf)" "$(field powerd_zero_drop_fps "$cvl")" \
+		"$(field candump_zero_drop_fps "$cvl") candump -l" "$(field zero_drop_ratio "$cvl")"
+	urow "CPU per frame at -g 0, us (utime+stime)" "$(field powerd_us_per_frame "$cvl")" \
+		"$(field candump_us_per_frame "$cvl") candump -l" "$(field cpu_ratio "$cvl") (cd/pd)"
+fi
