@@ -17,9 +17,11 @@
 # wide samples (issue 7, tests/bench/samples.sh: the new path against the
 # old one, built from git), the JSON-files source, the HTTP source
 # (tests/bench/http_poll.sh: 100 [http] sources at 100 ms against a curl loop),
-# the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N)
-# and canlog (tests/bench/canlog_count.sh: --count on 5 million frames of the
-# EcoFlow captures against can-utils' log2long, and its peak RSS).
+# the MQTT source (tests/bench/mqtt_ingest.sh: against mosquitto_sub -C N),
+# canlog (tests/bench/canlog_count.sh: --count on 5 million frames of the
+# EcoFlow captures against can-utils' log2long, and its peak RSS) and the CAN
+# source (tests/bench/can_vcan.sh: against candump -l, on vcan0 in a QEMU
+# guest; the VM cache is tests/vm/cache, VM_CACHE elsewhere).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -526,3 +528,20 @@ urow "frames/s, canlog --count" "$(field canlog_frames_per_s "$cc")" \
 	"$(field log2long_frames_per_s "$cc") log2long" "$(field ratio "$cc")"
 urow "peak RSS, $(field frames "$cc") / $(field small_frames "$cc") frames (kB)" \
 	"$(field rss_kb "$cc") / $(field rss_kb_small "$cc")" "-" "-"
+# ------------------------------------------------------------ the CAN source
+# (tests/bench/can_vcan.sh: powerd and candump -l on vcan0 in a QEMU guest,
+# the host having no AF_CAN; its own table above its summary line)
+cv=$("$HERE/can_vcan.sh" "$B") || fail "can_vcan.sh failed"
+printf '%s\n' "$cv"
+cvl=$(printf '%s\n' "$cv" | grep '^bench can_vcan ')
+echo
+if [ -n "$(field skipped "$cvl")" ]; then
+	echo "== summary, CAN source: skipped (qemu-system-x86 cannot be installed)"
+else
+	echo "== summary, CAN source (vcan0 in a QEMU TCG guest, emulated: relative figures only)"
+	urow "what" "powerd" "reference" "ratio"
+	urow "zero-drop rate, frames/s (default rcvbuf)" "$(field powerd_zero_drop_fps "$cvl")" \
+		"$(field candump_zero_drop_fps "$cvl") candump -l" "$(field zero_drop_ratio "$cvl")"
+	urow "CPU per frame at -g 0, us (utime+stime)" "$(field powerd_us_per_frame "$cvl")" \
+		"$(field candump_us_per_frame "$cvl") candump -l" "$(field cpu_ratio "$cvl") (cd/pd)"
+fi
