@@ -39,7 +39,7 @@ on_fail() {
 }
 
 for d in vcan1 vcan2 vcan3 vcan4; do
-	ip link add dev $d type vcan && ip link set $d up || fail "$d"
+	vcan_up $d
 done
 mkdir -p /run/powerd /var/lib/powerd
 

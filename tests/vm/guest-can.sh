@@ -24,16 +24,8 @@ on_fail() {
 
 load_modules
 ip link set lo up
-for b in candump canplayer; do
-	if [ ! -x /bin/$b ]; then
-		fail "$b missing from the initramfs (VM_EXTRA_BINS)"
-		finish
-	fi
-done
-if ! ip link add dev vcan0 type vcan 2>/tmp/ip.err || ! ip link set vcan0 up 2>>/tmp/ip.err; then
-	fail "vcan0: $(cat /tmp/ip.err)"
-	finish
-fi
+need_bins candump canplayer
+vcan_up vcan0
 pass "vcan0 up"
 
 # ------------------------------------------------------------------ 1. --regen -> canplayer -I -> candump

@@ -34,16 +34,8 @@ on_fail() {
 
 load_modules
 ip link set lo up
-for b in candump cangen cansend; do
-	if [ ! -x /bin/$b ]; then
-		fail "$b missing from the initramfs (VM_EXTRA_BINS)"
-		finish
-	fi
-done
-if ! ip link add dev vcan0 type vcan 2>/tmp/ip.err || ! ip link set vcan0 up 2>>/tmp/ip.err; then
-	fail "vcan0: $(cat /tmp/ip.err)"
-	finish
-fi
+need_bins candump cangen cansend
+vcan_up vcan0
 echo "VMTEST: rmem_default $(cat /proc/sys/net/core/rmem_default) bytes, $(nproc) vCPU"
 
 M=http://127.0.0.1:9480/metrics

@@ -67,3 +67,22 @@ load_modules() {
 		insmod "$m" || fail "insmod $m"
 	done </etc/vm/load-order
 }
+
+# need_bins NAME...: the programs a script needs are in the initramfs, or it
+# ends here (run.sh VM_EXTRA_BINS puts them there).
+need_bins() {
+	for _b in "$@"; do
+		if [ ! -x "/bin/$_b" ]; then
+			fail "$_b missing from the initramfs (VM_EXTRA_BINS)"
+			finish
+		fi
+	done
+}
+
+# vcan_up NAME: a virtual CAN interface, up, or the script ends here.
+vcan_up() {
+	if ! ip link add dev "$1" type vcan 2>/tmp/ip.err || ! ip link set "$1" up 2>>/tmp/ip.err; then
+		fail "$1: $(cat /tmp/ip.err)"
+		finish
+	fi
+}
