@@ -53,6 +53,16 @@ static bool expr_ident_char(char c)
 	return expr_ident_start(c) || (c >= '0' && c <= '9');
 }
 
+bool expr_is_ident(const char *s)
+{
+	if (!expr_ident_start(*s))
+		return false;
+	while (*++s)
+		if (!expr_ident_char(*s))
+			return false;
+	return true;
+}
+
 static bool expr_ident(struct expr_p *p, char *out, const char *what)
 {
 	size_t n = 0;

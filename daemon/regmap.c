@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expr.h"
 #include "regmap.h"
 
 #define REGMAP_TOKENS_MAX 32
@@ -54,23 +55,11 @@ static int regmap_fail(struct regmap_p *p, unsigned line, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* A name the expression module can refer to and every sink takes as it is. */
-static bool regmap_ident(const char *s)
-{
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
 static int regmap_name(struct regmap_p *p, const char *tok, const char *what, char *out)
 {
 	size_t n = strlen(tok);
 
-	if (!n || n >= SAMPLE_KEY_MAX || !regmap_ident(tok))
+	if (!n || n >= SAMPLE_KEY_MAX || !expr_is_ident(tok))
 		return regmap_fail(p, p->line,
 				   "%s '%s': 1 to %d characters of A-Z a-z 0-9 _, not starting "
 				   "with a digit",

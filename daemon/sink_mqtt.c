@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "expr.h"
 #include "clock.h"
 #include "fmt.h"
 #include "hash.h"
@@ -352,22 +353,11 @@ static const struct mqtt_ha_class *mqtt_ha_class(const char *key)
 	return NULL;
 }
 
-static bool mqtt_is_ident(const char *s)
-{
-	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
 /* The Jinja expression for a field: value_json.fields.KEY, or
  * value_json.fields['KEY'] when KEY is not an identifier. */
 static void mqtt_ha_value(struct buf *b, const char *key)
 {
-	if (mqtt_is_ident(key)) {
+	if (expr_is_ident(key)) {
 		buf_printf(b, "value_json.fields.%s", key);
 		return;
 	}

@@ -66,6 +66,10 @@ struct expr_cond {
 
 /* A comma-separated list of MEAS.NEW = EXPR.  Returns 0, or -EINVAL with
  * why ("derivation 2: ..."), or -ENOMEM. */
+/* Whether s is a name an expression can use: [A-Za-z_][A-Za-z0-9_]*
+ * (also what the sinks take as it is: Home Assistant's object ids). */
+bool expr_is_ident(const char *s);
+
 int expr_derives_parse(const char *text, struct expr_derives *out, char *why, size_t len);
 void expr_derives_free(struct expr_derives *d);
 
