@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "expr.h"
 #include "clock.h"
+#include "expr.h"
 #include "fmt.h"
 #include "hash.h"
 #include "buf.h"
