@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "expr.h"
 #include "regmap.h"
 
@@ -847,51 +848,22 @@ int regmap_load(const char *name, const char *text, size_t len, struct regmap *m
 
 int regmap_load_file(const char *path, struct regmap *m, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
+	struct buf text;
 	int r;
 
 	memset(m, 0, sizeof(*m));
-	if (!f) {
-		r = -errno;
+	buf_init(&text);
+	/* A map is a few KiB: anything over 4 MiB is not one. */
+	r = buf_read_file(&text, path, 4u << 20);
+	if (r == -EISDIR)
+		r = -EIO; /* what reading a directory has always said here */
+	if (r == -EFBIG)
+		snprintf(err, errlen, "%s: larger than 4 MiB: not a map", path);
+	else if (r)
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		return r;
-	}
-	for (;;) {
-		size_t got;
-
-		if (n == cap) {
-			char *nb;
-
-			/* A map is a few KiB: anything this large is not one. */
-			if (cap >= 4u << 20) {
-				snprintf(err, errlen, "%s: larger than 4 MiB: not a map", path);
-				r = -EFBIG;
-				goto out;
-			}
-			cap = cap ? 2 * cap : 16384;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		r = -EIO;
-		snprintf(err, errlen, "%s: read error", path);
-		goto out;
-	}
-	r = regmap_load(path, buf ? buf : "", n, m, err, errlen);
-out:
-	free(buf);
-	fclose(f);
+	else
+		r = regmap_load(path, text.data ? text.data : "", text.len, m, err, errlen);
+	buf_free(&text);
 	return r;
 }
 

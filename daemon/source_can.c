@@ -841,7 +841,6 @@ static void csrc_replay_emit(struct csrc *h)
 	if (!f->iface[0])
 		snprintf(f->iface, sizeof(f->iface), "%s", "replay");
 	csrc_frame(h, f);
-	atomic_fetch_add(&h->s->progress_done, 1);
 }
 
 static void csrc_replay_finish(struct csrc *h)
@@ -1262,8 +1261,6 @@ static int csrc_open(struct source *s)
 		}
 	}
 	if (c->replay[0]) {
-		struct stat st;
-
 		h->rfd = open(c->replay, O_RDONLY | O_CLOEXEC);
 		if (h->rfd < 0) {
 			r = -errno;
@@ -1276,8 +1273,6 @@ static int csrc_open(struct source *s)
 		if (!h->rbuf)
 			return -ENOMEM;
 		h->rfirst_line = true;
-		if (fstat(h->rfd, &st) == 0 && st.st_size > 0)
-			atomic_store(&s->progress_total, 0); /* frames are not known ahead */
 		source_set_state(s, SOURCE_BACKLOG, "replaying %s", c->replay);
 		return 0;
 	}

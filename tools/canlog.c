@@ -739,32 +739,19 @@ static int canlog_ident_cmp(const void *a, const void *b)
 
 static int canlog_table(struct canlog *c, const char *path)
 {
-	char err[300], *text = NULL;
-	size_t n = 0, cap = 0, got;
-	FILE *f = fopen(path, "rb");
+	char err[300];
+	struct buf text;
 	int r;
 
-	if (!f) {
-		fprintf(stderr, "canlog: cannot open %s: %s\n", path, strerror(errno));
-		return -errno;
+	buf_init(&text);
+	r = buf_read_file(&text, path, 16u << 20);
+	if (r) {
+		fprintf(stderr, "canlog: cannot read %s: %s\n", path, strerror(-r));
+		buf_free(&text);
+		return r;
 	}
-	do {
-		if (n + 4096 > cap) {
-			char *t = realloc(text, cap = cap * 2 + 65536);
-
-			if (!t) {
-				free(text);
-				fclose(f);
-				return -ENOMEM;
-			}
-			text = t;
-		}
-		got = fread(text + n, 1, cap - n, f);
-		n += got;
-	} while (got);
-	fclose(f);
-	r = eftab_load(path, text, n, &c->table, err, sizeof(err));
-	free(text);
+	r = eftab_load(path, text.data ? text.data : "", text.len, &c->table, err, sizeof(err));
+	buf_free(&text);
 	if (r) {
 		fprintf(stderr, "canlog: %s\n", r == -ENOMEM ? "out of memory" : err);
 		return r;
