@@ -1,6 +1,8 @@
 /* Modbus client core (include/modbus.h): request PDUs, replies checked
  * against their request, MBAP and RTU framing, RTU silence times. */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crc.h"
@@ -324,5 +326,73 @@ int modbus_rtu_timing(uint32_t baud, unsigned data_bits, char parity, unsigned s
 		*t15_ns = t15;
 	if (t35_ns)
 		*t35_ns = t35;
+	return 0;
+}
+
+static int modbus_url_fail(char *why, size_t len, const char *msg)
+{
+	if (len)
+		snprintf(why, len, "%s", msg);
+	return -EINVAL;
+}
+
+int modbus_url_parse(const char *url, struct modbus_url *u, char *why, size_t len)
+{
+	const char *h, *end, *colon;
+	size_t n;
+
+	memset(u, 0, sizeof(*u));
+	if (!strncmp(url, "rtu://", 6)) {
+		u->transport = MODBUS_RTU;
+		if (url[6] != '/')
+			return modbus_url_fail(why, len,
+					       "rtu:// needs an absolute path: rtu:///dev/ttyUSB0");
+		if (strlen(url + 6) >= sizeof(u->path))
+			return modbus_url_fail(why, len, "the serial port's path is too long");
+		memcpy(u->path, url + 6, strlen(url + 6) + 1);
+		return 0;
+	}
+	if (strncmp(url, "tcp://", 6))
+		return modbus_url_fail(why, len,
+				       "a Modbus URL is tcp://HOST[:PORT] or rtu:///dev/PORT");
+	u->transport = MODBUS_TCP;
+	h = url + 6;
+	if (*h == '[') {
+		end = strchr(h, ']');
+		if (!end)
+			return modbus_url_fail(why, len, "an IPv6 address needs its closing ']'");
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			return modbus_url_fail(why, len, "only :PORT may follow ']'");
+		h++;
+	} else {
+		colon = strchr(h, ':');
+		if (colon && strchr(colon + 1, ':'))
+			return modbus_url_fail(why, len,
+					       "an IPv6 address goes in brackets: tcp://[::1]:502");
+		end = colon ? colon : h + strlen(h);
+		if (strchr(h, '/'))
+			return modbus_url_fail(why, len, "a tcp:// URL has no path");
+	}
+	n = (size_t)(end - h);
+	if (!n)
+		return modbus_url_fail(why, len, "the URL has no host");
+	if (n >= sizeof(u->host))
+		return modbus_url_fail(why, len, "the host name is too long");
+	memcpy(u->host, h, n);
+	u->host[n] = '\0';
+	if (colon) {
+		char *e;
+		unsigned long p;
+
+		errno = 0;
+		p = strtoul(colon + 1, &e, 10);
+		if (!colon[1] || *e || errno || p < 1 || p > 65535 || colon[1] == '+' ||
+		    colon[1] == '-' || colon[1] == ' ')
+			return modbus_url_fail(why, len, "the port must be a number 1..65535");
+		snprintf(u->port, sizeof(u->port), "%lu", p);
+	} else {
+		snprintf(u->port, sizeof(u->port), "502");
+	}
 	return 0;
 }

@@ -183,4 +183,18 @@ int modbus_rtu_reply(const struct modbus_req *req, uint8_t unit, const uint8_t *
 int modbus_rtu_timing(uint32_t baud, unsigned data_bits, char parity, unsigned stop_bits,
 		      uint64_t *t15_ns, uint64_t *t35_ns);
 
+/* Where a device is: tcp://HOST[:PORT] (port 502 by default; an IPv6
+ * literal in brackets) or rtu:///dev/ttyUSB0 (a serial port, by its path).
+ * One parser for the configuration check, the daemon and modpoll. */
+enum modbus_transport { MODBUS_TCP, MODBUS_RTU };
+struct modbus_url {
+	enum modbus_transport transport;
+	char host[256]; /* tcp, without brackets */
+	char port[8];	/* tcp, decimal */
+	char path[4096]; /* rtu, absolute */
+};
+
+/* 0, or -EINVAL with the reason in why (len bytes, may be 0). */
+int modbus_url_parse(const char *url, struct modbus_url *u, char *why, size_t len);
+
 #endif

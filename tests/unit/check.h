@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int check_failures;
 static int check_count;
@@ -27,6 +28,17 @@ static int check_count;
 			check_failures++;                                                          \
 			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
 				__LINE__, #a, check_a_, #b, check_b_);                             \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *check_a_ = (a), *check_b_ = (b);                                       \
+		check_count++;                                                                     \
+		if (strcmp(check_a_, check_b_)) {                                                  \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,      \
+				__LINE__, #a, check_a_, check_b_);                                 \
 		}                                                                                  \
 	} while (0)
 

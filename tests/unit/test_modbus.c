@@ -628,6 +628,42 @@ static void test_timing(void)
 	CHECK_EQ_INT(modbus_rtu_timing(9600, 8, 'N', 3, NULL, NULL), -EINVAL);
 }
 
+static void test_url(void)
+{
+	static const char *const bad[] = {
+		"", "tcp://", "tcp://:502", "tcp://h:", "tcp://h:0", "tcp://h:65536", "tcp://h:x",
+		"tcp://h:-1", "tcp://h:+1", "tcp://h/x", "tcp://::1", "tcp://[::1", "tcp://[::1]x",
+		"tcp://[]:5", "rtu://dev/ttyS0", "rtu://", "udp://h", "http://h:502",
+	};
+	struct modbus_url u;
+	char why[128];
+	size_t i;
+
+	CHECK_EQ_INT(modbus_url_parse("tcp://192.168.1.50:1502", &u, why, sizeof(why)), 0);
+	CHECK(u.transport == MODBUS_TCP);
+	CHECK_STR(u.host, "192.168.1.50");
+	CHECK_STR(u.port, "1502");
+	CHECK_EQ_INT(modbus_url_parse("tcp://inverter.lan", &u, why, sizeof(why)), 0);
+	CHECK_STR(u.host, "inverter.lan");
+	CHECK_STR(u.port, "502");
+	CHECK_EQ_INT(modbus_url_parse("tcp://[::1]:5020", &u, why, sizeof(why)), 0);
+	CHECK_STR(u.host, "::1");
+	CHECK_STR(u.port, "5020");
+	CHECK_EQ_INT(modbus_url_parse("tcp://[fe80::1]", &u, why, sizeof(why)), 0);
+	CHECK_STR(u.host, "fe80::1");
+	CHECK_STR(u.port, "502");
+	CHECK_EQ_INT(modbus_url_parse("rtu:///dev/ttyUSB0", &u, why, sizeof(why)), 0);
+	CHECK(u.transport == MODBUS_RTU);
+	CHECK_STR(u.path, "/dev/ttyUSB0");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		CHECK_EQ_INT(modbus_url_parse(bad[i], &u, why, sizeof(why)), -EINVAL);
+		CHECK(why[0] != '\0');
+	}
+	/* No room for the reason: still refused. */
+	CHECK_EQ_INT(modbus_url_parse("tcp://", &u, NULL, 0), -EINVAL);
+}
+
 int main(void)
 {
 	test_crc();
@@ -640,5 +676,6 @@ int main(void)
 	test_mbap_garbage();
 	test_mbap_answers();
 	test_timing();
+	test_url();
 	return check_result();
 }
