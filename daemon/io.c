@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "powerd.h"
+#include "resolve.h"
 
 void io_notify_meter(struct powerd *pd)
 {
@@ -154,6 +155,9 @@ void io_teardown(struct powerd *pd)
 	for (i = 0; i < pd->nsources; i++)
 		if (pd->sources[i].ops->stop)
 			pd->sources[i].ops->stop(&pd->sources[i]);
+	if (pd->resolver)
+		resolve_free(pd->resolver);
+	pd->resolver = NULL;
 	if (pd->sig_fd >= 0)
 		close(pd->sig_fd);
 	pd->sig_fd = -1;

@@ -145,6 +145,9 @@ struct powerd {
 	struct hsrc_group *http_group;
 	/* What the [can.NAME] sources share: one ring ("can"); source_can.c's. */
 	struct csrc_group *can_group;
+	/* Host names for the network sources (tcpconn.c): started by the first
+	 * that needs it, on the I/O thread's loop. */
+	struct resolver *resolver;
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

@@ -108,7 +108,8 @@ int serial_rs485(int fd, bool rts_on_send, uint32_t delay_before_ms, uint32_t de
 	int r;
 
 	memset(&rs, 0, sizeof(rs));
-	rs.flags = SER_RS485_ENABLED | (rts_on_send ? SER_RS485_RTS_ON_SEND : SER_RS485_RTS_AFTER_SEND);
+	rs.flags = SER_RS485_ENABLED |
+		   (rts_on_send ? SER_RS485_RTS_ON_SEND : SER_RS485_RTS_AFTER_SEND);
 	rs.delay_rts_before_send = delay_before_ms;
 	rs.delay_rts_after_send = delay_after_ms;
 	if (ioctl(fd, TIOCSRS485, &rs) == 0)

@@ -173,13 +173,17 @@ int64_t uploader_backoff_ns(int64_t base_ns, int64_t cap_ns, unsigned attempt, d
 	return (int64_t)(ceiling * r);
 }
 
-/* xorshift64*: jitter needs spread, not secrecy. */
+double uploader_jitter(uint64_t *rng)
+{
+	*rng ^= *rng >> 12;
+	*rng ^= *rng << 25;
+	*rng ^= *rng >> 27;
+	return (double)((*rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
 static double up_random(struct uploader *u)
 {
-	u->rng ^= u->rng >> 12;
-	u->rng ^= u->rng << 25;
-	u->rng ^= u->rng >> 27;
-	return (double)((u->rng * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+	return uploader_jitter(&u->rng);
 }
 
 static const struct sink_ops *up_ops(enum cfg_sink_type t)

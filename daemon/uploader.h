@@ -89,4 +89,8 @@ int uploader_status(struct uploader *u, struct status *st);
  * full jitter: uniform in [0, min(cap, base * 2^(attempt-1))], from r in [0,1). */
 int64_t uploader_backoff_ns(int64_t base_ns, int64_t cap_ns, unsigned attempt, double r);
 
+/* The r for it: uniform in [0,1) from a xorshift64* state (seeded
+ * non-zero by its owner; jitter needs spread, not secrecy). */
+double uploader_jitter(uint64_t *rng);
+
 #endif

@@ -189,8 +189,8 @@ int modbus_rtu_timing(uint32_t baud, unsigned data_bits, char parity, unsigned s
 enum modbus_transport { MODBUS_TCP, MODBUS_RTU };
 struct modbus_url {
 	enum modbus_transport transport;
-	char host[256]; /* tcp, without brackets */
-	char port[8];	/* tcp, decimal */
+	char host[256];	 /* tcp, without brackets */
+	char port[8];	 /* tcp, decimal */
 	char path[4096]; /* rtu, absolute */
 };
 

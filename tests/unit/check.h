@@ -37,7 +37,7 @@ static int check_count;
 		check_count++;                                                                     \
 		if (strcmp(check_a_, check_b_)) {                                                  \
 			check_failures++;                                                          \
-			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,      \
+			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,        \
 				__LINE__, #a, check_a_, check_b_);                                 \
 		}                                                                                  \
 	} while (0)

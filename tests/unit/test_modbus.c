@@ -631,9 +631,24 @@ static void test_timing(void)
 static void test_url(void)
 {
 	static const char *const bad[] = {
-		"", "tcp://", "tcp://:502", "tcp://h:", "tcp://h:0", "tcp://h:65536", "tcp://h:x",
-		"tcp://h:-1", "tcp://h:+1", "tcp://h/x", "tcp://::1", "tcp://[::1", "tcp://[::1]x",
-		"tcp://[]:5", "rtu://dev/ttyS0", "rtu://", "udp://h", "http://h:502",
+		"",
+		"tcp://",
+		"tcp://:502",
+		"tcp://h:",
+		"tcp://h:0",
+		"tcp://h:65536",
+		"tcp://h:x",
+		"tcp://h:-1",
+		"tcp://h:+1",
+		"tcp://h/x",
+		"tcp://::1",
+		"tcp://[::1",
+		"tcp://[::1]x",
+		"tcp://[]:5",
+		"rtu://dev/ttyS0",
+		"rtu://",
+		"udp://h",
+		"http://h:502",
 	};
 	struct modbus_url u;
 	char why[128];

@@ -82,7 +82,7 @@ static void test_refusals(void)
 {
 	struct serial_params good = {9600, 'N', 8, 1};
 	static const struct serial_params bad[] = {
-		{0, 'N', 8, 1}, {9600, 'X', 8, 1}, {9600, 'N', 9, 1},
+		{0, 'N', 8, 1},	   {9600, 'X', 8, 1}, {9600, 'N', 9, 1},
 		{9600, 'N', 4, 1}, {9600, 'N', 8, 3}, {5000000, 'N', 8, 1},
 	};
 	char why[256];
