@@ -1,6 +1,7 @@
 # powerd — build, test, run.
 #
-#   make            build build/powerd, build/powerctl, build/pulselog, build/canlog (-O2)
+#   make            build build/powerd, build/powerctl, build/pulselog, build/canlog,
+#                   build/modpoll (-O2)
 #   make CC=clang   same with clang
 #   make run        install missing packages, build, run the demo (no hardware)
 #   make test       install missing packages, build (ASan+UBSan, TSan), run every test
@@ -59,7 +60,7 @@ LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c d
 # Everything else in daemon/ is the daemon; main.c holds only main().
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
                daemon/gpio_$(GPIO_BACKEND).c
-TOOLS       := powerctl pulselog canlog
+TOOLS       := powerctl pulselog canlog modpoll
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 BENCH_SRCS  := $(wildcard tests/bench/bench_*.c)
 
