@@ -353,7 +353,7 @@ static bool modbus_url_host_ok(const char *h, size_t n, bool v6)
 				     : !(isalnum(c) || c == '.' || c == '-' || c == '_'))
 			return false;
 	}
-	return true;
+	return n && h[n - 1] != '%';
 }
 
 int modbus_url_parse(const char *url, struct modbus_url *u, char *why, size_t len)
