@@ -21,7 +21,10 @@
 # canlog (tests/bench/canlog_count.sh: --count on 5 million frames of the
 # EcoFlow captures against can-utils' log2long, and its peak RSS) and the CAN
 # source (tests/bench/can_vcan.sh: against candump -l, on vcan0 in a QEMU
-# guest; the VM cache is tests/vm/cache, VM_CACHE elsewhere).
+# guest; the VM cache is tests/vm/cache, VM_CACHE elsewhere).  Last the
+# Modbus sources (tests/bench/modbus_tcp.sh: 32 TCP devices of libmodbus's
+# server at 10 ms against mbpoll; tests/bench/modbus_rtu.sh: 9600 8N1 on a
+# pty holding the master to the line's timing, against the physical maximum).
 set -euo pipefail
 
 B=${1:?usage: tests/bench/run.sh BUILD_DIR}
@@ -545,3 +548,28 @@ else
 	urow "CPU per frame at -g 0, us (utime+stime)" "$(field powerd_us_per_frame "$cvl")" \
 		"$(field candump_us_per_frame "$cvl") candump -l" "$(field cpu_ratio "$cvl") (cd/pd)"
 fi
+# ------------------------------------------------------------ the Modbus sources
+# (tests/bench/modbus_tcp.sh: 32 TCP devices of libmodbus's server polled by
+# one I/O thread, against mbpoll; tests/bench/modbus_rtu.sh: 9600 8N1 on a
+# pty that enforces the line's timing, against the physical maximum)
+mt=$("$HERE/modbus_tcp.sh" "$B") || fail "modbus_tcp.sh failed"
+printf '%s\n' "$mt"
+mtp=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_powerd ')
+mtl=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_mbpoll_loop ')
+mte=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_mbpoll_each ')
+mr=$("$HERE/modbus_rtu.sh" "$B") || fail "modbus_rtu.sh failed"
+printf '%s\n' "$mr"
+mrp=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_powerd ')
+mrm=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_modpoll ')
+echo
+echo "== summary, Modbus sources ($(field devices "$mtp") TCP devices at $(field interval "$mtp"), $(field registers "$mtp") registers a poll, one I/O thread; RTU $(field baud "$mrp") 8N1)"
+urow "what" "powerd" "reference" "ratio"
+urow "TCP polls/s, replies checked (wanted $(field wanted_polls_per_s "$mtp"))" "$(field polls_per_s "$mtp")" \
+	"$(field polls_per_s "$mtl") mbpoll -1 loop" "$(calc "%.1f" "$(field polls_per_s "$mtp") / $(field polls_per_s "$mtl")")"
+urow "  errors, overruns" "$(field errors "$mtp"), $(field overruns "$mtp")" "-" "-"
+urow "TCP CPU per poll, us (utime+stime)" "$(field us_per_poll "$mtp")" \
+	"$(field us_per_poll "$mte") mbpoll -l 10 x$(field processes "$mte")" \
+	"$(calc "%.1f" "$(field us_per_poll "$mte") / $(field us_per_poll "$mtp")") (mb/pd)"
+urow "RTU polls/s (physical max $(calc "%.2f" "$(field physical_polls_per_s "$mrp")"))" "$(field polls_per_s "$mrp")" \
+	"$(field polls_per_s "$mrm") modpoll" "$(field of_physical_pct "$mrp") % of max"
+urow "  errors, requests sent too early / gapped" "$(field errors "$mrp"), $(field dropped_early "$mrp") / $(field dropped_gap "$mrp")" "-" "-"
