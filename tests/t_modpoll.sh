@@ -168,6 +168,26 @@ run scannone 1 tcp://127.0.0.1:$((P + 2)) --scan --timeout 5ms
 [ -s "$T/scannone.out" ] && fail "scan, silent: stdout: $(head -3 "$T/scannone.out")"
 same "modpoll: 0 of 247 units answered (timeout 5 ms)" "$T/scannone.err"
 
+# A device that goes away between polls and comes back: the poll that
+# finds the connection closed fails (one line), the next connects again.
+serve stop --port "$P" --count 1 --regs "$T/regs" --behave 0=stoppable
+"$MP" "$U" --read holding 100 1 --count 3 --interval 2s >"$T/stop.out" 2>"$T/stop.err" &
+MPID=$!
+wait_for 10 grep -q '^100 ' "$T/stop.out" || fail "stoppable: no first poll: $(cat "$T/stop.err")"
+kill -USR1 "$SP"
+wait_for 10 test -s "$T/stop.err" || fail "stoppable: the second poll did not fail"
+kill -USR1 "$SP"
+wait "$MPID"
+rc=$?
+[ "$rc" = 1 ] || fail "stoppable: exit $rc, not 1"
+grep -Eq '^modpoll: unit 1, holding 100: (the device closed the connection|sending: (Broken pipe|Connection reset by peer)|Connection reset by peer)$' \
+	"$T/stop.err" || fail "stoppable: $(cat "$T/stop.err")"
+[ "$(wc -l <"$T/stop.err")" = 1 ] || fail "stoppable: more than one failure: $(cat "$T/stop.err")"
+same "100    0x0901  2305
+
+
+100    0x0901  2305" "$T/stop.out"
+
 # Usage: exit 2, a message.
 run u1 2
 run u2 2 http://127.0.0.1:$P --read holding 0 1

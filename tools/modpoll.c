@@ -233,7 +233,8 @@ static int modpoll_write_all(struct modpoll *mp, const uint8_t *p, size_t n, int
 	int r;
 
 	while (n) {
-		w = write(mp->fd, p, n);
+		/* A device that closed the connection is an error, not SIGPIPE. */
+		w = mp->rtu ? write(mp->fd, p, n) : send(mp->fd, p, n, MSG_NOSIGNAL);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
