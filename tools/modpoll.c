@@ -101,7 +101,8 @@ static void modpoll_usage(FILE *f)
 		"  --scan            try units 1-247, print those that answer (an exception is\n"
 		"                    an answer); the request is --read's or the map's first,\n"
 		"                    else holding 0, 1 register\n"
-		"  --timeout D       wait for a reply (default 1s, --scan 200ms; 250ms, 2s)\n"
+		"  --timeout D       wait for a connection or a reply (default 1s, --scan\n"
+		"                    200ms; 250ms, 2s)\n"
 		"  --count N         poll N times (default 1; 0: until interrupted)\n"
 		"  --interval D      between polls (default 1s)\n"
 		"  --baud B          rtu: the line's speed (default 9600)\n"
@@ -326,14 +327,18 @@ static int modpoll_rtu_open(struct modpoll *mp, char *why, size_t len)
 
 /* 3.5 characters of silence on the line before a request; whatever is
  * heard meanwhile (a late reply, noise) is thrown away and the wait starts
- * again. */
+ * again, for at most the timeout: a line that never falls silent (another
+ * master on it?) is -EBUSY. */
 static int modpoll_rtu_silence(struct modpoll *mp)
 {
+	int64_t give_up = modpoll_now_ns() + mp->timeout_ns;
 	uint8_t junk[256];
 	ssize_t n;
 	int r;
 
 	for (;;) {
+		if (modpoll_now_ns() > give_up)
+			return -EBUSY;
 		r = modpoll_wait(mp->fd, POLLIN, mp->quiet_since_ns + (int64_t)mp->t35_ns);
 		if (r < 0)
 			return r;
@@ -366,6 +371,11 @@ static int modpoll_rtu(struct modpoll *mp, uint8_t unit, const struct modbus_req
 	if (len < 0)
 		return len;
 	r = modpoll_rtu_silence(mp);
+	if (r == -EBUSY) {
+		snprintf(res->why, sizeof(res->why),
+			 "the line was never silent for 3.5 characters (another master on it?)");
+		return r;
+	}
 	if (r)
 		goto io;
 	r = modpoll_write_all(mp, adu, (size_t)len, modpoll_now_ns() + mp->timeout_ns);
