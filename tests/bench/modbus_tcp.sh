@@ -9,9 +9,10 @@
 # its 20 values), and errors other than overruns must stay 0.  Against it,
 # in the same run and for as long: mbpoll (what a user runs) polling the
 # same 32 devices one after another, one process per poll (mbpoll -1), its
-# output checked the same way; and 32 mbpoll processes polling a device
-# each at their fastest (-l 10), for the CPU a poll costs without a process
-# per poll.  CPU per poll from /proc/PID/stat (utime + stime) over the
+# output checked the same way (and modpoll in the same loop, which does
+# not pause 20 ms after connecting as mbpoll does); and 32 mbpoll processes
+# polling a device each at their fastest (-l 10), for the CPU a poll costs
+# without a process per poll.  CPU per poll from /proc/PID/stat (utime + stime) over the
 # window.  Figures only, no timed assertion.
 #   tests/bench/modbus_tcp.sh BUILD_DIR
 # Environment: BENCH_MODBUS_SECONDS (default 10), BENCH_MODBUS_DEVICES (32),
@@ -20,6 +21,7 @@ set -euo pipefail
 B=${1:?usage: $0 BUILD_DIR}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PD=$B/powerd
+MPL=$B/modpoll
 SRV=$B/tests/modbus_server
 SECS=${BENCH_MODBUS_SECONDS:-10}
 N=${BENCH_MODBUS_DEVICES:-32}
@@ -43,7 +45,7 @@ fail() {
 	echo "bench modbus_tcp: $*" >&2
 	exit 1
 }
-for f in "$PD" "$SRV"; do
+for f in "$PD" "$MPL" "$SRV"; do
 	[ -x "$f" ] || fail "$f missing: run 'make all bench-bins' (modbus_server needs libmodbus-dev)"
 done
 command -v mbpoll >/dev/null || fail "mbpoll is needed (tools/install-deps.sh bench)"
@@ -184,6 +186,37 @@ mb_pps=$(echo "$mgood / $dt" | bc -l)
 printf 'bench modbus_tcp_mbpoll_loop devices=%d polls=%d polls_per_s=%.0f us_per_poll=%.1f\n' \
 	"$N" "$mgood" "$mb_pps" "$(echo "$mcpu / $mgood * 1000000" | bc -l)"
 
+# ------------------------------------------------------------ modpoll, one after another
+# The same loop with modpoll (powerd's core, one process per poll, no pause
+# after connecting): what a process per poll costs without mbpoll's sleep.
+mp_loop() {
+	local end i
+	end=$(echo "$(now) + $SECS" | bc -l)
+	while (($(echo "$(now) < $end" | bc -l))); do
+		for ((i = 0; i < N; i++)); do
+			echo "= $i"
+			"$MPL" tcp://127.0.0.1:$((P + i)) --read holding 0 $NREG || echo "! $i"
+		done
+	done
+	times >&3
+}
+t0=$(now)
+mp_loop 3>"$T/mp.times" | awk -v nreg=$NREG '
+	/^= / { if (dev != "") tally(); dev = $2; n = 0; ok = 1; next }
+	/^! / { ok = 0; next }
+	/^[0-9]+ / { k = $1 + 0; v = $3
+		if ((k == 0 && v != dev) || (k > 0 && v != 1000 + k)) ok = 0; n++ }
+	function tally() { if (ok && n == nreg) good++; else bad++ }
+	END { if (dev != "") tally(); printf "%d %d\n", good, bad }' >"$T/mp.check"
+t1=$(now)
+read -r pgood pbad <"$T/mp.check"
+[ "$pbad" = 0 ] || fail "modpoll: $pbad polls failed or read wrong values"
+pcpu=$(sed -n 2p "$T/mp.times" | awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); s += a[1] * 60 + a[2] } print s }')
+dt=$(echo "$t1 - $t0" | bc -l)
+mpl_pps=$(echo "$pgood / $dt" | bc -l)
+printf 'bench modbus_tcp_modpoll_loop devices=%d polls=%d polls_per_s=%.0f us_per_poll=%.1f\n' \
+	"$N" "$pgood" "$mpl_pps" "$(echo "$pcpu / $pgood * 1000000" | bc -l)"
+
 # ------------------------------------------------------------ mbpoll -l 10, one per device
 for ((i = 0; i < N; i++)); do
 	stdbuf -oL mbpoll -q -m tcp -a 1 -0 -r 0 -c $NREG -l 10 -p $((P + i)) 127.0.0.1 >"$T/mbl.$i" 2>&1 &
@@ -212,4 +245,5 @@ ml_polls=$((n1 - n0))
 [ "$ml_polls" -gt 0 ] || fail "mbpoll -l 10 polled nothing: $(head -3 "$T/mbl.0")"
 printf 'bench modbus_tcp_mbpoll_each devices=%d processes=%d polls_per_s=%.0f us_per_poll=%.1f\n' \
 	"$N" "$N" "$(echo "$ml_polls / $dt" | bc -l)" "$(echo "$mt / $HZ / $ml_polls * 1000000" | bc -l)"
-printf 'bench modbus_tcp_ratio powerd_over_mbpoll_loop=%.1f\n' "$(echo "$pd_pps / $mb_pps" | bc -l)"
+printf 'bench modbus_tcp_ratio powerd_over_mbpoll_loop=%.1f powerd_over_modpoll_loop=%.1f\n' \
+	"$(echo "$pd_pps / $mb_pps" | bc -l)" "$(echo "$pd_pps / $mpl_pps" | bc -l)"

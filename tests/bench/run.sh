@@ -557,6 +557,7 @@ printf '%s\n' "$mt"
 mtp=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_powerd ')
 mtl=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_mbpoll_loop ')
 mte=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_mbpoll_each ')
+mtm=$(printf '%s\n' "$mt" | grep '^bench modbus_tcp_modpoll_loop ')
 mr=$("$HERE/modbus_rtu.sh" "$B") || fail "modbus_rtu.sh failed"
 printf '%s\n' "$mr"
 mrp=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_powerd ')
@@ -566,6 +567,8 @@ echo "== summary, Modbus sources ($(field devices "$mtp") TCP devices at $(field
 urow "what" "powerd" "reference" "ratio"
 urow "TCP polls/s, replies checked (wanted $(field wanted_polls_per_s "$mtp"))" "$(field polls_per_s "$mtp")" \
 	"$(field polls_per_s "$mtl") mbpoll -1 loop" "$(calc "%.1f" "$(field polls_per_s "$mtp") / $(field polls_per_s "$mtl")")"
+urow "  same, against modpoll (no 20 ms pause)" "$(field polls_per_s "$mtp")" \
+	"$(field polls_per_s "$mtm") modpoll loop" "$(calc "%.1f" "$(field polls_per_s "$mtp") / $(field polls_per_s "$mtm")")"
 urow "  errors, overruns" "$(field errors "$mtp"), $(field overruns "$mtp")" "-" "-"
 urow "TCP CPU per poll, us (utime+stime)" "$(field us_per_poll "$mtp")" \
 	"$(field us_per_poll "$mte") mbpoll -l 10 x$(field processes "$mte")" \
