@@ -245,6 +245,9 @@ same "inverter.bulk_voltage = 25 V
 inverter.float_voltage = 25 V
 inverter.low_cutoff_voltage = 20 V
 inverter.temp = 69 C" "$T/rtumap.out"
+# --unit replaces the map's unit: nobody answers 6
+run rtuunit 1 "$R" --map powmr-lvm --field bulk_voltage --unit 6 --timeout 100ms
+same "modpoll: unit 6, holding 4546: no reply within 100 ms (timeout)" "$T/rtuunit.err"
 run rtucrc 1 "$R" --unit 5 --read holding 9999 1
 same "modpoll: unit 5, holding 9999: bad CRC in the reply (line noise, or another baud rate or parity)" "$T/rtucrc.err"
 run rtuexc 1 "$R" --unit 5 --read holding 1 3
