@@ -12,8 +12,9 @@
 # 16.0 polls/s: the physical maximum, computed below from the frame sizes.
 # powerd polls with interval = 10 ms (always behind: every poll starts as
 # soon as the last one ended and the next tick comes, the rest counted as
-# overruns); then modpoll (the same Modbus core, plain blocking I/O) back
-# to back for as long, as a reference.  Figures only, no timed assertion.
+# overruns); then, for as long each, modpoll (the same Modbus core, plain
+# blocking I/O) back to back and mbpoll (libmodbus) at -l 10, as
+# references.  Figures only, no timed assertion.
 #   tests/bench/modbus_rtu.sh BUILD_DIR
 # Environment: BENCH_RTU_SECONDS (default 20), BENCH_RTU_BAUD (9600),
 # BENCH_RTU_REGISTERS (20).  Prints "bench modbus_rtu_... key=value" lines.
@@ -141,3 +142,20 @@ mpps=$(echo "$polls / $dt" | bc -l)
 printf 'bench modbus_rtu_modpoll polls_per_s=%.2f of_physical_pct=%.1f failed=%d server_frames=%d dropped_early=%d dropped_gap=%d min_silence_after_reply_chars=%s\n' \
 	"$mpps" "$(echo "$mpps * 100 / $MAX_PPS" | bc -l)" "$(grep -c '^modpoll:' "$T/mp.err" || true)" \
 	"$frames" "$early" "$gap" "$quiet"
+
+# ------------------------------------------------------------ mbpoll -l 10
+# libmodbus over the same line, its shortest poll rate.
+if command -v mbpoll >/dev/null; then
+	serve mb
+	t0=$(now)
+	timeout -s INT "$SECS" stdbuf -oL mbpoll -q -m rtu -b "$BAUD" -P none -d 8 -s 1 -a 1 -0 -r 0 \
+		-c "$NREG" -l 10 "$T/tty" >"$T/mb.out" 2>&1 || true
+	t1=$(now)
+	unserve mb
+	read -r frames answered early gap quiet <"$T/mb.sum"
+	polls=$(grep -c '^\[0\]:' "$T/mb.out" || true)
+	dt=$(echo "$t1 - $t0" | bc -l)
+	bpps=$(echo "$polls / $dt" | bc -l)
+	printf 'bench modbus_rtu_mbpoll polls_per_s=%.2f of_physical_pct=%.1f server_frames=%d dropped_early=%d dropped_gap=%d min_silence_after_reply_chars=%s\n' \
+		"$bpps" "$(echo "$bpps * 100 / $MAX_PPS" | bc -l)" "$frames" "$early" "$gap" "$quiet"
+fi

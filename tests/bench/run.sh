@@ -562,6 +562,7 @@ mr=$("$HERE/modbus_rtu.sh" "$B") || fail "modbus_rtu.sh failed"
 printf '%s\n' "$mr"
 mrp=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_powerd ')
 mrm=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_modpoll ')
+mrb=$(printf '%s\n' "$mr" | grep '^bench modbus_rtu_mbpoll ' || true)
 echo
 echo "== summary, Modbus sources ($(field devices "$mtp") TCP devices at $(field interval "$mtp"), $(field registers "$mtp") registers a poll, one I/O thread; RTU $(field baud "$mrp") 8N1)"
 urow "what" "powerd" "reference" "ratio"
@@ -576,3 +577,5 @@ urow "TCP CPU per poll, us (utime+stime)" "$(field us_per_poll "$mtp")" \
 urow "RTU polls/s (physical max $(calc "%.2f" "$(field physical_polls_per_s "$mrp")"))" "$(field polls_per_s "$mrp")" \
 	"$(field polls_per_s "$mrm") modpoll" "$(field of_physical_pct "$mrp") % of max"
 urow "  errors, requests sent too early / gapped" "$(field errors "$mrp"), $(field dropped_early "$mrp") / $(field dropped_gap "$mrp")" "-" "-"
+[ -z "$mrb" ] || urow "  same, against mbpoll -l 10" "$(field polls_per_s "$mrp")" \
+	"$(field polls_per_s "$mrb") mbpoll" "$(field of_physical_pct "$mrb") % of max"
