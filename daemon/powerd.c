@@ -27,12 +27,13 @@ static int powerd_meters_init(struct powerd *pd)
 	int r;
 
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
-	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + 1,
+	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan +
+				     cfg->neg4 + 1,
 			     sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
 		return -ENOMEM;
 	pd->nmeters = cfg->npulses;
-	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan;
+	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + cfg->neg4;
 	/* After the pulse sources, whose index is their meter's. */
 	for (i = 0; i < cfg->njson; i++) {
 		struct source *s = &pd->sources[cfg->npulses + i];
@@ -76,6 +77,18 @@ static int powerd_meters_init(struct powerd *pd)
 		s->pd = pd;
 		s->index = (uint32_t)at;
 		snprintf(s->name, sizeof(s->name), "%s", cfg->can[i].name);
+		s->state = SOURCE_STARTING;
+		atomic_init(&s->progress_eta_ns, -1);
+	}
+	for (i = 0; i < cfg->neg4; i++) {
+		size_t at = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + i;
+		struct source *s = &pd->sources[at];
+
+		s->ops = &source_eg4_ops;
+		s->conf = &cfg->eg4[i];
+		s->pd = pd;
+		s->index = (uint32_t)at;
+		snprintf(s->name, sizeof(s->name), "%s", cfg->eg4[i].name);
 		s->state = SOURCE_STARTING;
 		atomic_init(&s->progress_eta_ns, -1);
 	}
