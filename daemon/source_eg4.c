@@ -92,6 +92,7 @@ struct esrc {
 	struct eg4_framer_stats fr_seen; /* what has been counted as errors */
 	struct loop_op rd, wr, timer;
 	int64_t timer_at;
+	bool timer_cancelled; /* its callback re-arms it */
 	uint8_t rbuf[ESRC_RBUF];
 	struct esrc_tx q[ESRC_QUEUE];
 	unsigned qhead, qlen;
@@ -343,8 +344,8 @@ static void esrc_timer_arm(struct esrc *h)
 	int64_t t = esrc_deadline(h);
 
 	if (loop_op_busy(&h->timer)) {
-		if (t < h->timer_at)
-			loop_cancel(h->pd->loop, &h->timer);
+		if (t < h->timer_at && !h->timer_cancelled)
+			h->timer_cancelled = !loop_cancel(h->pd->loop, &h->timer);
 		return;
 	}
 	if (t == INT64_MAX || atomic_load(&h->pd->stopping))
@@ -361,6 +362,7 @@ static void esrc_timer_cb(struct loop *l, int res, void *arg)
 
 	(void)l;
 	(void)res; /* fired or cancelled: the deadlines say what is due */
+	h->timer_cancelled = false;
 	if (atomic_load(&h->pd->stopping))
 		return;
 	if (h->fd >= 0 && !h->dropping) {

@@ -16,8 +16,8 @@ every frame it received, as JSON lines, to LOG:
 SCENARIO is "main" (the full script, for poll = 1h, heartbeats = yes,
 watchdog = 3s, timeout = 1s, datalog 2222222222, inverter 5555555555),
 "listen" (for poll = 0, heartbeats = no: pushes and heartbeats, and nothing
-may come back), or "steady" (answers every request, a heartbeat now and
-then; for the fault tests).  DONE.ready is written once it listens, DONE once the script is through;
+may come back), "steady" (answers every read request, for as long as it
+runs) or "silent" (accepts and reads, never sends).  DONE.ready is written once it listens, DONE once the script is through;
 the server then keeps reading until powerd goes away, and runs until
 SIGTERM.
 """
@@ -284,6 +284,24 @@ def scenario_listen(srv):
     c.drain()
 
 
+def scenario_silent(srv):
+    # Accepts, reads, never sends a byte: a dongle whose inverter is gone.
+    import threading
+
+    def serve(sock, n):
+        c = Conn(sock, n)
+        while not c.eof:
+            c._frame(time.monotonic() + 3600)
+        sock.close()
+
+    n = 0
+    while True:
+        sock = srv.accept()[0]
+        n += 1
+        note(what="accept", conn=n)
+        threading.Thread(target=serve, args=(sock, n), daemon=True).start()
+
+
 def scenario_steady(srv):
     # Answers whatever is asked, from the image, for as long as it runs.
     n = 0
@@ -313,6 +331,7 @@ srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", PORT))
 srv.listen(4)
 open(DONE + ".ready", "w").write("%d\n" % PORT)
-{"main": scenario_main, "listen": scenario_listen, "steady": scenario_steady}[SCENARIO](srv)
+{"main": scenario_main, "listen": scenario_listen, "steady": scenario_steady,
+ "silent": scenario_silent}[SCENARIO](srv)
 while True:
     time.sleep(3600)

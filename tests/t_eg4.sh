@@ -13,12 +13,13 @@
 # scaling for chosen fields), in order, tags included; every counter exact.
 # Scenario "listen": poll = 0, heartbeats = no, no serials configured:
 # samples with the learnt serials, and not one byte ever sent to the dongle.
-#   tests/t_eg4.sh BUILD_DIR   (PD=... to run another build)
+#   tests/t_eg4.sh BUILD_DIR   (PD=... another build, EG4_HOST=... the host)
 set -u
 B=${1:-build}
 . tests/lib.sh
 . tests/faults/lib.sh
 PD=${PD:-$B/asan/powerd}
+H=${EG4_HOST:-127.0.0.1} # the dongle's host as configured
 [ -x "$PD" ] || PD=$B/powerd
 T=$(mktemp -d /tmp/powerd-eg4-XXXXXX)
 PID=
@@ -46,7 +47,7 @@ state_dir = $T/state
 listen    = 127.0.0.1:$port
 socket    = $T/powerd.sock
 [eg4.house]
-host = 127.0.0.1
+host = $H
 port = $dport
 $keys
 [sink.lp]
@@ -240,7 +241,7 @@ check main '{
   "bad_crc": 1, "exception": 1, "timeout": 1, "watchdog": 1, "disconnected": 1,
   "datalog_mismatch": 1, "inverter_mismatch": 1},
  "status": {"datalog": "2222222222", "inverter": "5555555555", "connected": true,
-  "host": "127.0.0.1"},
+  "host": "'"$H"'"},
  "spot": [[3, "v_pv_1", 345.7], [3, "soc", 81], [3, "soh", 100], [3, "p_pv", 2227.0],
   [3, "p_battery", 480.0], [3, "p_grid", -255.0], [3, "f_ac", 60.01], [3, "pf", 0.998],
   [2, "time_year", 22], [2, "time_month", 6], [2, "time_day", 20], [2, "time_hour", 5],
@@ -251,7 +252,7 @@ check main '{
   [6, "serial", "2043022401"], [6, "e_gen_all", 6553.8], [6, "v_pv_1", 345.8],
   [6, "p_pv", 2228.0], [6, "runtime", 1201784]]
 }'
-grep -q 'no frame from 127.0.0.1:[0-9]* for 3 s: connecting again' "$T/powerd.log" ||
+grep -q "no frame from $H:[0-9]* for 3 s: connecting again" "$T/powerd.log" ||
 	fail "the watchdog's log line: $(grep eg4 "$T/powerd.log" | tail -5)"
 [ "$(grep -c 'datalog 3333333333' "$T/powerd.log")" = 1 ] || fail "the datalog mismatch warned not once"
 
