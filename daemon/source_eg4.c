@@ -131,6 +131,15 @@ static void esrc_timer_arm(struct esrc *h);
 
 /* ------------------------------------------------------------ samples */
 
+/* What a rate-limited line stands for: "" for one event. */
+static const char *esrc_times(char *buf, size_t len, uint64_t n)
+{
+	if (n <= 1)
+		return "";
+	snprintf(buf, len, " (%" PRIu64 " times)", n);
+	return buf;
+}
+
 /* A serial from a frame as a tag value: printable, whatever came. */
 static void esrc_printable(char *dst, const char *src, size_t n)
 {
@@ -305,15 +314,16 @@ static void esrc_send_next(struct esrc *h)
 
 static void esrc_timeout(struct esrc *h)
 {
+	char t[40];
 	uint64_t n;
 
 	h->pending = false;
 	source_error(h->s, h->r_timeout);
 	if (log_rate_event(&h->timeout_log, loop_now(), ESRC_LOG_NS, &n))
-		log_warn("eg4 %s: no reply to reading inputs %u-%u within %.3g s (%" PRIu64
-			 " times); asked again at the next poll",
+		log_warn("eg4 %s: no reply to reading inputs %u-%u within %.3g s%s; asked again "
+			 "at the next poll",
 			 h->s->name, h->req.start, h->req.start + h->req.count - 1,
-			 (double)h->c->timeout_ns / 1e9, n);
+			 (double)h->c->timeout_ns / 1e9, esrc_times(t, sizeof(t), n));
 	esrc_send_next(h);
 }
 
@@ -396,7 +406,7 @@ static bool esrc_serial_ok(const char *s, size_t n)
 /* The serials the frame carries against those configured or learnt. */
 static void esrc_identity(struct esrc *h, const struct eg4_msg *m)
 {
-	char seen[EG4_DATALOG_LEN + 1];
+	char seen[EG4_DATALOG_LEN + 1], t[40];
 	uint64_t n;
 
 	if (!h->datalog[0] && esrc_serial_ok(m->datalog, EG4_DATALOG_LEN)) {
@@ -408,9 +418,9 @@ static void esrc_identity(struct esrc *h, const struct eg4_msg *m)
 		source_error(h->s, h->r_datalog);
 		esrc_printable(seen, m->datalog, EG4_DATALOG_LEN);
 		if (log_rate_event(&h->dl_log, loop_now(), ESRC_MISMATCH_LOG_NS, &n))
-			log_warn("eg4 %s: a frame from datalog %s, not %s (%" PRIu64
-				 " times): kept, tagged with its own",
-				 h->s->name, seen, h->datalog, n);
+			log_warn("eg4 %s: a frame from datalog %s, not %s%s: kept, tagged with its "
+				 "own",
+				 h->s->name, seen, h->datalog, esrc_times(t, sizeof(t), n));
 	}
 	/* A reply carries the inverter's serial; a request may carry zeroes. */
 	if (m->tcp_fn != EG4_TCP_TRANSLATED || m->dev_addr != 1)
@@ -424,15 +434,16 @@ static void esrc_identity(struct esrc *h, const struct eg4_msg *m)
 		source_error(h->s, h->r_inverter);
 		esrc_printable(seen, m->serial, EG4_SERIAL_LEN);
 		if (log_rate_event(&h->inv_log, loop_now(), ESRC_MISMATCH_LOG_NS, &n))
-			log_warn("eg4 %s: a reply from inverter %s, not %s (%" PRIu64
-				 " times): kept, tagged with its own",
-				 h->s->name, seen, h->inverter, n);
+			log_warn("eg4 %s: a reply from inverter %s, not %s%s: kept, tagged with "
+				 "its own",
+				 h->s->name, seen, h->inverter, esrc_times(t, sizeof(t), n));
 	}
 }
 
 static void esrc_translated(struct esrc *h, const struct eg4_msg *m)
 {
 	bool ours = h->pending && eg4_reply_matches(&h->req, m);
+	char t[40];
 	uint64_t n;
 
 	if (m->dev_addr != 1)
@@ -445,9 +456,9 @@ static void esrc_translated(struct esrc *h, const struct eg4_msg *m)
 			source_error(h->s, h->r_exception);
 			if (log_rate_event(&h->exc_log, loop_now(), ESRC_LOG_NS, &n))
 				log_warn("eg4 %s: reading inputs %u-%u: the inverter refused with "
-					 "code %u (%" PRIu64 " times)",
+					 "code %u%s",
 					 h->s->name, h->req.start, h->req.start + h->req.count - 1,
-					 m->exception_code, n);
+					 m->exception_code, esrc_times(t, sizeof(t), n));
 		}
 	} else if ((m->dev_fn == EG4_FN_READ_INPUT || m->dev_fn == EG4_FN_READ_HOLD) && m->nvals) {
 		/* No request asks for more than a group: the dongle's own push. */
@@ -465,6 +476,7 @@ static void esrc_frame_cb(void *ctx, const uint8_t *f, size_t n)
 	struct eg4_msg *m = &h->msg;
 	uint8_t echo[EG4_HEARTBEAT_LEN];
 	enum eg4_err err;
+	char t[40];
 	uint64_t k;
 	size_t len;
 
@@ -479,8 +491,8 @@ static void esrc_frame_cb(void *ctx, const uint8_t *f, size_t n)
 		}
 		source_error(h->s, h->r_parse[err]);
 		if (log_rate_event(&h->bad_log, loop_now(), ESRC_LOG_NS, &k))
-			log_warn("eg4 %s: a frame of %zu bytes refused: %s (%" PRIu64 " times)",
-				 h->s->name, n, eg4_err_name(err), k);
+			log_warn("eg4 %s: a frame of %zu bytes refused: %s%s", h->s->name, n,
+				 eg4_err_name(err), esrc_times(t, sizeof(t), k));
 		return;
 	}
 	if (!h->good) {
@@ -609,12 +621,13 @@ static void esrc_up(void *arg, int fd)
 static void esrc_fail(void *arg, int err, const char *why)
 {
 	struct esrc *h = arg;
+	char t[40];
 	uint64_t n;
 
 	source_error(h->s, h->r_connect);
 	if (log_rate_event(&h->fail_log, loop_now(), ESRC_LOG_NS, &n))
-		log_warn("eg4 %s: %s (%" PRIu64 " times; retrying)", h->s->name,
-			 why && *why ? why : strerror(-err), n);
+		log_warn("eg4 %s: %s%s; retrying", h->s->name, why && *why ? why : strerror(-err),
+			 esrc_times(t, sizeof(t), n));
 	source_set_state(h->s, SOURCE_CONNECTING, "%s (retrying)",
 			 why && *why ? why : strerror(-err));
 }

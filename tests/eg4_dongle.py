@@ -326,6 +326,14 @@ def scenario_steady(srv):
         c.s.close()
 
 
+# The fake's own builders against PROTOCOLS.md's vectors, before it serves.
+G = dict(golden())
+assert read_request(4, 0, 40) == G["golden client read request"], "read request builder"
+assert read_reply(2, 3, 12, [6 << 8 | 22, 5 << 8 | 20, 57 << 8 | 16]) == G["golden hold reply"]
+assert td(2, 1, 6, 66, struct.pack("<H", 100)) == G["golden write single reply"]
+assert heartbeat(2) == bytes([161, 26, 2, 0, 13, 0, 1, 193]) + DL + b"\x00"
+assert len(read_reply(5, 4, 0, list(range(127)))) == 291
+
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", PORT))
