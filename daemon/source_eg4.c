@@ -21,11 +21,12 @@
  * another client's traffic never completes our request (pylxpweb#329).  A
  * request without its reply is counted (timeout) and the poll goes on; the
  * next poll asks again.  Requests need the dongle's serial: the configured
- * datalog, or the first frame's; the inverter's serial is the configured
- * one, the first reply's, or zeroes until a reply came (lxp-bridge: the
- * inverter answers that too; uncertain).  With heartbeats = yes each
- * heartbeat is echoed (eg4_build_heartbeat).  Nothing else is ever sent:
- * with poll = 0 and heartbeats = no, nothing at all.
+ * datalog, or the first frame's (polling waits for it); the inverter's
+ * serial is the configured one, the first reply's, or zeroes until a reply
+ * came (lxp-bridge says requests may work with it zeroed; uncertain), so a
+ * dongle that sends nothing but heartbeats is still asked.  With
+ * heartbeats = yes each heartbeat is echoed (eg4_build_heartbeat).  Nothing
+ * else is ever sent: with poll = 0 and heartbeats = no, nothing at all.
  *
  * Failures: a read error, EOF, or no frame for `watchdog` closes the
  * connection and tcpconn reconnects after its backoff (a good exchange
@@ -36,6 +37,7 @@
  * and counts (a live source never waits). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -105,7 +105,8 @@ static void eg4_check(struct cfg_sect *s, const void *obj)
 		cfg_error(s, cfg_key_line(s, "reconnect_min"),
 			  "'reconnect_min' cannot be longer than 'reconnect_max' in %s",
 			  cfg_sect_title(s));
-	if (regmap_path(POWERD_DATADIR, c->map, path, sizeof(path)))
+	/* The name's syntax only: the daemon looks in its data directory. */
+	if (regmap_path("", c->map, path, sizeof(path)))
 		cfg_error(s, cfg_key_line(s, "map"),
 			  "'map' in %s: a NAME ([A-Za-z0-9_-]) or a path (with a '/' or ending in "
 			  ".map)",
