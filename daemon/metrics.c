@@ -329,6 +329,70 @@ static void metrics_can(const struct status *st, struct buf *b)
 		}
 }
 
+/* The [eg4.NAME] sources' own figures, labelled {source}. */
+static void metrics_eg4(const struct status *st, struct buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} c[] = {
+		{"powerd_eg4_connects_total", "counter", "Connections made to the dongle.",
+		 offsetof(struct status_eg4, connects)},
+		{"powerd_eg4_bytes_total", "counter", "Bytes received from the dongle.",
+		 offsetof(struct status_eg4, bytes)},
+		{"powerd_eg4_frames_total", "counter",
+		 "Frames cut from the stream, good or not (errors by reason in "
+		 "powerd_source_errors_total).",
+		 offsetof(struct status_eg4, frames)},
+		{"powerd_eg4_heartbeats_total", "counter", "Heartbeats the dongle sent.",
+		 offsetof(struct status_eg4, heartbeats)},
+		{"powerd_eg4_heartbeats_echoed_total", "counter",
+		 "Heartbeats echoed back (heartbeats = yes).",
+		 offsetof(struct status_eg4, heartbeats_echoed)},
+		{"powerd_eg4_polls_total", "counter", "Poll rounds started.",
+		 offsetof(struct status_eg4, polls)},
+		{"powerd_eg4_requests_total", "counter", "Read requests sent.",
+		 offsetof(struct status_eg4, requests)},
+		{"powerd_eg4_replies_total", "counter", "Replies to powerd's own requests.",
+		 offsetof(struct status_eg4, replies)},
+		{"powerd_eg4_foreign_replies_total", "counter",
+		 "Replies to other clients' requests (or the dongle's own), decoded too.",
+		 offsetof(struct status_eg4, foreign)},
+		{"powerd_eg4_pushes_total", "counter",
+		 "All-inputs frames (more than 40 registers, protocol 5) the dongle pushed.",
+		 offsetof(struct status_eg4, pushes)},
+	};
+	static const char *const k1[] = {"source"};
+	struct metrics_family up = METRICS_FAMILY("powerd_eg4_connected", "gauge",
+						  "1 while the connection to the dongle is up.");
+	size_t i, j;
+
+	for (j = 0; j < sizeof(c) / sizeof(c[0]); j++) {
+		struct metrics_family f = METRICS_FAMILY(c[j].name, c[j].type, c[j].help);
+
+		for (i = 0; i < st->nsources; i++) {
+			const struct status_eg4 *e = &st->sources[i].eg4;
+			const char *v[] = {st->sources[i].name};
+			uint64_t n;
+
+			if (!e->present)
+				continue;
+			memcpy(&n, (const char *)e + c[j].off, sizeof(n));
+			metrics_labels(b, &f, 1, k1, v);
+			buf_printf(b, "%" PRIu64 "\n", n);
+		}
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_eg4 *e = &st->sources[i].eg4;
+		const char *v[] = {st->sources[i].name};
+
+		if (!e->present)
+			continue;
+		metrics_labels(b, &up, 1, k1, v);
+		buf_printf(b, "%d\n", e->connected);
+	}
+}
+
 static uint64_t metrics_field(const struct status_meter *m, size_t off)
 {
 	uint64_t v;
@@ -603,6 +667,7 @@ int metrics_render(const struct status *st, struct buf *out)
 {
 	metrics_sources(st, out);
 	metrics_can(st, out);
+	metrics_eg4(st, out);
 	metrics_meters(st, out);
 	metrics_sinks(st, out);
 	metrics_rings(st, out);

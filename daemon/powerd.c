@@ -48,7 +48,7 @@ static int powerd_meters_init(struct powerd *pd)
 	size_t i, at;
 	int r;
 
-	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan;
+	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + cfg->neg4;
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
 	pd->sources = calloc(pd->nsources + 1, sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
@@ -60,6 +60,7 @@ static int powerd_meters_init(struct powerd *pd)
 	powerd_add_sources(pd, &at, &source_http_ops, cfg->http, cfg->nhttp, sizeof(*cfg->http));
 	powerd_add_sources(pd, &at, &source_mqtt_ops, cfg->mqtt, cfg->nmqtt, sizeof(*cfg->mqtt));
 	powerd_add_sources(pd, &at, &source_can_ops, cfg->can, cfg->ncan, sizeof(*cfg->can));
+	powerd_add_sources(pd, &at, &source_eg4_ops, cfg->eg4, cfg->neg4, sizeof(*cfg->eg4));
 	for (i = 0; i < cfg->npulses; i++) {
 		const struct cfg_pulse *c = &cfg->pulses[i];
 		struct meter *m = &pd->meters[i];

@@ -55,6 +55,20 @@ struct status_can {
 		uint64_t n;
 	} unknown_ids[STATUS_CAN_UNKNOWN];
 };
+/* What an [eg4.NAME] source adds (source_eg4.c). */
+struct status_eg4 {
+	bool present;
+	char host[256];
+	uint32_t port;
+	char datalog[11], inverter[11]; /* configured or learnt; "" not yet */
+	bool connected;
+	uint64_t connects;	/* connections made */
+	uint64_t bytes, frames; /* received */
+	uint64_t heartbeats, heartbeats_echoed;
+	uint64_t polls, requests;  /* poll rounds, read requests sent */
+	uint64_t replies, foreign; /* replies to ours; to others (decoded too) */
+	uint64_t pushes;	   /* all-inputs frames (more than 40 registers) */
+};
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -80,6 +94,7 @@ struct status_source {
 		double joules;
 	} energy[16];
 	struct status_can can;
+	struct status_eg4 eg4;
 };
 
 struct status_sink {

@@ -108,6 +108,27 @@ static bool status_json_can(cJSON *o, const struct status_can *c)
 	return ok;
 }
 
+/* An EG4 source's own fields, under "eg4". */
+static bool status_json_eg4(cJSON *o, const struct status_eg4 *e)
+{
+	cJSON *g = cJSON_AddObjectToObject(o, "eg4");
+
+	return g && status_json_str(g, "host", e->host) && status_json_num(g, "port", e->port) &&
+	       status_json_str(g, "datalog", e->datalog) &&
+	       status_json_str(g, "inverter", e->inverter) &&
+	       cJSON_AddBoolToObject(g, "connected", e->connected) &&
+	       status_json_num(g, "connects", (double)e->connects) &&
+	       status_json_num(g, "bytes", (double)e->bytes) &&
+	       status_json_num(g, "frames", (double)e->frames) &&
+	       status_json_num(g, "heartbeats", (double)e->heartbeats) &&
+	       status_json_num(g, "heartbeats_echoed", (double)e->heartbeats_echoed) &&
+	       status_json_num(g, "polls", (double)e->polls) &&
+	       status_json_num(g, "requests", (double)e->requests) &&
+	       status_json_num(g, "replies", (double)e->replies) &&
+	       status_json_num(g, "foreign_replies", (double)e->foreign) &&
+	       status_json_num(g, "pushes", (double)e->pushes);
+}
+
 /* Every source: what all kinds report, then a pulse meter's own fields. */
 static bool status_json_source(cJSON *arr, const struct status *st, const struct status_source *s)
 {
@@ -154,6 +175,8 @@ static bool status_json_source(cJSON *arr, const struct status *st, const struct
 		ok = status_json_meter(o, &st->meters[s->meter]);
 	if (ok && s->can.present)
 		ok = status_json_can(o, &s->can);
+	if (ok && s->eg4.present)
+		ok = status_json_eg4(o, &s->eg4);
 	return ok;
 }
 

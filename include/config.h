@@ -237,6 +237,24 @@ struct cfg_can {
 	uint32_t transmit_max; /* frames per event */
 };
 
+/* [eg4.NAME]: daemon/source_eg4_conf.c.  A source: an EG4 / LuxPower WiFi
+ * dongle's TCP port, its frames decoded through a register map. */
+struct cfg_eg4 {
+	CFG_HEAD;
+	char host[256];
+	uint32_t port;
+	char datalog[11];  /* "": learnt from the first frame; else 10 characters */
+	char inverter[11]; /* "": learnt from the first reply */
+	int64_t poll_ns;   /* 0: only listen */
+	bool heartbeats;   /* echo the dongle's heartbeats */
+	int64_t watchdog_ns;
+	int64_t timeout_ns; /* a reply to a request */
+	int64_t connect_timeout_ns;
+	int64_t keepalive_ns; /* TCP keepalive idle time; 0: off */
+	int64_t backoff_min_ns, backoff_max_ns;
+	char map[PATH_MAX]; /* a NAME in the data directory's maps/, or a path */
+};
+
 /* One member per section kind (config_table.h): the struct of a kind that
  * appears at most once, an array and its length for a named kind. */
 struct config {
@@ -252,6 +270,8 @@ struct config {
 	size_t nmqtt;
 	struct cfg_can *can;
 	size_t ncan;
+	struct cfg_eg4 *eg4;
+	size_t neg4;
 	struct cfg_sink *sinks;
 	size_t nsinks;
 };

@@ -237,6 +237,7 @@ extern const struct cfg_kind source_json_conf; /* [json.NAME] */
 extern const struct cfg_kind source_http_conf; /* [http.NAME] */
 extern const struct cfg_kind source_mqtt_conf; /* [mqtt.NAME] */
 extern const struct cfg_kind source_can_conf;  /* [can.NAME] */
+extern const struct cfg_kind source_eg4_conf;  /* [eg4.NAME] */
 extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
 extern const struct cfg_type sink_influx_conf; /* type = influxdb */
 extern const struct cfg_type sink_file_conf;

@@ -101,7 +101,7 @@ uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.ho
 	"$paths" >"$T/gpio.conf"
 "$POWERD" --check -c "$T/gpio.conf" >"$out" 2>&1 ||
 	fail "--defaults uncommented (GPIO meter, InfluxDB 1.x): $(cat "$out")"
-grep -q '1 meter, 1 JSON directory, 1 HTTP poll, 1 MQTT subscription, 1 CAN bus, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
+grep -q '1 meter, 1 JSON directory, 1 HTTP poll, 1 MQTT subscription, 1 CAN bus, 1 EG4 dongle, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
 uncomment "[pulse.house] chip,[pulse.house] line,[pulse.house] min_pulse_ms,[sink.influxdb] database,[sink.influxdb] retention_policy,[sink.influxdb] username,[sink.influxdb] password,[can.battery] interface,[can.battery] bitrate,[can.battery] restart_ms" \
 	"$paths,[pulse.house] replay=$T/trace.txt,[can.battery] replay=$T/trace.txt,[sink.mqtt] format=pico,[json.inbox] format=flat,[http.powmr] format=flat" \
 	>"$T/replay.conf"

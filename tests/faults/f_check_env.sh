@@ -5,7 +5,8 @@
 # daemon then refuses: a state_dir that is a file or read-only, a missing or
 # non-regular replay file, a file sink that is a directory, a missing
 # ca_file, a JSON source's directory that is missing or a file, a listen
-# address with a host name.  `localhost` and InfluxDB's ca_file pass and
+# address with a host name, an EG4 register map that is missing or does not
+# load.  `localhost` and InfluxDB's ca_file pass and
 # work.  A second powerd on the same state_dir is refused at start with the
 # first one's pid, and the first one runs on.
 set -u
@@ -102,6 +103,16 @@ pd_start "$T/localhost.conf" "$T/first.log"
 FIRST=$PID
 curl -fsS "$URL/metrics" | grep -q powerd_build_info || fail "no metrics on localhost:$PORT"
 echo "ok   localhost:$PORT serves on 127.0.0.1"
+
+# An EG4 source's register map: a NAME that is not in the data directory,
+# a file that does not load (its FILE:LINE), the shipped one.
+conf eg4name "" "[eg4.e]\nhost = 192.0.2.1\nmap = no-such-map\n"
+want_check eg4name 6 "map no-such-map: "
+printf 'soc eg4 input 5 u61\n' >"$T/bad.map"
+conf eg4map "" "[eg4.e]\nhost = 192.0.2.1\nmap = $T/bad.map\n"
+want_check eg4map 6 "map: $T/bad.map:1: unknown type 'u61'"
+conf eg4ok "" "[eg4.e]\nhost = 192.0.2.1\n"
+want_ok eg4ok
 
 # A second powerd on the same state_dir (own socket, own port) is refused.
 PORT2=$(free_port)

@@ -222,6 +222,7 @@ struct bad {
 #define MQTTIN	 "[mqtt.m]\n"
 #define PULSE_M	 "[pulse.m]\nchip = gpiochip0\nline = 17\nimpulses_per_kwh = 1000\n"
 #define HTTP_P	 "[http.p]\nurl = "
+#define EG4	 "[eg4.d]\nhost = 192.168.1.60\n"
 #define FLAT	 JSON "format = flat\n"
 #define CW	 "[sink.c]\ntype = cloudwatch\nnamespace = n\n"
 #define NAME32	 "abcdefghijklmnopqrstuvwxyz012345"
@@ -404,6 +405,18 @@ static const struct bad bads[] = {
 	 "t.conf:3: ", "'measurement' needs 'format = flat' in [http.p]"},
 	{PULSE "[http.house]\nurl = http://x/\n",
 	 "t.conf:5: ", "[http.house]: the name 'house' is taken by [pulse.house] (line 1)"},
+	/* EG4 dongles */
+	{"[eg4.d]\nport = 8000\n", "t.conf:1: ", "[eg4.d]: missing required key 'host'"},
+	{EG4 "datalog = BA123\n", "t.conf:3: ", "must be 10 characters, not 5"},
+	{EG4 "inverter = 2043 22401\n", "t.conf:3: ", "printable characters without blanks"},
+	{EG4 "poll = 500ms\n", "t.conf:3: ", "'poll'"},
+	{EG4 "poll = 00\n", "t.conf:3: ", "'poll'"},
+	{EG4 "watchdog = 0.5s\n", "t.conf:3: ", "'watchdog'"},
+	{EG4 "reconnect_min = 30s\nreconnect_max = 10s\n",
+	 "t.conf:3: ", "'reconnect_min' cannot be longer than 'reconnect_max' in [eg4.d]"},
+	{EG4 "map = eg4 input\n", "t.conf:3: ", "'map' in [eg4.d]: a NAME"},
+	{PULSE "[eg4.house]\nhost = x\n",
+	 "t.conf:5: ", "[eg4.house]: the name 'house' is taken by [pulse.house] (line 1)"},
 	/* source names are unique across kinds; a sink may share one */
 	{PULSE "[json.house]\npath = /tmp\n", "t.conf:5: ",
 	 "[json.house]: the name 'house' is taken by [pulse.house] (line 1): source names are "
@@ -878,6 +891,35 @@ static void test_sinks(void)
 	free(out);
 }
 
+/* [eg4.NAME]: a bare 0 turns poll, watchdog and keepalive off; the
+ * serials are taken as they are. */
+static void test_eg4(void)
+{
+	struct config c;
+	char *out = NULL;
+
+	CHECK_EQ_INT(load(EG4 "port = 8001\ndatalog = BA12345678\ninverter = 2043022401\n"
+			      "poll = 0\nwatchdog = 0\nkeepalive = 0\nheartbeats = yes\n"
+			      "map = /etc/powerd/my.map\n",
+			  &c, &out),
+		     0);
+	CHECK(out && !*out);
+	CHECK_EQ_INT(c.neg4, 1);
+	if (c.neg4 == 1) {
+		CHECK(!strcmp(c.eg4[0].name, "d") && !strcmp(c.eg4[0].host, "192.168.1.60"));
+		CHECK_EQ_INT(c.eg4[0].port, 8001);
+		CHECK(!strcmp(c.eg4[0].datalog, "BA12345678"));
+		CHECK(!strcmp(c.eg4[0].inverter, "2043022401"));
+		CHECK(c.eg4[0].poll_ns == 0 && c.eg4[0].watchdog_ns == 0 &&
+		      c.eg4[0].keepalive_ns == 0 && c.eg4[0].heartbeats);
+		CHECK(c.eg4[0].timeout_ns == 10 * CFG_NS_S);
+		CHECK(c.eg4[0].backoff_min_ns == CFG_NS_S && c.eg4[0].backoff_max_ns == CFG_NS_MIN);
+		CHECK(!strcmp(c.eg4[0].map, "/etc/powerd/my.map"));
+	}
+	cfg_free(&c);
+	free(out);
+}
+
 static void test_http(void)
 {
 	static const char text[] =
@@ -1250,6 +1292,13 @@ static void test_print_defaults(void)
 	CHECK_EQ_INT(c.npulses, 1);
 	CHECK_EQ_INT(c.nsinks, 4);
 	CHECK_EQ_INT(c.ncan, 1);
+	CHECK_EQ_INT(c.neg4, 1);
+	if (c.neg4 == 1)
+		CHECK(!strcmp(c.eg4[0].host, "192.168.1.60") && c.eg4[0].port == 8000 &&
+		      !strcmp(c.eg4[0].datalog, "BA12345678") &&
+		      c.eg4[0].poll_ns == 60 * CFG_NS_S && !c.eg4[0].heartbeats &&
+		      c.eg4[0].watchdog_ns == 15 * CFG_NS_MIN &&
+		      !strcmp(c.eg4[0].map, "eg4-input"));
 	if (c.npulses == 1 && c.nsinks == 4) {
 		CHECK(!strcmp(c.pulses[0].name, "house") && !strcmp(c.pulses[0].chip, "gpiochip0"));
 		CHECK(c.sinks[0].type == CFG_SINK_INFLUXDB &&
@@ -1261,7 +1310,8 @@ static void test_print_defaults(void)
 				   "username password ca_file path port client_id namespace region "
 				   "endpoint profile credentials_file metrics time_key valid "
 				   "derive integrate topics name_key tag_keys string_fields "
-				   "topic_tag measurement interface filter decode record rcvbuf ");
+				   "topic_tag measurement interface filter decode record rcvbuf "
+				   "host datalog inverter ");
 	}
 	CHECK_EQ_INT(c.nmqtt, 1);
 	if (c.nmqtt == 1)
@@ -1428,6 +1478,7 @@ int main(void)
 	test_sinks();
 	test_json();
 	test_http();
+	test_eg4();
 	test_sink_without_type();
 	test_order();
 	test_size();

@@ -470,11 +470,91 @@ static void test_page(void)
 	free(t);
 }
 
+/* An [eg4.NAME] source's own figures, on /metrics and under "eg4". */
+static void test_eg4(void)
+{
+	static struct status_source src[2];
+	struct status st;
+	cJSON *root, *e;
+	char *t;
+
+	memset(&st, 0, sizeof(st));
+	memset(src, 0, sizeof(src));
+	strcpy(src[0].name, "inverter");
+	strcpy(src[0].kind, "eg4");
+	strcpy(src[0].state, "ok");
+	src[0].meter = -1;
+	src[0].nerrors = 1;
+	strcpy(src[0].errors[0].reason, "datalog_mismatch");
+	src[0].errors[0].n = 2;
+	src[0].eg4 = (struct status_eg4){.present = true,
+					 .host = "192.168.1.60",
+					 .port = 8000,
+					 .datalog = "BA12345678",
+					 .inverter = "",
+					 .connected = true,
+					 .connects = 3,
+					 .bytes = 4096,
+					 .frames = 25,
+					 .heartbeats = 7,
+					 .heartbeats_echoed = 6,
+					 .polls = 4,
+					 .requests = 16,
+					 .replies = 15,
+					 .foreign = 2,
+					 .pushes = 1};
+	strcpy(src[1].name, "json");
+	strcpy(src[1].kind, "json");
+	src[1].meter = -1;
+	st.sources = src;
+	st.nsources = 2;
+	t = render_metrics(&st);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(has_line(t, "# TYPE powerd_eg4_frames_total counter"));
+	CHECK(has_line(t, "powerd_eg4_connects_total{source=\"inverter\"} 3"));
+	CHECK(has_line(t, "powerd_eg4_bytes_total{source=\"inverter\"} 4096"));
+	CHECK(has_line(t, "powerd_eg4_frames_total{source=\"inverter\"} 25"));
+	CHECK(has_line(t, "powerd_eg4_heartbeats_total{source=\"inverter\"} 7"));
+	CHECK(has_line(t, "powerd_eg4_heartbeats_echoed_total{source=\"inverter\"} 6"));
+	CHECK(has_line(t, "powerd_eg4_polls_total{source=\"inverter\"} 4"));
+	CHECK(has_line(t, "powerd_eg4_requests_total{source=\"inverter\"} 16"));
+	CHECK(has_line(t, "powerd_eg4_replies_total{source=\"inverter\"} 15"));
+	CHECK(has_line(t, "powerd_eg4_foreign_replies_total{source=\"inverter\"} 2"));
+	CHECK(has_line(t, "powerd_eg4_pushes_total{source=\"inverter\"} 1"));
+	CHECK(has_line(t, "powerd_eg4_connected{source=\"inverter\"} 1"));
+	CHECK(has_line(t, "powerd_source_errors_total{source=\"inverter\",kind=\"eg4\","
+			  "reason=\"datalog_mismatch\"} 2"));
+	CHECK(!strstr(t, "powerd_eg4_frames_total{source=\"json\"}"));
+	promtool_check(t);
+	free(t);
+
+	t = status_json(&st);
+	root = t ? cJSON_Parse(t) : NULL;
+	CHECK(root != NULL);
+	e = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "sources"), 0), "eg4");
+	CHECK(cJSON_IsObject(e));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "host")), "192.168.1.60"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "datalog")), "BA12345678"));
+	CHECK(!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "inverter")), ""));
+	CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "connected")));
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "port")), 8000, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "heartbeats_echoed")), 6, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "foreign_replies")), 2, 0);
+	CHECK_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItem(e, "pushes")), 1, 0);
+	CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "sources"), 1),
+				  "eg4") == NULL);
+	cJSON_Delete(root);
+	free(t);
+}
+
 int main(void)
 {
 	test_metrics();
 	test_metrics_numbers();
 	test_json();
+	test_eg4();
 	test_page();
 	return check_result();
 }
