@@ -55,7 +55,7 @@ CFLAGS    := -O1 -g
 endif
 
 # The code the daemon and the tools share, built once into libpowerd.a.
-LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c daemon/config_doc.c daemon/powerd_conf.c daemon/pulse_conf.c daemon/source_json_conf.c daemon/source_http_conf.c daemon/source_mqtt_conf.c daemon/source_can_conf.c daemon/sink_conf.c daemon/sink_influx_conf.c daemon/sink_file_conf.c daemon/sink_mqtt_conf.c daemon/sink_cloudwatch_conf.c daemon/buf.c daemon/log.c daemon/sample.c daemon/lineproto.c daemon/netaddr.c daemon/json.c daemon/jsonpoints.c daemon/fmt.c daemon/cw_select.c daemon/json_ckpt.c daemon/fields_conf.c daemon/expr.c daemon/integrate.c daemon/ecoflow_table.c daemon/crc.c daemon/ecoflow.c daemon/modbus.c daemon/eg4.c daemon/regmap.c daemon/serial.c
+LIB_SRCS    := daemon/trace.c daemon/canframe.c daemon/pulse.c daemon/config.c daemon/config_doc.c daemon/powerd_conf.c daemon/pulse_conf.c daemon/source_json_conf.c daemon/source_http_conf.c daemon/source_mqtt_conf.c daemon/source_can_conf.c daemon/source_modbus_conf.c daemon/sink_conf.c daemon/sink_influx_conf.c daemon/sink_file_conf.c daemon/sink_mqtt_conf.c daemon/sink_cloudwatch_conf.c daemon/buf.c daemon/log.c daemon/sample.c daemon/lineproto.c daemon/netaddr.c daemon/json.c daemon/jsonpoints.c daemon/fmt.c daemon/cw_select.c daemon/json_ckpt.c daemon/fields_conf.c daemon/expr.c daemon/integrate.c daemon/ecoflow_table.c daemon/crc.c daemon/ecoflow.c daemon/modbus.c daemon/eg4.c daemon/regmap.c daemon/serial.c
 # Everything else in daemon/ is the daemon; main.c holds only main().
 DAEMON_SRCS := $(filter-out $(LIB_SRCS) daemon/main.c daemon/gpio_v%.c,$(wildcard daemon/*.c)) \
                daemon/gpio_$(GPIO_BACKEND).c

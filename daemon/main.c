@@ -50,6 +50,7 @@ static void summary(const struct config *cfg, char *buf, size_t len)
 		{cfg->nhttp, "HTTP poll", "HTTP polls", false},
 		{cfg->nmqtt, "MQTT subscription", "MQTT subscriptions", false},
 		{cfg->ncan, "CAN bus", "CAN buses", false},
+		{cfg->nmodbus, "Modbus device", "Modbus devices", false},
 		{cfg->nsinks, "sink", "sinks", true},
 	};
 	size_t i, at = 0;
@@ -97,6 +98,10 @@ static void announce(const struct config *cfg)
 			 cfg->can[i].replay[0] ? cfg->can[i].replay : cfg->can[i].interface,
 			 cfg->can[i].protocol == CFG_CAN_ECOFLOW ? "EcoFlow records" : "raw frames",
 			 cfg->can[i].allow_transmit ? "; transmitting allowed" : "");
+	for (i = 0; i < cfg->nmodbus; i++)
+		log_info("modbus %s: polling %s every %.3g s (map %s)%s", cfg->modbus[i].name,
+			 cfg->modbus[i].url, (double)cfg->modbus[i].interval_ns / 1e9,
+			 cfg->modbus[i].map, cfg->modbus[i].allow_write ? "; writing allowed" : "");
 	for (i = 0; i < cfg->npulses; i++)
 		if (cfg->pulses[i].replay[0])
 			log_info("meter %s: replaying %s (no hardware needed)", cfg->pulses[i].name,

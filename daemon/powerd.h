@@ -148,6 +148,9 @@ struct powerd {
 	/* Host names for the network sources (tcpconn.c): started by the first
 	 * that needs it, on the I/O thread's loop. */
 	struct resolver *resolver;
+	/* What the [modbus.NAME] sources share: one ring ("modbus"), the
+	 * serial lines; source_modbus.c's. */
+	struct msrc_group *modbus_group;
 };
 
 /* Start everything for cfg (threads, sources, HTTP).  Returns 0 or a negative

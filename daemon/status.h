@@ -55,6 +55,19 @@ struct status_can {
 		uint64_t n;
 	} unknown_ids[STATUS_CAN_UNKNOWN];
 };
+/* What a [modbus.NAME] source adds (source_modbus.c). */
+#define STATUS_MODBUS_EX 12 /* exceptions by code 1..11; 0: codes outside */
+struct status_modbus {
+	bool present;
+	bool rtu;
+	char device[160];	    /* the serial port, or HOST:PORT */
+	int unit;		    /* the section's unit; -1: the map's */
+	bool connected;		    /* tcp: connected now (rtu: always) */
+	uint64_t polls;		    /* started */
+	uint64_t requests, replies; /* sent; good replies (exceptions are not) */
+	uint64_t written;	    /* writes the device confirmed */
+	uint64_t exceptions[STATUS_MODBUS_EX];
+};
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -80,6 +93,7 @@ struct status_source {
 		double joules;
 	} energy[16];
 	struct status_can can;
+	struct status_modbus modbus;
 };
 
 struct status_sink {
