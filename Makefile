@@ -72,7 +72,7 @@ BINS        := $(O)/powerd $(TOOLS:%=$(O)/%)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS  := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps run test test-build unit fuzz bench clean format check-format
+.PHONY: all deps run test test-build unit servers fuzz bench clean format check-format
 .DEFAULT_GOAL := all
 # Keep objects of chained rules (tests, benches) for incremental builds.
 .SECONDARY:
@@ -108,6 +108,15 @@ $(O)/bench/%: $(OBJ)/tests/bench/%.o $(DLIB) $(LIB)
 unit: $(UNIT_BINS)
 bench-bins: $(BENCH_BINS)
 
+# Real peers for the tests and benches, built against their own libraries
+# (libmodbus's server: a Modbus implementation that is not ours).
+TEST_SERVERS := $(O)/tests/modbus_server
+servers: $(TEST_SERVERS)
+$(O)/tests/modbus_server: tests/modbus_server.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) -O2 -g $(shell pkg-config --cflags libmodbus) -o $@ $< \
+		$(shell pkg-config --libs libmodbus)
+
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
 # ---------------------------------------------------------------- workflows
@@ -126,7 +135,7 @@ run: deps
 # Everything the tests need: release binaries (for the VM and Valgrind),
 # ASan+UBSan binaries and unit tests, TSan binaries and unit tests.
 test-build:
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit servers
 	@$(MAKE) --no-print-directory O=$(O)/asan SAN=asan all unit
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=tsan all unit
 
@@ -142,14 +151,14 @@ fuzz:
 
 bench:
 	@tools/install-deps.sh bench
-	@$(MAKE) --no-print-directory all bench-bins
+	@$(MAKE) --no-print-directory all bench-bins servers
 	@tests/bench/run.sh $(O)
 
 format:
-	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
+	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/*.c tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
 
 check-format:
-	@clang-format --dry-run -Werror $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
+	@clang-format --dry-run -Werror $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/*.c tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)
 
 clean:
 	rm -rf build

@@ -1,5 +1,6 @@
 /* Modbus client core (include/modbus.h): request PDUs, replies checked
  * against their request, MBAP and RTU framing, RTU silence times. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,25 @@ static int modbus_url_fail(char *why, size_t len, const char *msg)
 	return -EINVAL;
 }
 
+/* A host name or IPv4 address (letters, digits, '.', '-', '_'), or in
+ * brackets an IPv6 address (hex digits, ':', '.', then a %zone). */
+static bool modbus_url_host_ok(const char *h, size_t n, bool v6)
+{
+	bool zone = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+
+		if (v6 && !zone && c == '%' && i > 0)
+			zone = true;
+		else if (v6 && !zone ? !(isxdigit(c) || c == ':' || c == '.')
+				     : !(isalnum(c) || c == '.' || c == '-' || c == '_'))
+			return false;
+	}
+	return n && h[n - 1] != '%';
+}
+
 int modbus_url_parse(const char *url, struct modbus_url *u, char *why, size_t len)
 {
 	const char *h, *end, *colon;
@@ -379,6 +399,9 @@ int modbus_url_parse(const char *url, struct modbus_url *u, char *why, size_t le
 		return modbus_url_fail(why, len, "the URL has no host");
 	if (n >= sizeof(u->host))
 		return modbus_url_fail(why, len, "the host name is too long");
+	if (!modbus_url_host_ok(h, n, h[-1] == '[') || (h[-1] == '[' && !memchr(h, ':', n)))
+		return modbus_url_fail(why, len,
+				       "the host is not a name, an IPv4 or an IPv6 address");
 	memcpy(u->host, h, n);
 	u->host[n] = '\0';
 	if (colon) {

@@ -21,79 +21,49 @@
 #include "statedir.h"
 #include "uploader.h"
 
+/* The sections of one kind as sources, from *at on: each section struct
+ * starts with its CFG_HEAD, so the name is found the same way for all. */
+static void powerd_add_sources(struct powerd *pd, size_t *at, const struct source_ops *ops,
+			       const void *sections, size_t n, size_t size)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++, (*at)++) {
+		const struct cfg_head *h =
+			(const struct cfg_head *)((const char *)sections + i * size);
+		struct source *s = &pd->sources[*at];
+
+		s->ops = ops;
+		s->conf = h;
+		s->pd = pd;
+		s->index = (uint32_t)*at;
+		snprintf(s->name, sizeof(s->name), "%s", h->name);
+		s->state = SOURCE_STARTING;
+		atomic_init(&s->progress_eta_ns, -1);
+	}
+}
+
 static int powerd_meters_init(struct powerd *pd)
 {
 	const struct config *cfg = pd->cfg;
-	size_t i;
+	size_t i, at;
 	int r;
 
+	pd->nsources =
+		cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + cfg->nmodbus;
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
-	pd->sources = calloc(cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan +
-				     cfg->nmodbus + 1,
-			     sizeof(*pd->sources));
+	pd->sources = calloc(pd->nsources + 1, sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
 		return -ENOMEM;
 	pd->nmeters = cfg->npulses;
-	pd->nsources =
-		cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + cfg->nmodbus;
 	/* After the pulse sources, whose index is their meter's. */
-	for (i = 0; i < cfg->njson; i++) {
-		struct source *s = &pd->sources[cfg->npulses + i];
-
-		s->ops = &source_json_ops;
-		s->conf = &cfg->json[i];
-		s->pd = pd;
-		s->index = (uint32_t)(cfg->npulses + i);
-		snprintf(s->name, sizeof(s->name), "%s", cfg->json[i].name);
-		s->state = SOURCE_STARTING;
-		atomic_init(&s->progress_eta_ns, -1);
-	}
-	for (i = 0; i < cfg->nhttp; i++) {
-		struct source *s = &pd->sources[cfg->npulses + cfg->njson + i];
-
-		s->ops = &source_http_ops;
-		s->conf = &cfg->http[i];
-		s->pd = pd;
-		s->index = (uint32_t)(cfg->npulses + cfg->njson + i);
-		snprintf(s->name, sizeof(s->name), "%s", cfg->http[i].name);
-		s->state = SOURCE_STARTING;
-		atomic_init(&s->progress_eta_ns, -1);
-	}
-	for (i = 0; i < cfg->nmqtt; i++) {
-		struct source *s = &pd->sources[cfg->npulses + cfg->njson + cfg->nhttp + i];
-
-		s->ops = &source_mqtt_ops;
-		s->conf = &cfg->mqtt[i];
-		s->pd = pd;
-		s->index = (uint32_t)(cfg->npulses + cfg->njson + cfg->nhttp + i);
-		snprintf(s->name, sizeof(s->name), "%s", cfg->mqtt[i].name);
-		s->state = SOURCE_STARTING;
-		atomic_init(&s->progress_eta_ns, -1);
-	}
-	for (i = 0; i < cfg->ncan; i++) {
-		size_t at = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + i;
-		struct source *s = &pd->sources[at];
-
-		s->ops = &source_can_ops;
-		s->conf = &cfg->can[i];
-		s->pd = pd;
-		s->index = (uint32_t)at;
-		snprintf(s->name, sizeof(s->name), "%s", cfg->can[i].name);
-		s->state = SOURCE_STARTING;
-		atomic_init(&s->progress_eta_ns, -1);
-	}
-	for (i = 0; i < cfg->nmodbus; i++) {
-		size_t at = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + i;
-		struct source *s = &pd->sources[at];
-
-		s->ops = &source_modbus_ops;
-		s->conf = &cfg->modbus[i];
-		s->pd = pd;
-		s->index = (uint32_t)at;
-		snprintf(s->name, sizeof(s->name), "%s", cfg->modbus[i].name);
-		s->state = SOURCE_STARTING;
-		atomic_init(&s->progress_eta_ns, -1);
-	}
+	at = cfg->npulses;
+	powerd_add_sources(pd, &at, &source_json_ops, cfg->json, cfg->njson, sizeof(*cfg->json));
+	powerd_add_sources(pd, &at, &source_http_ops, cfg->http, cfg->nhttp, sizeof(*cfg->http));
+	powerd_add_sources(pd, &at, &source_mqtt_ops, cfg->mqtt, cfg->nmqtt, sizeof(*cfg->mqtt));
+	powerd_add_sources(pd, &at, &source_can_ops, cfg->can, cfg->ncan, sizeof(*cfg->can));
+	powerd_add_sources(pd, &at, &source_modbus_ops, cfg->modbus, cfg->nmodbus,
+			   sizeof(*cfg->modbus));
 	for (i = 0; i < cfg->npulses; i++) {
 		const struct cfg_pulse *c = &cfg->pulses[i];
 		struct meter *m = &pd->meters[i];

@@ -645,6 +645,10 @@ static void test_url(void)
 		"tcp://[::1",
 		"tcp://[::1]x",
 		"tcp://[]:5",
+		"tcp://[1.2.3.4]",
+		"tcp://[::1%]",
+		"tcp://ho st",
+		"tcp://h;rm",
 		"rtu://dev/ttyS0",
 		"rtu://",
 		"udp://h",
@@ -667,6 +671,8 @@ static void test_url(void)
 	CHECK_EQ_INT(modbus_url_parse("tcp://[fe80::1]", &u, why, sizeof(why)), 0);
 	CHECK_STR(u.host, "fe80::1");
 	CHECK_STR(u.port, "502");
+	CHECK_EQ_INT(modbus_url_parse("tcp://[fe80::1%eth0]:502", &u, why, sizeof(why)), 0);
+	CHECK_STR(u.host, "fe80::1%eth0");
 	CHECK_EQ_INT(modbus_url_parse("rtu:///dev/ttyUSB0", &u, why, sizeof(why)), 0);
 	CHECK(u.transport == MODBUS_RTU);
 	CHECK_STR(u.path, "/dev/ttyUSB0");

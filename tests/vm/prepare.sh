@@ -18,6 +18,10 @@ set -euo pipefail
 CACHE=${1:-tests/vm/cache}
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
+# The VM tests run side by side (tests/run.sh): one prepares, the others
+# wait for it and then find the cache ready.
+exec 9>"$CACHE/.lock"
+flock 9
 export DEBIAN_FRONTEND=noninteractive
 # The one guest module set, for every guest script (the GPIO one and the CAN
 # one load them all: cheaper than a cache per set); what they depend on
