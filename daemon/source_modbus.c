@@ -822,7 +822,7 @@ static void mbus_fail_cb(void *arg, int err, const char *why)
 	source_error(h->s, h->r_connect);
 	atomic_store(&h->connected, false);
 	h->ok_shown = false;
-	source_set_state(h->s, SOURCE_ERROR, "%s: %s (retrying)", b->where, why);
+	source_set_state(h->s, SOURCE_ERROR, "%s (retrying)", why);
 	mbus_fail_waiting(b, why);
 	if (b->cur) {
 		/* A retry that waited for the connection. */

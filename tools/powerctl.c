@@ -500,7 +500,9 @@ static int powerctl_print(const char *json)
 	return POWERCTL_OK;
 }
 
-int main(int argc, char **argv)
+/* The options from optind on (spec: getopt's); -1 to go on, else the exit
+ * status. */
+static int powerctl_opts(int argc, char **argv, const char *spec, const char **sock, int *json)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
@@ -509,17 +511,15 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *sock = POWERCTL_SOCKET;
-	struct buf body;
-	int c, json = 0, r;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, spec, opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			sock = optarg;
+			*sock = optarg;
 			break;
 		case 'j':
-			json = 1;
+			*json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -532,6 +532,20 @@ int main(int argc, char **argv)
 			return POWERCTL_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = POWERCTL_SOCKET;
+	struct buf body;
+	int json = 0, r;
+
+	/* Options end at the command ("+"): `modbus write` takes a VALUE that
+	 * may be negative.  status takes its own after it. */
+	r = powerctl_opts(argc, argv, "+s:h", &sock, &json);
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		fprintf(stderr, "powerctl: missing command\n");
 		usage(stderr);
@@ -558,8 +572,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return POWERCTL_USAGE;
 	}
-	if (optind + 1 < argc) {
-		fprintf(stderr, "powerctl: unexpected argument '%s'\n", argv[optind + 1]);
+	optind++;
+	r = powerctl_opts(argc, argv, "s:h", &sock, &json);
+	if (r >= 0)
+		return r;
+	if (optind < argc) {
+		fprintf(stderr, "powerctl: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return POWERCTL_USAGE;
 	}
