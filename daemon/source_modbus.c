@@ -103,6 +103,7 @@ struct mbus {
 	bool up;
 	struct modbus_mbap_stream mbap;
 	uint16_t tid;
+	uint64_t rng; /* for tid, uploader_jitter()'s */
 	/* The queue of polls, and the exchange in flight. */
 	struct msrc *qfirst, *qlast;
 	struct msrc *cur;
@@ -137,6 +138,7 @@ struct msrc {
 	struct msrc *qnext;
 	bool queued, polling, ok_shown;
 	bool poll_excepted; /* an exception in this poll: shown, not ok */
+	bool failing;	    /* logged as failing: said once, until it answers */
 	int64_t next_poll, poll_unix_ns;
 	struct loop_op tick;
 	unsigned r_timeout, r_exception, r_bad_crc, r_short, r_unexpected, r_bad_header, r_connect,
@@ -157,7 +159,9 @@ struct msrc {
 	double wr_x;
 	int wr_err;
 	char wr_msg[256];
-	bool wr_queued; /* I/O thread: waiting for the bus */
+	bool wr_queued;			 /* I/O thread: waiting for the bus */
+	const struct regmap_value *io_v; /* I/O thread: the write it does */
+	double io_x;
 
 	/* Counters for the status (any thread). */
 	_Atomic uint64_t polls, requests, replies, written;
@@ -266,6 +270,10 @@ static void msrc_wr_wake_cb(struct loop *l, int res, void *arg)
 	pthread_mutex_lock(&h->wr_lock);
 	go = h->wr_busy && !h->wr_taken;
 	h->wr_taken = h->wr_taken || go;
+	if (go) {
+		h->io_v = h->wr_v;
+		h->io_x = h->wr_x;
+	}
 	pthread_mutex_unlock(&h->wr_lock);
 	if (!go)
 		return;
@@ -302,6 +310,10 @@ static void mbus_job_end(struct mbus *b, bool ok)
 		if (ok)
 			msrc_publish(h);
 		if (ok && !h->poll_excepted) {
+			if (h->failing) {
+				h->failing = false;
+				log_info("modbus %s: %s answers again", h->s->name, b->where);
+			}
 			if (!h->ok_shown) {
 				h->ok_shown = true;
 				source_set_state(h->s, SOURCE_OK, "polling %s every %.3g s",
@@ -316,18 +328,27 @@ static void mbus_job_end(struct mbus *b, bool ok)
 
 /* A request of the job failed (reason: a source_reason index) after its
  * retries: a poll is given up, a write answered. */
+static void msrc_failing(struct msrc *h, const char *why)
+{
+	if (h->failing)
+		return;
+	h->failing = true;
+	log_warn("modbus %s: %s (said once, until it answers again)", h->s->name, why);
+}
+
 static void mbus_give_up(struct mbus *b, const char *why)
 {
 	struct msrc *h = b->cur;
 
 	if (b->job == MBUS_POLL) {
+		msrc_failing(h, why);
 		h->ok_shown = false;
 		source_set_state(h->s, SOURCE_ERROR, "%s", why);
 		mbus_job_end(b, false);
 		return;
 	}
 	msrc_write_done(h, -ETIMEDOUT, "modbus %s: %s (it may have been written)", h->s->name, why);
-	log_warn("modbus %s: the write of %s failed: %s", h->s->name, h->wr_v->name, why);
+	log_warn("modbus %s: the write of %s failed: %s", h->s->name, h->io_v->name, why);
 	mbus_job_end(b, false);
 }
 
@@ -383,10 +404,10 @@ static void mbus_reply_ok(struct mbus *b, const uint16_t *regs)
 		return;
 	case MBUS_WRITE_READ:
 		b->wregs[0] = regs[0];
-		r = regmap_encode(&h->map, h->wr_v, h->wr_x, b->wregs);
+		r = regmap_encode(&h->map, h->io_v, h->io_x, b->wregs);
 		if (r) {
 			msrc_write_done(h, -ERANGE, "modbus %s: %s = %g cannot be encoded: %s",
-					h->s->name, h->wr_v->name, h->wr_x, strerror(-r));
+					h->s->name, h->io_v->name, h->io_x, strerror(-r));
 			mbus_job_end(b, false);
 			return;
 		}
@@ -395,16 +416,16 @@ static void mbus_reply_ok(struct mbus *b, const uint16_t *regs)
 		return;
 	case MBUS_WRITE:
 		atomic_fetch_add(&h->written, 1);
-		if (h->wr_v->count == 1)
+		if (h->io_v->count == 1)
 			msrc_write_done(h, 0, "modbus %s: wrote %s = %g (holding %u: 0x%04X)",
-					h->s->name, h->wr_v->name, h->wr_x, h->wr_v->address,
+					h->s->name, h->io_v->name, h->io_x, h->io_v->address,
 					b->wregs[0]);
 		else
 			msrc_write_done(h, 0,
 					"modbus %s: wrote %s = %g (holding %u-%u: 0x%04X 0x%04X)",
-					h->s->name, h->wr_v->name, h->wr_x, h->wr_v->address,
-					h->wr_v->address + 1, b->wregs[0], b->wregs[1]);
-		log_info("modbus %s: %s = %g written", h->s->name, h->wr_v->name, h->wr_x);
+					h->s->name, h->io_v->name, h->io_x, h->io_v->address,
+					h->io_v->address + 1, b->wregs[0], b->wregs[1]);
+		log_info("modbus %s: %s = %g written", h->s->name, h->io_v->name, h->io_x);
 		mbus_job_end(b, true);
 		return;
 	case MBUS_IDLE:
@@ -439,7 +460,7 @@ static void mbus_exception(struct mbus *b, uint8_t code)
 		return;
 	}
 	msrc_write_done(h, -EREMOTEIO, "modbus %s: the device refused: %s", h->s->name, why);
-	log_warn("modbus %s: the write of %s refused: %s", h->s->name, h->wr_v->name, why);
+	log_warn("modbus %s: the write of %s refused: %s", h->s->name, h->io_v->name, why);
 	mbus_job_end(b, false);
 }
 
@@ -679,7 +700,7 @@ static void mbus_send_when_quiet(struct mbus *b)
 static void mbus_request(struct mbus *b)
 {
 	struct msrc *h = b->cur;
-	const struct regmap_value *v = h->wr_v;
+	const struct regmap_value *v = h->io_v;
 
 	b->tries = 0;
 	if (b->job == MBUS_POLL) {
@@ -736,17 +757,17 @@ static void mbus_kick(struct mbus *b)
 		h->wr_queued = false;
 		b->cur = h;
 		b->wregs[0] = b->wregs[1] = 0;
-		b->job = h->wr_v->type == REGMAP_BIT || h->wr_v->type == REGMAP_U8 ||
-					 h->wr_v->type == REGMAP_I8
+		b->job = h->io_v->type == REGMAP_BIT || h->io_v->type == REGMAP_U8 ||
+					 h->io_v->type == REGMAP_I8
 				 ? MBUS_WRITE_READ
 				 : MBUS_WRITE;
 		if (b->job == MBUS_WRITE) {
-			r = regmap_encode(&h->map, h->wr_v, h->wr_x, b->wregs);
+			r = regmap_encode(&h->map, h->io_v, h->io_x, b->wregs);
 			if (r) {
 				b->cur = NULL;
 				b->job = MBUS_IDLE;
 				msrc_write_done(h, -ERANGE, "modbus %s: %s = %g: %s", h->s->name,
-						h->wr_v->name, h->wr_x, strerror(-r));
+						h->io_v->name, h->io_x, strerror(-r));
 				mbus_kick(b);
 				return;
 			}
@@ -798,6 +819,10 @@ static void mbus_up_cb(void *arg, int fd)
 
 	b->fd = fd;
 	b->up = true;
+	/* A new connection's transaction ids start anywhere: a reply meant
+	 * for another connection (a gateway's, a device's reused socket) then
+	 * matches one of ours one time in 65536 instead of every time. */
+	b->tid = (uint16_t)(uploader_jitter(&b->rng) * 65536.0);
 	if (h) {
 		atomic_store(&h->connected, true);
 		if (!h->ok_shown && !h->c->close_after_poll)
@@ -822,6 +847,7 @@ static void mbus_fail_cb(void *arg, int err, const char *why)
 	source_error(h->s, h->r_connect);
 	atomic_store(&h->connected, false);
 	h->ok_shown = false;
+	msrc_failing(h, why);
 	source_set_state(h->s, SOURCE_ERROR, "%s (retrying)", why);
 	mbus_fail_waiting(b, why);
 	if (b->cur) {
@@ -1024,9 +1050,11 @@ static int msrc_open(struct source *s)
 
 		if (!b)
 			return -ENOMEM;
+		bool v6 = strchr(h->url.host, ':') != NULL;
+
 		b->pd = h->pd;
 		b->fd = -1;
-		bool v6 = strchr(h->url.host, ':') != NULL;
+		b->rng = (uint64_t)loop_now() ^ (uint64_t)(uintptr_t)b ^ 0x9E3779B97F4A7C15ULL;
 
 		snprintf(b->where, sizeof(b->where), "%s%.140s%s:%s", v6 ? "[" : "", h->url.host,
 			 v6 ? "]" : "", h->url.port);

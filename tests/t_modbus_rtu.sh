@@ -68,7 +68,7 @@ status() { curl -fsS "$URL/api/status"; }
 src() { json_get "$(status)" "[s for s in d['sources'] if s['name']=='$1'][0]$2"; }
 stat() { json_get "$(cat "$T/$1.json")" "$2"; }
 # samples_of NAME LP: lines of source NAME in the file sink
-samples_of() { grep -c ",source=$1[ ,]" "$2" 2>/dev/null || echo 0; }
+samples_of() { cat "$2" 2>/dev/null | grep -c ",source=$1[ ,]"; }
 # has_samples NAME LP N: at least N
 has_samples() { [ "$(samples_of "$1" "$2")" -ge "$3" ]; }
 
