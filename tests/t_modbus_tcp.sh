@@ -5,7 +5,8 @@
 # 31 never answers.  Asserted:
 #   - every other device keeps producing while they fail: each has at least
 #     a third of the polls the window allows (no timing beyond that);
-#   - every value exact, per device (register 0 = its index): scaling and
+#   - every value exact, per device (register 0 = its index; 27 connects
+#     for each poll only, close_after_poll): scaling and
 #     offset, u16 i16 u32 i32 f32 ascii bit u8 i8, both word orders, a
 #     byte order, and a map with byteswap = yes (tests/fixtures/modbus);
 #   - the counters by reason: the exceptions counted by code and nothing
@@ -75,6 +76,7 @@ EOF
 		printf '[modbus.d%s]\nurl = tcp://127.0.0.1:%s\ninterval = 300ms\ntimeout = 400ms\nretries = 0\nmap = %s\n' \
 			"$i" $((BASE + i)) "$map"
 		[ "$i" = 0 ] && echo "allow_write = yes"
+		[ "$i" = 27 ] && echo "close_after_poll = yes"
 	done
 } >"$T/pd.conf"
 
