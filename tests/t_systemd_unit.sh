@@ -72,6 +72,10 @@ want() { # directive, expected value (a grep -E on its lines), why
 want Type '^notify$' "powerd sends READY=1 and RELOADING=1"
 want DeviceAllow '^char-gpiochip rw$' "the pulse input is /dev/gpiochipN"
 want DevicePolicy '^(closed|auto)$' "strict would hide /dev/gpiochipN"
+for tty in ttyAMA ttyS ttyUSB ttyACM; do
+	want DeviceAllow "^char-$tty rw$" "Modbus RTU reads /dev/${tty}N"
+done
+want SupplementaryGroups '(^| )dialout( |$)' "serial ports are root:dialout"
 for af in AF_UNIX AF_INET AF_INET6 AF_CAN; do
 	want RestrictAddressFamilies "(^| )$af( |$)" "$af sockets"
 done
@@ -81,7 +85,7 @@ for bad in 'PrivateDevices=(yes|true|1)' 'PrivateNetwork=(yes|true|1)' \
 	'RestrictAddressFamilies=~' 'SystemCallErrorNumber='; do
 	grep -Eq "^$bad" "$UNIT" && fail "$UNIT: $bad would take away what powerd needs or hide a denied call"
 done
-echo "needs: notify, gpiochip rw, AF_UNIX/INET/INET6/CAN, StateDirectory, RuntimeDirectory"
+echo "needs: notify, gpiochip rw, serial ports rw, AF_UNIX/INET/INET6/CAN, StateDirectory, RuntimeDirectory"
 
 # ---------------------------------------------------------------- 4. syscalls
 # systemd's own group lists (systemd-analyze syscall-filter, offline), and
