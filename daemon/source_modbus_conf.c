@@ -121,8 +121,8 @@ static void modbus_key_needs(struct cfg_sect *s, const char *key, const char *tr
 	unsigned at = cfg_key_line(s, key);
 
 	if (at)
-		cfg_error(s, at, "'%s' needs an %s:// url in %s", key, transport,
-			  cfg_sect_title(s));
+		cfg_error(s, at, "'%s' needs %s:// url in %s", key,
+			  !strcmp(transport, "rtu") ? "an rtu" : "a tcp", cfg_sect_title(s));
 }
 
 static void modbus_check(struct cfg_sect *s, const void *obj)
