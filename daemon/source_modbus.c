@@ -297,7 +297,8 @@ static void mbus_close_tcp(struct mbus *b, bool drop, int err)
 	b->fd = -1;
 }
 
-/* The job is over (err 0: done); the bus takes the next. */
+/* The job is over (ok: its requests were answered, a poll's samples go
+ * out); the bus takes the next. */
 static void mbus_job_end(struct mbus *b, bool ok)
 {
 	struct msrc *h = b->cur;
@@ -326,8 +327,8 @@ static void mbus_job_end(struct mbus *b, bool ok)
 	mbus_kick(b);
 }
 
-/* A request of the job failed (reason: a source_reason index) after its
- * retries: a poll is given up, a write answered. */
+/* Said once when a device starts failing, not per poll: the log stays
+ * bounded however long it is down (the counters say how often). */
 static void msrc_failing(struct msrc *h, const char *why)
 {
 	if (h->failing)
@@ -336,6 +337,8 @@ static void msrc_failing(struct msrc *h, const char *why)
 	log_warn("modbus %s: %s (said once, until it answers again)", h->s->name, why);
 }
 
+/* A request of the job failed after its retries: a poll is given up, a
+ * write answered. */
 static void mbus_give_up(struct mbus *b, const char *why)
 {
 	struct msrc *h = b->cur;
