@@ -20,7 +20,9 @@
  * and the poll goes on with the next read.  On TCP a timeout or a reply
  * that does not match drops the connection (a late reply would otherwise be
  * taken for the next request's); tcpconn reconnects with its backoff, and
- * a retry waits for that.
+ * a retry waits for that.  With pipeline = yes a TCP poll sends all its
+ * reads at once, each with its own transaction id, and takes the replies
+ * in any order (for gateways and devices that queue requests).
  *
  * RTU timing (Serial Line v1.02 2.5.1.1): a reply ends when its length
  * (modbus_rtu_reply_len) is in, or at a silence of 3.5 characters, never
@@ -112,6 +114,7 @@ struct mbus {
 	uint8_t unit;
 	unsigned tries;
 	uint8_t tx[MODBUS_TCP_ADU_MAX];
+	const uint8_t *txp; /* what is being sent: tx, or a pipelined poll's batch */
 	size_t tx_len, tx_off;
 	uint8_t rx[MSRC_RX_MAX];
 	size_t rx_len;
@@ -135,6 +138,13 @@ struct msrc {
 	uint16_t *regs; /* MODBUS_READ_MAX per planned read */
 	struct regmap_block *blocks;
 	bool *got; /* per planned read, this poll */
+	/* pipeline = yes: every read of a poll sent at once, each with its
+	 * transaction id, answered in any order. */
+	bool pipelined;
+	uint16_t *ptid;
+	bool *pdone; /* answered (or refused with an exception) */
+	size_t pleft;
+	uint8_t *ptx;
 	struct msrc *qnext;
 	bool queued, polling, ok_shown;
 	bool poll_excepted; /* an exception in this poll: shown, not ok */
@@ -180,6 +190,19 @@ static uint8_t msrc_unit(const struct msrc *h, uint8_t map_unit)
 static int64_t msrc_max64(int64_t a, int64_t b)
 {
 	return a > b ? a : b;
+}
+
+/* Planned read i as a request, and the unit it goes to. */
+static void msrc_plan_req(const struct msrc *h, size_t i, struct modbus_req *req, uint8_t *unit)
+{
+	const struct regmap_request *p = &h->plan[i];
+
+	*req = (struct modbus_req){
+		.fn = p->table == REGMAP_INPUT ? MODBUS_FC_READ_INPUT : MODBUS_FC_READ_HOLDING,
+		.addr = p->start,
+		.count = p->count,
+	};
+	*unit = msrc_unit(h, p->unit_id);
 }
 
 /* ------------------------------------------------------------ samples */
@@ -527,6 +550,56 @@ static void mbus_no_answer(struct mbus *b)
 		  b->where, (double)h->c->timeout_ns / 1e9);
 }
 
+/* pipeline = yes: an ADU answers whichever outstanding read has its
+ * transaction id.  Returns 0 to go on reading, 1 when the poll is over
+ * (or failed: the caller stops). */
+static int mbus_pipe_adu(struct mbus *b, const struct modbus_adu *adu)
+{
+	struct msrc *h = b->cur;
+	struct modbus_req req = {0};
+	uint8_t unit = 0, code = 0;
+	size_t i;
+	int r;
+
+	for (i = 0; i < h->nplan; i++)
+		if (!h->pdone[i] && h->ptid[i] == adu->tid)
+			break;
+	if (i < h->nplan)
+		msrc_plan_req(h, i, &req, &unit);
+	if (i == h->nplan || !modbus_mbap_answers(adu, adu->tid, unit, &req)) {
+		mbus_fail(b, h->r_unexpected, true,
+			  "%s: a reply that answers no request sent (transaction %u)", b->where,
+			  adu->tid);
+		return 1;
+	}
+	r = modbus_pdu_reply(&req, adu->pdu, adu->pdu_len, h->regs + i * MODBUS_READ_MAX,
+			     MODBUS_READ_MAX, &code);
+	if (r == -EREMOTEIO) {
+		source_error(h->s, h->r_exception);
+		atomic_fetch_add(&h->exceptions[code < STATUS_MODBUS_EX ? code : 0], 1);
+		h->ok_shown = false;
+		h->poll_excepted = true;
+		source_set_state(h->s, SOURCE_ERROR,
+				 "unit %u on %s: exception %u (%s) to function %u at %u", unit,
+				 b->where, code, modbus_exception_name(code), req.fn, req.addr);
+	} else if (r) {
+		mbus_fail(b, r == -ENOMSG ? h->r_unexpected : h->r_short, true,
+			  "unit %u on %s: a reply that does not answer the request", unit,
+			  b->where);
+		return 1;
+	} else {
+		atomic_fetch_add(&h->replies, 1);
+		h->got[i] = true;
+	}
+	h->pdone[i] = true;
+	if (--h->pleft)
+		return 0;
+	tcpconn_ok(b->conn);
+	b->quiet_at = msrc_max64(b->quiet_at, loop_now() + h->c->pause_ns);
+	mbus_job_end(b, true);
+	return 1;
+}
+
 static void mbus_tcp_rx(struct mbus *b, size_t n)
 {
 	struct msrc *h = b->cur;
@@ -540,6 +613,11 @@ static void mbus_tcp_rx(struct mbus *b, size_t n)
 		if (r < 0) {
 			mbus_fail(b, h->r_bad_header, true, "%s: a bad MBAP header", b->where);
 			return;
+		}
+		if (r == 1 && b->job == MBUS_POLL && h->pipelined) {
+			if (mbus_pipe_adu(b, &adu))
+				return;
+			continue;
 		}
 		if (r == 1) {
 			uint16_t regs[MODBUS_READ_MAX];
@@ -620,9 +698,9 @@ static void mbus_tx_cb(struct loop *l, int res, void *arg)
 	}
 	b->tx_off += (size_t)res;
 	if (b->tx_off < b->tx_len) {
-		r = b->rtu ? loop_write(b->pd->loop, &b->op_tx, b->fd, b->tx + b->tx_off,
+		r = b->rtu ? loop_write(b->pd->loop, &b->op_tx, b->fd, b->txp + b->tx_off,
 					b->tx_len - b->tx_off, -1, mbus_tx_cb, b)
-			   : loop_send(b->pd->loop, &b->op_tx, b->fd, b->tx + b->tx_off,
+			   : loop_send(b->pd->loop, &b->op_tx, b->fd, b->txp + b->tx_off,
 				       b->tx_len - b->tx_off, 0, mbus_tx_cb, b);
 		if (r)
 			mbus_fail(b, h->r_io, true, "%s: sending: %s", b->where, strerror(-r));
@@ -642,6 +720,43 @@ static void mbus_tx_cb(struct loop *l, int res, void *arg)
 		mbus_fail(b, h->r_io, true, "%s: reading: %s", b->where, strerror(-r));
 }
 
+/* pipeline = yes: the poll's reads not answered yet, in one send. */
+static void mbus_send_batch(struct mbus *b)
+{
+	struct msrc *h = b->cur;
+	uint8_t pdu[MODBUS_PDU_MAX];
+	struct modbus_req req;
+	size_t i, off = 0;
+	uint8_t unit;
+	int n, r;
+
+	for (i = 0; i < h->nplan; i++) {
+		if (h->pdone[i])
+			continue;
+		msrc_plan_req(h, i, &req, &unit);
+		n = modbus_pdu_encode(&req, pdu, sizeof(pdu));
+		if (n > 0)
+			n = modbus_mbap_encode(++b->tid, unit, pdu, (size_t)n, h->ptx + off,
+					       MODBUS_TCP_ADU_MAX);
+		if (n < 0) {
+			mbus_fail(b, h->r_io, false, "a request modbus.h refuses: %s",
+				  strerror(-n));
+			return;
+		}
+		h->ptid[i] = b->tid;
+		off += (size_t)n;
+		atomic_fetch_add(&h->requests, 1);
+	}
+	b->txp = h->ptx;
+	b->tx_len = off;
+	b->tx_off = 0;
+	b->rx_len = 0;
+	modbus_mbap_init(&b->mbap);
+	r = loop_send(b->pd->loop, &b->op_tx, b->fd, b->txp, b->tx_len, 0, mbus_tx_cb, b);
+	if (r)
+		mbus_fail(b, h->r_io, true, "%s: sending: %s", b->where, strerror(-r));
+}
+
 static void mbus_send(struct mbus *b)
 {
 	struct msrc *h = b->cur;
@@ -651,6 +766,10 @@ static void mbus_send(struct mbus *b)
 	if (b->job != MBUS_POLL && msrc_write_cancelled(h)) {
 		msrc_write_done(h, -ECANCELED, "modbus %s: given up by the caller", h->s->name);
 		mbus_job_end(b, false);
+		return;
+	}
+	if (b->job == MBUS_POLL && h->pipelined) {
+		mbus_send_batch(b);
 		return;
 	}
 	n = modbus_pdu_encode(&b->req, pdu, sizeof(pdu));
@@ -665,6 +784,7 @@ static void mbus_send(struct mbus *b)
 	}
 	b->tx_len = (size_t)n;
 	b->tx_off = 0;
+	b->txp = b->tx;
 	b->rx_len = 0;
 	atomic_fetch_add(&h->requests, 1);
 	if (b->rtu) {
@@ -707,15 +827,7 @@ static void mbus_request(struct mbus *b)
 
 	b->tries = 0;
 	if (b->job == MBUS_POLL) {
-		const struct regmap_request *p = &h->plan[h->ndone];
-
-		b->req = (struct modbus_req){
-			.fn = p->table == REGMAP_INPUT ? MODBUS_FC_READ_INPUT
-						       : MODBUS_FC_READ_HOLDING,
-			.addr = p->start,
-			.count = p->count,
-		};
-		b->unit = msrc_unit(h, p->unit_id);
+		msrc_plan_req(h, h->pipelined ? 0 : h->ndone, &b->req, &b->unit);
 	} else if (b->job == MBUS_WRITE_READ) {
 		b->req = (struct modbus_req){
 			.fn = MODBUS_FC_READ_HOLDING, .addr = v->address, .count = 1};
@@ -788,6 +900,10 @@ static void mbus_kick(struct mbus *b)
 	h->poll_excepted = false;
 	h->ndone = 0;
 	memset(h->got, 0, h->nplan * sizeof(*h->got));
+	if (h->pipelined) {
+		memset(h->pdone, 0, h->nplan * sizeof(*h->pdone));
+		h->pleft = h->nplan;
+	}
 	h->poll_unix_ns = clock_unix_ns();
 	b->cur = h;
 	b->job = MBUS_POLL;
@@ -1044,6 +1160,14 @@ static int msrc_open(struct source *s)
 	h->g = msrc_group(h->pd);
 	if (!h->regs || !h->blocks || !h->got || !h->g)
 		return -ENOMEM;
+	if (c->pipeline && h->url.transport == MODBUS_TCP && h->nplan > 1) {
+		h->pipelined = true;
+		h->ptid = calloc(h->nplan, sizeof(*h->ptid));
+		h->pdone = calloc(h->nplan, sizeof(*h->pdone));
+		h->ptx = calloc(h->nplan, MODBUS_TCP_ADU_MAX);
+		if (!h->ptid || !h->pdone || !h->ptx)
+			return -ENOMEM;
+	}
 	if (h->url.transport == MODBUS_RTU) {
 		r = msrc_open_rtu(h);
 		if (r)
@@ -1161,6 +1285,9 @@ static void msrc_stop(struct source *s)
 	free(h->regs);
 	free(h->blocks);
 	free(h->got);
+	free(h->ptid);
+	free(h->pdone);
+	free(h->ptx);
 	s->priv = NULL;
 	free(h);
 }

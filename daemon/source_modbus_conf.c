@@ -101,6 +101,10 @@ static const struct cfg_key modbus_keys[] = {
 	{"close_after_poll", &cfg_bool, C(close_after_poll), .def = "no",
 	 .doc = "tcp: close the connection after each poll, freeing a single-connection device "
 		"for other masters; connect again at the next"},
+	{"pipeline", &cfg_bool, C(pipeline), .def = "no",
+	 .doc = "tcp: send all of a poll's reads at once, each with its transaction id, the "
+		"replies taken in any order (a device or gateway that queues requests); no = one "
+		"request at a time"},
 	{"rs485", &cfg_enum, C(rs485), .choices = modbus_rs485, .def = "no",
 	 .doc = "rtu: kernel = the port's driver drives the transceiver's RTS (TIOCSRS485), "
 		"with rs485_delay_before and _after; no = leave the port as it is"},
@@ -135,7 +139,8 @@ static void modbus_check(struct cfg_sect *s, const void *obj)
 					       "rs485_delay_before",
 					       "rs485_delay_after",
 					       NULL};
-	static const char *const tcp_only[] = {"close_after_poll", "connect_timeout", NULL};
+	static const char *const tcp_only[] = {"close_after_poll", "connect_timeout", "pipeline",
+					       NULL};
 	const struct cfg_modbus *c = obj;
 	const char *title = cfg_sect_title(s);
 	unsigned url_at = cfg_key_line(s, "url"), map_at = cfg_key_line(s, "map");

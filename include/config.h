@@ -256,6 +256,7 @@ struct cfg_modbus {
 	uint32_t retries;
 	char map[PATH_MAX]; /* a shipped map's NAME, or a path */
 	bool close_after_poll;
+	bool pipeline; /* tcp: a poll's reads sent at once */
 	enum cfg_modbus_rs485 rs485;
 	uint32_t rs485_delay_before, rs485_delay_after; /* ms */
 	bool allow_write;

@@ -97,7 +97,7 @@ paths="$paths,[sink.influxdb] ca_file=$T/ca.pem,[sink.mqtt] ca_file=$T/ca.pem"
 paths="$paths,[sink.file] path=$T/out/samples.lp,[sink.cloudwatch] credentials_file=$T/credentials"
 paths="$paths,[json.inbox] path=$T/inbox,[http.powmr] ca_file=$T/ca.pem"
 paths="$paths,[can.battery] decode=$PWD/share/ecoflow.json,[can.battery] record=$T/out/frames.log"
-uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host,[json.inbox] measurement,[http.powmr] measurement,[can.battery] replay,[can.battery] speed,[can.battery] loop,[can.battery] bitrate,[can.battery] restart_ms,[modbus.inverter] close_after_poll,[modbus.inverter] connect_timeout,[modbus.inverter] rs485_delay_before,[modbus.inverter] rs485_delay_after" \
+uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host,[json.inbox] measurement,[http.powmr] measurement,[can.battery] replay,[can.battery] speed,[can.battery] loop,[can.battery] bitrate,[can.battery] restart_ms,[modbus.inverter] close_after_poll,[modbus.inverter] connect_timeout,[modbus.inverter] pipeline,[modbus.inverter] rs485_delay_before,[modbus.inverter] rs485_delay_after" \
 	"$paths" >"$T/gpio.conf"
 "$POWERD" --check -c "$T/gpio.conf" >"$out" 2>&1 ||
 	fail "--defaults uncommented (GPIO meter, InfluxDB 1.x): $(cat "$out")"

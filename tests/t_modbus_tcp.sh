@@ -6,7 +6,8 @@
 #   - every other device keeps producing while they fail: each has at least
 #     a third of the polls the window allows (no timing beyond that);
 #   - every value exact, per device (register 0 = its index; 27 connects
-#     for each poll only, close_after_poll): scaling and
+#     for each poll only, close_after_poll; 26 sends a poll's reads at
+#     once, pipeline): scaling and
 #     offset, u16 i16 u32 i32 f32 ascii bit u8 i8, both word orders, a
 #     byte order, and a map with byteswap = yes (tests/fixtures/modbus);
 #   - the counters by reason: the exceptions counted by code and nothing
@@ -77,6 +78,7 @@ EOF
 			"$i" $((BASE + i)) "$map"
 		[ "$i" = 0 ] && echo "allow_write = yes"
 		[ "$i" = 27 ] && echo "close_after_poll = yes"
+		[ "$i" = 26 ] && echo "pipeline = yes"
 	done
 } >"$T/pd.conf"
 
@@ -168,7 +170,7 @@ rq=$(sj d31 "['modbus']['requests']")
 [ "$to" -ge 1 ] && [ $((rq - to)) -ge 0 ] && [ $((rq - to)) -le 1 ] || fail "d31: $to timeouts for $rq requests"
 [ "$(sj d31 "['detail']")" = "no answer from unit 1 on 127.0.0.1:$((BASE + 31)) (timeout 0.4 s)" ] ||
 	case "$(sj d31 "['state']")" in connecting) ;; *) fail "d31 says: $(sj d31 "['detail']")" ;; esac
-for i in 0 5 27; do
+for i in 0 5 26 27; do
 	e=$(json_get "$S" "sum([s for s in d['sources'] if s['name']=='d$i'][0]['errors'].values())")
 	[ "$e" = 0 ] || fail "d$i: errors $(sj d$i "['errors']")"
 	[ "$(sj d$i "['modbus']['replies']")" = "$(sj d$i "['modbus']['requests']")" ] ||
@@ -232,4 +234,27 @@ kill "$MB"
 wait "$MB" 2>/dev/null
 MB=
 sanitizer_clean "$T/pd.log"
+
+# ---- pipeline = yes: a poll's reads in one batch, the replies taken by
+# transaction id whatever their order (tests/mbap_reverse.py answers last
+# first; register values are their addresses)
+RP=$(free_port)
+python3 tests/mbap_reverse.py "$RP" "$T/rev.log" 2>"$T/rev.err" &
+MB=$!
+wait_for 10 python3 -c "import socket; socket.create_connection(('127.0.0.1', $RP), 1)" || fail "mbap_reverse.py did not start"
+printf 'a m holding 10 u16\nb m input 20 u16\nc m holding 300 u16\n' >"$T/rev.map"
+sed -n '1,/^path = /p' "$T/pd.conf" | sed "s|out.lp|rev.lp|" >"$T/rev.conf"
+printf '[modbus.rev]\nurl = tcp://127.0.0.1:%s\ninterval = 300ms\nmap = %s\npipeline = yes\n' "$RP" "$T/rev.map" >>"$T/rev.conf"
+pd_start "$T/rev.conf" "$T/rev.pd.log"
+rev_samples() { [ "$(cat "$T/rev.lp" 2>/dev/null | grep -c 'source=rev ')" -ge 3 ]; }
+wait_for 20 rev_samples || fail "pipeline: no samples: $(src rev "['detail']")"
+pd_stop
+kill "$MB"
+wait "$MB" 2>/dev/null
+MB=
+sanitizer_clean "$T/rev.pd.log"
+[ "$(grep -vc '^batch 3$' "$T/rev.log")" = 0 ] || fail "pipeline: the batches were $(sort "$T/rev.log" | uniq -c)"
+bad=$(grep 'source=rev ' "$T/rev.lp" | grep -vc ' a=10i,b=20i,c=300i ')
+[ "$bad" = 0 ] || fail "pipeline: $bad samples mixed up: $(head -3 "$T/rev.lp")"
+echo "ok: pipeline = yes: 3 reads per batch, replies taken by transaction id in reverse order, every value in its place"
 echo "ok: modbus tcp"

@@ -1202,6 +1202,7 @@ static void test_print_defaults(void)
 		{"[can.battery]", "restart_ms", NULL},
 		{"[modbus.inverter]", "close_after_poll", NULL},
 		{"[modbus.inverter]", "connect_timeout", NULL},
+		{"[modbus.inverter]", "pipeline", NULL},
 		{"[modbus.inverter]", "rs485_delay_before", NULL},
 		{"[modbus.inverter]", "rs485_delay_after", NULL},
 	};
