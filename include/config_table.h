@@ -231,15 +231,16 @@ struct cfg_kind {
  * --defaults prints them and --check checks them. */
 extern const struct cfg_kind *const cfg_kinds[];
 
-extern const struct cfg_kind powerd_conf;      /* [daemon] */
-extern const struct cfg_kind pulse_conf;       /* [pulse.NAME] */
-extern const struct cfg_kind source_json_conf; /* [json.NAME] */
-extern const struct cfg_kind source_http_conf; /* [http.NAME] */
-extern const struct cfg_kind source_mqtt_conf; /* [mqtt.NAME] */
-extern const struct cfg_kind source_can_conf;  /* [can.NAME] */
-extern const struct cfg_kind source_eg4_conf;  /* [eg4.NAME] */
-extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
-extern const struct cfg_type sink_influx_conf; /* type = influxdb */
+extern const struct cfg_kind powerd_conf;	 /* [daemon] */
+extern const struct cfg_kind pulse_conf;	 /* [pulse.NAME] */
+extern const struct cfg_kind source_json_conf;	 /* [json.NAME] */
+extern const struct cfg_kind source_http_conf;	 /* [http.NAME] */
+extern const struct cfg_kind source_mqtt_conf;	 /* [mqtt.NAME] */
+extern const struct cfg_kind source_can_conf;	 /* [can.NAME] */
+extern const struct cfg_kind source_modbus_conf; /* [modbus.NAME] */
+extern const struct cfg_kind source_eg4_conf;	 /* [eg4.NAME] */
+extern const struct cfg_kind sink_conf;		 /* [sink.NAME] */
+extern const struct cfg_type sink_influx_conf;	 /* type = influxdb */
 extern const struct cfg_type sink_file_conf;
 extern const struct cfg_type sink_mqtt_conf;
 extern const struct cfg_type sink_cloudwatch_conf;
