@@ -145,8 +145,7 @@ static void modbus_check(struct cfg_sect *s, const void *obj)
 	const char *title = cfg_sect_title(s);
 	unsigned url_at = cfg_key_line(s, "url"), map_at = cfg_key_line(s, "map");
 	struct modbus_url u;
-	char why[300], path[PATH_MAX];
-	struct regmap m;
+	char why[300];
 	size_t i;
 
 	if (url_at && !modbus_url_parse(c->url, &u, why, sizeof(why))) {
@@ -177,22 +176,8 @@ static void modbus_check(struct cfg_sect *s, const void *obj)
 		if (at)
 			cfg_error(s, at, "the rs485 delays need 'rs485 = kernel' in %s", title);
 	}
-	if (!map_at)
-		return;
-	if (regmap_path(POWERD_DATADIR, c->map, path, sizeof(path))) {
-		cfg_error(s, map_at,
-			  "'%s' is neither a map's name ([A-Za-z0-9_-]) nor a path (with a '/' "
-			  "or ending in .map) in %s",
-			  c->map, title);
-		return;
-	}
-	if (regmap_load_file(path, &m, why, sizeof(why))) {
-		cfg_error(s, map_at, "the map of %s: %s", title, why);
-		return;
-	}
-	if (!m.n)
-		cfg_error(s, map_at, "the map of %s (%s) reads no registers", title, path);
-	regmap_free(&m);
+	if (map_at)
+		regmap_conf_check(s, "map", c->map);
 }
 
 CFG_HEAD_CHECK(struct cfg_modbus);

@@ -256,6 +256,11 @@ const char *cfg_sect_title(const struct cfg_sect *s);
 void cfg_error(struct cfg_sect *s, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* A section's register map (key `key`, value `map`: a shipped map's NAME
+ * or a path) found and loaded, its errors reported at the key's line
+ * (daemon/regmap_conf.c). */
+void regmap_conf_check(struct cfg_sect *s, const char *key, const char *map);
+
 /* ------------------------------------------------ walking the tables */
 
 /* Sections of kind k in a loaded configuration (a single kind: always 1). */

@@ -414,7 +414,8 @@ static const struct bad bads[] = {
 	{EG4 "watchdog = 0.5s\n", "t.conf:3: ", "'watchdog'"},
 	{EG4 "reconnect_min = 30s\nreconnect_max = 10s\n",
 	 "t.conf:3: ", "'reconnect_min' cannot be longer than 'reconnect_max' in [eg4.d]"},
-	{EG4 "map = eg4 input\n", "t.conf:3: ", "'map' in [eg4.d]: a NAME"},
+	{EG4 "map = eg4 input\n", "t.conf:3: ", "'eg4 input' is neither a map's name"},
+	{EG4 "map = no-such-map\n", "t.conf:3: ", "no-such-map.map: No such file"},
 	{PULSE "[eg4.house]\nhost = x\n",
 	 "t.conf:5: ", "[eg4.house]: the name 'house' is taken by [pulse.house] (line 1)"},
 	/* source names are unique across kinds; a sink may share one */
@@ -900,7 +901,7 @@ static void test_eg4(void)
 
 	CHECK_EQ_INT(load(EG4 "port = 8001\ndatalog = BA12345678\ninverter = 2043022401\n"
 			      "poll = 0\nwatchdog = 0\nkeepalive = 0\nheartbeats = yes\n"
-			      "map = /etc/powerd/my.map\n",
+			      "map = share/maps/eg4-input.map\n",
 			  &c, &out),
 		     0);
 	CHECK(out && !*out);
@@ -914,7 +915,7 @@ static void test_eg4(void)
 		      c.eg4[0].keepalive_ns == 0 && c.eg4[0].heartbeats);
 		CHECK(c.eg4[0].timeout_ns == 10 * CFG_NS_S);
 		CHECK(c.eg4[0].backoff_min_ns == CFG_NS_S && c.eg4[0].backoff_max_ns == CFG_NS_MIN);
-		CHECK(!strcmp(c.eg4[0].map, "/etc/powerd/my.map"));
+		CHECK(!strcmp(c.eg4[0].map, "share/maps/eg4-input.map"));
 	}
 	cfg_free(&c);
 	free(out);
