@@ -2,8 +2,7 @@
  * what the daemon would do with the path and why that would fail: a
  * state_dir that is a file or on a read-only file system, a replay file
  * that is missing or not a regular file, a file sink that is a directory, a
- * JSON source's directory that is missing, an EG4 source's register map
- * that is missing or does not load.
+ * JSON source's directory that is missing.
  * Which keys are paths, and what the daemon does with each, the key tables
  * say (config_table.h), so a new kind's paths are checked as they are. */
 #include <errno.h>
@@ -18,7 +17,6 @@
 
 #include "check.h"
 #include "config_table.h"
-#include "regmap.h"
 
 struct check {
 	const struct config *cfg;
@@ -279,22 +277,6 @@ int check_environment(const struct config *cfg, FILE *errs)
 				     "[json.%s]: path %s: not writable (%s), but after = %s",
 				     j->name, j->path, strerror(errno),
 				     j->after == CFG_JSON_DELETE ? "delete" : "move");
-	}
-	/* A map is a NAME in the data directory or a path: loaded as the
-	 * source will load it, so its FILE:LINE errors show here. */
-	for (i = 0; i < cfg->neg4; i++) {
-		const struct cfg_eg4 *e = &cfg->eg4[i];
-		char path[PATH_MAX], why[PATH_MAX + 256];
-		struct regmap map;
-
-		if (regmap_path(POWERD_DATADIR, e->map, path, sizeof(path)))
-			continue; /* the configuration's own check said so */
-		if (regmap_load_file(path, &map, why, sizeof(why)))
-			check_report(&c, e->line_no, "[eg4.%s]: map%s%s: %s", e->name,
-				     strcmp(path, e->map) ? " " : "",
-				     strcmp(path, e->map) ? e->map : "", why);
-		else
-			regmap_free(&map);
 	}
 	return c.problems;
 }

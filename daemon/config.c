@@ -42,12 +42,16 @@ _Static_assert(sizeof(enum cfg_json_format) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_json_after) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_json_time) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_mqtt_in_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_modbus_parity) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_modbus_rs485) == sizeof(int), "enum size");
 
 /* The kinds of section, in the order --defaults prints them. */
 const struct cfg_kind *const cfg_kinds[] = {
-	&powerd_conf,	   &pulse_conf,	      &source_json_conf,
-	&source_http_conf, &source_mqtt_conf, &source_can_conf,
-	&source_eg4_conf,  &sink_conf,	      NULL,
+	&powerd_conf,	     &pulse_conf,
+	&source_json_conf,   &source_http_conf,
+	&source_mqtt_conf,   &source_can_conf,
+	&source_modbus_conf, &source_eg4_conf,
+	&sink_conf,	     NULL,
 };
 
 /* ---------------------------------------------------------------- values */

@@ -129,11 +129,17 @@ static void print_types(FILE *out, const struct cfg_kind *k)
 
 static void print_kind(FILE *out, const struct cfg_kind *k)
 {
-	char doc[1024];
+	static const char rule[] =
+		"================================================================";
+	char doc[1024], title[64];
+	int pad;
 
-	fprintf(out,
-		"\n; ================================================================ [%s%s]\n",
-		k->name, k->single ? "" : ".NAME");
+	/* The rule shortened for a long title: every line fits 79 columns. */
+	snprintf(title, sizeof(title), "[%s%s]", k->name, k->single ? "" : ".NAME");
+	pad = 79 - 3 - (int)strlen(title);
+	if (pad > (int)sizeof(rule) - 1)
+		pad = (int)sizeof(rule) - 1;
+	fprintf(out, "\n; %.*s %s\n", pad < 0 ? 0 : pad, rule, title);
 	if (k->single)
 		snprintf(doc, sizeof(doc), "%s.", k->doc);
 	else

@@ -50,6 +50,7 @@ static void summary(const struct config *cfg, char *buf, size_t len)
 		{cfg->nhttp, "HTTP poll", "HTTP polls", false},
 		{cfg->nmqtt, "MQTT subscription", "MQTT subscriptions", false},
 		{cfg->ncan, "CAN bus", "CAN buses", false},
+		{cfg->nmodbus, "Modbus device", "Modbus devices", false},
 		{cfg->neg4, "EG4 dongle", "EG4 dongles", false},
 		{cfg->nsinks, "sink", "sinks", true},
 	};
@@ -98,6 +99,10 @@ static void announce(const struct config *cfg)
 			 cfg->can[i].replay[0] ? cfg->can[i].replay : cfg->can[i].interface,
 			 cfg->can[i].protocol == CFG_CAN_ECOFLOW ? "EcoFlow records" : "raw frames",
 			 cfg->can[i].allow_transmit ? "; transmitting allowed" : "");
+	for (i = 0; i < cfg->nmodbus; i++)
+		log_info("modbus %s: polling %s every %.3g s (map %s)%s", cfg->modbus[i].name,
+			 cfg->modbus[i].url, (double)cfg->modbus[i].interval_ns / 1e9,
+			 cfg->modbus[i].map, cfg->modbus[i].allow_write ? "; writing allowed" : "");
 	for (i = 0; i < cfg->neg4; i++)
 		log_info("eg4 %s: dongle %s port %u (%s%s)", cfg->eg4[i].name, cfg->eg4[i].host,
 			 cfg->eg4[i].port, cfg->eg4[i].poll_ns ? "polling" : "listening only",

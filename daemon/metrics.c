@@ -393,6 +393,75 @@ static void metrics_eg4(const struct status *st, struct buf *b)
 	}
 }
 
+/* The [modbus.NAME] sources' own figures, labelled {source} (and {code});
+ * errors by reason are powerd_source_errors_total's. */
+static void metrics_modbus(const struct status *st, struct buf *b)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} c[] = {
+		{"powerd_modbus_polls_total", "Polls of the device's register map started.",
+		 offsetof(struct status_modbus, polls)},
+		{"powerd_modbus_requests_total", "Modbus requests sent (re-sends included).",
+		 offsetof(struct status_modbus, requests)},
+		{"powerd_modbus_replies_total", "Good replies (exceptions are counted apart).",
+		 offsetof(struct status_modbus, replies)},
+		{"powerd_modbus_written_total",
+		 "Writes the device confirmed (powerctl modbus write).",
+		 offsetof(struct status_modbus, written)},
+	};
+	static const char *const k1[] = {"source"};
+	static const char *const k2[] = {"source", "code"};
+	struct metrics_family ex = METRICS_FAMILY(
+		"powerd_modbus_exceptions_total", "counter",
+		"Exception replies by code (1 illegal function, 2 illegal data address, ...; 0: "
+		"a code outside 1-11).");
+	struct metrics_family conn = METRICS_FAMILY(
+		"powerd_modbus_connected", "gauge",
+		"1 while the device's TCP connection is up (a serial line: always 1).");
+	size_t i, j;
+
+	for (j = 0; j < sizeof(c) / sizeof(c[0]); j++) {
+		struct metrics_family f = METRICS_FAMILY(c[j].name, "counter", c[j].help);
+
+		for (i = 0; i < st->nsources; i++) {
+			const struct status_modbus *m = &st->sources[i].modbus;
+			const char *v[] = {st->sources[i].name};
+			uint64_t n;
+
+			if (!m->present)
+				continue;
+			memcpy(&n, (const char *)m + c[j].off, sizeof(n));
+			metrics_labels(b, &f, 1, k1, v);
+			buf_printf(b, "%" PRIu64 "\n", n);
+		}
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_modbus *m = &st->sources[i].modbus;
+
+		for (j = 0; m->present && j < STATUS_MODBUS_EX; j++) {
+			char code[4];
+			const char *v[] = {st->sources[i].name, code};
+
+			if (!m->exceptions[j])
+				continue;
+			snprintf(code, sizeof(code), "%zu", j);
+			metrics_labels(b, &ex, 2, k2, v);
+			buf_printf(b, "%" PRIu64 "\n", m->exceptions[j]);
+		}
+	}
+	for (i = 0; i < st->nsources; i++) {
+		const struct status_modbus *m = &st->sources[i].modbus;
+		const char *v[] = {st->sources[i].name};
+
+		if (!m->present)
+			continue;
+		metrics_labels(b, &conn, 1, k1, v);
+		buf_printf(b, "%d\n", m->connected);
+	}
+}
+
 static uint64_t metrics_field(const struct status_meter *m, size_t off)
 {
 	uint64_t v;
@@ -667,6 +736,7 @@ int metrics_render(const struct status *st, struct buf *out)
 {
 	metrics_sources(st, out);
 	metrics_can(st, out);
+	metrics_modbus(st, out);
 	metrics_eg4(st, out);
 	metrics_meters(st, out);
 	metrics_sinks(st, out);

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "powerd.h"
 #include "source_can.h"
+#include "source_modbus.h"
 #include "statedir.h"
 #include "uploader.h"
 
@@ -48,7 +49,8 @@ static int powerd_meters_init(struct powerd *pd)
 	size_t i, at;
 	int r;
 
-	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan + cfg->neg4;
+	pd->nsources = cfg->npulses + cfg->njson + cfg->nhttp + cfg->nmqtt + cfg->ncan +
+		       cfg->nmodbus + cfg->neg4;
 	pd->meters = calloc(cfg->npulses ? cfg->npulses : 1, sizeof(*pd->meters));
 	pd->sources = calloc(pd->nsources + 1, sizeof(*pd->sources));
 	if (!pd->meters || !pd->sources)
@@ -60,6 +62,8 @@ static int powerd_meters_init(struct powerd *pd)
 	powerd_add_sources(pd, &at, &source_http_ops, cfg->http, cfg->nhttp, sizeof(*cfg->http));
 	powerd_add_sources(pd, &at, &source_mqtt_ops, cfg->mqtt, cfg->nmqtt, sizeof(*cfg->mqtt));
 	powerd_add_sources(pd, &at, &source_can_ops, cfg->can, cfg->ncan, sizeof(*cfg->can));
+	powerd_add_sources(pd, &at, &source_modbus_ops, cfg->modbus, cfg->nmodbus,
+			   sizeof(*cfg->modbus));
 	powerd_add_sources(pd, &at, &source_eg4_ops, cfg->eg4, cfg->neg4, sizeof(*cfg->eg4));
 	for (i = 0; i < cfg->npulses; i++) {
 		const struct cfg_pulse *c = &cfg->pulses[i];
@@ -113,15 +117,32 @@ void meter_set_input(struct meter *m, const char *input)
 	pthread_mutex_unlock(&m->pd->lock);
 }
 
-/* POSTs on the control socket (http_action_fn): "can/NAME/send". */
+/* POSTs on the control socket (http_action_fn): "can/NAME/send",
+ * "modbus/NAME/write". */
 static int powerd_action(void *arg, const char *what, const char *body, size_t len, unsigned uid,
 			 struct buf *reply)
 {
+	static const struct {
+		const char *kind, *verb;
+		const struct source_ops *ops;
+	} acts[] = {
+		{"can", "/send", &source_can_ops},
+		{"modbus", "/write", &source_modbus_ops},
+	};
 	struct powerd *pd = arg;
-	const char *name = what + 4, *slash;
-	size_t i, n;
+	const char *name = NULL, *slash = NULL;
+	size_t a, i, n;
 
-	if (strncmp(what, "can/", 4) || !(slash = strchr(name, '/')) || strcmp(slash, "/send")) {
+	for (a = 0; a < sizeof(acts) / sizeof(acts[0]); a++) {
+		size_t k = strlen(acts[a].kind);
+
+		if (!strncmp(what, acts[a].kind, k) && what[k] == '/') {
+			name = what + k + 1;
+			slash = strchr(name, '/');
+			break;
+		}
+	}
+	if (!name || !slash || strcmp(slash, acts[a].verb)) {
 		buf_printf(reply, "no such action\n");
 		return -ENOENT;
 	}
@@ -129,10 +150,14 @@ static int powerd_action(void *arg, const char *what, const char *body, size_t l
 	for (i = 0; i < pd->nsources; i++) {
 		struct source *s = &pd->sources[i];
 
-		if (s->ops == &source_can_ops && strlen(s->name) == n && !strncmp(s->name, name, n))
+		if (s->ops != acts[a].ops || strlen(s->name) != n || strncmp(s->name, name, n))
+			continue;
+		if (acts[a].ops == &source_can_ops)
 			return source_can_transmit(s, body, len, uid, reply);
+		return source_modbus_write(s, body, len, uid, reply);
 	}
-	buf_printf(reply, "no [can.%.*s] in the configuration\n", (int)(n > 64 ? 64 : n), name);
+	buf_printf(reply, "no [%s.%.*s] in the configuration\n", acts[a].kind,
+		   (int)(n > 64 ? 64 : n), name);
 	return -ENOENT;
 }
 

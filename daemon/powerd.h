@@ -148,6 +148,9 @@ struct powerd {
 	/* Host names for the network sources (tcpconn.c): started by the first
 	 * that needs it, on the I/O thread's loop. */
 	struct resolver *resolver;
+	/* What the [modbus.NAME] sources share: one ring ("modbus"), the
+	 * serial lines; source_modbus.c's. */
+	struct msrc_group *modbus_group;
 	/* What the [eg4.NAME] sources share: one ring ("eg4"); source_eg4.c's. */
 	struct esrc_group *eg4_group;
 };

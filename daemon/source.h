@@ -85,6 +85,7 @@ extern const struct source_ops source_json_ops;
 extern const struct source_ops source_http_ops;
 extern const struct source_ops source_mqtt_ops;
 extern const struct source_ops source_can_ops;
+extern const struct source_ops source_modbus_ops;
 extern const struct source_ops source_eg4_ops;
 
 /* Declare an error reason (at open): returns its index, to count with.

@@ -99,18 +99,12 @@ static const struct cfg_key eg4_keys[] = {
 static void eg4_check(struct cfg_sect *s, const void *obj)
 {
 	const struct cfg_eg4 *c = obj;
-	char path[PATH_MAX];
 
 	if (c->backoff_min_ns > c->backoff_max_ns)
 		cfg_error(s, cfg_key_line(s, "reconnect_min"),
 			  "'reconnect_min' cannot be longer than 'reconnect_max' in %s",
 			  cfg_sect_title(s));
-	/* The name's syntax only: the daemon looks in its data directory. */
-	if (regmap_path("", c->map, path, sizeof(path)))
-		cfg_error(s, cfg_key_line(s, "map"),
-			  "'map' in %s: a NAME ([A-Za-z0-9_-]) or a path (with a '/' or ending in "
-			  ".map)",
-			  cfg_sect_title(s));
+	regmap_conf_check(s, "map", c->map);
 }
 
 CFG_HEAD_CHECK(struct cfg_eg4);
@@ -123,6 +117,6 @@ const struct cfg_kind source_eg4_conf = {
 	CFG_NAMED(struct cfg_eg4, eg4, neg4),
 	.keys = eg4_keys,
 	.check = eg4_check,
-	.example = "inverter",
+	.example = "dongle",
 	.names = "source",
 };

@@ -69,6 +69,20 @@ struct status_eg4 {
 	uint64_t replies, foreign; /* replies to ours; to others (decoded too) */
 	uint64_t pushes;	   /* all-inputs frames (more than 40 registers) */
 };
+
+/* What a [modbus.NAME] source adds (source_modbus.c). */
+#define STATUS_MODBUS_EX 12 /* exceptions by code 1..11; 0: codes outside */
+struct status_modbus {
+	bool present;
+	bool rtu;
+	char device[160];	    /* the serial port, or HOST:PORT */
+	int unit;		    /* the section's unit; -1: the map's */
+	bool connected;		    /* tcp: connected now (rtu: always) */
+	uint64_t polls;		    /* started */
+	uint64_t requests, replies; /* sent; good replies (exceptions are not) */
+	uint64_t written;	    /* writes the device confirmed */
+	uint64_t exceptions[STATUS_MODBUS_EX];
+};
 struct status_source {
 	char name[CFG_NAME_MAX];
 	char kind[16];		   /* the section kind: "pulse", ... */
@@ -94,6 +108,7 @@ struct status_source {
 		double joules;
 	} energy[16];
 	struct status_can can;
+	struct status_modbus modbus;
 	struct status_eg4 eg4;
 };
 

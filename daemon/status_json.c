@@ -129,6 +129,34 @@ static bool status_json_eg4(cJSON *o, const struct status_eg4 *e)
 	       status_json_num(g, "pushes", (double)e->pushes);
 }
 
+/* A Modbus source's own fields, under "modbus"; exceptions by code, those
+ * seen only ("0": codes outside 1..11). */
+static bool status_json_modbus(cJSON *o, const struct status_modbus *m)
+{
+	cJSON *mb = cJSON_AddObjectToObject(o, "modbus"), *ex;
+	char code[4];
+	unsigned i;
+	bool ok;
+
+	ok = mb && status_json_str(mb, "transport", m->rtu ? "rtu" : "tcp") &&
+	     status_json_str(mb, "device", m->device) &&
+	     (m->unit < 0 || status_json_num(mb, "unit", m->unit)) &&
+	     cJSON_AddBoolToObject(mb, "connected", m->connected) &&
+	     status_json_num(mb, "polls", (double)m->polls) &&
+	     status_json_num(mb, "requests", (double)m->requests) &&
+	     status_json_num(mb, "replies", (double)m->replies) &&
+	     status_json_num(mb, "written", (double)m->written);
+	ex = ok ? cJSON_AddObjectToObject(mb, "exceptions") : NULL;
+	ok = ex != NULL;
+	for (i = 0; ok && i < STATUS_MODBUS_EX; i++) {
+		if (!m->exceptions[i])
+			continue;
+		snprintf(code, sizeof(code), "%u", i);
+		ok = status_json_num(ex, code, (double)m->exceptions[i]);
+	}
+	return ok;
+}
+
 /* Every source: what all kinds report, then a pulse meter's own fields. */
 static bool status_json_source(cJSON *arr, const struct status *st, const struct status_source *s)
 {
@@ -175,6 +203,8 @@ static bool status_json_source(cJSON *arr, const struct status *st, const struct
 		ok = status_json_meter(o, &st->meters[s->meter]);
 	if (ok && s->can.present)
 		ok = status_json_can(o, &s->can);
+	if (ok && s->modbus.present)
+		ok = status_json_modbus(o, &s->modbus);
 	if (ok && s->eg4.present)
 		ok = status_json_eg4(o, &s->eg4);
 	return ok;

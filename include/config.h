@@ -237,6 +237,31 @@ struct cfg_can {
 	uint32_t transmit_max; /* frames per event */
 };
 
+/* [modbus.NAME]: daemon/source_modbus_conf.c.  A Modbus device polled by
+ * its register map, over TCP or a serial line (RTU); sections with the same
+ * rtu:// path are one bus. */
+enum cfg_modbus_parity { CFG_MODBUS_PARITY_NONE, CFG_MODBUS_PARITY_EVEN, CFG_MODBUS_PARITY_ODD };
+enum cfg_modbus_rs485 { CFG_MODBUS_RS485_NO, CFG_MODBUS_RS485_KERNEL };
+struct cfg_modbus {
+	CFG_HEAD;
+	char url[PATH_MAX + 16]; /* tcp://HOST[:PORT] or rtu:///dev/ttyUSB0 */
+	uint32_t baud;		 /* rtu: the line's settings */
+	enum cfg_modbus_parity parity;
+	uint32_t data_bits, stop_bits;
+	struct cfg_modbus_unit {
+		uint8_t id;
+		bool set; /* false: the map's unit ids */
+	} unit;
+	int64_t interval_ns, timeout_ns, connect_timeout_ns, pause_ns;
+	uint32_t retries;
+	char map[PATH_MAX]; /* a shipped map's NAME, or a path */
+	bool close_after_poll;
+	bool pipeline; /* tcp: a poll's reads sent at once */
+	enum cfg_modbus_rs485 rs485;
+	uint32_t rs485_delay_before, rs485_delay_after; /* ms */
+	bool allow_write;
+};
+
 /* [eg4.NAME]: daemon/source_eg4_conf.c.  A source: an EG4 / LuxPower WiFi
  * dongle's TCP port, its frames decoded through a register map. */
 struct cfg_eg4 {
@@ -270,6 +295,8 @@ struct config {
 	size_t nmqtt;
 	struct cfg_can *can;
 	size_t ncan;
+	struct cfg_modbus *modbus;
+	size_t nmodbus;
 	struct cfg_eg4 *eg4;
 	size_t neg4;
 	struct cfg_sink *sinks;

@@ -231,15 +231,16 @@ struct cfg_kind {
  * --defaults prints them and --check checks them. */
 extern const struct cfg_kind *const cfg_kinds[];
 
-extern const struct cfg_kind powerd_conf;      /* [daemon] */
-extern const struct cfg_kind pulse_conf;       /* [pulse.NAME] */
-extern const struct cfg_kind source_json_conf; /* [json.NAME] */
-extern const struct cfg_kind source_http_conf; /* [http.NAME] */
-extern const struct cfg_kind source_mqtt_conf; /* [mqtt.NAME] */
-extern const struct cfg_kind source_can_conf;  /* [can.NAME] */
-extern const struct cfg_kind source_eg4_conf;  /* [eg4.NAME] */
-extern const struct cfg_kind sink_conf;	       /* [sink.NAME] */
-extern const struct cfg_type sink_influx_conf; /* type = influxdb */
+extern const struct cfg_kind powerd_conf;	 /* [daemon] */
+extern const struct cfg_kind pulse_conf;	 /* [pulse.NAME] */
+extern const struct cfg_kind source_json_conf;	 /* [json.NAME] */
+extern const struct cfg_kind source_http_conf;	 /* [http.NAME] */
+extern const struct cfg_kind source_mqtt_conf;	 /* [mqtt.NAME] */
+extern const struct cfg_kind source_can_conf;	 /* [can.NAME] */
+extern const struct cfg_kind source_modbus_conf; /* [modbus.NAME] */
+extern const struct cfg_kind source_eg4_conf;	 /* [eg4.NAME] */
+extern const struct cfg_kind sink_conf;		 /* [sink.NAME] */
+extern const struct cfg_type sink_influx_conf;	 /* type = influxdb */
 extern const struct cfg_type sink_file_conf;
 extern const struct cfg_type sink_mqtt_conf;
 extern const struct cfg_type sink_cloudwatch_conf;
@@ -254,6 +255,11 @@ unsigned cfg_sect_line(const struct cfg_sect *s);
 const char *cfg_sect_title(const struct cfg_sect *s);
 void cfg_error(struct cfg_sect *s, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A section's register map (key `key`, value `map`: a shipped map's NAME
+ * or a path) found and loaded, its errors reported at the key's line
+ * (daemon/regmap_conf.c). */
+void regmap_conf_check(struct cfg_sect *s, const char *key, const char *map);
 
 /* ------------------------------------------------ walking the tables */
 

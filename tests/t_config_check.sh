@@ -97,13 +97,13 @@ paths="$paths,[sink.influxdb] ca_file=$T/ca.pem,[sink.mqtt] ca_file=$T/ca.pem"
 paths="$paths,[sink.file] path=$T/out/samples.lp,[sink.cloudwatch] credentials_file=$T/credentials"
 paths="$paths,[json.inbox] path=$T/inbox,[http.powmr] ca_file=$T/ca.pem"
 paths="$paths,[can.battery] decode=$PWD/share/ecoflow.json,[can.battery] record=$T/out/frames.log"
-uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host,[json.inbox] measurement,[http.powmr] measurement,[can.battery] replay,[can.battery] speed,[can.battery] loop,[can.battery] bitrate,[can.battery] restart_ms" \
+uncomment "[pulse.house] replay,[pulse.house] speed,[pulse.house] loop,[pulse.house] min_pulse,[sink.influxdb] org,[sink.influxdb] bucket,[sink.influxdb] token,[sink.mqtt] pico_host,[json.inbox] measurement,[http.powmr] measurement,[can.battery] replay,[can.battery] speed,[can.battery] loop,[can.battery] bitrate,[can.battery] restart_ms,[modbus.inverter] close_after_poll,[modbus.inverter] connect_timeout,[modbus.inverter] pipeline,[modbus.inverter] rs485_delay_before,[modbus.inverter] rs485_delay_after" \
 	"$paths" >"$T/gpio.conf"
 "$POWERD" --check -c "$T/gpio.conf" >"$out" 2>&1 ||
 	fail "--defaults uncommented (GPIO meter, InfluxDB 1.x): $(cat "$out")"
-grep -q '1 meter, 1 JSON directory, 1 HTTP poll, 1 MQTT subscription, 1 CAN bus, 1 EG4 dongle, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
-uncomment "[pulse.house] chip,[pulse.house] line,[pulse.house] min_pulse_ms,[sink.influxdb] database,[sink.influxdb] retention_policy,[sink.influxdb] username,[sink.influxdb] password,[can.battery] interface,[can.battery] bitrate,[can.battery] restart_ms" \
-	"$paths,[pulse.house] replay=$T/trace.txt,[can.battery] replay=$T/trace.txt,[sink.mqtt] format=pico,[json.inbox] format=flat,[http.powmr] format=flat" \
+grep -q '1 meter, 1 JSON directory, 1 HTTP poll, 1 MQTT subscription, 1 CAN bus, 1 Modbus device, 1 EG4 dongle, 4 sinks' "$out" || fail "--defaults uncommented: $(cat "$out")"
+uncomment "[pulse.house] chip,[pulse.house] line,[pulse.house] min_pulse_ms,[sink.influxdb] database,[sink.influxdb] retention_policy,[sink.influxdb] username,[sink.influxdb] password,[can.battery] interface,[can.battery] bitrate,[can.battery] restart_ms,[modbus.inverter] baud,[modbus.inverter] parity,[modbus.inverter] data_bits,[modbus.inverter] stop_bits,[modbus.inverter] rs485,[modbus.inverter] rs485_delay_before,[modbus.inverter] rs485_delay_after" \
+	"$paths,[modbus.inverter] url=tcp://192.168.1.50:502,[pulse.house] replay=$T/trace.txt,[can.battery] replay=$T/trace.txt,[sink.mqtt] format=pico,[json.inbox] format=flat,[http.powmr] format=flat" \
 	>"$T/replay.conf"
 "$POWERD" --check -c "$T/replay.conf" >"$out" 2>&1 ||
 	fail "--defaults uncommented (replay, InfluxDB 2.x, pico, flat JSON): $(cat "$out")"

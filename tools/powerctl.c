@@ -1,12 +1,15 @@
 /* powerctl [-s SOCKET] status [--json]
  * powerctl [-s SOCKET] can send NAME EVENTFILE
+ * powerctl [-s SOCKET] modbus write NAME FIELD VALUE
  *
  * Asks a running powerd for its status: HTTP GET /api/status over the
  * daemon's Unix socket (libcurl), printed as a table or passed through as
  * JSON.  Self-contained on purpose: it reads only the JSON document, so it
  * shares nothing with the daemon but that format.  `can send` posts a
  * recorded event (candump log lines) to powerd, which checks and sends it
- * on [can.NAME]'s bus (allow_transmit) and answers with one line.
+ * on [can.NAME]'s bus (allow_transmit) and answers with one line;
+ * `modbus write` posts "FIELD VALUE", which powerd checks against the
+ * register map (allow_write, writable, range) and writes.
  *
  * Exit status: 0 ok, 1 powerd not running or a bad answer, 2 usage. */
 #include <errno.h>
@@ -40,12 +43,15 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: powerctl [-s SOCKET] status [--json]\n"
 		   "       powerctl [-s SOCKET] can send NAME EVENTFILE\n"
+		   "       powerctl [-s SOCKET] modbus write NAME FIELD VALUE\n"
 		   "  status            sources (state, samples, errors; meters: power, energy, "
 		   "last flash, counters), sinks, "
 		   "rings, daemon\n"
 		   "  --json            print powerd's JSON status as received\n"
 		   "  can send          transmit a recorded event (candump log lines, their gaps\n"
 		   "                    kept) on [can.NAME]'s bus; needs allow_transmit = yes\n"
+		   "  modbus write      set FIELD of [modbus.NAME]'s map to VALUE (physical\n"
+		   "                    units); needs allow_write = yes and a writable field\n"
 		   "  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
 		   "  -h, --help        this text\n"
 		   "  --version         print the version\n");
@@ -145,14 +151,43 @@ static void powerctl_clean(char *s)
 			*s = '?';
 }
 
+static bool powerctl_name_ok(const char *name)
+{
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
+		    strlen(name) &&
+	    *name && strlen(name) <= 64)
+		return true;
+	fprintf(stderr, "powerctl: '%s' is not a source name\n", name);
+	return false;
+}
+
+/* POST api/API with body; powerd's one-line answer on stdout (200) or
+ * stderr. */
+static int powerctl_post(const char *sock, const char *api, const struct buf *req)
+{
+	struct buf body;
+	long code = 0;
+	int r;
+
+	buf_init(&body);
+	r = powerctl_request(sock, api, req, &body, &code);
+	if (r == POWERCTL_OK) {
+		powerctl_clean(body.data);
+		fputs(body.data, code == 200 ? stdout : stderr);
+		if (code != 200)
+			r = POWERCTL_FAIL;
+	}
+	buf_free(&body);
+	return r;
+}
+
 /* can send NAME EVENTFILE: the file goes to powerd as it is ("-": stdin);
  * powerd checks it, sends it and says how it went. */
 static int powerctl_can_send(const char *sock, const char *name, const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	struct buf ev, body;
+	struct buf ev;
 	char chunk[4096], api[128];
-	long code = 0;
 	size_t n;
 	int r;
 
@@ -172,24 +207,36 @@ static int powerctl_can_send(const char *sock, const char *name, const char *pat
 		buf_free(&ev);
 		return POWERCTL_FAIL;
 	}
-	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") !=
-		    strlen(name) ||
-	    !*name || strlen(name) > 64) {
-		fprintf(stderr, "powerctl: '%s' is not a source name\n", name);
+	if (!powerctl_name_ok(name)) {
 		buf_free(&ev);
 		return POWERCTL_USAGE;
 	}
 	snprintf(api, sizeof(api), "can/%s/send", name);
-	buf_init(&body);
-	r = powerctl_request(sock, api, &ev, &body, &code);
-	if (r == POWERCTL_OK) {
-		powerctl_clean(body.data);
-		fputs(body.data, code == 200 ? stdout : stderr);
-		if (code != 200)
-			r = POWERCTL_FAIL;
-	}
-	buf_free(&body);
+	r = powerctl_post(sock, api, &ev);
 	buf_free(&ev);
+	return r;
+}
+
+/* modbus write NAME FIELD VALUE: powerd checks, writes and says what the
+ * device answered. */
+static int powerctl_modbus_write(const char *sock, const char *name, const char *field,
+				 const char *value)
+{
+	struct buf req;
+	char api[128];
+	int r;
+
+	if (!powerctl_name_ok(name))
+		return POWERCTL_USAGE;
+	if (!*field || !*value || strpbrk(field, " \t\r\n") || strpbrk(value, " \t\r\n")) {
+		fprintf(stderr, "powerctl: usage: powerctl modbus write NAME FIELD VALUE\n");
+		return POWERCTL_USAGE;
+	}
+	buf_init(&req);
+	buf_printf(&req, "%s %s\n", field, value);
+	snprintf(api, sizeof(api), "modbus/%s/write", name);
+	r = req.err ? POWERCTL_FAIL : powerctl_post(sock, api, &req);
+	buf_free(&req);
 	return r;
 }
 
@@ -453,7 +500,9 @@ static int powerctl_print(const char *json)
 	return POWERCTL_OK;
 }
 
-int main(int argc, char **argv)
+/* The options from optind on (spec: getopt's); -1 to go on, else the exit
+ * status. */
+static int powerctl_opts(int argc, char **argv, const char *spec, const char **sock, int *json)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
@@ -462,17 +511,15 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *sock = POWERCTL_SOCKET;
-	struct buf body;
-	int c, json = 0, r;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, spec, opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			sock = optarg;
+			*sock = optarg;
 			break;
 		case 'j':
-			json = 1;
+			*json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -485,6 +532,20 @@ int main(int argc, char **argv)
 			return POWERCTL_USAGE;
 		}
 	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = POWERCTL_SOCKET;
+	struct buf body;
+	int json = 0, r;
+
+	/* Options end at the command ("+"): `modbus write` takes a VALUE that
+	 * may be negative.  status takes its own after it. */
+	r = powerctl_opts(argc, argv, "+s:h", &sock, &json);
+	if (r >= 0)
+		return r;
 	if (optind >= argc) {
 		fprintf(stderr, "powerctl: missing command\n");
 		usage(stderr);
@@ -497,13 +558,26 @@ int main(int argc, char **argv)
 		}
 		return powerctl_can_send(sock, argv[optind + 2], argv[optind + 3]);
 	}
+	if (!strcmp(argv[optind], "modbus")) {
+		if (argc - optind != 5 || strcmp(argv[optind + 1], "write")) {
+			fprintf(stderr,
+				"powerctl: usage: powerctl modbus write NAME FIELD VALUE\n");
+			return POWERCTL_USAGE;
+		}
+		return powerctl_modbus_write(sock, argv[optind + 2], argv[optind + 3],
+					     argv[optind + 4]);
+	}
 	if (strcmp(argv[optind], "status")) {
 		fprintf(stderr, "powerctl: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return POWERCTL_USAGE;
 	}
-	if (optind + 1 < argc) {
-		fprintf(stderr, "powerctl: unexpected argument '%s'\n", argv[optind + 1]);
+	optind++;
+	r = powerctl_opts(argc, argv, "s:h", &sock, &json);
+	if (r >= 0)
+		return r;
+	if (optind < argc) {
+		fprintf(stderr, "powerctl: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
 		return POWERCTL_USAGE;
 	}

@@ -107,10 +107,10 @@ echo "ok   localhost:$PORT serves on 127.0.0.1"
 # An EG4 source's register map: a NAME that is not in the data directory,
 # a file that does not load (its FILE:LINE), the shipped one.
 conf eg4name "" "[eg4.e]\nhost = 192.0.2.1\nmap = no-such-map\n"
-want_check eg4name 6 "map no-such-map: "
+want_check eg4name 8 "the map of [eg4.e]: $(pwd)/share/maps/no-such-map.map: No such file"
 printf 'soc eg4 input 5 u61\n' >"$T/bad.map"
 conf eg4map "" "[eg4.e]\nhost = 192.0.2.1\nmap = $T/bad.map\n"
-want_check eg4map 6 "map: $T/bad.map:1: unknown type 'u61'"
+want_check eg4map 8 "the map of [eg4.e]: $T/bad.map:1: unknown type 'u61'"
 conf eg4ok "" "[eg4.e]\nhost = 192.0.2.1\n"
 want_ok eg4ok
 

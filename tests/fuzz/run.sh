@@ -50,7 +50,8 @@ PKG_LIBS=$(pkg-config --libs inih libcjson) || exit 1
 # Objects get the coverage instrumentation without libFuzzer's main();
 # only the link brings in the runtime.
 CFLAGS=(-std=gnu11 -g -O1 -fno-omit-frame-pointer "-fsanitize=fuzzer-no-link,address,undefined"
-	-fno-sanitize-recover=all -D_GNU_SOURCE '-DPOWERD_VERSION="fuzz"' -Iinclude -Idaemon
+	-fno-sanitize-recover=all -D_GNU_SOURCE '-DPOWERD_VERSION="fuzz"' "-DPOWERD_DATADIR=\"$PWD/share\""
+	-Iinclude -Idaemon
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes)
 LDFLAGS=("-fsanitize=fuzzer,address,undefined")
 

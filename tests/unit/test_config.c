@@ -414,7 +414,8 @@ static const struct bad bads[] = {
 	{EG4 "watchdog = 0.5s\n", "t.conf:3: ", "'watchdog'"},
 	{EG4 "reconnect_min = 30s\nreconnect_max = 10s\n",
 	 "t.conf:3: ", "'reconnect_min' cannot be longer than 'reconnect_max' in [eg4.d]"},
-	{EG4 "map = eg4 input\n", "t.conf:3: ", "'map' in [eg4.d]: a NAME"},
+	{EG4 "map = eg4 input\n", "t.conf:3: ", "'eg4 input' is neither a map's name"},
+	{EG4 "map = no-such-map\n", "t.conf:3: ", "no-such-map.map: No such file"},
 	{PULSE "[eg4.house]\nhost = x\n",
 	 "t.conf:5: ", "[eg4.house]: the name 'house' is taken by [pulse.house] (line 1)"},
 	/* source names are unique across kinds; a sink may share one */
@@ -900,7 +901,7 @@ static void test_eg4(void)
 
 	CHECK_EQ_INT(load(EG4 "port = 8001\ndatalog = BA12345678\ninverter = 2043022401\n"
 			      "poll = 0\nwatchdog = 0\nkeepalive = 0\nheartbeats = yes\n"
-			      "map = /etc/powerd/my.map\n",
+			      "map = share/maps/eg4-input.map\n",
 			  &c, &out),
 		     0);
 	CHECK(out && !*out);
@@ -914,7 +915,7 @@ static void test_eg4(void)
 		      c.eg4[0].keepalive_ns == 0 && c.eg4[0].heartbeats);
 		CHECK(c.eg4[0].timeout_ns == 10 * CFG_NS_S);
 		CHECK(c.eg4[0].backoff_min_ns == CFG_NS_S && c.eg4[0].backoff_max_ns == CFG_NS_MIN);
-		CHECK(!strcmp(c.eg4[0].map, "/etc/powerd/my.map"));
+		CHECK(!strcmp(c.eg4[0].map, "share/maps/eg4-input.map"));
 	}
 	cfg_free(&c);
 	free(out);
@@ -1227,14 +1228,26 @@ static void test_print_defaults(void)
 {
 	/* a GPIO meter, InfluxDB 1.x, MQTT as JSON */
 	static const struct choice gpio[] = {
-		{"[pulse.house]", "replay", NULL},     {"[pulse.house]", "speed", NULL},
-		{"[pulse.house]", "loop", NULL},       {"[pulse.house]", "min_pulse", NULL},
-		{"[sink.influxdb]", "org", NULL},      {"[sink.influxdb]", "bucket", NULL},
-		{"[sink.influxdb]", "token", NULL},    {"[sink.mqtt]", "pico_host", NULL},
-		{"[json.inbox]", "measurement", NULL}, {"[http.powmr]", "measurement", NULL},
-		{"[can.battery]", "replay", NULL},     {"[can.battery]", "speed", NULL},
-		{"[can.battery]", "loop", NULL},       {"[can.battery]", "bitrate", NULL},
+		{"[pulse.house]", "replay", NULL},
+		{"[pulse.house]", "speed", NULL},
+		{"[pulse.house]", "loop", NULL},
+		{"[pulse.house]", "min_pulse", NULL},
+		{"[sink.influxdb]", "org", NULL},
+		{"[sink.influxdb]", "bucket", NULL},
+		{"[sink.influxdb]", "token", NULL},
+		{"[sink.mqtt]", "pico_host", NULL},
+		{"[json.inbox]", "measurement", NULL},
+		{"[http.powmr]", "measurement", NULL},
+		{"[can.battery]", "replay", NULL},
+		{"[can.battery]", "speed", NULL},
+		{"[can.battery]", "loop", NULL},
+		{"[can.battery]", "bitrate", NULL},
 		{"[can.battery]", "restart_ms", NULL},
+		{"[modbus.inverter]", "close_after_poll", NULL},
+		{"[modbus.inverter]", "connect_timeout", NULL},
+		{"[modbus.inverter]", "pipeline", NULL},
+		{"[modbus.inverter]", "rs485_delay_before", NULL},
+		{"[modbus.inverter]", "rs485_delay_after", NULL},
 	};
 	/* a replayed meter, InfluxDB 2.x, MQTT in the Pico's shape */
 	static const struct choice replay[] = {
@@ -1256,6 +1269,15 @@ static void test_print_defaults(void)
 		{"[can.battery]", "transmit_max", NULL},
 		{"[can.battery]", "rcvbuf", NULL},
 		{"[can.battery]", "state_interval", NULL},
+		{"[modbus.inverter]", "url", "tcp://192.168.1.50:502"},
+		{"[modbus.inverter]", "baud", NULL},
+		{"[modbus.inverter]", "parity", NULL},
+		{"[modbus.inverter]", "data_bits", NULL},
+		{"[modbus.inverter]", "stop_bits", NULL},
+		{"[modbus.inverter]", "rs485", NULL},
+		{"[modbus.inverter]", "rs485_delay_before", NULL},
+		{"[modbus.inverter]", "rs485_delay_after", NULL},
+		{"[modbus.inverter]", "unit", NULL},
 	};
 	const struct cfg_kind *const *kp;
 	const struct cfg_type *const *t;
@@ -1306,13 +1328,18 @@ static void test_print_defaults(void)
 		CHECK(c.sinks[1].type == CFG_SINK_FILE && c.sinks[1].path[0]);
 		CHECK(c.sinks[2].type == CFG_SINK_MQTT && c.sinks[2].format == CFG_MQTT_JSON);
 		CHECK(c.sinks[3].type == CFG_SINK_CLOUDWATCH && c.sinks[3].namespace_[0]);
-		check_defaults(&c, " chip line impulses_per_kwh type url database retention_policy "
-				   "username password ca_file path port client_id namespace region "
-				   "endpoint profile credentials_file metrics time_key valid "
-				   "derive integrate topics name_key tag_keys string_fields "
-				   "topic_tag measurement interface filter decode record rcvbuf "
-				   "host datalog inverter ");
+		check_defaults(&c,
+			       " chip line impulses_per_kwh type url database retention_policy "
+			       "username password ca_file path port client_id namespace region "
+			       "endpoint profile credentials_file metrics time_key valid "
+			       "derive integrate topics name_key tag_keys string_fields "
+			       "topic_tag measurement interface filter decode record rcvbuf unit "
+			       "map host datalog inverter ");
 	}
+	CHECK_EQ_INT(c.nmodbus, 1);
+	if (c.nmodbus == 1)
+		CHECK(c.modbus[0].unit.set && c.modbus[0].unit.id == 5 &&
+		      c.modbus[0].baud == 9600 && !c.modbus[0].allow_write);
 	CHECK_EQ_INT(c.nmqtt, 1);
 	if (c.nmqtt == 1)
 		CHECK(c.mqtt[0].format == CFG_MQTT_IN_TELEGRAF && c.mqtt[0].qos == 1 &&
@@ -1339,6 +1366,9 @@ static void test_print_defaults(void)
 	CHECK_EQ_INT(c.ncan, 1);
 	if (c.ncan == 1)
 		CHECK(c.can[0].replay[0] && !c.can[0].interface[0] && !c.can[0].allow_transmit);
+	CHECK_EQ_INT(c.nmodbus, 1);
+	if (c.nmodbus == 1)
+		CHECK(!strncmp(c.modbus[0].url, "tcp://", 6) && !c.modbus[0].unit.set);
 	cfg_free(&c);
 	free(out);
 	free(u);

@@ -289,6 +289,43 @@ static void test_metrics(void)
 	free(t);
 }
 
+/* A Modbus source's own families: by source, exceptions by code (those
+ * seen only), the connection. */
+static void test_metrics_modbus(void)
+{
+	struct status st;
+	struct status_modbus *m = &sources[2].modbus;
+	char *t;
+
+	make_status(&st);
+	strcpy(sources[2].name, "inv");
+	strcpy(sources[2].kind, "modbus");
+	m->present = true;
+	strcpy(m->device, "192.168.1.50:502");
+	m->unit = -1;
+	m->polls = 10;
+	m->requests = 21;
+	m->replies = 17;
+	m->written = 1;
+	m->exceptions[2] = 3;
+	t = render_metrics(&st);
+	CHECK(t != NULL);
+	if (!t)
+		return;
+	CHECK(has_line(t, "# TYPE powerd_modbus_polls_total counter"));
+	CHECK(has_line(t, "powerd_modbus_polls_total{source=\"inv\"} 10"));
+	CHECK(has_line(t, "powerd_modbus_requests_total{source=\"inv\"} 21"));
+	CHECK(has_line(t, "powerd_modbus_replies_total{source=\"inv\"} 17"));
+	CHECK(has_line(t, "powerd_modbus_written_total{source=\"inv\"} 1"));
+	CHECK(has_line(t, "powerd_modbus_exceptions_total{source=\"inv\",code=\"2\"} 3"));
+	CHECK(!strstr(t, "code=\"1\""));
+	CHECK(has_line(t, "powerd_modbus_connected{source=\"inv\"} 0"));
+	CHECK(!strstr(t, "powerd_modbus_polls_total{source=\"house\"}"));
+	promtool_check(t);
+	free(t);
+	memset(m, 0, sizeof(*m));
+}
+
 /* Values must reach the scraper as the same double, without %g rounding
  * (energy) or %.17g noise. */
 static void test_metrics_numbers(void)
@@ -552,6 +589,7 @@ static void test_eg4(void)
 int main(void)
 {
 	test_metrics();
+	test_metrics_modbus();
 	test_metrics_numbers();
 	test_json();
 	test_eg4();
