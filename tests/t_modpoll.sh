@@ -5,16 +5,19 @@
 # --map with a map of every type, scale, byte and word order, and a
 # derivation, against the registers set with --regs; --field; --lp;
 # --count; an exception, a silent device, a refused connection, a bad CRC:
-# each one line on stderr and exit 1; --scan over TCP (a server answering
-# three unit ids) and RTU (only unit 5 answers); bad usage exits 2.
+# each one line on stderr and exit 1; a device gone between polls and back;
+# --scan over TCP (a server answering three unit ids) and RTU (only unit 5
+# answers); polls back to back on tests/rtu_server.py's timed line, none
+# sent early or gapped; bad usage exits 2.
 set -u
 B=${1:-build}
 . tests/lib.sh
 MP=$B/asan/modpoll
 SRV=$B/tests/modbus_server
 T=$(mktemp -d)
-SP= RP=
-trap '[ -n "$SP" ] && kill "$SP" 2>/dev/null; [ -n "$RP" ] && kill "$RP" 2>/dev/null; rm -rf "$T"' EXIT
+SP= RP= TP=
+trap '[ -n "$SP" ] && kill "$SP" 2>/dev/null; [ -n "$RP" ] && kill "$RP" 2>/dev/null
+	[ -n "$TP" ] && kill -9 "$TP" 2>/dev/null; rm -rf "$T"' EXIT
 [ -x "$MP" ] || fail "$MP missing: make test-build"
 [ -x "$SRV" ] || fail "$SRV missing: make test-build (needs libmodbus-dev)"
 
@@ -256,6 +259,33 @@ run rtusilent 1 "$R" --unit 6 --read holding 4546 1 --timeout 100ms
 same "modpoll: unit 6, holding 4546: no reply within 100 ms (timeout)" "$T/rtusilent.err"
 run rtuscan 0 "$R" --scan --read holding 4546 1 --timeout 20ms
 same "unit 5 answers" "$T/rtuscan.out"
+# The line's timing (tests/rtu_server.py drops a request sent less than 3.5
+# characters after its last reply, or with a gap inside): five polls back
+# to back at 2400 baud, the third reply's CRC damaged.
+printf 'holding 4546 0x00FA 0x00FA 0x00C8\n' >"$T/rtu.regs"
+rm -f "$T/tty"
+python3 tests/rtu_server.py --link "$T/tty" --baud 2400 --unit 5 --byteswap --regs "$T/rtu.regs" \
+	--bad-crc 3 --ready "$T/tty.ready" --stats "$T/tty.stats" 2>"$T/tty.err" &
+TP=$!
+wait_for 10 test -e "$T/tty.ready" || fail "rtu_server.py: $(cat "$T/tty.err")"
+run rtutimed 1 rtu://"$T/tty" --baud 2400 --map powmr-lvm --field bulk_voltage,low_cutoff_voltage \
+	--count 5 --interval 0s
+kill "$TP"
+printf '\0' >"$T/tty" 2>/dev/null # an idle server sleeps in select() until a byte comes
+wait "$TP"
+TP=
+same "modpoll: unit 5, holding 4546: bad CRC in the reply (line noise, or another baud rate or parity)" \
+	"$T/rtutimed.err"
+[ "$(grep -c '^inverter.bulk_voltage = 25 V$' "$T/rtutimed.out")" = 4 ] &&
+	[ "$(grep -c '^inverter.low_cutoff_voltage = 20 V$' "$T/rtutimed.out")" = 5 ] ||
+	fail "timed RTU polls: $(cat "$T/rtutimed.out")"
+python3 - "$T/tty.stats" <<-'EOF' || fail "the line's timing: $(cat "$T/tty.stats")"
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	assert d["frames"] == 10 and d["answered"] == 10, d
+	assert d["dropped_early"] == 0 and d["dropped_gap"] == 0, d
+	assert d["min_silence_after_reply_chars"] >= 3.5, d
+EOF
 run rtunone 1 rtu://"$T/none" --read holding 0 1
 grep -q "^modpoll: .*$T/none" "$T/rtunone.err" || fail "missing port: $(cat "$T/rtunone.err")"
 echo ok
