@@ -564,6 +564,8 @@ static int regmap_directive(struct regmap_p *p, struct regmap *m, char *s)
 	if (p->first_value)
 		return regmap_fail(p, p->line, "%s: settings come before the first value (line %u)",
 				   key, p->first_value);
+	if (m->nreads)
+		return regmap_fail(p, p->line, "%s: settings come before the read lines", key);
 	if (p->dir_line[k])
 		return regmap_fail(p, p->line, "%s set twice (first on line %u)", key,
 				   p->dir_line[k]);
@@ -775,6 +777,47 @@ static size_t regmap_split(char *s, char **tok, size_t max)
 	}
 }
 
+/* read holding|input START COUNT: a block read as it is, with the unit
+ * set at that point. */
+static int regmap_read_line(struct regmap_p *p, struct regmap *m, char **tok)
+{
+	struct regmap_request q = {.unit_id = p->unit_id};
+	unsigned long a, c;
+	size_t i;
+
+	if (!strcmp(tok[1], "holding"))
+		q.table = REGMAP_HOLDING;
+	else if (!strcmp(tok[1], "input"))
+		q.table = REGMAP_INPUT;
+	else
+		return regmap_fail(p, p->line, "read: holding or input, not '%s'", tok[1]);
+	if (!regmap_uint(tok[2], 65535, &a))
+		return regmap_fail(p, p->line, "read: a start address 0 to 65535, not '%s'",
+				   tok[2]);
+	if (!regmap_uint(tok[3], m->max_registers, &c) || !c || a + c > 65536)
+		return regmap_fail(p, p->line,
+				   "read: a count 1 to %u (max_registers) within the 65536 "
+				   "registers, not '%s'",
+				   m->max_registers, tok[3]);
+	q.start = (uint16_t)a;
+	q.count = (uint16_t)c;
+	if (m->boundary && a / m->boundary != (a + c - 1) / m->boundary)
+		return regmap_fail(p, p->line, "read: %lu+%lu crosses a multiple of %u (boundary)",
+				   a, c, m->boundary);
+	for (i = 0; i < m->nreads; i++) {
+		const struct regmap_request *o = &m->reads[i];
+
+		if (o->unit_id == q.unit_id && o->table == q.table &&
+		    q.start < o->start + o->count && o->start < q.start + q.count)
+			return regmap_fail(p, p->line, "read: overlaps the read of %u+%u", o->start,
+					   o->count);
+	}
+	if (m->nreads == REGMAP_READS_MAX)
+		return regmap_fail(p, p->line, "more than %d read lines", REGMAP_READS_MAX);
+	m->reads[m->nreads++] = q;
+	return 0;
+}
+
 static int regmap_line(struct regmap_p *p, struct regmap *m, char *s)
 {
 	char copy[REGMAP_LINE_MAX + 1];
@@ -796,6 +839,10 @@ static int regmap_line(struct regmap_p *p, struct regmap *m, char *s)
 		return regmap_derive_line(p, m, s, strstr(s, "derive") + 6);
 	if (strchr(tok[0], '=') || (n > 1 && tok[1][0] == '='))
 		return regmap_directive(p, m, s);
+	/* A value line has five columns or more: "read holding 4501 45" is not
+	 * one named read. */
+	if (!strcmp(tok[0], "read") && n == 4)
+		return regmap_read_line(p, m, tok);
 	return regmap_value_line(p, m, tok, n);
 }
 
@@ -931,6 +978,26 @@ int regmap_find(const struct regmap *m, const char *ref, const struct regmap_val
  * disjoint values in address order, taking each into the open read while
  * the limits allow is the fewest reads: any shorter run of values is as
  * readable as a longer one that contains it. */
+size_t regmap_plan_max(const struct regmap *m)
+{
+	return m->n + m->nreads ? m->n + m->nreads : 1;
+}
+
+/* Whether one of the map's read lines holds v whole. */
+static bool regmap_in_reads(const struct regmap *m, const struct regmap_value *v)
+{
+	size_t i;
+
+	for (i = 0; i < m->nreads; i++) {
+		const struct regmap_request *q = &m->reads[i];
+
+		if (q->unit_id == v->unit_id && q->table == v->table && v->address >= q->start &&
+		    (uint32_t)v->address + v->count <= (uint32_t)q->start + q->count)
+			return true;
+	}
+	return false;
+}
+
 int regmap_plan(const struct regmap *m, int table, int unit_id, struct regmap_request *out,
 		size_t cap, size_t *n)
 {
@@ -939,12 +1006,22 @@ int regmap_plan(const struct regmap *m, int table, int unit_id, struct regmap_re
 	bool open = false;
 	size_t i, k = 0;
 
+	for (i = 0; i < m->nreads; i++) {
+		const struct regmap_request *q = &m->reads[i];
+
+		if ((table >= 0 && (int)q->table != table) ||
+		    (unit_id >= 0 && q->unit_id != unit_id))
+			continue;
+		if (k < cap)
+			out[k] = *q;
+		k++;
+	}
 	for (i = 0; i < m->n; i++) {
 		const struct regmap_value *v = &m->v[m->sorted[i]];
 		uint32_t a = v->address, e = a + v->count, ne;
 
 		if ((table >= 0 && (int)v->table != table) ||
-		    (unit_id >= 0 && v->unit_id != unit_id))
+		    (unit_id >= 0 && v->unit_id != unit_id) || regmap_in_reads(m, v))
 			continue;
 		if (open && v->unit_id == cur.unit_id && v->table == cur.table) {
 			ne = e > end ? e : end;

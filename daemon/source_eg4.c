@@ -662,10 +662,10 @@ static int esrc_load_map(struct esrc *h)
 		}
 	}
 	h->unit_id = h->map.n ? h->map.v[0].unit_id : REGMAP_DEFAULT_UNIT_ID;
-	h->plan = calloc(h->map.n ? h->map.n : 1, sizeof(*h->plan));
+	h->plan = calloc(regmap_plan_max(&h->map), sizeof(*h->plan));
 	if (!h->plan)
 		return -ENOMEM;
-	r = regmap_plan(&h->map, REGMAP_INPUT, -1, h->plan, h->map.n ? h->map.n : 1, &h->nplan);
+	r = regmap_plan(&h->map, REGMAP_INPUT, -1, h->plan, regmap_plan_max(&h->map), &h->nplan);
 	if (r) {
 		log_err("eg4 %s: planning the reads of %s: %s", h->s->name, path, strerror(-r));
 		return r;

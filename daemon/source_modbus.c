@@ -1145,10 +1145,10 @@ static int msrc_open(struct source *s)
 		log_err("modbus %s: the map: %s", s->name, r == -EINVAL ? why : strerror(-r));
 		return r;
 	}
-	h->plan = calloc(h->map.n ? h->map.n : 1, sizeof(*h->plan));
+	h->plan = calloc(regmap_plan_max(&h->map), sizeof(*h->plan));
 	if (!h->plan)
 		return -ENOMEM;
-	r = regmap_plan(&h->map, -1, -1, h->plan, h->map.n, &h->nplan);
+	r = regmap_plan(&h->map, -1, -1, h->plan, regmap_plan_max(&h->map), &h->nplan);
 	if (r) {
 		log_err("modbus %s: planning the reads of %s: %s", s->name, h->map_path,
 			strerror(-r));

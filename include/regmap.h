@@ -54,6 +54,7 @@
 
 #define REGMAP_VALUES_MAX      1024
 #define REGMAP_DERIVES_MAX     64
+#define REGMAP_READS_MAX       32 /* read lines of one map */
 #define REGMAP_UNIT_MAX	       16 /* a unit's text, incl. NUL */
 #define REGMAP_ASCII_MAX       31 /* registers of one ascii value */
 #define REGMAP_LINE_MAX	       1024
@@ -101,6 +102,12 @@ struct regmap_derive {
 	unsigned line;
 };
 
+struct regmap_request {
+	uint8_t unit_id;
+	enum regmap_table table;
+	uint16_t start, count;
+};
+
 struct regmap {
 	struct regmap_value *v;
 	size_t n;
@@ -111,6 +118,10 @@ struct regmap {
 	size_t *sorted; /* indices of v by unit, table, address, end: for plans */
 	bool byteswap;
 	uint16_t max_registers, max_gap, boundary;
+	/* "read TABLE START COUNT" lines: reads made as they are, first (a
+	 * device that answers only the blocks its own client asks for). */
+	struct regmap_request reads[REGMAP_READS_MAX];
+	size_t nreads;
 };
 
 /* Parse a map (name is the file's, for messages).  Returns 0, -EINVAL with
@@ -133,17 +144,14 @@ int regmap_find(const struct regmap *m, const char *ref, const struct regmap_val
 
 /* ---------------------------------------------------------------- reading */
 
-struct regmap_request {
-	uint8_t unit_id;
-	enum regmap_table table;
-	uint16_t start, count;
-};
-
-/* The fewest reads that cover every value of the map, or of one table
- * and/or one unit (-1: any), within max_registers, max_gap and boundary,
- * ordered by unit, table, address and never overlapping.  Writes up to cap
- * requests; *n is how many the plan has.  Returns 0, or -ENOSPC when cap
- * is too small (m->n always does). */
+/* The reads for every value of the map, or of one table and/or one unit
+ * (-1: any): the map's read lines (in their order), then the fewest reads
+ * that cover the values no read line holds whole, within max_registers,
+ * max_gap and boundary, ordered by unit, table, address and never
+ * overlapping.  Writes up to cap requests; *n is how many the plan has.
+ * Returns 0, or -ENOSPC when cap is too small (regmap_plan_max() always
+ * does). */
+size_t regmap_plan_max(const struct regmap *m);
 int regmap_plan(const struct regmap *m, int table, int unit_id, struct regmap_request *out,
 		size_t cap, size_t *n);
 

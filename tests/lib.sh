@@ -6,6 +6,28 @@ fail() {
 	exit 1
 }
 
+# free_ports N: the first of N consecutive free loopback ports (for
+# tests/modbus_server, one device per port); empty if none was found.
+free_ports() {
+	python3 -c '
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base, held = random.randint(20000, 60000 - n), []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            held.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    break' "$1"
+}
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

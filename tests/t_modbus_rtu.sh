@@ -3,10 +3,9 @@
 # plays the PowMr inverter (2400 baud 8N1, unit 5, every register
 # byte-swapped) and holds powerd to the line's timing (3.5 characters of
 # silence around every frame, no gap inside one).
-#   1. The powmr-lvm map read as the WiFi dongle reads it (45 registers from
-#      4501, 16 from 4546: the shipped map plus two values that make its plan
-#      span them, as the shipped map reads only what it decodes): the
-#      requests on the wire are PROTOCOLS.md's real ones (05 03 11 95 00 2D
+#   1. The shipped powmr-lvm map reads as the WiFi dongle reads (its read
+#      lines: 45 registers from 4501, 16 from 4546): the requests on the
+#      wire are PROTOCOLS.md's real ones (05 03 11 95 00 2D
 #      91 43, 05 03 11 C2 00 10 E1 42), the server's reply is the real one
 #      (F1 CA) and decodes to its values; then the shipped map itself, with
 #      registers set to seed 003's, gives seed 003's JSON values exactly.
@@ -104,14 +103,9 @@ retries = 1
 map = powmr-lvm"
 
 # ---- 1. the real frames and the real reply
-{
-	sed 's/^max_gap .*/max_gap = 45/' share/maps/powmr-lvm.map
-	echo "reserved_4545 inverter holding 4545 u16"
-	echo "reserved_4561 inverter holding 4561 u16"
-} >"$T/dongle.map"
 rtu_start p --baud 2400 --unit 5 --byteswap --regs "$T/real.regs"
 conf real "[modbus.powmr]
-${POWMR/map = powmr-lvm/map = $T/dongle.map}"
+$POWMR"
 pd_start "$T/real.conf" "$T/real.log"
 wait_for 30 has_samples powmr "$T/real.lp" 3 || fail "real: no samples: $(status)"
 pd_stop

@@ -38,21 +38,7 @@ MB=
 trap '[ -n "$MB" ] && kill "$MB" 2>/dev/null; fault_cleanup; rm -rf "$T"' EXIT
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-# N consecutive free ports
-BASE=$(python3 -c '
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(50):
-    b = random.randrange(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(b, b + n):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks: s.close()
-    print(b); break' $N)
+BASE=$(free_ports "$N")
 [ -n "$BASE" ] || fail "no $N free ports in a row"
 
 "$SRV" --port "$BASE" --count $N --regs "$FIX/types.regs" --behave 29=stoppable \

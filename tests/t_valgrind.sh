@@ -1,9 +1,11 @@
 #!/bin/bash
 # The release binaries under Valgrind's memcheck: powerd replaying a trace
 # while /metrics, /api/status and powerctl are exercised, then SIGTERM; and
-# pulselog on a trace with bad lines, canlog on a capture with one.  Any error or leak fails.  HTTP sources
-# too: a good one, one cut mid-body, one that never answers (a transfer in
-# flight at the reload and at the stop).
+# pulselog on a trace with bad lines, canlog on a capture with one.  Any
+# error or leak fails.  HTTP sources too: a good one, one cut mid-body, one
+# that never answers (a transfer in flight at the reload and at the stop);
+# Modbus over TCP (libmodbus's server: a good device, one answering
+# exceptions, one silent) and RTU (a pty), and an EG4 dongle (the fake).
 set -u
 B=${1:-build}
 . tests/lib.sh
@@ -12,7 +14,8 @@ T=$(mktemp -d)
 PID=
 . tests/lib_mqtt.sh
 FAKE=
-trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; [ -n "$FAKE" ] && kill $FAKE 2>/dev/null; mqtt_cleanup; rm -rf "$T"' EXIT
+MB= RTU= EG4=
+trap '[ -n "$PID" ] && kill -9 $PID 2>/dev/null; for p in $FAKE $MB $RTU $EG4; do kill $p 2>/dev/null; done; mqtt_cleanup; rm -rf "$T"' EXIT
 VG="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect"
 
 python3 tools/gentrace.py --profile constant:2000 --seconds 600 --glitches 0.3 --seed 5 \
@@ -47,6 +50,33 @@ topics           = home/pico/+
 name_key         = measurement
 tag_keys         = host"
 fi
+# Modbus: three TCP devices (good, exception 2, silent), a PowMr on a pty,
+# an EG4 dongle that answers every read.
+MBPORT=$(free_ports 3)
+[ -n "$MBPORT" ] || fail "no 3 free ports in a row"
+"$B/tests/modbus_server" --port "$MBPORT" --count 3 --behave 1=exception:2 --behave 2=silent \
+	--ready "$T/mb.ready" 2>"$T/mb.log" &
+MB=$!
+python3 tests/rtu_server.py --link "$T/tty" --baud 19200 --unit 5 --byteswap \
+	--ready "$T/rtu.ready" --stats "$T/rtu.json" 2>"$T/rtu.log" &
+RTU=$!
+EGPORT=$(free_port)
+python3 tests/eg4_dongle.py steady "$EGPORT" "$T/eg4.log" "$T/eg4.done" 2>"$T/eg4.err" &
+EG4=$!
+wait_for 10 test -s "$T/mb.ready" || fail "modbus_server did not start: $(cat "$T/mb.log")"
+wait_for 10 test -e "$T/rtu.ready" || fail "rtu_server did not start: $(cat "$T/rtu.log")"
+wait_for 10 test -e "$T/eg4.done.ready" || fail "eg4_dongle did not start: $(cat "$T/eg4.err")"
+printf 'id m holding 0 u16\nx m input 10 i32 order=cdab scale=0.01\n' >"$T/vg.map"
+MODBUS=""
+for i in 0 1 2; do
+	MODBUS="$MODBUS
+[modbus.vgmb$i]
+url              = tcp://127.0.0.1:$((MBPORT + i))
+map              = $T/vg.map
+interval         = 300ms
+timeout          = 200ms
+retries          = 0"
+done
 PORT=$(free_port)
 cat >"$T/powerd.conf" <<EOC
 [daemon]
@@ -81,6 +111,17 @@ decode           = $PWD/share/ecoflow.json
 record           = $T/frames.log
 record_max       = 64KiB
 $MQ
+$MODBUS
+[modbus.vgrtu]
+url              = rtu://$T/tty
+baud             = 19200
+map              = powmr-lvm
+interval         = 300ms
+[eg4.vgeg4]
+host             = 127.0.0.1
+port             = $EGPORT
+datalog          = 2222222222
+poll             = 1s
 [sink.lp]
 type             = file
 path             = $T/samples.lp
@@ -114,6 +155,12 @@ if [ -n "$MQ" ]; then
 	mqgot() { grep -q '^vgpico,host=p power=12.5 ' "$T/samples.lp"; }
 	wait_for 60 mqgot || fail "no MQTT sample under valgrind"
 fi
+for sk in vgmb0:modbus vgrtu:modbus vgeg4:eg4; do
+	got() { [ "$(metric "powerd_source_samples_total{source=\"${sk%%:*}\",kind=\"${sk#*:}\"}" "http://127.0.0.1:$PORT/metrics")" -gt 0 ] 2>/dev/null; }
+	wait_for 60 got || fail "no samples from ${sk%%:*} under valgrind: $(curl -s "http://127.0.0.1:$PORT/metrics" | grep "source=\"${sk%%:*}\"" | head -5)"
+done
+exc() { [ "$(metric 'powerd_modbus_exceptions_total{source="vgmb1",code="2"}' "http://127.0.0.1:$PORT/metrics")" -gt 0 ] 2>/dev/null; }
+wait_for 30 exc || fail "the exception device under valgrind"
 kill -HUP $PID
 sleep 2
 curl -fsS "http://127.0.0.1:$PORT/metrics" >/dev/null || fail "/metrics after reload"

@@ -21,19 +21,8 @@ MB=
 trap '[ -n "$MB" ] && kill "$MB" 2>/dev/null; fault_cleanup' EXIT
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-BASE=$(python3 -c '
-import random, socket
-for _ in range(50):
-    b = random.randrange(20000, 60000)
-    socks = []
-    try:
-        for p in range(b, b + 4):
-            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks: s.close()
-    print(b); break')
+BASE=$(free_ports 4)
+[ -n "$BASE" ] || fail "no 4 free ports in a row"
 printf 'holding 1 1234\n' >"$T/regs"
 "$SRV" --port "$BASE" --count 4 --regs "$T/regs" --behave 1=silent --behave 2=slow:900 \
 	--behave 3=stoppable --ready "$T/ready" 2>"$T/srv.err" &

@@ -65,7 +65,8 @@ static void check_requests(const struct regmap *m, const struct regmap_request *
 		FUZZ_ASSERT(rq[i].count >= 1 && rq[i].count <= m->max_registers && end <= 65536);
 		if (m->boundary)
 			FUZZ_ASSERT(rq[i].start / m->boundary == (end - 1) / m->boundary);
-		if (i) {
+		/* The read lines come first, as they are; then the plan's own. */
+		if (i > m->nreads) {
 			const struct regmap_request *a = &rq[i - 1];
 
 			FUZZ_ASSERT(a->unit_id < rq[i].unit_id ||
@@ -155,11 +156,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!g.x)
 		g.x = 1;
 
-	rq = calloc(m.n, sizeof(*rq));
-	b = calloc(m.n, sizeof(*b));
+	rq = calloc(regmap_plan_max(&m), sizeof(*rq));
+	b = calloc(regmap_plan_max(&m), sizeof(*b));
 	FUZZ_ASSERT(rq && b);
-	FUZZ_ASSERT(regmap_plan(&m, -1, -1, rq, m.n, &n) == 0);
-	FUZZ_ASSERT(n >= 1 && n <= m.n);
+	FUZZ_ASSERT(regmap_plan(&m, -1, -1, rq, regmap_plan_max(&m), &n) == 0);
+	FUZZ_ASSERT(n >= 1 && n <= regmap_plan_max(&m));
+	for (i = 0; i < m.nreads; i++)
+		FUZZ_ASSERT(!memcmp(&rq[i], &m.reads[i], sizeof(rq[i])));
 	check_requests(&m, rq, n);
 	for (i = 0; i < m.n; i++)
 		FUZZ_ASSERT(covered(&m.v[i], rq, n));
@@ -167,11 +170,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (tab = 0; tab < 2; tab++) {
 		size_t k = 0;
 
-		FUZZ_ASSERT(regmap_plan(&m, (int)tab, -1, rq, m.n, &k) == 0);
+		FUZZ_ASSERT(regmap_plan(&m, (int)tab, -1, rq, regmap_plan_max(&m), &k) == 0);
 		nsub += k;
 	}
 	FUZZ_ASSERT(nsub == n);
-	FUZZ_ASSERT(regmap_plan(&m, -1, -1, rq, m.n, &n) == 0);
+	FUZZ_ASSERT(regmap_plan(&m, -1, -1, rq, regmap_plan_max(&m), &n) == 0);
 	if (n > 1)
 		FUZZ_ASSERT(regmap_plan(&m, -1, -1, rq, n - 1, &i) == -ENOSPC && i == n);
 

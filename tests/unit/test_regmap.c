@@ -113,11 +113,14 @@ static void test_powmr(void)
 	CHECK_EQ_INT(find(&m, "ac.output_watts")->address, 4513);
 	CHECK_EQ_INT(find(&m, "inverter.op_mode")->address, 4501);
 
+	/* Exactly the dongle's two reads (PROTOCOLS.md section 5's frames). */
+	CHECK_EQ_INT(m.nreads, 2);
+	CHECK_EQ_INT(regmap_plan_max(&m), 24);
 	CHECK_EQ_INT(regmap_plan(&m, -1, -1, rq, 8, &n), 0);
 	CHECK_EQ_INT(n, 2);
 	CHECK(rq[0].unit_id == 5 && rq[0].table == REGMAP_HOLDING && rq[0].start == 4501 &&
-	      rq[0].count == 14);
-	CHECK(rq[1].start == 4530 && rq[1].count == 28);
+	      rq[0].count == 45);
+	CHECK(rq[1].unit_id == 5 && rq[1].start == 4546 && rq[1].count == 16);
 
 	/* The real reply on its own: 25.0 V bulk and float, 20.0 V cut-off,
 	 * charger 0 (off), 69 C. */
@@ -555,6 +558,18 @@ static void test_bad(void)
 	    "C\n",
 	    "t.map:1: ", "printable ASCII only");
 	bad("a m holding 0 u16 unit_id=256\n", "t.map:1: ", "unit_id=256");
+	/* read lines */
+	bad("read coils 0 1\n" A, "t.map:1: ", "read: holding or input, not 'coils'");
+	bad("read holding x 1\n" A, "t.map:1: ", "read: a start address 0 to 65535, not 'x'");
+	bad("read holding 0 0\n" A, "t.map:1: ", "read: a count 1 to 125");
+	bad("max_registers = 45\nread holding 0 46\n" A, "t.map:2: ", "read: a count 1 to 45");
+	bad("read holding 65535 2\n" A, "t.map:1: ", "within the 65536 registers, not '2'");
+	bad("boundary = 40\nread input 30 20\n" A,
+	    "t.map:2: ", "read: 30+20 crosses a multiple of 40");
+	bad("read holding 0 10\nread holding 9 2\n" A,
+	    "t.map:2: ", "read: overlaps the read of 0+10");
+	bad("read holding 0 10\nmax_gap = 2\n" A,
+	    "t.map:2: ", "settings come before the read lines");
 	/* settings */
 	bad(A "max_gap = 3\n", "t.map:2: ", "settings come before the first value (line 1)");
 	bad("max_gap = 3\nmax_gap=4\n" A, "t.map:2: ", "max_gap set twice (first on line 1)");
@@ -700,6 +715,18 @@ static void test_plan(void)
 	     "count=5\n"
 	     "e m holding 2 ascii count=8\nd m holding 6 i16\n",
 	     -1, -1, (const uint16_t[][2]){{0, 2}, {2, 8}}, 2);
+	/* read lines: made as they are, first; values they hold whole are not
+	 * planned again, the others are (b is half outside 10+3) */
+	plan("read holding 10 3\nread input 0 2\na m holding 11 u16\nb m holding 12 u32\n"
+	     "c m input 1 u16\nd m holding 40 u16\n",
+	     -1, -1, (const uint16_t[][2]){{10, 3}, {0, 2}, {12, 2}, {40, 1}}, 4);
+	plan("read holding 10 3\nread input 0 2\na m holding 11 u16\nc m input 1 u16\n",
+	     REGMAP_INPUT, -1, (const uint16_t[][2]){{0, 2}}, 1);
+	/* a read line's unit is the unit_id set before it */
+	plan("unit_id = 7\nread holding 0 4\na m holding 1 u16\nb m holding 1 u16 unit_id=3\n", -1,
+	     3, (const uint16_t[][2]){{1, 1}}, 1);
+	plan("unit_id = 7\nread holding 0 4\na m holding 1 u16\n", -1, 7,
+	     (const uint16_t[][2]){{0, 4}}, 1);
 	/* too small an array: -ENOSPC, and how many it takes */
 	CHECK_EQ_INT(load("a m holding 0 u16\nb m holding 100 u16\nc m holding 200 u16\n", &m), 0);
 	CHECK_EQ_INT(regmap_plan(&m, -1, -1, rq, 2, &n), -ENOSPC);
