@@ -21,24 +21,6 @@ trap '[ -n "$SP" ] && kill "$SP" 2>/dev/null; [ -n "$RP" ] && kill "$RP" 2>/dev/
 [ -x "$MP" ] || fail "$MP missing: make test-build"
 [ -x "$SRV" ] || fail "$SRV missing: make test-build (needs libmodbus-dev)"
 
-# N consecutive free loopback ports: the first.
-free_ports() {
-	python3 - "$1" <<-'EOF'
-		import random, socket, sys
-		n = int(sys.argv[1])
-		for _ in range(200):
-		    base, held = random.randint(20000, 60000 - n), []
-		    try:
-		        for p in range(base, base + n):
-		            s = socket.socket()
-		            s.bind(("127.0.0.1", p))
-		            held.append(s)
-		    except OSError:
-		        continue
-		    print(base)
-		    break
-	EOF
-}
 # serve TAG ARGS...: a modbus_server, its pid in SP (one at a time)
 serve() {
 	local tag=$1

@@ -522,14 +522,17 @@ struct modpoll_map {
  * (the same registers once). */
 static int modpoll_map_plan(struct modpoll_map *p)
 {
-	size_t i, j;
+	size_t i, j, cap = regmap_plan_max(&p->m);
 	int r;
 
-	p->plan = calloc(p->m.n ? p->m.n : 1, sizeof(*p->plan));
+	/* --field: at most one read per value */
+	if (cap < p->m.n)
+		cap = p->m.n;
+	p->plan = calloc(cap ? cap : 1, sizeof(*p->plan));
 	if (!p->plan)
 		return -ENOMEM;
 	if (!p->nsel) {
-		r = regmap_plan(&p->m, -1, -1, p->plan, p->m.n, &p->nplan);
+		r = regmap_plan(&p->m, -1, -1, p->plan, cap, &p->nplan);
 		if (r)
 			return r;
 	}
