@@ -6,7 +6,7 @@ answered with the golden frame byte for byte (checked at start against the
 CRC computed here).  A read elsewhere gets exception 2; a read of 9999
 gets a reply with a broken CRC; another unit, or anything that is not an
 8-byte function 3 request, gets silence, as on a real bus.  No line timing
-(helper modbus's tests/rtu_server.py simulates that).
+(tests/rtu_server.py simulates that).
 
   rtu_pty_powmr.py --link FILE   writes the slave's path to FILE, serves
                                  until SIGTERM, then prints 'requests N'
