@@ -3,6 +3,8 @@
 #   make            build build/powerd, build/powerctl, build/pulselog, build/canlog,
 #                   build/modpoll (-O2)
 #   make CC=clang   same with clang
+#   make man        build/man/powerd.conf.5, generated from the configuration tables
+#                   (the other pages are man/*.[18], written by hand)
 #   make run        install missing packages, build, run the demo (no hardware)
 #   make test       install missing packages, build (ASan+UBSan, TSan), run every test
 #   make fuzz       build and run the libFuzzer targets (FUZZ_SECONDS each)
@@ -73,7 +75,7 @@ BINS        := $(O)/powerd $(TOOLS:%=$(O)/%)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS  := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps run test test-build unit servers fuzz bench clean format check-format
+.PHONY: all deps run test test-build unit servers man fuzz bench clean format check-format
 .DEFAULT_GOAL := all
 # Keep objects of chained rules (tests, benches) for incremental builds.
 .SECONDARY:
@@ -107,6 +109,13 @@ $(O)/bench/%: $(OBJ)/tests/bench/%.o $(DLIB) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit: $(UNIT_BINS)
+
+# powerd.conf(5) is printed by the powerd just built (--defaults=man): the
+# page comes from the very tables it parses with, so it cannot drift.
+man: $(O)/man/powerd.conf.5
+$(O)/man/powerd.conf.5: $(O)/powerd
+	@mkdir -p $(dir $@)
+	$(O)/powerd --defaults=man >$@.tmp && mv $@.tmp $@
 bench-bins: $(BENCH_BINS)
 
 # Real peers for the tests and benches, built against their own libraries
@@ -136,7 +145,7 @@ run: deps
 # Everything the tests need: release binaries (for the VM and Valgrind),
 # ASan+UBSan binaries and unit tests, TSan binaries and unit tests.
 test-build:
-	@$(MAKE) --no-print-directory all unit servers
+	@$(MAKE) --no-print-directory all unit servers man
 	@$(MAKE) --no-print-directory O=$(O)/asan SAN=asan all unit
 	@$(MAKE) --no-print-directory O=$(O)/tsan SAN=tsan all unit
 

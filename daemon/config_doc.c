@@ -1,6 +1,10 @@
 /* What the key tables say about themselves: `powerd --defaults` (every kind
- * and key with its default and doc, as a commented INI file) and the lint
- * that keeps every table fit for the parser and for that output. */
+ * and key with its default and doc, as a commented INI file), the same as
+ * the powerd.conf(5) manual page (`powerd --defaults=man`, roff), and the
+ * lint that keeps every table fit for the parser and for those outputs.
+ *
+ * One walk over the tables (doc_kind) composes every text; a format (struct
+ * doc_fmt) only lays it out, so the page and --defaults cannot disagree. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,6 +15,20 @@
 #include "config_table.h"
 
 #define DOC_WIDTH 79 /* the comments of --defaults */
+
+/* How one output lays out what the walk says. */
+struct doc_fmt {
+	/* A kind starts: its title ("[pulse.NAME]") and doc. */
+	void (*kind)(FILE *out, const char *title, const char *doc);
+	/* An example section's header; live: uncommented ([daemon]); apart:
+	 * set off from what is above (one of several, each of a type). */
+	void (*section)(FILE *out, const char *header, bool live, bool apart);
+	/* A paragraph of prose. */
+	void (*para)(FILE *out, const char *text);
+	/* A key: doc (with its facts), then name = value (example: no default). */
+	void (*key)(FILE *out, const char *name, const char *value, bool example, const char *doc,
+		    int width);
+};
 
 /* `text` as "; " comment lines of at most DOC_WIDTH columns. */
 static void wrap(FILE *out, const char *text)
@@ -34,6 +52,96 @@ static void wrap(FILE *out, const char *text)
 			p++;
 	}
 }
+
+/* ------------------------------------------------ --defaults: INI */
+
+static void ini_kind(FILE *out, const char *title, const char *doc)
+{
+	static const char rule[] =
+		"================================================================";
+	int pad;
+
+	/* The rule shortened for a long title: every line fits 79 columns. */
+	pad = 79 - 3 - (int)strlen(title);
+	if (pad > (int)sizeof(rule) - 1)
+		pad = (int)sizeof(rule) - 1;
+	fprintf(out, "\n; %.*s %s\n", pad < 0 ? 0 : pad, rule, title);
+	wrap(out, doc);
+}
+
+static void ini_section(FILE *out, const char *header, bool live, bool apart)
+{
+	fprintf(out, "%s%s%s\n", apart ? "\n" : "", live ? "" : ";", header);
+}
+
+static void ini_key(FILE *out, const char *name, const char *value, bool example, const char *doc,
+		    int width)
+{
+	wrap(out, doc);
+	fprintf(out, ";%-*s = %s%s\n", width, name, value, example ? " ; e.g." : "");
+}
+
+static const struct doc_fmt doc_ini = {ini_kind, ini_section, wrap, ini_key};
+
+/* ------------------------------------------------ powerd.conf(5): roff */
+
+/* `s` as roff text on a line of its own: backslashes as \e, every '-' a
+ * minus (\-: what one types), a leading '.' or '\'' not a request. */
+static void roff(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else if (*s == '-')
+			fputs("\\-", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void man_kind(FILE *out, const char *title, const char *doc)
+{
+	fputs(".SS \"", out);
+	roff(out, title);
+	fputs("\"\n.PP\n", out);
+	roff(out, doc);
+	fputc('\n', out);
+}
+
+static void man_section(FILE *out, const char *header, bool live, bool apart)
+{
+	(void)live;
+	(void)apart;
+	fputs(".PP\n.B \"", out);
+	roff(out, header);
+	fputs("\"\n", out);
+}
+
+static void man_para(FILE *out, const char *text)
+{
+	fputs(".PP\n", out);
+	roff(out, text);
+	fputc('\n', out);
+}
+
+static void man_key(FILE *out, const char *name, const char *value, bool example, const char *doc,
+		    int width)
+{
+	(void)width;
+	fputs(".TP\n\\fB", out);
+	roff(out, name);
+	fputs("\\fR = \\fI", out);
+	roff(out, value);
+	fprintf(out, "\\fR%s\n", example ? " (an example: no default)" : "");
+	roff(out, doc);
+	fputc('\n', out);
+}
+
+static const struct doc_fmt doc_man = {man_kind, man_section, man_para, man_key};
+
+/* ------------------------------------------------ the walk */
 
 static const char *path_role(unsigned flags)
 {
@@ -60,8 +168,8 @@ static void add_part(char *buf, size_t len, const char *part)
 		snprintf(buf + n, len - n, "%s%s", n ? "; " : "", part);
 }
 
-/* "doc (required; 1..1000000)" then ";key = value". */
-static void print_key(FILE *out, const struct cfg_key *k, int width)
+/* "Doc (required; 1..1000000)" with name = default or example. */
+static void doc_key(const struct doc_fmt *f, FILE *out, const struct cfg_key *k, int width)
 {
 	char facts[512] = "", what[256], doc[1024];
 
@@ -72,11 +180,7 @@ static void print_key(FILE *out, const struct cfg_key *k, int width)
 	add_part(facts, sizeof(facts), path_role(k->flags));
 	snprintf(doc, sizeof(doc), *facts ? "%s (%s)" : "%s", k->doc, facts);
 	doc[0] = (char)toupper((unsigned char)doc[0]);
-	wrap(out, doc);
-	if (k->def)
-		fprintf(out, ";%-*s = %s\n", width, k->name, k->def);
-	else
-		fprintf(out, ";%-*s = %s ; e.g.\n", width, k->name, k->example);
+	f->key(out, k->name, k->def ? k->def : k->example, !k->def, doc, width);
 }
 
 static int key_width(const struct cfg_key *keys, int w)
@@ -87,16 +191,16 @@ static int key_width(const struct cfg_key *keys, int w)
 	return w;
 }
 
-static void print_keys(FILE *out, const struct cfg_key *keys, int width)
+static void doc_keys(const struct doc_fmt *f, FILE *out, const struct cfg_key *keys, int width)
 {
 	for (; keys && keys->name; keys++)
-		print_key(out, keys, width);
+		doc_key(f, out, keys, width);
 }
 
-static void print_types(FILE *out, const struct cfg_kind *k)
+static void doc_types(const struct doc_fmt *f, FILE *out, const struct cfg_kind *k)
 {
 	const struct cfg_type *const *t;
-	char choices[256] = "", doc[512];
+	char choices[256] = "", doc[512], header[96];
 	int width = key_width(k->keys, (int)strlen(k->type_key));
 
 	for (t = k->types; *t; t++) {
@@ -107,60 +211,57 @@ static void print_types(FILE *out, const struct cfg_kind *k)
 		width = key_width((*t)->keys, width);
 	}
 	for (t = k->types; *t; t++) {
-		fprintf(out, "\n;[%s.%s]\n", k->name, (*t)->name);
+		snprintf(header, sizeof(header), "[%s.%s]", k->name, (*t)->name);
+		f->section(out, header, false, true);
 		snprintf(doc, sizeof(doc), "%s (required; %s)", k->type_doc, choices);
 		doc[0] = (char)toupper((unsigned char)doc[0]);
-		wrap(out, doc);
-		fprintf(out, ";%-*s = %s\n", width, k->type_key, (*t)->name);
+		f->key(out, k->type_key, (*t)->name, false, doc, width);
 		if (t == k->types) {
-			fprintf(out, "; -- the keys every [%s.NAME] takes, whatever its %s:\n",
-				k->name, k->type_key);
-			print_keys(out, k->keys, width);
+			snprintf(doc, sizeof(doc),
+				 "-- the keys every [%s.NAME] takes, whatever its %s:", k->name,
+				 k->type_key);
+			f->para(out, doc);
+			doc_keys(f, out, k->keys, width);
 		} else {
-			fprintf(out, "; -- the keys every [%s.NAME] takes: as in [%s.%s] above\n",
-				k->name, k->name, k->types[0]->name);
+			snprintf(doc, sizeof(doc),
+				 "-- the keys every [%s.NAME] takes: as in [%s.%s] above", k->name,
+				 k->name, k->types[0]->name);
+			f->para(out, doc);
 		}
 		snprintf(doc, sizeof(doc), "-- the keys of %s = %s: %s", k->type_key, (*t)->name,
 			 (*t)->doc);
-		wrap(out, doc);
-		print_keys(out, (*t)->keys, width);
+		f->para(out, doc);
+		doc_keys(f, out, (*t)->keys, width);
 	}
 }
 
-static void print_kind(FILE *out, const struct cfg_kind *k)
+static void doc_kind(const struct doc_fmt *f, FILE *out, const struct cfg_kind *k)
 {
-	static const char rule[] =
-		"================================================================";
-	char doc[1024], title[64];
-	int pad;
+	char doc[1024], title[64], header[96];
 
-	/* The rule shortened for a long title: every line fits 79 columns. */
 	snprintf(title, sizeof(title), "[%s%s]", k->name, k->single ? "" : ".NAME");
-	pad = 79 - 3 - (int)strlen(title);
-	if (pad > (int)sizeof(rule) - 1)
-		pad = (int)sizeof(rule) - 1;
-	fprintf(out, "\n; %.*s %s\n", pad < 0 ? 0 : pad, rule, title);
 	if (k->single)
 		snprintf(doc, sizeof(doc), "%s.", k->doc);
 	else
 		snprintf(doc, sizeof(doc),
 			 "%s.  Any number of them; NAME is 1 to %d of A-Z a-z 0-9 _ -.", k->doc,
 			 CFG_NAME_MAX - 1);
-	wrap(out, doc);
+	f->kind(out, title, doc);
 	if (k->types) {
 		snprintf(doc, sizeof(doc),
 			 "Its keys depend on its %s: below is one example section per %s, the "
 			 "first with the keys every %s takes.",
 			 k->type_key, k->type_key, k->name);
-		wrap(out, doc);
-		print_types(out, k);
+		f->para(out, doc);
+		doc_types(f, out, k);
 		return;
 	}
 	if (k->single)
-		fprintf(out, "[%s]\n", k->name);
+		snprintf(header, sizeof(header), "[%s]", k->name);
 	else
-		fprintf(out, ";[%s.%s]\n", k->name, k->example);
-	print_keys(out, k->keys, key_width(k->keys, 0));
+		snprintf(header, sizeof(header), "[%s.%s]", k->name, k->example);
+	f->section(out, header, k->single, false);
+	doc_keys(f, out, k->keys, key_width(k->keys, 0));
 }
 
 void cfg_print_defaults(FILE *out)
@@ -181,7 +282,53 @@ void cfg_print_defaults(FILE *out)
 		"; Sizes: 4096, 64KiB, 256MB, 1GB.  Booleans: yes/no, true/false, on/off, 1/0.\n",
 		POWERD_VERSION);
 	for (k = cfg_kinds; *k; k++)
-		print_kind(out, *k);
+		doc_kind(&doc_ini, out, *k);
+}
+
+void cfg_print_man(FILE *out)
+{
+	const struct cfg_kind *const *k;
+
+	fprintf(out,
+		".\\\" Generated by `powerd --defaults=man` from the configuration tables:\n"
+		".\\\" do not edit (daemon/config_doc.c).\n"
+		".TH POWERD.CONF 5 \"\" \"powerd %s\" \"File Formats\"\n"
+		".nh\n"
+		".SH NAME\n"
+		"powerd.conf \\- configuration of powerd, the power monitoring daemon\n"
+		".SH SYNOPSIS\n"
+		".I /etc/powerd/powerd.conf\n"
+		".SH DESCRIPTION\n"
+		"An INI file: a section per object,\n"
+		".B [KIND]\n"
+		"or\n"
+		".BR [KIND.NAME] ;\n"
+		"\\(lqkey = value\\(rq lines; a comment starts a line with ';' or '#', or\n"
+		"follows a value after a blank.\n"
+		"Lines are at most 198 characters.\n"
+		"Durations: 250ms, 1.5s, 5min, 2h.\n"
+		"Sizes: 4096, 64KiB, 256MB, 1GB.\n"
+		"Booleans: yes/no, true/false, on/off, 1/0.\n"
+		".PP\n"
+		"Every section kind and every key follows, with its default, or, for a key\n"
+		"that has none (required, or optional), an example value.\n"
+		".B powerd \\-\\-defaults\n"
+		"prints the same as a commented configuration file;\n"
+		".B powerd \\-\\-check \\-c\n"
+		".I FILE\n"
+		"lists every error as FILE:LINE.\n"
+		".SH SECTIONS\n",
+		POWERD_VERSION);
+	for (k = cfg_kinds; *k; k++)
+		doc_kind(&doc_man, out, *k);
+	fputs(".SH FILES\n"
+	      ".TP\n"
+	      ".I /etc/powerd/powerd.conf\n"
+	      "the configuration powerd reads by default\n"
+	      ".SH SEE ALSO\n"
+	      ".BR powerd (8),\n"
+	      ".BR powerctl (1)\n",
+	      out);
 }
 
 /* ------------------------------------------------ the lint */

@@ -1,4 +1,9 @@
-/* powerd [-c FILE] [--check] [--defaults] [--version]
+/* powerd [-c FILE] [--check] [--defaults[=man]] [--version]
+ *
+ * --defaults=man prints powerd.conf(5): the build makes the page with it
+ * (make man), so the page comes from the tables the daemon parses with and
+ * needs no generator program of its own, and an installed powerd can print
+ * the page of its own version.
  *
  * The main thread is the supervisor: it loads the configuration, starts the
  * daemon, and then only waits for what the I/O thread tells it (stop, reload,
@@ -25,13 +30,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: powerd [-c FILE] [--check] [--defaults] [--version]\n"
+	fprintf(f, "usage: powerd [-c FILE] [--check] [--defaults[=man]] [--version]\n"
 		   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
 		   "      --check        validate the configuration and what it names (paths,\n"
 		   "                     directories) and exit (0 ok, 2 errors)\n"
 		   "      --defaults     print every section and key with its default and what it\n"
 		   "                     does, as a commented configuration file, and exit\n"
+		   "      --defaults=man the same as the manual page powerd.conf(5) (roff)\n"
 		   "      --version      print the version and exit\n"
+		   "  -h, --help         this text\n"
 		   "Runs in the foreground; SIGTERM/SIGINT stop it, SIGHUP reloads the "
 		   "configuration.\n");
 }
@@ -172,9 +179,9 @@ static int supervise(struct config *cfg, int ctl[2])
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
-		{"defaults", no_argument, NULL, 'd'},	  {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},   {"check", no_argument, NULL, 'k'},
+		{"defaults", optional_argument, NULL, 'd'}, {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
 	const char *path = DEFAULT_CONFIG;
 	struct config cfg;
@@ -191,7 +198,14 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'd':
-			cfg_print_defaults(stdout);
+			if (optarg && strcmp(optarg, "man")) {
+				fprintf(stderr, "powerd: --defaults takes no value or 'man'\n");
+				return 2;
+			}
+			if (optarg)
+				cfg_print_man(stdout);
+			else
+				cfg_print_defaults(stdout);
 			return fflush(stdout) || ferror(stdout) ? 1 : 0;
 		case 'V':
 			printf("powerd %s\n", POWERD_VERSION);

@@ -316,6 +316,8 @@ void cfg_free(struct config *cfg);
 /* `powerd --defaults`: every section kind with every key, its default and its
  * doc, as a commented INI file that loads as it is. */
 void cfg_print_defaults(FILE *out);
+/* The same as the manual page powerd.conf(5), in roff (man(7) macros). */
+void cfg_print_man(FILE *out);
 
 /* "250ms", "5s", "5min", "2h", "1.5s"; a bare number is an error.  Returns 0
  * or -EINVAL. */

@@ -169,6 +169,7 @@ static void canlog_usage(FILE *f)
 		"              [--cmd=SS:II,..] [--src=N,..] [--dst=N,..] [--decode=TABLE]\n"
 		"              [--lp] [--regen=OUT [--iface=NAME]] [--hex[=diff]]\n"
 		"              [--nodes=N,..] [--str] [--stat] [--pivot[=N]]\n"
+		"       canlog --help | --version\n"
 		"  reads a candump log (or SavvyCAN CSV with --csv), reassembles EcoFlow\n"
 		"  records and prints one line per record (--json: one object per record;\n"
 		"  --count: records per identity); --err also shows the records that fail;\n"
@@ -763,25 +764,16 @@ static int canlog_table(struct canlog *c, const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"csv", no_argument, NULL, 'c'},
-		{"json", no_argument, NULL, 'j'},
-		{"count", no_argument, NULL, 'n'},
-		{"err", no_argument, NULL, 'e'},
-		{"chan", required_argument, NULL, 'C'},
-		{"cmd", required_argument, NULL, 'm'},
-		{"src", required_argument, NULL, 's'},
-		{"dst", required_argument, NULL, 'd'},
-		{"decode", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{"lp", no_argument, NULL, 'l'},
-		{"regen", required_argument, NULL, 'R'},
-		{"iface", required_argument, NULL, 'I'},
-		{"hex", optional_argument, NULL, 'x'},
-		{"nodes", required_argument, NULL, 'N'},
-		{"str", no_argument, NULL, 'S'},
-		{"stat", no_argument, NULL, 'T'},
-		{"pivot", optional_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+		{"csv", no_argument, NULL, 'c'},	  {"json", no_argument, NULL, 'j'},
+		{"count", no_argument, NULL, 'n'},	  {"err", no_argument, NULL, 'e'},
+		{"chan", required_argument, NULL, 'C'},	  {"cmd", required_argument, NULL, 'm'},
+		{"src", required_argument, NULL, 's'},	  {"dst", required_argument, NULL, 'd'},
+		{"decode", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {"lp", no_argument, NULL, 'l'},
+		{"regen", required_argument, NULL, 'R'},  {"iface", required_argument, NULL, 'I'},
+		{"hex", optional_argument, NULL, 'x'},	  {"nodes", required_argument, NULL, 'N'},
+		{"str", no_argument, NULL, 'S'},	  {"stat", no_argument, NULL, 'T'},
+		{"pivot", optional_argument, NULL, 'P'},  {NULL, 0, NULL, 0},
 	};
 	struct canlog c = {0};
 	struct ecoflow *e;
@@ -888,6 +880,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			canlog_usage(stdout);
+			return 0;
+		case 'V':
+			printf("canlog %s\n", POWERD_VERSION);
 			return 0;
 		default:
 			canlog_usage(stderr);

@@ -20,9 +20,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pulselog TRACE|- --impulses-per-kwh N [--min-pulse-ms M] [--quiet]\n"
+		   "       pulselog --version\n"
 		   "  prints time_s,interval_s,power_w,energy_wh for each accepted flash\n"
 		   "  (interval and power are empty for the first flash), then a summary line\n"
-		   "  starting with '#'; --quiet prints only the summary.\n");
+		   "  starting with '#'; --quiet prints only the summary.\n"
+		   "  -h, --help  this text; --version  print the version\n");
 }
 
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -56,6 +58,7 @@ int main(int argc, char **argv)
 		{"min-pulse-ms", required_argument, NULL, 'm'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pulse_params p = {.min_pulse_ns = 5 * 1000000LL, .timeout_ns = INT64_MAX};
@@ -89,6 +92,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("pulselog %s\n", POWERD_VERSION);
 			return 0;
 		default:
 			usage(stderr);
