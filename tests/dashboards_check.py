@@ -4,7 +4,11 @@ exports: every powerd_* metric a Prometheus expression uses must be in a
 /metrics text, every measurement, field and tag an InfluxQL query names must
 be in line protocol that powerd wrote. Exit 1 with the missing names.
   dashboards_check.py prom DASHBOARD.json|RULES.yml METRICS.txt
-  dashboards_check.py influx DASHBOARD.json SAMPLES.lp"""
+  dashboards_check.py influx DASHBOARD.json SAMPLES.lp
+  dashboards_check.py promrules DASHBOARD.json > RULES.yml   (its exprs as
+      recording rules, for `promtool check rules` to parse)
+  dashboards_check.py influxql DASHBOARD.json SAMPLES.lp   (its queries, one
+      a line, the Grafana macros replaced: the samples' time span)"""
 import json
 import re
 import sys
@@ -96,7 +100,25 @@ def check_influx(path, lp_path):
     return missing
 
 
+def as_rules(path):
+    rules = [{"record": f"dashboard:expr{i}", "expr": e.replace("$instance", ".*")}
+             for i, (w, e) in enumerate(prom_exprs(path)) if not w.startswith("variable ")]
+    print(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+
+
+def as_influxql(path, lp_path):
+    times = [int(line.rsplit(" ", 1)[1]) for line in open(lp_path) if line.strip()]
+    span = f"time >= {min(times)} AND time <= {max(times)}"
+    for where, q in influx_queries(path):
+        q = q.replace("$timeFilter", span).replace("$__interval", "1m")
+        print(q.replace("/^$meter$/", "/^.*$/"))
+
+
 def main():
+    if sys.argv[1] == "promrules":
+        return as_rules(sys.argv[2])
+    if sys.argv[1] == "influxql":
+        return as_influxql(sys.argv[2], sys.argv[3])
     kind, path, data = sys.argv[1:4]
     missing = check_prom(path, data) if kind == "prom" else check_influx(path, data)
     for m in missing:

@@ -11,6 +11,7 @@
 set -u
 B=${1:-build}
 . tests/lib.sh
+. tests/lib_servers.sh
 PD=$B/asan/powerd
 [ -x "$PD" ] || PD=$B/powerd
 [ -x "$PD" ] || fail "$PD not built"
@@ -22,6 +23,7 @@ T=$(mktemp -d)
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	servers_stop
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -36,6 +38,9 @@ for a in PowerdDown PowerdSourceDown PowerdSourceStale PowerdSinkFailing PowerdS
 	PowerdEnergyCounterReset; do
 	grep -q "alertname: $a\$" "$T/powerd-rules.test.yml" || fail "no unit test of $a"
 done
+# Every expression of the Prometheus dashboard is PromQL that parses.
+python3 "$CHECK" promrules "$C/grafana/powerd-prometheus.json" >"$T/dash-rules.yml" || fail "dashboard exprs"
+OUT=$(promtool check rules "$T/dash-rules.yml" 2>&1) || fail "a dashboard expression does not parse: $OUT"
 for d in "$C/grafana/powerd-prometheus.json" "$C/grafana/powerd-influxdb.json"; do
 	python3 -m json.tool "$d" >/dev/null || fail "$d is not JSON"
 done
@@ -102,6 +107,34 @@ for f in "$C/grafana/powerd-prometheus.json" "$C/prometheus/powerd-rules.yml"; d
 	OUT=$(python3 "$CHECK" prom "$f" "$T/metrics.txt") || fail "$OUT"
 done
 OUT=$(python3 "$CHECK" influx "$C/grafana/powerd-influxdb.json" "$T/samples.lp") || fail "$OUT"
+
+# Every InfluxQL query of the InfluxDB dashboard runs on a real InfluxDB
+# holding those samples and returns a series with values.
+if command -v influxd >/dev/null; then
+	influx_start "$T/influx" || fail "influxd did not start"
+	influx_query "CREATE DATABASE dash" >/dev/null || fail "CREATE DATABASE"
+	curl -fsS --max-time 30 -XPOST "$INFLUX_URL/write?db=dash" --data-binary @"$T/samples.lp" ||
+		fail "writing the samples to InfluxDB"
+	has_values() { # QUERY: it runs and returns a series with values
+		local r
+		r=$(influx_query "$1" dash) || { echo "InfluxDB refused it" >"$T/q.err"; return 1; }
+		python3 -c '
+import json, sys
+r = json.load(sys.stdin)["results"][0]
+assert "error" not in r, r.get("error")
+assert any(s.get("values") for s in r.get("series", [])), "no values"' <<<"$r" 2>"$T/q.err"
+	}
+	has_values 'SELECT mean("power_kw") FROM "pulse"' && fail "a query of a missing field has values"
+	n=0
+	while IFS= read -r q; do
+		has_values "$q" || fail "$q: $(tail -n 1 "$T/q.err")"
+		n=$((n + 1))
+	done < <(python3 "$CHECK" influxql "$C/grafana/powerd-influxdb.json" "$T/samples.lp")
+	[ "$n" -gt 0 ] || fail "no InfluxQL query ran"
+	influx_stop
+else
+	echo "influxd not installed: the InfluxQL queries were not run"
+fi
 
 # The check fails on a metric, a field or a measurement powerd does not have.
 sed 's/powerd_pulse_power_watts/powerd_pulse_powr_watts/' "$C/grafana/powerd-prometheus.json" >"$T/bad.json"
