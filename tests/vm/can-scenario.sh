@@ -237,7 +237,7 @@ bound_n() { [ "$(cat /proc/net/can/rcvlist_all /proc/net/can/rcvlist_fil 2>/dev/
 # fresh candump's first frames come late in a TCG guest (tens of ms), which
 # would be charged to the sender.  Then events, each $want lines.
 ATTEMPTS=5
-candump -L -n $((1 + (2 + 2 * ATTEMPTS) * want)) vcan2 >/tmp/tx.all 2>/tmp/candump-tx.err &
+candump -L -n $((1 + (3 + 2 * ATTEMPTS) * want)) vcan2 >/tmp/tx.all 2>/tmp/candump-tx.err &
 CD=$!
 wait_for 30 bound_n vcan2 2 || fail "candump is not bound to vcan2"
 cansend vcan2 7FF#00
@@ -256,13 +256,25 @@ if powerctl can send tx /etc/vm/can/event.log >/tmp/send.out 2>/tmp/send.err; th
 else
 	fail "powerctl can send tx exited $?: $(cat /tmp/send.err)"
 fi
-# One event a second: the next one right away is refused.
+# One event a second: the next one right away is refused.  A TCG guest on
+# a loaded host may take longer than that to start powerctl again; then the
+# second is rightly sent, and that is only allowed if more than a second
+# passed between the first's end and the second's return.
+EXTRA=0
+t0=$(cut -d' ' -f1 /proc/uptime)
 if powerctl can send tx /etc/vm/can/event.log >/tmp/send2.out 2>/tmp/send2.err; then
-	fail "a second event within a second was sent"
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	if awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a >= 1.0) }'; then
+		EXTRA=1
+		pass "a second event $t0 -> $t1 s (a stalled guest): sent, as it may be"
+	else
+		fail "a second event within a second was sent ($t0 -> $t1 s)"
+	fi
 else
 	pass "a second event within a second: refused ($(cat /tmp/send2.err))"
 fi
 next_event /tmp/tx1.got
+[ $EXTRA = 1 ] && next_event /tmp/tx1b.got
 awk '{ print $3 }' /tmp/tx1.got >/tmp/tx.got.ids
 if cmp -s /tmp/tx.want.ids /tmp/tx.got.ids; then
 	pass "candump on vcan2 saw the event's $want frames, in order"
@@ -301,7 +313,7 @@ else
 fi
 kill $CD 2>/dev/null
 wait $CD
-SENT=$((1 + a)) # events powerd sent
+SENT=$((1 + EXTRA + a)) # events powerd sent
 if powerctl can send notx /etc/vm/can/event.log >/tmp/send.out 2>/tmp/send.err; then
 	fail "allow_transmit = no, and powerctl can send succeeded"
 else
