@@ -30,6 +30,7 @@ NREG=${BENCH_RTU_REGISTERS:-20}
 T=$(mktemp -d /tmp/powerd-bench-rtu-XXXXXX)
 PID= SP=
 trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; [ -n "$SP" ] && kill "$SP" 2>/dev/null; rm -rf "$T"' EXIT
+. "$ROOT/tests/lib.sh" # free_port, free_ports
 fail() {
 	echo "bench modbus_rtu: $*" >&2
 	exit 1
@@ -39,7 +40,6 @@ for f in "$PD" "$MP"; do
 done
 [ -f "$RS" ] || fail "$RS missing"
 [ "$NREG" -ge 1 ] && [ "$NREG" -le 125 ] || fail "BENCH_RTU_REGISTERS: 1-125"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 now() { echo "$EPOCHREALTIME"; }
 
 # The physical maximum: 8N1 is 10 bits a character.
@@ -87,7 +87,7 @@ print(d["frames"], d["answered"], d["dropped_early"], d["dropped_gap"], "-" if m
 
 # ------------------------------------------------------------ powerd
 serve pd
-hp=$(port)
+hp=$(free_port)
 printf '[daemon]\nstate_dir = %s\nlisten = 127.0.0.1:%s\nsocket = %s\n[modbus.r]\nurl = rtu://%s\nbaud = %s\ninterval = 10ms\ntimeout = 1s\nmap = %s\n[sink.lp]\ntype = file\npath = %s\n' \
 	"$T/state" "$hp" "$T/pd.sock" "$T/tty" "$BAUD" "$T/bench.map" "$T/pd.lp" >"$T/pd.conf"
 "$PD" -c "$T/pd.conf" 2>"$T/pd.log" &

@@ -41,6 +41,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+. "$ROOT/tests/lib.sh" # free_port, free_ports
 fail() {
 	echo "bench modbus_tcp: $*" >&2
 	exit 1
@@ -51,24 +52,6 @@ done
 command -v mbpoll >/dev/null || fail "mbpoll is needed (tools/install-deps.sh bench)"
 [ "$N" -ge 1 ] && [ "$N" -le 256 ] || fail "BENCH_MODBUS_DEVICES: 1-256"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ports() { # ports N: the first of N consecutive free loopback ports
-	python3 - "$1" <<-'EOF'
-		import random, socket, sys
-		n = int(sys.argv[1])
-		for _ in range(200):
-		    base, held = random.randint(20000, 60000 - n), []
-		    try:
-		        for p in range(base, base + n):
-		            s = socket.socket()
-		            s.bind(("127.0.0.1", p))
-		            held.append(s)
-		    except OSError:
-		        continue
-		    print(base)
-		    break
-	EOF
-}
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 now() { echo "$EPOCHREALTIME"; }
 HZ=$(getconf CLK_TCK)
@@ -84,7 +67,7 @@ HZ=$(getconf CLK_TCK)
 	echo "dev bench holding 0 u16"
 	for ((i = 1; i < NREG; i++)); do echo "v$i bench holding $i u16"; done
 } >"$T/bench.map"
-P=$(ports "$N")
+P=$(free_ports "$N")
 [ -n "$P" ] || fail "no $N consecutive free ports"
 "$SRV" --port "$P" --count "$N" --regs "$T/regs" --ready "$T/srv.ready" 2>"$T/srv.err" &
 SP=$!
@@ -92,7 +75,7 @@ for ((i = 0; i < 100; i++)); do [ -e "$T/srv.ready" ] && break; sleep 0.1; done
 [ -e "$T/srv.ready" ] || fail "modbus_server did not start: $(cat "$T/srv.err")"
 
 # ------------------------------------------------------------ powerd
-hp=$(port)
+hp=$(free_port)
 {
 	printf '[daemon]\nstate_dir = %s\nlisten = 127.0.0.1:%s\nsocket = %s\n' "$T/state" "$hp" "$T/pd.sock"
 	for ((i = 0; i < N; i++)); do
