@@ -18,6 +18,7 @@
 #include <locale.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include "netaddr.h"
 #include "page.h"
 #include "status_json.h"
+#include "tap.h"
 
 /* A status server for a scraper, a browser and powerctl: a handful of
  * clients.  The limits keep a misbehaving client from holding threads or
@@ -92,7 +94,8 @@ struct http {
 	struct http_listener tcp;
 	struct http_listener unx;
 	status_fill_fn fill;
-	http_action_fn action; /* NULL: POST is refused */
+	http_action_fn action;	   /* NULL: POST is refused */
+	_Atomic(struct tap *) tap; /* GET /api/tail on the Unix socket; NULL: 404 */
 	void *arg;
 	locale_t c_locale;
 	int port;
@@ -582,6 +585,43 @@ static enum MHD_Result http_post(struct http *h, struct MHD_Connection *c, const
 		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE));
 }
 
+/* GET /api/tail?source=NAME&format=json on the Unix socket: a stream of
+ * samples (tap.h) until the reader goes away. */
+static enum MHD_Result http_tail(struct http *h, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *di = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+	struct tap *t = atomic_load(&h->tap);
+	const char *src = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "source");
+	const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+	struct MHD_Response *r;
+	int e;
+
+	if (!di || di->daemon != h->unx.d)
+		return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+	if (!t)
+		return http_text(c, MHD_HTTP_CONFLICT,
+				 "no samples to tail: powerd makes samples only for its sinks, and "
+				 "none is configured ([sink.NAME])\n");
+	e = tap_subscribe(t, c, src ? src : "", fmt && !strcmp(fmt, "json"), &r);
+	if (e == -ENOENT)
+		return http_text(c, MHD_HTTP_NOT_FOUND, "no such source in the configuration\n");
+	if (e == -EBUSY)
+		return http_text(c, MHD_HTTP_CONFLICT,
+				 "too many tails at once (4): stop one and try again\n");
+	if (e)
+		return http_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot start a tail now\n");
+	return http_queue(c, MHD_HTTP_OK,
+			  fmt && !strcmp(fmt, "json") ? "application/x-ndjson"
+						      : "text/plain; charset=utf-8",
+			  r);
+}
+
+void http_set_tap(struct http *h, struct tap *t)
+{
+	if (h)
+		atomic_store(&h->tap, t);
+}
+
 /* GET and HEAD without a body are answered on the second call, once MHD
  * has the whole request: a response queued on the first call, before the
  * body is read, makes MHD close the connection, and scrapers reuse theirs.
@@ -604,6 +644,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *c, const ch
 		*con_cls = &http_seen;
 		return MHD_YES;
 	}
+	if (!strcmp(url, "/api/tail"))
+		return http_tail(cls, c);
 	for (i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
 		if (!strcmp(url, http_routes[i].path))
 			return http_document(cls, c, i);
@@ -621,6 +663,9 @@ static int http_serve(struct http_listener *l, int fd, const char *what, unsigne
 	struct http_conn *conns;
 	int err;
 
+	/* powerctl tail's streams sleep while they have nothing to send. */
+	if (l == &l->h->unx)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
 		flags |= MHD_USE_EPOLL;
 	else
@@ -902,6 +947,9 @@ void http_stop(struct http *h)
 	}
 	if (h->tcp.d)
 		MHD_stop_daemon(h->tcp.d);
+	/* MHD will not stop with a stream suspended: the tap wakes them all
+	 * and they end. */
+	tap_close(atomic_load(&h->tap));
 	if (h->unx.d)
 		MHD_stop_daemon(h->unx.d);
 	/* What the log is still owed: cuts and MHD messages not yet told. */

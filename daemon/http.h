@@ -43,6 +43,11 @@ typedef int (*http_action_fn)(void *arg, const char *what, const char *body, siz
 int http_start(struct http **out, const char *listen_addr, const char *socket_path,
 	       status_fill_fn fill, http_action_fn action, void *arg);
 
+/* GET /api/tail on the Unix socket streams t's samples (tap.h); t must
+ * outlive http_stop(), which closes it.  NULL: tails are refused. */
+struct tap;
+void http_set_tap(struct http *h, struct tap *t);
+
 /* Stops both listeners, waits for their threads and removes the socket
  * file (if it is still the one this server created).  NULL is a no-op. */
 void http_stop(struct http *h);

@@ -121,6 +121,30 @@ static void announce(const struct config *cfg)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", what);
 }
 
+/* The new file, its errors logged (as before) and kept for a powerctl
+ * reload that waits for them (powerd_reload in powerd.c). */
+static int reload_parse(struct powerd_stats *stats, const char *path, struct config *next)
+{
+	struct powerd_reload *rl = &stats->reload;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *err = open_memstream(&text, &len);
+	int r = cfg_load(path, next, err ? err : stderr);
+
+	if (err && fclose(err) == 0 && text)
+		fputs(text, stderr);
+	pthread_mutex_lock(&rl->lock);
+	if (rl->waiting && !rl->answered) {
+		rl->result = r ? -EINVAL : 0;
+		snprintf(rl->msg, sizeof(rl->msg), "%s", text ? text : "");
+		rl->answered = true;
+		pthread_cond_signal(&rl->done);
+	}
+	pthread_mutex_unlock(&rl->lock);
+	free(text);
+	return r;
+}
+
 /* Returns the process exit code. */
 static int supervise(struct config *cfg, int ctl[2])
 {
@@ -132,6 +156,15 @@ static int supervise(struct config *cfg, int ctl[2])
 	int r;
 
 	memset(&stats, 0, sizeof(stats));
+	{
+		pthread_condattr_t ca;
+
+		pthread_mutex_init(&stats.reload.lock, NULL);
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&stats.reload.done, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	stats.start_unix_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	if (powerd_start(&pd, cfg, &stats, ctl[1]))
@@ -153,7 +186,7 @@ static int supervise(struct config *cfg, int ctl[2])
 		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld",
 			   (long long)ts.tv_sec * 1000000LL + ts.tv_nsec / 1000);
 		memset(&next, 0, sizeof(next));
-		if (cfg_load(cfg->path, &next, stderr)) {
+		if (reload_parse(&stats, cfg->path, &next)) {
 			atomic_fetch_add(&stats.reloads_failed, 1);
 			log_err("reload: %s has errors (above); keeping the running configuration",
 				cfg->path);

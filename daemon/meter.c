@@ -286,6 +286,7 @@ void *meter_thread_main(void *arg)
 
 	while (!atomic_load(&pd->stopping)) {
 		left = meter_process(pd, now);
+		mset_apply(pd);
 		/* On time whatever the rings do: a turn is bounded. */
 		if (now >= next_persist) {
 			meter_persist(pd, false);

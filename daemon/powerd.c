@@ -19,6 +19,7 @@
 #include "source_can.h"
 #include "source_modbus.h"
 #include "statedir.h"
+#include "tap.h"
 #include "uploader.h"
 
 /* The sections of one kind as sources, from *at on: each section struct
@@ -117,8 +118,54 @@ void meter_set_input(struct meter *m, const char *input)
 	pthread_mutex_unlock(&m->pd->lock);
 }
 
+/* powerctl reload: the supervisor parses the file and says whether it is
+ * good (then it restarts the daemon with it, this HTTP server included, so
+ * powerctl learns the end from the status) or what is wrong with it. */
+static int powerd_reload(struct powerd *pd, unsigned uid, struct buf *reply)
+{
+	struct powerd_reload *rl = &pd->stats->reload;
+	char ev = POWERD_EV_RELOAD;
+	int64_t deadline = clock_mono_ns() + 30 * 1000000000LL;
+	struct timespec until = {.tv_sec = (time_t)(deadline / 1000000000LL),
+				 .tv_nsec = (long)(deadline % 1000000000LL)};
+	int r;
+
+	pthread_mutex_lock(&rl->lock);
+	if (rl->waiting) {
+		pthread_mutex_unlock(&rl->lock);
+		buf_printf(reply, "a reload is already under way\n");
+		return -EBUSY;
+	}
+	rl->waiting = true;
+	rl->answered = false;
+	pthread_mutex_unlock(&rl->lock);
+	log_info("reload asked by uid %u (powerctl reload)", uid);
+	if (write(pd->ctl_fd, &ev, 1) != 1) {
+		r = -errno;
+		pthread_mutex_lock(&rl->lock);
+		rl->waiting = false;
+		pthread_mutex_unlock(&rl->lock);
+		buf_printf(reply, "cannot ask the supervisor: %s\n", strerror(-r));
+		return r;
+	}
+	pthread_mutex_lock(&rl->lock);
+	while (!rl->answered && pthread_cond_timedwait(&rl->done, &rl->lock, &until) != ETIMEDOUT)
+		;
+	r = rl->answered ? rl->result : -ETIMEDOUT;
+	if (rl->answered && r)
+		buf_printf(reply, "%s has errors; keeping the running configuration:\n%s",
+			   pd->cfg->path, rl->msg);
+	else if (rl->answered)
+		buf_printf(reply, "reloading %s\n", pd->cfg->path);
+	else
+		buf_printf(reply, "the supervisor did not answer in 30 s\n");
+	rl->waiting = false;
+	pthread_mutex_unlock(&rl->lock);
+	return r ? (r == -ETIMEDOUT ? r : -EINVAL) : 0;
+}
+
 /* POSTs on the control socket (http_action_fn): "can/NAME/send",
- * "modbus/NAME/write". */
+ * "modbus/NAME/write", "meter/NAME/set-energy", "reload". */
 static int powerd_action(void *arg, const char *what, const char *body, size_t len, unsigned uid,
 			 struct buf *reply)
 {
@@ -133,6 +180,12 @@ static int powerd_action(void *arg, const char *what, const char *body, size_t l
 	const char *name = NULL, *slash = NULL;
 	size_t a, i, n;
 
+	if (!strcmp(what, "reload"))
+		return powerd_reload(pd, uid, reply);
+	if (!strncmp(what, "meter/", 6) && (slash = strchr(what + 6, '/')) &&
+	    !strcmp(slash, "/set-energy"))
+		return mset_request(pd, what + 6, (size_t)(slash - what - 6), body, len, uid,
+				    reply);
 	for (a = 0; a < sizeof(acts) / sizeof(acts[0]); a++) {
 		size_t k = strlen(acts[a].kind);
 
@@ -172,6 +225,7 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	pd->ctl_fd = ctl_fd;
 	pd->wake_fd = pd->io_stop_fd = pd->sig_fd = pd->state_lock = -1;
 	pthread_mutex_init(&pd->lock, NULL);
+	mset_init(&pd->mset);
 	log_set_level(cfg->daemon.log_level);
 
 	r = statedir_open(cfg->daemon.state_dir, &pd->state_lock);
@@ -198,6 +252,13 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	r = uploader_producer(pd->uploader, "samples", METER_RING_BYTES, &pd->samples);
 	if (r)
 		goto fail;
+	/* Samples are made only for sinks: without one, nothing to tail. */
+	if (pd->uploader) {
+		r = tap_new(&pd->tap, pd->sources, pd->nsources);
+		if (r)
+			goto fail;
+		uploader_set_tap(pd->uploader, pd->tap);
+	}
 	r = -pthread_create(&pd->meter_thread, NULL, meter_thread_main, pd);
 	if (r)
 		goto fail;
@@ -216,6 +277,7 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 			strerror(-r));
 		goto fail;
 	}
+	http_set_tap(pd->http, pd->tap);
 	return 0;
 fail:
 	powerd_stop(pd);
@@ -243,6 +305,8 @@ void powerd_stop(struct powerd *pd)
 	uploader_stop(pd->uploader);
 	pd->uploader = NULL;
 	pd->samples = NULL;
+	tap_free(pd->tap);
+	pd->tap = NULL;
 	io_teardown(pd);
 	if (pd->wake_fd >= 0)
 		close(pd->wake_fd);
@@ -258,6 +322,7 @@ void powerd_stop(struct powerd *pd)
 	free(pd->sources);
 	pd->sources = NULL;
 	pd->nsources = 0;
+	mset_destroy(&pd->mset);
 	pthread_mutex_destroy(&pd->lock);
 }
 

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "gpio.h"
 #include "log.h"
+#include "meter_set.h"
 #include "loop.h"
 #include "persist.h"
 #include "pulse.h"
@@ -105,6 +106,15 @@ struct powerd_stats {
 	_Atomic uint64_t state_recovered_prev;
 	_Atomic uint64_t state_recovered_zero;
 	int64_t start_unix_ns;
+	/* powerctl reload: an HTTP thread waits here for the supervisor's
+	 * verdict on the new file (main.c answers, powerd.c asks). */
+	struct powerd_reload {
+		pthread_mutex_t lock;
+		pthread_cond_t done; /* CLOCK_MONOTONIC */
+		bool waiting, answered;
+		int result;	/* 0: the file is good, the daemon restarts with it */
+		char msg[4096]; /* the errors */
+	} reload;
 };
 
 /* What the I/O thread tells the supervisor (written to ctl_fd). */
@@ -132,6 +142,8 @@ struct powerd {
 	unsigned char sig_buf[128];
 
 	struct meter_outbox outbox;
+	struct mset mset; /* powerctl set-energy (meter_set.h) */
+	struct tap *tap;  /* powerctl tail (tap.h); NULL without sinks */
 
 	pthread_t io_thread;
 	pthread_t meter_thread;

@@ -43,6 +43,7 @@
 #include "recring.h"
 #include "sink.h"
 #include "spool.h"
+#include "tap.h"
 #include "uploader.h"
 #include "wakeup.h"
 
@@ -149,7 +150,8 @@ struct uploader {
 	struct uploader_producer *prod[UPLOADER_PRODUCERS_MAX];
 	_Atomic size_t nprod;
 	pthread_mutex_t prod_lock;
-	bool need_view; /* some sink reads fields on the way in (change detection) */
+	bool need_view;		   /* some sink reads fields on the way in (change detection) */
+	_Atomic(struct tap *) tap; /* powerctl tail's (tap.h), or NULL */
 	CURLM *multi;
 	struct usink *sinks;
 	size_t nsinks;
@@ -813,6 +815,8 @@ static void uploader_take(struct uploader *u, int64_t now_mono, bool final)
 			bool ok = !u->need_view || sample_view(&v, rec, len) == (int)len;
 			uint64_t seq = ++p->taken;
 
+			tap_offer(atomic_load_explicit(&u->tap, memory_order_acquire), p->name, rec,
+				  len);
 			for (i = 0; i < u->nsinks; i++) {
 				if (ok)
 					usink_accept(u, &u->sinks[i], rec, len, &v, (unsigned)k,
@@ -1132,6 +1136,12 @@ int uploader_producer(struct uploader *u, const char *name, size_t capacity,
 	}
 	*out = p;
 	return 0;
+}
+
+void uploader_set_tap(struct uploader *u, struct tap *t)
+{
+	if (u)
+		atomic_store_explicit(&u->tap, t, memory_order_release);
 }
 
 int uploader_publish_packed(struct uploader_producer *p, const void *rec, size_t len)

@@ -81,6 +81,11 @@ bool uploader_room(struct uploader_producer *p, size_t len);
 uint64_t uploader_published(struct uploader_producer *p);
 uint64_t uploader_durable(struct uploader_producer *p);
 
+/* Every sample taken from now on is offered to t too (tap.h: powerctl
+ * tail), on the uploader thread; NULL stops it.  NULL u: no-op. */
+struct tap;
+void uploader_set_tap(struct uploader *u, struct tap *t);
+
 /* Fill st->sinks (allocated; freed by status_release) and, after the rings
  * already there, one ring per producer. */
 int uploader_status(struct uploader *u, struct status *st);

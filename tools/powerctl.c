@@ -1,4 +1,7 @@
 /* powerctl [-s SOCKET] status [--json]
+ * powerctl [-s SOCKET] tail [SOURCE] [--json] [--count N] [--seconds S]
+ * powerctl [-s SOCKET] set-energy METER KWH
+ * powerctl [-s SOCKET] reload
  * powerctl [-s SOCKET] can send NAME EVENTFILE
  * powerctl [-s SOCKET] modbus write NAME FIELD VALUE
  *
@@ -9,7 +12,10 @@
  * recorded event (candump log lines) to powerd, which checks and sends it
  * on [can.NAME]'s bus (allow_transmit) and answers with one line;
  * `modbus write` posts "FIELD VALUE", which powerd checks against the
- * register map (allow_write, writable, range) and writes.
+ * register map (allow_write, writable, range) and writes.  `tail` reads
+ * the stream of GET /api/tail (powerd's lines starting with '#' are notes:
+ * "#dropped N" when this reader lagged); `set-energy` and `reload` post
+ * and print powerd's answer.
  *
  * Exit status: 0 ok, 1 powerd not running or a bad answer, 2 usage. */
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -41,20 +48,31 @@ struct powerctl_row {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: powerctl [-s SOCKET] status [--json]\n"
-		   "       powerctl [-s SOCKET] can send NAME EVENTFILE\n"
-		   "       powerctl [-s SOCKET] modbus write NAME FIELD VALUE\n"
-		   "  status            sources (state, samples, errors; meters: power, energy, "
-		   "last flash, counters), sinks, "
-		   "rings, daemon\n"
-		   "  --json            print powerd's JSON status as received\n"
-		   "  can send          transmit a recorded event (candump log lines, their gaps\n"
-		   "                    kept) on [can.NAME]'s bus; needs allow_transmit = yes\n"
-		   "  modbus write      set FIELD of [modbus.NAME]'s map to VALUE (physical\n"
-		   "                    units); needs allow_write = yes and a writable field\n"
-		   "  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
-		   "  -h, --help        this text\n"
-		   "  --version         print the version\n");
+	fprintf(f,
+		"usage: powerctl [-s SOCKET] status [--json]\n"
+		"       powerctl [-s SOCKET] tail [SOURCE] [--json] [--count N] [--seconds S]\n"
+		"       powerctl [-s SOCKET] set-energy METER KWH\n"
+		"       powerctl [-s SOCKET] reload\n"
+		"       powerctl [-s SOCKET] can send NAME EVENTFILE\n"
+		"       powerctl [-s SOCKET] modbus write NAME FIELD VALUE\n"
+		"  status            sources (state, samples, errors; meters: power, energy, "
+		"last flash, counters), sinks, "
+		"rings, daemon\n"
+		"  --json            print powerd's JSON status as received\n"
+		"  tail              the samples powerd publishes from now on (of SOURCE only),\n"
+		"                    as line protocol or, with --json, one JSON object a line,\n"
+		"                    until Ctrl-C, N samples (--count) or S seconds (--seconds)\n"
+		"  set-energy        set [pulse.METER]'s energy counter to the meter's register\n"
+		"                    reading, in kWh (saved at once)\n"
+		"  reload            reload powerd's configuration file (as SIGHUP does) and\n"
+		"                    say whether it was taken or what is wrong with it\n"
+		"  can send          transmit a recorded event (candump log lines, their gaps\n"
+		"                    kept) on [can.NAME]'s bus; needs allow_transmit = yes\n"
+		"  modbus write      set FIELD of [modbus.NAME]'s map to VALUE (physical\n"
+		"                    units); needs allow_write = yes and a writable field\n"
+		"  -s, --socket PATH powerd's socket (default " POWERCTL_SOCKET ")\n"
+		"  -h, --help        this text\n"
+		"  --version         print the version\n");
 }
 
 static size_t powerctl_body(char *p, size_t size, size_t n, void *arg)
@@ -68,33 +86,68 @@ static int powerctl_down(long err)
 	return err == ENOENT || err == ECONNREFUSED || err == ENOTDIR;
 }
 
-/* GET (post NULL) or POST api/PATH on the socket; the answer in body, its
- * HTTP code in *code.  Returns POWERCTL_OK when powerd answered at all. */
-static int powerctl_request(const char *sock, const char *path, const struct buf *post,
-			    struct buf *body, long *code_out)
+/* What a failed transfer means, on stderr: powerd down, no permission, or
+ * no answer.  Returns POWERCTL_FAIL. */
+static int powerctl_failed(const char *sock, CURLcode rc, long oserr, const char *errbuf)
 {
-	char errbuf[CURL_ERROR_SIZE] = "", url[256];
-	long code = 0, oserr = 0;
-	CURLcode rc;
+	if (rc == CURLE_COULDNT_CONNECT && powerctl_down(oserr)) {
+		fprintf(stderr, "powerctl: powerd is not running (cannot connect to %s: %s)\n",
+			sock, strerror((int)oserr));
+	} else if (rc == CURLE_COULDNT_CONNECT && oserr == EACCES) {
+		/* The socket is root's and the powerd group's (0660). */
+		fprintf(stderr,
+			"powerctl: permission denied on %s: join the powerd group (sudo usermod "
+			"-aG powerd $USER, then log in again)\n",
+			sock);
+	} else if (rc == CURLE_COULDNT_CONNECT && oserr) {
+		fprintf(stderr, "powerctl: cannot connect to %s: %s\n", sock, strerror((int)oserr));
+	} else {
+		fprintf(stderr, "powerctl: no answer from powerd on %s: %s\n", sock,
+			errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	return POWERCTL_FAIL;
+}
+
+/* A handle for api/PATH (with its query) on the socket. */
+static CURL *powerctl_curl(const char *sock, const char *path, char *errbuf)
+{
+	char url[512];
 	CURL *c;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) || !(c = curl_easy_init())) {
 		fprintf(stderr, "powerctl: cannot initialise libcurl\n");
-		return POWERCTL_FAIL;
+		return NULL;
 	}
 	snprintf(url, sizeof(url), "%s%s", POWERCTL_URL, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "powerctl/" POWERD_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	return c;
+}
+
+/* GET (post NULL) or POST api/PATH on the socket; the answer in body, its
+ * HTTP code in *code.  Returns POWERCTL_OK when powerd answered at all.
+ * quiet_rc: a transfer that ends so is no error (*code 0), for a reload
+ * that restarts the server answering it. */
+static int powerctl_request_rc(const char *sock, const char *path, const struct buf *post,
+			       struct buf *body, long *code_out, CURLcode *rc_out)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	long code = 0, oserr = 0;
+	CURLcode rc;
+	CURL *c = powerctl_curl(sock, path, errbuf);
+
+	if (!c)
+		return POWERCTL_FAIL;
 	/* A transmission takes as long as its event (a minute at most). */
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, post ? 70000L : 5000L);
 	if (post) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post->data ? post->data : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)post->len);
 	}
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "powerctl/" POWERD_VERSION);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, powerctl_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
 	rc = curl_easy_perform(c);
@@ -102,32 +155,25 @@ static int powerctl_request(const char *sock, const char *path, const struct buf
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
-
-	if (rc == CURLE_COULDNT_CONNECT && powerctl_down(oserr)) {
-		fprintf(stderr, "powerctl: powerd is not running (cannot connect to %s: %s)\n",
-			sock, strerror((int)oserr));
-		return POWERCTL_FAIL;
+	if (rc_out && rc != CURLE_COULDNT_CONNECT && rc != CURLE_OK) {
+		*rc_out = rc;
+		*code_out = 0;
+		return buf_append(body, "", 0) ? POWERCTL_FAIL : POWERCTL_OK;
 	}
-	if (rc == CURLE_COULDNT_CONNECT && oserr) {
-		fprintf(stderr, "powerctl: cannot connect to %s: %s%s\n", sock,
-			strerror((int)oserr),
-			oserr == EACCES
-				? " (the socket is for root and the powerd group: "
-				  "join it, e.g. sudo adduser $USER powerd, and log in again)"
-				: "");
-		return POWERCTL_FAIL;
-	}
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "powerctl: no answer from powerd on %s: %s\n", sock,
-			errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		return POWERCTL_FAIL;
-	}
+	if (rc != CURLE_OK)
+		return powerctl_failed(sock, rc, oserr, errbuf);
 	if (buf_append(body, "", 0)) {
 		fprintf(stderr, "powerctl: out of memory\n");
 		return POWERCTL_FAIL;
 	}
 	*code_out = code;
 	return POWERCTL_OK;
+}
+
+static int powerctl_request(const char *sock, const char *path, const struct buf *post,
+			    struct buf *body, long *code_out)
+{
+	return powerctl_request_rc(sock, path, post, body, code_out, NULL);
 }
 
 static int powerctl_fetch(const char *sock, struct buf *body)
@@ -238,6 +284,188 @@ static int powerctl_modbus_write(const char *sock, const char *name, const char 
 	r = req.err ? POWERCTL_FAIL : powerctl_post(sock, api, &req);
 	buf_free(&req);
 	return r;
+}
+
+static double powerctl_num(const cJSON *o, const char *key);
+
+/* The stream of a tail: whole lines out as they come, powerd's notes
+ * ('#' lines) read, and the count kept. */
+struct powerctl_tail {
+	CURL *c;
+	struct buf line; /* a line not yet ended */
+	struct buf err;	 /* the body of a refusal */
+	long code;
+	unsigned long count, max; /* max 0: no limit */
+	bool enough;
+};
+
+static void powerctl_tail_line(struct powerctl_tail *t, char *l)
+{
+	unsigned long long n;
+
+	if (l[0] == '#') {
+		if (sscanf(l, "#dropped %llu", &n) == 1)
+			fprintf(stderr,
+				"powerctl: %llu samples dropped (this reader did not keep up)\n",
+				n);
+		return;
+	}
+	if (t->enough)
+		return;
+	powerctl_clean(l);
+	printf("%s\n", l);
+	fflush(stdout);
+	if (t->max && ++t->count >= t->max)
+		t->enough = true;
+}
+
+static size_t powerctl_tail_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct powerctl_tail *t = arg;
+	size_t len = size * n, i, start = 0;
+
+	if (!t->code)
+		curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &t->code);
+	if (t->code != 200)
+		return buf_append(&t->err, p, len) ? 0 : len;
+	for (i = 0; i < len && !t->enough; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (buf_append(&t->line, p + start, i - start))
+			return 0;
+		powerctl_tail_line(t, t->line.data ? t->line.data : (char *)"");
+		t->line.len = 0;
+		start = i + 1;
+	}
+	if (!t->enough && buf_append(&t->line, p + start, len - start))
+		return 0;
+	return t->enough ? 0 : len; /* 0 ends the transfer: enough */
+}
+
+static int powerctl_tail(const char *sock, const char *source, bool json, unsigned long count,
+			 double seconds)
+{
+	struct powerctl_tail t = {.max = count};
+	char errbuf[CURL_ERROR_SIZE] = "", path[160];
+	long oserr = 0;
+	CURLcode rc;
+	int r = POWERCTL_OK;
+
+	if (source && !powerctl_name_ok(source))
+		return POWERCTL_USAGE;
+	snprintf(path, sizeof(path), "tail?format=%s%s%s", json ? "json" : "lp",
+		 source ? "&source=" : "", source ? source : "");
+	t.c = powerctl_curl(sock, path, errbuf);
+	if (!t.c)
+		return POWERCTL_FAIL;
+	buf_init(&t.line);
+	buf_init(&t.err);
+	if (seconds > 0)
+		curl_easy_setopt(t.c, CURLOPT_TIMEOUT_MS, (long)(seconds * 1000));
+	curl_easy_setopt(t.c, CURLOPT_WRITEFUNCTION, powerctl_tail_data);
+	curl_easy_setopt(t.c, CURLOPT_WRITEDATA, &t);
+	rc = curl_easy_perform(t.c);
+	curl_easy_getinfo(t.c, CURLINFO_OS_ERRNO, &oserr);
+	if (!t.code)
+		curl_easy_getinfo(t.c, CURLINFO_RESPONSE_CODE, &t.code);
+	curl_easy_cleanup(t.c);
+	curl_global_cleanup();
+	if (t.code && t.code != 200) {
+		buf_append(&t.err, "", 0);
+		powerctl_clean(t.err.data ? t.err.data : (char *)"");
+		fprintf(stderr, "powerctl: %s", t.err.data ? t.err.data : "refused\n");
+		r = POWERCTL_FAIL;
+	} else if (t.enough || (rc == CURLE_OPERATION_TIMEDOUT && seconds > 0 && t.code)) {
+		r = POWERCTL_OK;
+	} else if (rc == CURLE_OK || (t.code && rc != CURLE_COULDNT_CONNECT)) {
+		fprintf(stderr, "powerctl: the stream ended (powerd stopped or reloaded)\n");
+		r = POWERCTL_FAIL;
+	} else {
+		r = powerctl_failed(sock, rc, oserr, errbuf);
+	}
+	buf_free(&t.line);
+	buf_free(&t.err);
+	return r;
+}
+
+/* set-energy METER KWH: powerd sets the counter, saves it and says so. */
+static int powerctl_set_energy(const char *sock, const char *meter, const char *kwh)
+{
+	struct buf req;
+	char api[128];
+	int r;
+
+	if (!powerctl_name_ok(meter))
+		return POWERCTL_USAGE;
+	buf_init(&req);
+	buf_printf(&req, "%s\n", kwh);
+	snprintf(api, sizeof(api), "meter/%s/set-energy", meter);
+	r = req.err ? POWERCTL_FAIL : powerctl_post(sock, api, &req);
+	buf_free(&req);
+	return r;
+}
+
+/* The reloads counted so far (ok, error), from the status; -1 when powerd
+ * does not answer. */
+static int powerctl_reloads(const char *sock, double *ok, double *bad, bool quiet)
+{
+	const cJSON *d, *rl;
+	struct buf body;
+	long code = 0;
+	cJSON *root;
+	CURLcode rc = CURLE_OK;
+	int r;
+
+	buf_init(&body);
+	r = quiet ? powerctl_request_rc(sock, "status", NULL, &body, &code, &rc)
+		  : powerctl_request(sock, "status", NULL, &body, &code);
+	root = r == POWERCTL_OK && code == 200 ? cJSON_Parse(body.data) : NULL;
+	buf_free(&body);
+	d = cJSON_GetObjectItemCaseSensitive(root, "daemon");
+	rl = cJSON_GetObjectItemCaseSensitive(d, "reloads");
+	*ok = powerctl_num(rl, "ok");
+	*bad = powerctl_num(rl, "error");
+	cJSON_Delete(root);
+	return isfinite(*ok) && isfinite(*bad) ? 0 : -1;
+}
+
+/* reload: powerd parses the file; a bad one is refused with its errors, a
+ * good one restarts the daemon (and the server that answers): the end is
+ * told by the status, whose reload counter goes up. */
+static int powerctl_reload(const char *sock)
+{
+	struct buf req, body;
+	double ok0, bad0, ok, bad;
+	CURLcode rc = CURLE_OK;
+	long code = 0;
+	int r, i;
+
+	if (powerctl_reloads(sock, &ok0, &bad0, false))
+		return POWERCTL_FAIL;
+	buf_init(&req);
+	buf_init(&body);
+	r = powerctl_request_rc(sock, "reload", &req, &body, &code, &rc);
+	if (r == POWERCTL_OK && code && code != 200) {
+		powerctl_clean(body.data);
+		fprintf(stderr, "powerctl: %s", body.data);
+		r = POWERCTL_FAIL;
+	}
+	buf_free(&req);
+	buf_free(&body);
+	if (r != POWERCTL_OK)
+		return r;
+	/* Taken: wait for the new configuration to run (or for powerd to
+	 * give up on it). */
+	for (i = 0; i < 300; i++) {
+		if (powerctl_reloads(sock, &ok, &bad, true) == 0 && ok > ok0) {
+			printf("powerd reloaded its configuration\n");
+			return POWERCTL_OK;
+		}
+		usleep(100 * 1000);
+	}
+	fprintf(stderr, "powerctl: powerd took the new configuration but did not come back "
+			"within 30 s (its log says why)\n");
+	return POWERCTL_FAIL;
 }
 
 /* Strings come from the daemon (a meter's state may quote an error):
@@ -535,6 +763,44 @@ static int powerctl_opts(int argc, char **argv, const char *spec, const char **s
 	return -1;
 }
 
+/* tail [SOURCE] [--json] [--count N] [--seconds S] (argv[0] is "tail"). */
+static int powerctl_tail_main(const char *sock, int argc, char **argv)
+{
+	const char *source = NULL;
+	unsigned long count = 0;
+	double seconds = 0;
+	bool json = false;
+	char *end;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--count") && i + 1 < argc) {
+			count = strtoul(argv[++i], &end, 10);
+			if (*end || !count || argv[i][0] == '-') {
+				fprintf(stderr, "powerctl: --count takes a number above 0\n");
+				return POWERCTL_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+			seconds = strtod(argv[++i], &end);
+			if (*end || !(seconds > 0) || seconds > 1e6) {
+				fprintf(stderr,
+					"powerctl: --seconds takes a number of seconds above 0\n");
+				return POWERCTL_USAGE;
+			}
+		} else if (argv[i][0] != '-' && !source) {
+			source = argv[i];
+		} else {
+			fprintf(stderr,
+				"powerctl: usage: powerctl tail [SOURCE] [--json] [--count N] "
+				"[--seconds S]\n");
+			return POWERCTL_USAGE;
+		}
+	}
+	return powerctl_tail(sock, source, json, count, seconds);
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = POWERCTL_SOCKET;
@@ -566,6 +832,22 @@ int main(int argc, char **argv)
 		}
 		return powerctl_modbus_write(sock, argv[optind + 2], argv[optind + 3],
 					     argv[optind + 4]);
+	}
+	if (!strcmp(argv[optind], "tail"))
+		return powerctl_tail_main(sock, argc - optind, argv + optind);
+	if (!strcmp(argv[optind], "set-energy")) {
+		if (argc - optind != 3) {
+			fprintf(stderr, "powerctl: usage: powerctl set-energy METER KWH\n");
+			return POWERCTL_USAGE;
+		}
+		return powerctl_set_energy(sock, argv[optind + 1], argv[optind + 2]);
+	}
+	if (!strcmp(argv[optind], "reload")) {
+		if (argc - optind != 1) {
+			fprintf(stderr, "powerctl: usage: powerctl reload\n");
+			return POWERCTL_USAGE;
+		}
+		return powerctl_reload(sock);
 	}
 	if (strcmp(argv[optind], "status")) {
 		fprintf(stderr, "powerctl: unknown command '%s'\n", argv[optind]);

@@ -1,0 +1,170 @@
+#!/bin/bash
+# powerctl's first-hour verbs against a running powerd (ASan+UBSan build),
+# two replayed meters at constant power: tail (filter, both formats, exact
+# values, --count, --seconds, a stalled reader stalls neither the daemon
+# nor `status`), set-energy (reply, metric, checkpoint, restart, log line
+# with the uid, errors), reload (good and bad file), the errors when powerd
+# is down and EACCES for a user outside the socket's group.
+# VARIANT=tsan runs it with the ThreadSanitizer build.
+set -u
+B=${1:-build}
+. tests/lib.sh
+V=${VARIANT:-asan}
+PD=$B/$V/powerd CTL=$B/$V/powerctl
+[ -x "$PD" ] && [ -x "$CTL" ] || fail "$PD or $CTL not built"
+T=$(mktemp -d)
+PID= STALL=
+cleanup() {
+	[ -n "$STALL" ] && kill -9 "$STALL" 2>/dev/null
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+chmod 755 "$T"
+
+# 3600 W: a flash a second at 1000 imp/kWh; 1800 W: one every 2 s.
+python3 tools/gentrace.py --profile constant:3600 --seconds 900 -o "$T/house.txt" || fail gentrace
+python3 tools/gentrace.py --profile constant:1800 --seconds 900 -o "$T/garage.txt" || fail gentrace
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+S=$T/run/powerd.sock
+write_conf() { # extra line for [daemon]
+	cat >"$T/powerd.conf" <<EOC
+[daemon]
+state_dir        = $T/state
+listen           = 127.0.0.1:$PORT
+socket           = $S
+persist_interval = 1h
+$1
+
+[pulse.house]
+replay           = $T/house.txt
+impulses_per_kwh = 1000
+sample_interval  = 100h
+
+[pulse.garage]
+replay           = $T/garage.txt
+impulses_per_kwh = 1000
+sample_interval  = 100h
+
+[sink.lp]
+type             = file
+path             = $T/samples.lp
+flush_interval   = 100ms
+EOC
+}
+start() {
+	"$PD" -c "$T/powerd.conf" 2>>"$T/powerd.log" &
+	PID=$!
+	wait_for 20 "$CTL" -s "$S" status || { cat "$T/powerd.log"; fail "powerd did not answer"; }
+}
+stop() {
+	kill -TERM "$PID"
+	wait "$PID"
+	local rc=$?
+	PID=
+	[ $rc -eq 0 ] || { tail -n 30 "$T/powerd.log"; fail "powerd exited $rc on SIGTERM"; }
+}
+
+# --- down: socket missing, then a socket nobody accepts on.
+out=$("$CTL" -s "$S" tail --count 1 2>&1) && fail "tail succeeded with powerd down"
+grep -q "powerd is not running" <<<"$out" || fail "tail, powerd down: $out"
+for v in "set-energy house 1" reload; do
+	# shellcheck disable=SC2086
+	out=$("$CTL" -s "$S" $v 2>&1) && fail "$v succeeded with powerd down"
+	grep -q "powerd is not running" <<<"$out" || fail "$v, powerd down: $out"
+done
+
+write_conf ""
+start
+
+# --- tail: the filter, exact values, --count ends it.
+timeout 20 "$CTL" -s "$S" tail house --count 3 >"$T/t1" 2>"$T/t1.err" || fail "tail house: $(cat "$T/t1.err")"
+[ "$(wc -l <"$T/t1")" = 3 ] || fail "tail --count 3 printed $(wc -l <"$T/t1") lines"
+grep -vq '^pulse,meter=house ' "$T/t1" && fail "tail house printed another source's samples: $(cat "$T/t1")"
+# A flash sample at constant power: exactly 3600 W over a 1 s interval.
+timeout 20 "$CTL" -s "$S" tail garage --json --count 2 >"$T/t2" 2>"$T/t2.err" || fail "tail --json: $(cat "$T/t2.err")"
+python3 - "$T/t2" <<'PY' || fail "tail garage --json: $(cat "$T/t2")"
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 2, lines
+for l in lines:
+    d = json.loads(l)
+    assert d["measurement"] == "pulse" and d["tags"] == {"meter": "garage"}, d
+    f = d["fields"]
+    if "interval_s" in f:
+        assert abs(f["interval_s"] - 2.0) < 1e-9 and abs(f["power_w"] - 1800) < 1e-6, d
+    assert isinstance(d["time_ns"], int) and d["time_ns"] > 1.6e18, d
+PY
+# Both meters without a filter; --seconds ends it.
+timeout 20 "$CTL" -s "$S" tail --seconds 3 >"$T/t3" 2>"$T/t3.err" || fail "tail --seconds: $(cat "$T/t3.err")"
+grep -q '^pulse,meter=house ' "$T/t3" && grep -q '^pulse,meter=garage ' "$T/t3" ||
+	fail "tail without a filter: $(cat "$T/t3")"
+grep 'interval_s=1 ' "$T/t3" | grep -vq 'power_w=3600,' && fail "house: not 3600 W: $(cat "$T/t3")"
+out=$("$CTL" -s "$S" tail nosuch --count 1 2>&1) && fail "tail of an unknown source succeeded"
+grep -q "no such source" <<<"$out" || fail "tail nosuch: $out"
+
+# A stalled reader (stopped: it reads nothing) holds its slot, yet the
+# daemon goes on and `status` answers; its samples are dropped and told.
+"$CTL" -s "$S" tail >"$T/stall.out" 2>"$T/stall.err" &
+STALL=$!
+sleep 1
+kill -STOP "$STALL"
+f0=$(metric 'powerd_pulse_flashes_total{meter="house"}' "$URL/metrics")
+more_flashes() { [ "$(metric 'powerd_pulse_flashes_total{meter="house"}' "$URL/metrics")" -gt $((f0 + 2)) ]; }
+wait_for 20 more_flashes || fail "the daemon stalled behind a stopped tail"
+for i in 1 2 3; do
+	timeout 10 "$CTL" -s "$S" status >/dev/null || fail "status did not answer while a tail was stopped"
+done
+timeout 20 "$CTL" -s "$S" tail house --count 1 >/dev/null || fail "a second tail beside a stopped one"
+kill -CONT "$STALL"
+kill -TERM "$STALL"
+wait "$STALL" 2>/dev/null
+STALL=
+
+# --- set-energy: errors first.
+out=$("$CTL" -s "$S" set-energy nosuch 5 2>&1) && fail "set-energy of an unknown meter"
+grep -q "no \[pulse.nosuch\]" <<<"$out" || fail "set-energy nosuch: $out"
+out=$("$CTL" -s "$S" set-energy house abc 2>&1) && fail "set-energy abc"
+grep -q "not a number" <<<"$out" || fail "set-energy abc: $out"
+out=$("$CTL" -s "$S" set-energy house -3 2>&1) && fail "set-energy -3"
+grep -q "between 0 and" <<<"$out" || fail "set-energy -3: $out"
+out=$("$CTL" -s "$S" set-energy house 12345.678 2>&1) || fail "set-energy: $out"
+grep -q "meter house: energy 12345.678 kWh (was" <<<"$out" || fail "set-energy reply: $out"
+grep -q "energy counter set from .* to 12345.678 kWh .* by uid $(id -u) " "$T/powerd.log" ||
+	fail "no log line with the uid: $(tail -n 5 "$T/powerd.log")"
+# Written before the reply (persist_interval is an hour here).
+grep -qx 'flashes 12345678' "$T/state/pulse.house.state" || fail "checkpoint: $(cat "$T/state/pulse.house.state")"
+J=$(metric 'powerd_pulse_energy_joules_total{meter="house"}' "$URL/metrics")
+python3 -c "import sys; j=float(sys.argv[1]); assert 12345678*3600 <= j < 12345778*3600, j" "$J" ||
+	fail "energy metric after set-energy: $J J"
+stop
+start
+J=$(metric 'powerd_pulse_energy_joules_total{meter="house"}' "$URL/metrics")
+python3 -c "import sys; j=float(sys.argv[1]); assert 12345678*3600 <= j < 12345778*3600, j" "$J" ||
+	fail "energy after a restart: $J J"
+
+# --- reload: a bad file is refused with its errors and the running
+# configuration stays; a good one is taken.
+cp "$T/powerd.conf" "$T/good.conf"
+echo "nonsense line" >>"$T/powerd.conf"
+out=$("$CTL" -s "$S" reload 2>&1) && fail "reload of a bad file succeeded: $out"
+grep -q "has errors; keeping the running configuration" <<<"$out" || fail "reload, bad file: $out"
+grep -q "powerd.conf:[0-9]*" <<<"$out" || fail "reload, bad file: no line number in: $out"
+"$CTL" -s "$S" status >/dev/null || fail "powerd gone after a bad reload"
+cp "$T/good.conf" "$T/powerd.conf"
+out=$(timeout 40 "$CTL" -s "$S" reload 2>&1) || fail "reload: $out"
+grep -q "reloaded" <<<"$out" || fail "reload: $out"
+[ "$(metric 'powerd_config_reloads_total{result="ok"}' "$URL/metrics")" = 1 ] || fail "reloads_total ok"
+[ "$(metric 'powerd_config_reloads_total{result="error"}' "$URL/metrics")" = 1 ] || fail "reloads_total error"
+
+# --- EACCES: a user outside the socket's group.
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+	chmod 755 "$T/run"
+	out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$CTL" -s "$S" status 2>&1) &&
+		fail "nobody reached the socket"
+	grep -q "permission denied on $S: join the powerd group" <<<"$out" || fail "EACCES: $out"
+fi
+stop
+grep -q "ERROR: AddressSanitizer\|runtime error" "$T/powerd.log" && fail "sanitizer: $(cat "$T/powerd.log")"
+exit 0
