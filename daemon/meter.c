@@ -225,6 +225,7 @@ static bool meter_process(struct powerd *pd, int64_t now)
 		n++;
 		if (!m)
 			continue;
+		capture_edge(&pd->capture, &e, now);
 		r = pulse_edge(&m->pm, e.ts_ns, (int)e.level, &f);
 		if (r > 0)
 			meter_flash(m, &f, now);

@@ -164,8 +164,35 @@ static int powerd_reload(struct powerd *pd, unsigned uid, struct buf *reply)
 	return r ? (r == -ETIMEDOUT ? r : -EINVAL) : 0;
 }
 
+/* meter/NAME/VERB: set-energy, capture, capture-fetch. */
+static int powerd_meter_action(struct powerd *pd, const char *name, size_t n, const char *verb,
+			       const char *body, size_t len, unsigned uid, struct buf *reply)
+{
+	uint32_t i;
+
+	if (!strcmp(verb, "set-energy"))
+		return mset_request(pd, name, n, body, len, uid, reply);
+	if (strcmp(verb, "capture") && strcmp(verb, "capture-fetch")) {
+		buf_printf(reply, "no such action\n");
+		return -ENOENT;
+	}
+	for (i = 0; i < pd->nmeters; i++)
+		if (strlen(pd->meters[i].cfg->name) == n &&
+		    !strncmp(pd->meters[i].cfg->name, name, n))
+			break;
+	if (i == pd->nmeters) {
+		buf_printf(reply, "no [pulse.%.*s] in the configuration\n", (int)(n > 64 ? 64 : n),
+			   name);
+		return -ENOENT;
+	}
+	if (!strcmp(verb, "capture"))
+		return capture_start(pd, i, body, len, uid, reply);
+	return capture_fetch(pd, i, reply);
+}
+
 /* POSTs on the control socket (http_action_fn): "can/NAME/send",
- * "modbus/NAME/write", "meter/NAME/set-energy", "reload". */
+ * "modbus/NAME/write", "meter/NAME/set-energy" (or capture, capture-fetch),
+ * "reload". */
 static int powerd_action(void *arg, const char *what, const char *body, size_t len, unsigned uid,
 			 struct buf *reply)
 {
@@ -182,10 +209,9 @@ static int powerd_action(void *arg, const char *what, const char *body, size_t l
 
 	if (!strcmp(what, "reload"))
 		return powerd_reload(pd, uid, reply);
-	if (!strncmp(what, "meter/", 6) && (slash = strchr(what + 6, '/')) &&
-	    !strcmp(slash, "/set-energy"))
-		return mset_request(pd, what + 6, (size_t)(slash - what - 6), body, len, uid,
-				    reply);
+	if (!strncmp(what, "meter/", 6) && (slash = strchr(what + 6, '/')))
+		return powerd_meter_action(pd, what + 6, (size_t)(slash - what - 6), slash + 1,
+					   body, len, uid, reply);
 	for (a = 0; a < sizeof(acts) / sizeof(acts[0]); a++) {
 		size_t k = strlen(acts[a].kind);
 
@@ -226,6 +252,7 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	pd->wake_fd = pd->io_stop_fd = pd->sig_fd = pd->state_lock = -1;
 	pthread_mutex_init(&pd->lock, NULL);
 	mset_init(&pd->mset);
+	capture_init(&pd->capture);
 	log_set_level(cfg->daemon.log_level);
 
 	r = statedir_open(cfg->daemon.state_dir, &pd->state_lock);
@@ -323,6 +350,7 @@ void powerd_stop(struct powerd *pd)
 	pd->sources = NULL;
 	pd->nsources = 0;
 	mset_destroy(&pd->mset);
+	capture_destroy(&pd->capture);
 	pthread_mutex_destroy(&pd->lock);
 }
 

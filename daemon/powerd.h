@@ -23,6 +23,7 @@
 #include "config.h"
 #include "gpio.h"
 #include "log.h"
+#include "capture.h"
 #include "meter_set.h"
 #include "loop.h"
 #include "persist.h"
@@ -142,8 +143,9 @@ struct powerd {
 	unsigned char sig_buf[128];
 
 	struct meter_outbox outbox;
-	struct mset mset; /* powerctl set-energy (meter_set.h) */
-	struct tap *tap;  /* powerctl tail (tap.h); NULL without sinks */
+	struct mset mset;	/* powerctl set-energy (meter_set.h) */
+	struct capture capture; /* powerctl capture (capture.h) */
+	struct tap *tap;	/* powerctl tail (tap.h); NULL without sinks */
 
 	pthread_t io_thread;
 	pthread_t meter_thread;

@@ -1,6 +1,7 @@
 #!/bin/bash
 # powerctl's first-hour verbs against a running powerd (ASan+UBSan build),
-# two replayed meters at constant power: tail (filter, both formats, exact
+# replayed meters: capture (a trace whose pulselog count is the meter's,
+# one at a time, errors), tail (filter, both formats, exact
 # values, --count, --seconds, a stalled reader stalls neither the daemon
 # nor `status`), set-energy (reply, metric, checkpoint, restart, log line
 # with the uid, errors), reload (good and bad file), the errors when powerd
@@ -13,9 +14,10 @@ V=${VARIANT:-asan}
 PD=$B/$V/powerd CTL=$B/$V/powerctl
 [ -x "$PD" ] && [ -x "$CTL" ] || fail "$PD or $CTL not built"
 T=$(mktemp -d)
-PID= STALL=
+PID= STALL= CAP=
 cleanup() {
 	[ -n "$STALL" ] && kill -9 "$STALL" 2>/dev/null
+	[ -n "$CAP" ] && kill -9 "$CAP" 2>/dev/null
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
 	rm -rf "$T"
 }
@@ -25,6 +27,11 @@ chmod 755 "$T"
 # 3600 W: a flash a second at 1000 imp/kWh; 1800 W: one every 2 s.
 python3 tools/gentrace.py --profile constant:3600 --seconds 900 -o "$T/house.txt" || fail gentrace
 python3 tools/gentrace.py --profile constant:1800 --seconds 900 -o "$T/garage.txt" || fail gentrace
+# pv: idle for 8 s (one edge to 0 at the start, so the replay starts at
+# once), then 4 s of flashes with glitches: all of it inside a capture
+# started right after powerd answers.
+{ echo "0.000000000 0"; python3 tools/gentrace.py --profile constant:3600 --seconds 4 --start 8 \
+	--glitches 2 --seed 5 --truth "$T/pv.json"; } >"$T/pv.txt" 2>/dev/null || fail gentrace
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 S=$T/run/powerd.sock
@@ -45,6 +52,12 @@ sample_interval  = 100h
 [pulse.garage]
 replay           = $T/garage.txt
 impulses_per_kwh = 1000
+sample_interval  = 100h
+
+[pulse.pv]
+replay           = $T/pv.txt
+impulses_per_kwh = 1000
+min_pulse_ms     = 5
 sample_interval  = 100h
 
 [sink.lp]
@@ -69,7 +82,7 @@ stop() {
 # --- down: socket missing, then a socket nobody accepts on.
 out=$("$CTL" -s "$S" tail --count 1 2>&1) && fail "tail succeeded with powerd down"
 grep -q "powerd is not running" <<<"$out" || fail "tail, powerd down: $out"
-for v in "set-energy house 1" reload; do
+for v in "set-energy house 1" reload "capture house 1"; do
 	# shellcheck disable=SC2086
 	out=$("$CTL" -s "$S" $v 2>&1) && fail "$v succeeded with powerd down"
 	grep -q "powerd is not running" <<<"$out" || fail "$v, powerd down: $out"
@@ -77,6 +90,16 @@ done
 
 write_conf ""
 start
+
+# --- capture: runs while the tail tests do.
+"$CTL" -s "$S" capture pv 14 -o "$T/cap.txt" 2>"$T/cap.err" &
+CAP=$!
+sleep 0.5
+out=$("$CTL" -s "$S" capture house 5 2>&1) && fail "a second capture at once"
+grep -q "another capture is running" <<<"$out" || fail "capture EBUSY: $out"
+out=$("$CTL" -s "$S" capture nosuch 5 2>&1) && fail "capture of an unknown meter"
+grep -q "no \[pulse.nosuch\]" <<<"$out" || fail "capture nosuch: $out"
+"$CTL" -s "$S" capture pv 601 >/dev/null 2>&1 && fail "a capture of 601 s"
 
 # --- tail: the filter, exact values, --count ends it.
 timeout 20 "$CTL" -s "$S" tail house --count 3 >"$T/t1" 2>"$T/t1.err" || fail "tail house: $(cat "$T/t1.err")"
@@ -121,6 +144,18 @@ kill -CONT "$STALL"
 kill -TERM "$STALL"
 wait "$STALL" 2>/dev/null
 STALL=
+
+wait "$CAP" || fail "capture: $(cat "$T/cap.err")"
+[ -s "$T/cap.err" ] && fail "capture noted: $(cat "$T/cap.err")"
+head -1 "$T/cap.txt" | grep -q "^# powerd capture: meter pv, 14 s, [0-9]* edges, 0 lost" || fail "capture header: $(head -1 "$T/cap.txt")"
+PVN=$(json_get "$(cat "$T/pv.json")" 'd["flashes"]')
+pv_done() { [ "$(metric 'powerd_pulse_flashes_total{meter="pv"}' "$URL/metrics")" = "$PVN" ]; }
+wait_for 10 pv_done || fail "meter pv: $(metric 'powerd_pulse_flashes_total{meter="pv"}' "$URL/metrics") flashes, truth $PVN"
+PLN=$("$B/pulselog" "$T/cap.txt" --impulses-per-kwh 1000 --min-pulse-ms 5 --quiet | sed -E 's/.*flashes=([0-9]+) .*/\1/')
+[ "$PLN" = "$PVN" ] || fail "pulselog counted $PLN flashes in the capture, the meter $PVN"
+PLG=$("$B/pulselog" "$T/cap.txt" --impulses-per-kwh 1000 --min-pulse-ms 5 --quiet | sed -E 's/.*glitches_rejected=([0-9]+).*/\1/')
+[ "$PLG" = "$(metric 'powerd_pulse_glitches_total{meter="pv"}' "$URL/metrics")" ] && [ "$PLG" -gt 0 ] ||
+	fail "capture: pulselog rejected $PLG glitches, the meter $(metric 'powerd_pulse_glitches_total{meter="pv"}' "$URL/metrics")"
 
 # --- set-energy: errors first.
 out=$("$CTL" -s "$S" set-energy nosuch 5 2>&1) && fail "set-energy of an unknown meter"

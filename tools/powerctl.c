@@ -1,6 +1,8 @@
 /* powerctl [-s SOCKET] status [--json]
  * powerctl [-s SOCKET] tail [SOURCE] [--json] [--count N] [--seconds S]
  * powerctl [-s SOCKET] set-energy METER KWH
+ * powerctl [-s SOCKET] capture METER SECONDS [-o FILE]
+ * powerctl [-s SOCKET] capture METER SECONDS [-o FILE]
  * powerctl [-s SOCKET] reload
  * powerctl [-s SOCKET] can send NAME EVENTFILE
  * powerctl [-s SOCKET] modbus write NAME FIELD VALUE
@@ -52,6 +54,7 @@ static void usage(FILE *f)
 		"usage: powerctl [-s SOCKET] status [--json]\n"
 		"       powerctl [-s SOCKET] tail [SOURCE] [--json] [--count N] [--seconds S]\n"
 		"       powerctl [-s SOCKET] set-energy METER KWH\n"
+		"       powerctl [-s SOCKET] capture METER SECONDS [-o FILE]\n"
 		"       powerctl [-s SOCKET] reload\n"
 		"       powerctl [-s SOCKET] can send NAME EVENTFILE\n"
 		"       powerctl [-s SOCKET] modbus write NAME FIELD VALUE\n"
@@ -64,6 +67,8 @@ static void usage(FILE *f)
 		"                    until Ctrl-C, N samples (--count) or S seconds (--seconds)\n"
 		"  set-energy        set [pulse.METER]'s energy counter to the meter's register\n"
 		"                    reading, in kWh (saved at once)\n"
+		"  capture           [pulse.METER]'s raw edges for SECONDS (1 to 600) as a\n"
+		"                    trace for pulselog (to tune min_pulse_ms), on stdout or FILE\n"
 		"  reload            reload powerd's configuration file (as SIGHUP does) and\n"
 		"                    say whether it was taken or what is wrong with it\n"
 		"  can send          transmit a recorded event (candump log lines, their gaps\n"
@@ -468,6 +473,74 @@ static int powerctl_reload(const char *sock)
 	return POWERCTL_FAIL;
 }
 
+/* capture METER SECONDS [-o FILE]: powerd records the meter's edges; this
+ * waits them out and fetches the trace (pulselog's format). */
+static int powerctl_capture(const char *sock, const char *meter, const char *secs, const char *path)
+{
+	unsigned long long lost = 0, missed = 0;
+	struct buf req, body;
+	char api[128], *end;
+	double s = strtod(secs, &end);
+	long code = 0;
+	FILE *f;
+	int r, i;
+
+	if (!powerctl_name_ok(meter))
+		return POWERCTL_USAGE;
+	if (*end || !(s >= 1 && s <= 600)) {
+		fprintf(stderr, "powerctl: a capture takes 1 to 600 seconds\n");
+		return POWERCTL_USAGE;
+	}
+	buf_init(&req);
+	buf_init(&body);
+	buf_printf(&req, "%s\n", secs);
+	snprintf(api, sizeof(api), "meter/%s/capture", meter);
+	r = req.err ? POWERCTL_FAIL : powerctl_request(sock, api, &req, &body, &code);
+	if (r == POWERCTL_OK && code != 200) {
+		powerctl_clean(body.data);
+		fprintf(stderr, "powerctl: %s", body.data);
+		r = POWERCTL_FAIL;
+	}
+	if (r != POWERCTL_OK)
+		goto out;
+	usleep((useconds_t)(s * 1e6));
+	snprintf(api, sizeof(api), "meter/%s/capture-fetch", meter);
+	/* The end waits for edges still on their way (a fraction of a second). */
+	for (i = 0; i < 100; i++) {
+		body.len = 0;
+		req.len = 0;
+		r = powerctl_request(sock, api, &req, &body, &code);
+		if (r != POWERCTL_OK || code != 429)
+			break;
+		usleep(100 * 1000);
+	}
+	if (r == POWERCTL_OK && code != 200) {
+		powerctl_clean(body.data);
+		fprintf(stderr, "powerctl: %s", body.data);
+		r = POWERCTL_FAIL;
+	}
+	if (r != POWERCTL_OK)
+		goto out;
+	end = strstr(body.data, " edges, ");
+	if (end)
+		sscanf(end, " edges, %llu lost (kernel), %llu not kept", &lost, &missed);
+	if (lost || missed)
+		fprintf(stderr,
+			"powerctl: note: %llu edges lost by the kernel and %llu not kept (buffer "
+			"full) during the capture: the trace has gaps\n",
+			lost, missed);
+	f = path ? fopen(path, "w") : stdout;
+	if (!f || fputs(body.data, f) == EOF || (path ? fclose(f) : fflush(f)) == EOF) {
+		fprintf(stderr, "powerctl: cannot write %s: %s\n", path ? path : "the output",
+			strerror(errno));
+		r = POWERCTL_FAIL;
+	}
+out:
+	buf_free(&req);
+	buf_free(&body);
+	return r;
+}
+
 /* Strings come from the daemon (a meter's state may quote an error):
  * control characters must not reach the terminal. */
 static void powerctl_str(char *dst, size_t cap, const cJSON *o, const char *key)
@@ -841,6 +914,17 @@ int main(int argc, char **argv)
 			return POWERCTL_USAGE;
 		}
 		return powerctl_set_energy(sock, argv[optind + 1], argv[optind + 2]);
+	}
+	if (!strcmp(argv[optind], "capture")) {
+		if (argc - optind == 5 && !strcmp(argv[optind + 3], "-o"))
+			return powerctl_capture(sock, argv[optind + 1], argv[optind + 2],
+						argv[optind + 4]);
+		if (argc - optind != 3) {
+			fprintf(stderr,
+				"powerctl: usage: powerctl capture METER SECONDS [-o FILE]\n");
+			return POWERCTL_USAGE;
+		}
+		return powerctl_capture(sock, argv[optind + 1], argv[optind + 2], NULL);
 	}
 	if (!strcmp(argv[optind], "reload")) {
 		if (argc - optind != 1) {
