@@ -134,6 +134,9 @@ has cmd status $C/powerctl powerctl ""
 has cmd status $C/powerctl powerctl st
 has cmd modbus $C/powerctl powerctl -s /run/x.sock ""
 has sub send $C/powerctl powerctl can ""
+has cmd set-energy $C/powerctl powerctl set
+has cmd capture $C/powerctl powerctl cap
+has opt --count $C/powerctl powerctl tail house --co
 has sub write $C/powerctl powerctl modbus ""
 has opt --json $C/powerctl powerctl status --j
 has opt --socket $C/powerctl powerctl --so

@@ -60,6 +60,10 @@ impulses_per_kwh = 1000
 min_pulse_ms     = 5
 sample_interval  = 100h
 
+[json.bulk]
+path             = $T/in
+format           = points
+
 [sink.lp]
 type             = file
 path             = $T/samples.lp
@@ -88,6 +92,7 @@ for v in "set-energy house 1" reload "capture house 1"; do
 	grep -q "powerd is not running" <<<"$out" || fail "$v, powerd down: $out"
 done
 
+mkdir -p "$T/in"
 write_conf ""
 start
 
@@ -128,11 +133,24 @@ out=$("$CTL" -s "$S" tail nosuch --count 1 2>&1) && fail "tail of an unknown sou
 grep -q "no such source" <<<"$out" || fail "tail nosuch: $out"
 
 # A stalled reader (stopped: it reads nothing) holds its slot, yet the
-# daemon goes on and `status` answers; its samples are dropped and told.
-"$CTL" -s "$S" tail >"$T/stall.out" 2>"$T/stall.err" &
+# daemon goes on and `status` answers; a burst of 4000 samples (a JSON file)
+# overflows its ring, and every sample is either read or told as dropped.
+"$CTL" -s "$S" tail bulk >"$T/stall.out" 2>"$T/stall.err" &
 STALL=$!
-sleep 1
+tails_on() { curl -fsS "$URL/metrics" | grep -q 'powerd_http_connections{listener="unix"} [1-9]'; }
+wait_for 10 tails_on || fail "the tail did not connect"
+sleep 0.5
 kill -STOP "$STALL"
+python3 - "$T/bulk.json" <<'PY'
+import json, sys
+pts = [{"measurement": "bulk", "tags": {"source": "bulk"},
+        "time": "2026-01-01T00:%02d:%02d.%03dZ" % (i // 60000, i // 1000 % 60, i % 1000),
+        "fields": {"n": i, "pad": "x" * 40}} for i in range(4000)]
+json.dump(pts, open(sys.argv[1], "w"))
+PY
+mv "$T/bulk.json" "$T/in/bulk.json"
+bulk_in() { [ "$(metric 'powerd_source_samples_total{source="bulk",kind="json"}' "$URL/metrics")" = 4000 ]; }
+wait_for 30 bulk_in || fail "the JSON burst: $(metric 'powerd_source_samples_total{source="bulk",kind="json"}' "$URL/metrics") samples"
 f0=$(metric 'powerd_pulse_flashes_total{meter="house"}' "$URL/metrics")
 more_flashes() { [ "$(metric 'powerd_pulse_flashes_total{meter="house"}' "$URL/metrics")" -gt $((f0 + 2)) ]; }
 wait_for 20 more_flashes || fail "the daemon stalled behind a stopped tail"
@@ -141,6 +159,14 @@ for i in 1 2 3; do
 done
 timeout 20 "$CTL" -s "$S" tail house --count 1 >/dev/null || fail "a second tail beside a stopped one"
 kill -CONT "$STALL"
+accounted() {
+	local got dropped
+	got=$(grep -c '^bulk,source=bulk ' "$T/stall.out")
+	dropped=$(sed -nE 's/^powerctl: ([0-9]+) samples dropped.*/\1/p' "$T/stall.err" | awk '{ s += $1 } END { print s + 0 }')
+	[ $((got + ${dropped:-0})) = 4000 ]
+}
+wait_for 20 accounted || fail "stalled tail: $(grep -c '^bulk' "$T/stall.out") read, dropped: $(cat "$T/stall.err")"
+grep -q "samples dropped" "$T/stall.err" || fail "a ring of 32 KiB took a burst of 4000 samples"
 kill -TERM "$STALL"
 wait "$STALL" 2>/dev/null
 STALL=
@@ -201,5 +227,5 @@ if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
 	grep -q "permission denied on $S: join the powerd group" <<<"$out" || fail "EACCES: $out"
 fi
 stop
-grep -q "ERROR: AddressSanitizer\|runtime error" "$T/powerd.log" && fail "sanitizer: $(cat "$T/powerd.log")"
+grep -E "Sanitizer|runtime error" "$T/powerd.log" && fail "sanitizer report in the log"
 exit 0
