@@ -4,6 +4,7 @@
  * fresh status through the fill callback, so that callback is called from
  * both threads and must be thread-safe.  HEAD is answered like GET without
  * the body; POST /api/... on the Unix socket is an action (http_set_action),
+ * GET /api/tail on it a stream of samples (http_set_tap, tap.h),
  * anything else gets 405, unknown paths 404.  HTTP/1.1 connections are kept
  * alive after GET and HEAD, closed after anything else.
  *

@@ -53,6 +53,7 @@ struct tap_sub {
 struct tap {
 	pthread_mutex_t lock;
 	struct tap_sub *subs[TAP_SUBS_MAX];
+	_Atomic unsigned nsubs; /* changed under lock; read without: no tail, no cost */
 	bool closed;
 	char (*names)[CFG_NAME_MAX];
 	size_t nnames;
@@ -76,6 +77,7 @@ static void tap_reap(struct tap *t)
 		if (t->subs[i] && atomic_load(&t->subs[i]->gone)) {
 			tap_unref(t->subs[i]);
 			t->subs[i] = NULL;
+			atomic_fetch_sub(&t->nsubs, 1);
 		}
 }
 
@@ -139,7 +141,7 @@ void tap_offer(struct tap *t, const char *ring, const void *rec, size_t len)
 	int64_t now = 0;
 	size_t i;
 
-	if (!t)
+	if (!t || !atomic_load_explicit(&t->nsubs, memory_order_relaxed))
 		return;
 	pthread_mutex_lock(&t->lock);
 	tap_reap(t);
@@ -337,8 +339,10 @@ int tap_subscribe(struct tap *t, struct MHD_Connection *c, const char *source, b
 	for (i = 0; i < TAP_SUBS_MAX && t->subs[i]; i++)
 		;
 	r = t->closed ? -ESHUTDOWN : i == TAP_SUBS_MAX ? -EBUSY : 0;
-	if (!r)
+	if (!r) {
 		t->subs[i] = s;
+		atomic_fetch_add(&t->nsubs, 1);
+	}
 	pthread_mutex_unlock(&t->lock);
 	if (!r) {
 		*out = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, tap_read, s,
@@ -348,6 +352,7 @@ int tap_subscribe(struct tap *t, struct MHD_Connection *c, const char *source, b
 		r = -ENOMEM;
 		pthread_mutex_lock(&t->lock);
 		t->subs[i] = NULL;
+		atomic_fetch_sub(&t->nsubs, 1);
 		pthread_mutex_unlock(&t->lock);
 	}
 	recring_free(&s->ring);
