@@ -129,6 +129,8 @@ timeout 20 "$CTL" -s "$S" tail --seconds 3 >"$T/t3" 2>"$T/t3.err" || fail "tail 
 grep -q '^pulse,meter=house ' "$T/t3" && grep -q '^pulse,meter=garage ' "$T/t3" ||
 	fail "tail without a filter: $(cat "$T/t3")"
 grep 'interval_s=1 ' "$T/t3" | grep -vq 'power_w=3600,' && fail "house: not 3600 W: $(cat "$T/t3")"
+# Only on the Unix socket.
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/tail")" = 404 ] || fail "GET /api/tail on TCP"
 out=$("$CTL" -s "$S" tail nosuch --count 1 2>&1) && fail "tail of an unknown source succeeded"
 grep -q "no such source" <<<"$out" || fail "tail nosuch: $out"
 
@@ -215,7 +217,7 @@ grep -q "powerd.conf:[0-9]*" <<<"$out" || fail "reload, bad file: no line number
 "$CTL" -s "$S" status >/dev/null || fail "powerd gone after a bad reload"
 cp "$T/good.conf" "$T/powerd.conf"
 out=$(timeout 40 "$CTL" -s "$S" reload 2>&1) || fail "reload: $out"
-grep -q "reloaded" <<<"$out" || fail "reload: $out"
+[ "$out" = "powerd reloaded its configuration" ] || fail "reload: $out"
 [ "$(metric 'powerd_config_reloads_total{result="ok"}' "$URL/metrics")" = 1 ] || fail "reloads_total ok"
 [ "$(metric 'powerd_config_reloads_total{result="error"}' "$URL/metrics")" = 1 ] || fail "reloads_total error"
 

@@ -133,12 +133,15 @@ static CURL *powerctl_curl(const char *sock, const char *path, char *errbuf)
 	return c;
 }
 
+/* How powerctl_request_how takes a failure: a transfer cut after the
+ * connection is an answer (code 0: a reload restarts the server answering
+ * it), and quiet says nothing (the polls while powerd restarts). */
+enum { POWERCTL_CUT_OK = 1, POWERCTL_QUIET = 2 };
+
 /* GET (post NULL) or POST api/PATH on the socket; the answer in body, its
- * HTTP code in *code.  Returns POWERCTL_OK when powerd answered at all.
- * quiet_rc: a transfer that ends so is no error (*code 0), for a reload
- * that restarts the server answering it. */
-static int powerctl_request_rc(const char *sock, const char *path, const struct buf *post,
-			       struct buf *body, long *code_out, CURLcode *rc_out)
+ * HTTP code in *code.  Returns POWERCTL_OK when powerd answered at all. */
+static int powerctl_request_how(const char *sock, const char *path, const struct buf *post,
+				struct buf *body, long *code_out, unsigned how)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	long code = 0, oserr = 0;
@@ -160,11 +163,12 @@ static int powerctl_request_rc(const char *sock, const char *path, const struct 
 	curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &oserr);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
-	if (rc_out && rc != CURLE_COULDNT_CONNECT && rc != CURLE_OK) {
-		*rc_out = rc;
+	if ((how & POWERCTL_CUT_OK) && rc != CURLE_COULDNT_CONNECT && rc != CURLE_OK) {
 		*code_out = 0;
 		return buf_append(body, "", 0) ? POWERCTL_FAIL : POWERCTL_OK;
 	}
+	if (rc != CURLE_OK && (how & POWERCTL_QUIET))
+		return POWERCTL_FAIL;
 	if (rc != CURLE_OK)
 		return powerctl_failed(sock, rc, oserr, errbuf);
 	if (buf_append(body, "", 0)) {
@@ -178,7 +182,7 @@ static int powerctl_request_rc(const char *sock, const char *path, const struct 
 static int powerctl_request(const char *sock, const char *path, const struct buf *post,
 			    struct buf *body, long *code_out)
 {
-	return powerctl_request_rc(sock, path, post, body, code_out, NULL);
+	return powerctl_request_how(sock, path, post, body, code_out, 0);
 }
 
 static int powerctl_fetch(const char *sock, struct buf *body)
@@ -418,12 +422,10 @@ static int powerctl_reloads(const char *sock, double *ok, double *bad, bool quie
 	struct buf body;
 	long code = 0;
 	cJSON *root;
-	CURLcode rc = CURLE_OK;
 	int r;
 
 	buf_init(&body);
-	r = quiet ? powerctl_request_rc(sock, "status", NULL, &body, &code, &rc)
-		  : powerctl_request(sock, "status", NULL, &body, &code);
+	r = powerctl_request_how(sock, "status", NULL, &body, &code, quiet ? POWERCTL_QUIET : 0);
 	root = r == POWERCTL_OK && code == 200 ? cJSON_Parse(body.data) : NULL;
 	buf_free(&body);
 	d = cJSON_GetObjectItemCaseSensitive(root, "daemon");
@@ -441,7 +443,6 @@ static int powerctl_reload(const char *sock)
 {
 	struct buf req, body;
 	double ok0, bad0, ok, bad;
-	CURLcode rc = CURLE_OK;
 	long code = 0;
 	int r, i;
 
@@ -449,7 +450,7 @@ static int powerctl_reload(const char *sock)
 		return POWERCTL_FAIL;
 	buf_init(&req);
 	buf_init(&body);
-	r = powerctl_request_rc(sock, "reload", &req, &body, &code, &rc);
+	r = powerctl_request_how(sock, "reload", &req, &body, &code, POWERCTL_CUT_OK);
 	if (r == POWERCTL_OK && code && code != 200) {
 		powerctl_clean(body.data);
 		fprintf(stderr, "powerctl: %s", body.data);
