@@ -270,13 +270,14 @@ static void csrc_record_cb(void *arg, const struct ecoflow_record *r)
 	}
 	atomic_fetch_add_explicit(&h->decoded, 1, memory_order_relaxed);
 	if (!h->g->prod) {
-		source_sample(h->s, r->ts_ns); /* no sinks: counted all the same */
+		source_sample(h->s, r->ts_ns, sample_data(&h->smp),
+			      sample_len(&h->smp)); /* no sinks: counted all the same */
 		return;
 	}
 	/* A replay checked for room before this frame (csrc_replay_pump); live
 	 * data never waits. */
 	if (uploader_publish(h->g->prod, &h->smp) == 0) {
-		source_sample(h->s, r->ts_ns);
+		source_sample(h->s, r->ts_ns, sample_data(&h->smp), sample_len(&h->smp));
 		return;
 	}
 	uploader_note_drop(h->g->prod);

@@ -157,7 +157,8 @@ static void esrc_publish(struct esrc *h, int64_t ts)
 	uint64_t n;
 
 	if (!h->g->prod || uploader_offer(h->g->prod, &h->smp) == 0) {
-		source_sample(h->s, ts); /* no sinks: counted all the same */
+		source_sample(h->s, ts, sample_data(&h->smp),
+			      sample_len(&h->smp)); /* no sinks: counted all the same */
 		return;
 	}
 	source_error(h->s, h->r_dropped);

@@ -150,6 +150,7 @@ struct cfg_fields {
 	char derive[2048];	   /* MEAS.FIELD = EXPR, ... */
 	char integrate[2048];	   /* MEAS.FIELD -> NAME, ... */
 	int64_t integrate_max_gap; /* ns: a longer gap is not integrated over */
+	char plot[64];		   /* [MEAS.]FIELD: the page's plot (history.h); "" auto */
 };
 
 /* [json.NAME]: daemon/source_json_conf.c.  A source: its NAME is unique

@@ -92,12 +92,21 @@ extern const struct cfg_vtype cfg_valid, cfg_derive, cfg_integrate;
 			"trapezoidal over the sample times) is added to MEAS's samples and "       \
 			"persisted in "                                                            \
 			"state_dir"},                                                              \
+		{"integrate_max_gap",                                                              \
+		 &cfg_duration,                                                                    \
+		 CFG_FIELD(st, fields.integrate_max_gap),                                          \
+		 .min = CFG_NS_S,                                                                  \
+		 .max = 24 * CFG_NS_H,                                                             \
+		 .def = "2min",                                                                    \
+		 .doc = "samples further apart than this are not integrated over: the gap "        \
+			"is counted, "                                                             \
+			"not guessed"},                                                            \
 	{                                                                                          \
-		"integrate_max_gap", &cfg_duration, CFG_FIELD(st, fields.integrate_max_gap),       \
-			.min = CFG_NS_S, .max = 24 * CFG_NS_H, .def = "2min",                      \
-			.doc = "samples further apart than this are not integrated over: the gap " \
-			       "is counted, "                                                      \
-			       "not guessed"                                                       \
+		"plot", &cfg_string, CFG_FIELD(st, fields.plot),                                   \
+			.example = "dc.pv_power",                                                  \
+			.doc = "the field the status page plots for this source "                  \
+			       "([MEASUREMENT.]FIELD, a number); default: the first numeric "      \
+			       "field named like power or watt, else the first numeric field"      \
 	}
 
 /* The keys of an MQTT connection, the same for the sink ([sink.NAME] type =
