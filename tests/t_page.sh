@@ -17,10 +17,24 @@ CHROMIUM=$(command -v chromium) || { echo "SKIP: chromium is not installed (tool
 	{ echo "SKIP: python3-websocket is not installed"; exit 77; }
 T=$(mktemp -d)
 PID= CPID=
+# chromium's own processes (renderer, GPU, zygote) end with the browser's:
+# SIGTERM lets it close them and its profile, SIGKILL if it does not.
+stop_chromium() {
+	local i
+	[ -n "$CPID" ] || return 0
+	kill -TERM "$CPID" 2>/dev/null
+	for i in $(seq 100); do
+		kill -0 "$CPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$CPID" 2>/dev/null
+	wait "$CPID" 2>/dev/null
+	CPID=
+}
 cleanup() {
-	[ -n "$CPID" ] && kill -9 "$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
+	stop_chromium
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	rm -rf "$T"
+	rm -rf "$T" 2>/dev/null || { sleep 1; rm -rf "$T"; }
 }
 trap cleanup EXIT
 
@@ -118,6 +132,7 @@ has_port() { [ -s "$T/chromium/DevToolsActivePort" ]; }
 wait_for 30 has_port || { tail -n 20 "$T/chromium.log"; fail "chromium did not start"; }
 DPORT=$(head -n 1 "$T/chromium/DevToolsActivePort")
 timeout 120 /usr/bin/python3 tests/page_check.py "$DPORT" "$URL" "$B" || fail "page check"
+stop_chromium
 
 kill -TERM "$PID"
 wait "$PID"
