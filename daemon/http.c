@@ -33,6 +33,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "history.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -118,7 +119,13 @@ struct http {
 	uint64_t mhd_suppressed; /* not logged in that window */
 };
 
-enum http_doc { HTTP_DOC_METRICS, HTTP_DOC_STATUS, HTTP_DOC_PAGE };
+enum http_doc {
+	HTTP_DOC_METRICS,
+	HTTP_DOC_STATUS,
+	HTTP_DOC_HISTORY,
+	HTTP_DOC_PAGE,
+	HTTP_DOC_SCRIPT
+};
 
 static const struct {
 	const char *path;
@@ -127,7 +134,9 @@ static const struct {
 } http_routes[] = {
 	{"/metrics", HTTP_DOC_METRICS, "text/plain; version=0.0.4; charset=utf-8"},
 	{"/api/status", HTTP_DOC_STATUS, "application/json"},
+	{"/api/history", HTTP_DOC_HISTORY, "application/json"},
 	{"/", HTTP_DOC_PAGE, "text/html; charset=utf-8"},
+	{"/page.js", HTTP_DOC_SCRIPT, "text/javascript; charset=utf-8"},
 };
 
 /* Room for the lines the watchdog or http_stop owe the log. */
@@ -429,8 +438,11 @@ static enum MHD_Result http_queue(struct MHD_Connection *c, unsigned code, const
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
 	    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+	    /* The page's script is /page.js (no inline script), and it
+	     * fetches only from here. */
 	    MHD_add_response_header(r, "Content-Security-Policy",
-				    "default-src 'none'; style-src 'unsafe-inline'") != MHD_YES) {
+				    "default-src 'none'; style-src 'unsafe-inline'; "
+				    "script-src 'self'; connect-src 'self'") != MHD_YES) {
 		MHD_destroy_response(r);
 		return MHD_NO;
 	}
@@ -453,13 +465,29 @@ static enum MHD_Result http_text(struct MHD_Connection *c, unsigned code, const 
 	return http_queue(c, code, "text/plain; charset=utf-8", r);
 }
 
-static char *http_render(enum http_doc doc, const struct status *st)
+/* GET /api/history[?source=NAME]: *missing for an unknown source. */
+static char *http_history(const struct status *st, const char *source, bool *missing)
+{
+	struct history_snap snap;
+	char *text;
+
+	if (history_snapshot(st->history, clock_unix_ns(), &snap))
+		return NULL;
+	text = history_json(&snap, source, missing);
+	history_snap_free(&snap);
+	return text;
+}
+
+static char *http_render(enum http_doc doc, const struct status *st, const char *source,
+			 bool *missing)
 {
 	struct buf b;
 	int r;
 
 	if (doc == HTTP_DOC_STATUS)
 		return status_json(st);
+	if (doc == HTTP_DOC_HISTORY)
+		return http_history(st, source, missing);
 	buf_init(&b);
 	r = doc == HTTP_DOC_METRICS ? metrics_render(st, &b) : page_render(st, &b);
 	if (r) {
@@ -471,11 +499,18 @@ static char *http_render(enum http_doc doc, const struct status *st)
 
 static enum MHD_Result http_document(struct http *h, struct MHD_Connection *c, size_t route)
 {
+	const char *source = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "source");
+	bool missing = false;
 	struct status st;
 	locale_t old;
 	char *body;
 	int r;
 
+	if (http_routes[route].doc == HTTP_DOC_SCRIPT)
+		return http_queue(c, MHD_HTTP_OK, http_routes[route].type,
+				  MHD_create_response_from_buffer(strlen(page_script),
+								  (void *)page_script,
+								  MHD_RESPMEM_PERSISTENT));
 	memset(&st, 0, sizeof(st));
 	r = h->fill(h->arg, &st);
 	if (r < 0) {
@@ -487,9 +522,11 @@ static enum MHD_Result http_document(struct http *h, struct MHD_Connection *c, s
 	/* Numbers must read the same for every client, whatever locale a
 	 * library may have set: render with the C locale on this thread. */
 	old = uselocale(h->c_locale);
-	body = http_render(http_routes[route].doc, &st);
+	body = http_render(http_routes[route].doc, &st, source, &missing);
 	uselocale(old);
 	status_release(&st);
+	if (missing)
+		return http_text(c, MHD_HTTP_NOT_FOUND, "no such source\n");
 	if (!body)
 		return http_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
 	return http_queue(

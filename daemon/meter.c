@@ -149,10 +149,6 @@ static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double
 	int64_t ts = meter_mono_to_unix(ts_mono);
 	struct sample smp;
 
-	/* Made, whether or not a sink takes it. */
-	source_sample(m->source, ts);
-	if (!m->pd->samples)
-		return;
 	sample_init(&smp, "pulse", ts);
 	sample_tag(&smp, "meter", m->cfg->name);
 	if (have_power)
@@ -160,7 +156,10 @@ static void meter_emit(struct meter *m, int64_t ts_mono, bool have_power, double
 	sample_float(&smp, "energy_wh", pulse_energy_wh(&m->pm.p, m->pm.flashes));
 	if (interval_s > 0)
 		sample_float(&smp, "interval_s", interval_s);
-	outbox_put(m->pd, &smp);
+	/* Made, whether or not a sink takes it. */
+	source_sample(m->source, ts, sample_data(&smp), sample_len(&smp));
+	if (m->pd->samples)
+		outbox_put(m->pd, &smp);
 	sample_free(&smp);
 }
 

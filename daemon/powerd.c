@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "history.h"
 #include "http.h"
 #include "log.h"
 #include "powerd.h"
@@ -240,6 +241,20 @@ static int powerd_action(void *arg, const char *what, const char *body, size_t l
 	return -ENOENT;
 }
 
+static int powerd_history_init(struct powerd *pd)
+{
+	int64_t now = clock_unix_ns();
+	size_t i;
+	int r = history_create(&pd->history, pd->nsources, pd->cfg->daemon.state_dir);
+
+	for (i = 0; !r && i < pd->nsources; i++)
+		history_source(pd->history, i, pd->sources[i].name, pd->sources[i].ops->kind);
+	for (i = 0; !r && i < pd->nmeters; i++)
+		history_meter(pd->history, i,
+			      pulse_energy_wh(&pd->meters[i].pm.p, pd->meters[i].pm.flashes), now);
+	return r;
+}
+
 int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stats *stats,
 		 int ctl_fd)
 {
@@ -259,6 +274,8 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	if (r)
 		goto fail;
 	r = powerd_meters_init(pd);
+	if (!r)
+		r = powerd_history_init(pd);
 	if (r)
 		goto fail;
 	r = ring_init(&pd->edges, sizeof(struct edge_item), cfg->daemon.edge_ring);
@@ -351,6 +368,8 @@ void powerd_stop(struct powerd *pd)
 	pd->nsources = 0;
 	mset_destroy(&pd->mset);
 	capture_destroy(&pd->capture);
+	history_free(pd->history);
+	pd->history = NULL;
 	pthread_mutex_destroy(&pd->lock);
 }
 
@@ -451,6 +470,15 @@ int powerd_status(void *arg, struct status *st)
 			st->sources[i].meter = (int)i;
 	}
 	pthread_mutex_unlock(&pd->lock);
+	for (i = 0; i < pd->nmeters; i++) {
+		struct status_meter *sm = &st->meters[i];
+		int64_t since = 0;
+
+		sm->today_known = history_today(pd->history, i, unix_now, sm->energy_wh,
+						&sm->energy_today_wh, &since);
+		sm->today_since_unix_s = (double)since / 1e9;
+	}
+	st->history = pd->history;
 	st->nmeters = pd->nmeters;
 	st->nsources = pd->nsources;
 	snprintf(st->rings[0].name, sizeof(st->rings[0].name), "edges");

@@ -152,6 +152,7 @@ struct powerd {
 	bool threads_started;
 	_Atomic bool stopping;
 	struct http *http;
+	struct history *history;	   /* the last hour per source (history.h) */
 	struct uploader *uploader;	   /* NULL without sinks */
 	struct uploader_producer *samples; /* the meter thread's ring ("samples") */
 	/* What the [http.NAME] sources share on the I/O thread: one curl multi

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "history.h"
 #include "powerd.h"
 #include "source.h"
 #include "source_energy.h"
@@ -26,10 +27,11 @@ void source_error(struct source *s, unsigned reason)
 		atomic_fetch_add_explicit(&s->errors[reason], 1, memory_order_relaxed);
 }
 
-void source_sample(struct source *s, int64_t ts_unix_ns)
+void source_sample(struct source *s, int64_t ts_unix_ns, const void *rec, size_t len)
 {
 	atomic_fetch_add_explicit(&s->samples, 1, memory_order_relaxed);
 	atomic_store_explicit(&s->last_sample_unix_ns, ts_unix_ns, memory_order_relaxed);
+	history_note(s->pd ? s->pd->history : NULL, s->index, rec, len);
 }
 
 void source_set_state(struct source *s, enum source_state st, const char *fmt, ...)

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -93,8 +94,9 @@ extern const struct source_ops source_eg4_ops;
 unsigned source_reason(struct source *s, const char *reason);
 void source_error(struct source *s, unsigned reason);
 
-/* A sample made from this source, with its own time. */
-void source_sample(struct source *s, int64_t ts_unix_ns);
+/* A sample made from this source, with its own time; rec, len: the packed
+ * sample (NULL: none), for the history (history.h). */
+void source_sample(struct source *s, int64_t ts_unix_ns, const void *rec, size_t len);
 
 /* State and detail line (printf-style), under powerd.lock. */
 void source_set_state(struct source *s, enum source_state st, const char *fmt, ...)

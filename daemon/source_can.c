@@ -52,6 +52,7 @@
 #include "clock.h"
 #include "ecoflow.h"
 #include "ecoflow_table.h"
+#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "powerd.h"
@@ -270,13 +271,14 @@ static void csrc_record_cb(void *arg, const struct ecoflow_record *r)
 	}
 	atomic_fetch_add_explicit(&h->decoded, 1, memory_order_relaxed);
 	if (!h->g->prod) {
-		source_sample(h->s, r->ts_ns); /* no sinks: counted all the same */
+		source_sample(h->s, r->ts_ns, sample_data(&h->smp),
+			      sample_len(&h->smp)); /* no sinks: counted all the same */
 		return;
 	}
 	/* A replay checked for room before this frame (csrc_replay_pump); live
 	 * data never waits. */
 	if (uploader_publish(h->g->prod, &h->smp) == 0) {
-		source_sample(h->s, r->ts_ns);
+		source_sample(h->s, r->ts_ns, sample_data(&h->smp), sample_len(&h->smp));
 		return;
 	}
 	uploader_note_drop(h->g->prod);
@@ -1227,6 +1229,7 @@ static int csrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
+	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;

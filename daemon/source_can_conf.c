@@ -78,6 +78,7 @@ static const struct cfg_key can_keys[] = {
 		"ever sent otherwise"},
 	{"transmit_max", &cfg_u32, C(transmit_max), .min = 1, .max = 1000, .def = "64",
 	 .doc = "allow_transmit: at most this many frames per event"},
+	CFG_PLOT_KEY(struct cfg_can, plot),
 	{0},
 };
 #undef C

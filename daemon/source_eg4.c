@@ -45,6 +45,7 @@
 
 #include "clock.h"
 #include "eg4.h"
+#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "powerd.h"
@@ -157,7 +158,8 @@ static void esrc_publish(struct esrc *h, int64_t ts)
 	uint64_t n;
 
 	if (!h->g->prod || uploader_offer(h->g->prod, &h->smp) == 0) {
-		source_sample(h->s, ts); /* no sinks: counted all the same */
+		source_sample(h->s, ts, sample_data(&h->smp),
+			      sample_len(&h->smp)); /* no sinks: counted all the same */
 		return;
 	}
 	source_error(h->s, h->r_dropped);
@@ -700,6 +702,7 @@ static int esrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
+	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;

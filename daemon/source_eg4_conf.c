@@ -92,6 +92,7 @@ static const struct cfg_key eg4_keys[] = {
 	{"map", &cfg_string, C(map), .def = "eg4-input",
 	 .doc = "the register map (docs/REGMAP.md): a NAME in the data directory's maps/, or a "
 		"path; its values are decoded from every input or holding register reply seen"},
+	CFG_PLOT_KEY(struct cfg_eg4, plot),
 	{0},
 };
 #undef C

@@ -175,7 +175,7 @@ static void hsrc_publish(struct hsrc *h)
 
 		r = uploader_publish_packed(h->g->prod, rec, len);
 		if (r == 0) {
-			source_sample(h->s, sample_packed_ts(rec));
+			source_sample(h->s, sample_packed_ts(rec), rec, len);
 			continue;
 		}
 		/* Live data: the loop never waits for room. */

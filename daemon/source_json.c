@@ -447,7 +447,7 @@ static bool jsrc_publish(struct jsrc *j)
 			nanosleep(&ts, NULL);
 		}
 		if (r == 0)
-			source_sample(j->s, sample_packed_ts(rec));
+			source_sample(j->s, sample_packed_ts(rec), rec, len);
 	}
 	return true;
 }

@@ -54,6 +54,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "modbus.h"
@@ -236,9 +237,10 @@ static void msrc_publish(struct msrc *h)
 			continue; /* no value of it read this time */
 		}
 		if (!h->g->prod) {
-			source_sample(h->s, h->poll_unix_ns); /* no sinks: counted all the same */
+			source_sample(h->s, h->poll_unix_ns, sample_data(&smp),
+				      sample_len(&smp)); /* no sinks: counted all the same */
 		} else if (uploader_publish(h->g->prod, &smp) == 0) {
-			source_sample(h->s, h->poll_unix_ns);
+			source_sample(h->s, h->poll_unix_ns, sample_data(&smp), sample_len(&smp));
 		} else {
 			uploader_note_drop(h->g->prod);
 			source_error(h->s, h->r_dropped);
@@ -1118,6 +1120,7 @@ static int msrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
+	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;

@@ -115,6 +115,7 @@ static const struct cfg_key modbus_keys[] = {
 	{"allow_write", &cfg_bool, C(allow_write), .def = "no",
 	 .doc = "let `powerctl modbus write` set the map's writable values; nothing is ever "
 		"written to the device otherwise"},
+	CFG_PLOT_KEY(struct cfg_modbus, plot),
 	{0},
 };
 #undef C

@@ -220,7 +220,7 @@ static bool msrc_publish(struct msrc *m)
 			nanosleep(&ts, NULL);
 		}
 		if (r == 0)
-			source_sample(m->s, sample_packed_ts(rec));
+			source_sample(m->s, sample_packed_ts(rec), rec, len);
 	}
 	return true;
 }

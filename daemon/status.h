@@ -11,6 +11,8 @@
 
 #include "config.h"
 
+struct history;
+
 struct status_meter {
 	char name[CFG_NAME_MAX];
 	char input[PATH_MAX + 64]; /* "gpiochip0 line 17 (PULSE0)" or "replay FILE" */
@@ -29,6 +31,9 @@ struct status_meter {
 	double last_flash_age_s;  /* valid if have_flash */
 	double last_flash_unix_s; /* valid if have_flash */
 	char state[128];	  /* "ok", "waiting for the second flash", "error: ..." */
+	bool today_known;
+	double energy_today_wh;	   /* since today_since_unix_s (history.h) */
+	double today_since_unix_s; /* local midnight, or powerd's start that day */
 };
 
 /* Every source, whatever its kind (source.h). */
@@ -186,6 +191,7 @@ struct status {
 	size_t nrings;
 	struct status_http http[2]; /* filled by the HTTP server itself */
 	size_t nhttp;
+	struct history *history; /* the daemon's, not a copy (history_snapshot) */
 };
 
 /* Provided by the daemon: fill *st (allocating st->meters) / release it. */

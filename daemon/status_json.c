@@ -66,6 +66,8 @@ static bool status_json_meter(cJSON *o, const struct status_meter *m)
 	       status_json_num_or_null(o, "power_w", m->power_known, m->power_w) &&
 	       status_json_num(o, "energy_wh", m->energy_wh) &&
 	       status_json_num(o, "energy_j", m->energy_j) &&
+	       status_json_num_or_null(o, "energy_today_wh", m->today_known, m->energy_today_wh) &&
+	       status_json_num_or_null(o, "today_since", m->today_known, m->today_since_unix_s) &&
 	       status_json_num(o, "flashes", (double)m->flashes) &&
 	       status_json_num(o, "edges", (double)m->edges) &&
 	       status_json_num(o, "glitches", (double)m->glitches) &&

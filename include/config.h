@@ -150,6 +150,7 @@ struct cfg_fields {
 	char derive[2048];	   /* MEAS.FIELD = EXPR, ... */
 	char integrate[2048];	   /* MEAS.FIELD -> NAME, ... */
 	int64_t integrate_max_gap; /* ns: a longer gap is not integrated over */
+	char plot[64];		   /* [MEAS.]FIELD: the page's plot (history.h); "" auto */
 };
 
 /* [json.NAME]: daemon/source_json_conf.c.  A source: its NAME is unique
@@ -235,6 +236,7 @@ struct cfg_can {
 	uint32_t restart_ms; /* configure: automatic restart after bus-off (0: off) */
 	bool allow_transmit;
 	uint32_t transmit_max; /* frames per event */
+	char plot[64];	       /* [MEAS.]FIELD: the page's plot (history.h); "" auto */
 };
 
 /* [modbus.NAME]: daemon/source_modbus_conf.c.  A Modbus device polled by
@@ -260,6 +262,7 @@ struct cfg_modbus {
 	enum cfg_modbus_rs485 rs485;
 	uint32_t rs485_delay_before, rs485_delay_after; /* ms */
 	bool allow_write;
+	char plot[64]; /* [MEAS.]FIELD: the page's plot (history.h); "" auto */
 };
 
 /* [eg4.NAME]: daemon/source_eg4_conf.c.  A source: an EG4 / LuxPower WiFi
@@ -278,6 +281,7 @@ struct cfg_eg4 {
 	int64_t keepalive_ns; /* TCP keepalive idle time; 0: off */
 	int64_t backoff_min_ns, backoff_max_ns;
 	char map[PATH_MAX]; /* a NAME in the data directory's maps/, or a path */
+	char plot[64];	    /* [MEAS.]FIELD: the page's plot (history.h); "" auto */
 };
 
 /* One member per section kind (config_table.h): the struct of a kind that

@@ -64,6 +64,17 @@ extern const struct cfg_vtype cfg_size;
  * text with cfg_string.parse, so that length and emptiness are the same
  * for every string. */
 
+/* `plot`: the field the status page plots for a source (history.h); put
+ * CFG_PLOT_KEY(struct cfg_KIND, plot) in a source kind's table. */
+#define CFG_PLOT_KEY(st, member)                                                                   \
+	{                                                                                          \
+		"plot", &cfg_string, CFG_FIELD(st, member),                                        \
+			.example = "dc.pv_power",                                                  \
+			.doc = "the field the status page plots for this source "                  \
+			       "([MEASUREMENT.]FIELD, a number); default: the first numeric "      \
+			       "field named like power or watt, else the first numeric field"      \
+	}
+
 /* The keys of struct cfg_fields, for every kind of JSON source: put
  * CFG_FIELDS_KEYS(struct cfg_KIND), in its table (its member `fields`). */
 extern const struct cfg_vtype cfg_valid, cfg_derive, cfg_integrate;
@@ -92,13 +103,16 @@ extern const struct cfg_vtype cfg_valid, cfg_derive, cfg_integrate;
 			"trapezoidal over the sample times) is added to MEAS's samples and "       \
 			"persisted in "                                                            \
 			"state_dir"},                                                              \
-	{                                                                                          \
-		"integrate_max_gap", &cfg_duration, CFG_FIELD(st, fields.integrate_max_gap),       \
-			.min = CFG_NS_S, .max = 24 * CFG_NS_H, .def = "2min",                      \
-			.doc = "samples further apart than this are not integrated over: the gap " \
-			       "is counted, "                                                      \
-			       "not guessed"                                                       \
-	}
+		{"integrate_max_gap",                                                              \
+		 &cfg_duration,                                                                    \
+		 CFG_FIELD(st, fields.integrate_max_gap),                                          \
+		 .min = CFG_NS_S,                                                                  \
+		 .max = 24 * CFG_NS_H,                                                             \
+		 .def = "2min",                                                                    \
+		 .doc = "samples further apart than this are not integrated over: the gap "        \
+			"is counted, "                                                             \
+			"not guessed"},                                                            \
+		CFG_PLOT_KEY(st, fields.plot)
 
 /* The keys of an MQTT connection, the same for the sink ([sink.NAME] type =
  * mqtt) and the source ([mqtt.NAME]): st has the fields host, port,

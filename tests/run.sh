@@ -65,7 +65,8 @@ for t in $LONG; do
 	[ -f "tests/$t.sh" ] && run "$t" "tests/$t.sh" "$B"
 done
 for t in "$B"/tsan/tests/test_ring* "$B"/tsan/tests/test_recring* "$B"/tsan/tests/test_http* \
-	"$B"/tsan/tests/test_uploader* "$B"/tsan/tests/test_wakeup* "$B"/tsan/tests/test_loop*; do
+	"$B"/tsan/tests/test_uploader* "$B"/tsan/tests/test_wakeup* "$B"/tsan/tests/test_loop* \
+	"$B"/tsan/tests/test_history*; do
 	[ -x "$t" ] && run "tsan/$(basename "$t")" "$t"
 done
 for t in "$B"/asan/tests/test_*; do

@@ -97,6 +97,9 @@ J=$(curl -fsS "$URL/api/status") || fail "/api/status"
 [ "$(json_get "$J" 'd["sources"][0]["flashes"]')" = "$N" ] || fail "/api/status flashes"
 [ "$(json_get "$J" 'd["sources"][0]["name"]')" = house ] || fail "/api/status name"
 curl -fsS "$URL/" | grep -q house || fail "/ has no meter row"
+# The history (filled on the meter thread, read here): the trace's last hour.
+J=$(curl -fsS "$URL/api/history?source=house") || fail "/api/history"
+[ "$(json_get "$J" 'len(d["series"][0]["points"]) > 0')" = True ] || fail "/api/history: $J"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/nope")" = 404 ] || fail "404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/metrics")" = 405 ] || fail "405"
 

@@ -1332,7 +1332,7 @@ static void test_print_defaults(void)
 			       " chip line impulses_per_kwh type url database retention_policy "
 			       "username password ca_file path port client_id namespace region "
 			       "endpoint profile credentials_file metrics time_key valid "
-			       "derive integrate topics name_key tag_keys string_fields "
+			       "derive integrate plot topics name_key tag_keys string_fields "
 			       "topic_tag measurement interface filter decode record rcvbuf unit "
 			       "map host datalog inverter ");
 	}

@@ -60,8 +60,8 @@ static void test_reasons(void)
 	CHECK_EQ_INT(s.nreasons, SOURCE_REASONS_MAX);
 	source_error(&s, last);
 
-	source_sample(&s, 1700000000123456789LL);
-	source_sample(&s, 1700000001000000000LL);
+	source_sample(&s, 1700000000123456789LL, NULL, 0);
+	source_sample(&s, 1700000001000000000LL, NULL, 0);
 	atomic_store(&s.progress_total, 10);
 	atomic_store(&s.progress_done, 4);
 	atomic_store(&s.progress_eta_ns, 1500000000LL);
