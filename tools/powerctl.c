@@ -504,6 +504,7 @@ static int powerctl_capture(const char *sock, const char *meter, const char *sec
 	}
 	if (r != POWERCTL_OK)
 		goto out;
+	fprintf(stderr, "powerctl: capturing %s for %s s\n", meter, secs);
 	usleep((useconds_t)(s * 1e6));
 	snprintf(api, sizeof(api), "meter/%s/capture-fetch", meter);
 	/* The end waits for edges still on their way (a fraction of a second). */
