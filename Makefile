@@ -82,8 +82,10 @@ CFLAGS    ?= -O2 -g
 # maps) when the configuration names none: the tree's share/ for a build that
 # is not installed, PKGDATADIR for build/install (make install).
 DATADIR   ?= $(CURDIR)/share
-CPPFLAGS  += -D_GNU_SOURCE -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' \
-             -DPOWERD_CONFIG='"$(SYSCONFDIR)/powerd/powerd.conf"' -Iinclude -Idaemon
+# Not CPPFLAGS +=: a CPPFLAGS from the environment (dpkg-buildflags) would
+# reach the recursive makes (test-build, install) with these in it twice.
+ALL_CPPFLAGS = -D_GNU_SOURCE -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' \
+             -DPOWERD_CONFIG='"$(SYSCONFDIR)/powerd/powerd.conf"' -Iinclude -Idaemon $(CPPFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -fno-strict-aliasing
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 
@@ -124,7 +126,7 @@ all: $(BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
