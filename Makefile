@@ -154,10 +154,13 @@ unit: $(UNIT_BINS)
 
 # powerd.conf(5) is printed by the powerd just built (--defaults=man): the
 # page comes from the very tables it parses with, so it cannot drift.
+# MAN_POWERD: the powerd that prints it, when the one built cannot run here
+# (a cross build: a native build's powerd, or the target's under qemu-user).
 man: $(O)/man/powerd.conf.5
+MAN_POWERD ?= $(O)/powerd
 $(O)/man/powerd.conf.5: $(O)/powerd
 	@mkdir -p $(dir $@)
-	$(O)/powerd --defaults=man >$@.tmp && mv $@.tmp $@
+	$(MAN_POWERD) --defaults=man >$@.tmp && mv $@.tmp $@
 bench-bins: $(BENCH_BINS)
 
 # The systemd unit, its paths those of this install (daemon/powerd.service.in).

@@ -71,6 +71,10 @@ if [ "$(id -u)" != 0 ]; then
 	echo "SKIP: not root: the package was built and linted, not installed"
 	exit 77
 fi
+command -v systemd-sysusers >/dev/null || {
+	echo "SKIP: no systemd-sysusers (the package depends on it): built and linted, not installed"
+	exit 77
+}
 st=$(dpkg-query -W -f='${db:Status-Abbrev}' powerd 2>/dev/null)
 case $st in
 "" | un*) ;;

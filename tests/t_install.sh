@@ -18,7 +18,6 @@
 #   tests/t_install.sh BUILD_DIR
 # Exit: 0 pass, 77 systemd-analyze or man is missing, 1 fail.
 set -u
-B=${1:-build}
 . tests/lib.sh
 for c in systemd-analyze man; do
 	command -v $c >/dev/null || {
