@@ -11,7 +11,7 @@ BUILD="gcc make pkg-config libgpiod-dev liburing-dev libmicrohttpd-dev libcjson-
 TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
       mosquitto-clients python3-botocore python3-yaml strace openssl libclang-rt-14-dev can-utils
-      libmodbus-dev man-db groff-base"
+      libmodbus-dev man-db groff-base dt-schema"
 BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients can-utils
        libmodbus-dev mbpoll"
 FUZZ="$BUILD clang libclang-rt-14-dev"
