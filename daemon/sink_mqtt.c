@@ -638,24 +638,31 @@ static void mqtt_ha_daemon(const struct mqtt *m, struct buf *topic, struct buf *
 	MQTT_LIT(b, "}}");
 }
 
-/* The discovery topic and config for one field of one series.  Its device
+/* The discovery topic for one field of one series.  Its device
  * is the series' source (the first tag's value: the meter, the Modbus
  * device...), via the powerd instance's device. */
+static void mqtt_ha_topic(const struct mqtt *m, const struct sample_view *s,
+			  const struct sample_field *f, struct buf *topic)
+{
+	char object[256];
+
+	mqtt_ha_id(object, sizeof(object), "%s_%s_%s", s->measurement, mqtt_name(s), f->key);
+	buf_printf(topic, "%s/sensor/%s/%s/config", m->sink->cfg->ha_prefix, m->node, object);
+}
+
+/* Its config (built only for a field not announced yet). */
 static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
-			   const struct sample_field *f, const char *state_topic, struct buf *topic,
-			   struct buf *b)
+			   const struct sample_field *f, const char *state_topic, struct buf *b)
 {
 	bool num = f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT;
 	const char *other = NULL;
 	const struct mqtt_ha_class *cls = num ? mqtt_ha_class_of(m, s, f->key, &other) : NULL;
-	char object[256], uid[256], name[256], dev[256];
+	char uid[256], name[256], dev[256];
 	struct buf tmpl;
 
-	mqtt_ha_id(object, sizeof(object), "%s_%s_%s", s->measurement, mqtt_name(s), f->key);
 	/* The host is part of the id: two Pis with a meter of the same name
 	 * are two sensors in one Home Assistant. */
 	mqtt_ha_id(uid, sizeof(uid), "%s_%s_%s_%s", m->node, s->measurement, mqtt_name(s), f->key);
-	buf_printf(topic, "%s/sensor/%s/%s/config", m->sink->cfg->ha_prefix, m->node, object);
 
 	buf_init(&tmpl);
 	buf_append(&tmpl, "{{ ", 3);
@@ -758,12 +765,17 @@ static void mqtt_src_publish(struct mqtt *m, const char *name, bool online)
 /* Retained states may have been wiped with the broker's: say them again. */
 static void mqtt_src_republish(struct mqtt *m)
 {
-	size_t i;
+	bool online[MQTT_SRC_MAX];
+	size_t i, n;
 
+	/* Names never change once added: only the states are copied. */
 	pthread_mutex_lock(&m->lock);
-	for (i = 0; m->src && i < m->nsrc; i++)
-		mqtt_src_publish(m, m->src[i].name, m->src[i].online);
+	n = m->src ? m->nsrc : 0;
+	for (i = 0; i < n; i++)
+		online[i] = m->src[i].online;
 	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n; i++)
+		mqtt_src_publish(m, m->src[i].name, online[i]);
 }
 
 static void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -1023,17 +1035,22 @@ static void mqtt_src_seen(struct mqtt *m, const struct sample_view *x)
 static void mqtt_src_stale(struct mqtt *m, int64_t newest)
 {
 	int64_t limit = m->sink->cfg->ha_expire_after_ns;
-	size_t i;
+	bool off[MQTT_SRC_MAX];
+	size_t i, n;
 
 	if (limit <= 0)
 		return;
 	pthread_mutex_lock(&m->lock);
-	for (i = 0; i < m->nsrc; i++)
-		if (m->src[i].online && newest - m->src[i].last_ns > limit) {
+	n = m->nsrc;
+	for (i = 0; i < n; i++) {
+		off[i] = m->src[i].online && newest - m->src[i].last_ns > limit;
+		if (off[i])
 			m->src[i].online = false;
-			mqtt_src_publish(m, m->src[i].name, false);
-		}
+	}
 	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n; i++)
+		if (off[i])
+			mqtt_src_publish(m, m->src[i].name, false);
 }
 
 /* Publish the discovery config of every field of this series not seen yet. */
@@ -1049,8 +1066,8 @@ static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const cha
 
 		mqtt_buf_reset(&m->dtopic);
 		mqtt_buf_reset(&m->dpayload);
-		mqtt_ha_config(m, s, &f, state_topic, &m->dtopic, &m->dpayload);
-		if (m->dtopic.err || m->dpayload.err)
+		mqtt_ha_topic(m, s, &f, &m->dtopic);
+		if (m->dtopic.err)
 			return;
 		for (slot = mqtt_hash(m->dtopic.data) % MQTT_INDEX_SLOTS; m->index[slot];
 		     slot = (slot + 1) % MQTT_INDEX_SLOTS)
@@ -1058,6 +1075,9 @@ static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const cha
 				break;
 		if (m->index[slot])
 			continue; /* known */
+		mqtt_ha_config(m, s, &f, state_topic, &m->dpayload);
+		if (m->dpayload.err)
+			return;
 		if (m->ndisc == MQTT_DISC_MAX) {
 			if (!m->disc_full_logged)
 				log_warn("sink %s: %d Home Assistant sensors announced, no more",
