@@ -77,8 +77,9 @@ struct sink_stats {
 struct sink {
 	const struct cfg_sink *cfg;
 	const struct sink_ops *ops;
-	void *priv;   /* the type's own state */
-	CURLM *multi; /* the uploader's; HTTP sinks add their easy handle */
+	void *priv;		     /* the type's own state */
+	CURLM *multi;		     /* the uploader's; HTTP sinks add their easy handle */
+	const struct config *config; /* all of it: MQTT discovery describes the sources */
 	struct sink_stats st;
 	/* set by sink_complete(), consumed by the uploader */
 	enum sink_verdict verdict;

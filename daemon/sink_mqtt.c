@@ -23,6 +23,7 @@
  * `lock`.  A batch is done when every PUBLISH has its
  * PUBACK; a lost connection or `timeout` fails it with SINK_RETRY, and the
  * uploader sends it again (QoS 1 is at-least-once anyway). */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +45,7 @@
 #include "buf.h"
 #include "log.h"
 #include "mqtt_conn.h"
+#include "regmap.h"
 #include "sink.h"
 
 #define MQTT_KEEPALIVE_S 60
@@ -56,10 +59,30 @@
 #define MQTT_MID_WORDS	   (65536 / 64)
 #define MQTT_CLOSE_WAIT_NS 2000000000LL
 #define NS_PER_S	   1000000000LL
+/* Append a string literal. */
+#define MQTT_LIT(b, s) buf_append((b), (s), sizeof(s) - 1)
 
 struct mqtt_disc {
 	char *topic;
 	char *payload;
+};
+
+/* A source as Home Assistant sees it: a device with its own availability
+ * (TOPIC_PREFIX/availability/NAME, retained), offline once its newest sample is
+ * ha_expire_after older than the newest of any source. */
+#define MQTT_SRC_MAX 256
+
+/* A unit a source's table gives a field (a Modbus or EG4 register map). */
+struct mqtt_unit {
+	char source[CFG_NAME_MAX];
+	char meas[SAMPLE_KEY_MAX];
+	char field[SAMPLE_KEY_MAX];
+	char unit[REGMAP_UNIT_MAX];
+};
+struct mqtt_src {
+	char name[128];
+	int64_t last_ns;
+	bool online;
 };
 
 struct mqtt {
@@ -77,6 +100,7 @@ struct mqtt {
 	char pico_host[128];
 	char node[80];
 	bool discovery;
+	char *daemon_topic, *daemon_config; /* the instance's device (discovery) */
 	/* shared with libmosquitto's thread */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -94,10 +118,15 @@ struct mqtt {
 	uint64_t early[MQTT_MID_WORDS]; /* PUBACKs for ids not (yet) in want */
 	struct mqtt_disc *disc;		/* MQTT_DISC_MAX slots, never moved */
 	size_t ndisc;
+	struct mqtt_src *src; /* MQTT_SRC_MAX slots */
+	size_t nsrc;
+	struct mqtt_unit *units; /* fixed after open() */
+	size_t nunits;
 	/* uploader thread only */
 	int64_t deadline_mono;
 	uint32_t *index; /* open addressing over disc[].topic: slot = i + 1 */
 	bool disc_full_logged;
+	bool src_full_logged;
 	bool topic_bad_logged;
 	bool message_bad_logged;
 	struct buf topic, payload, dtopic, dpayload;
@@ -338,7 +367,12 @@ static const struct mqtt_ha_class mqtt_ha_classes[] = {
 	{"_a", "current", "A", "measurement", false},
 	{"_hz", "frequency", "Hz", "measurement", false},
 	{"_s", "duration", "s", "measurement", false},
+	{"_c", "temperature", "°C", "measurement", false},
+	{"_pct", NULL, "%", "measurement", false}, /* "battery" for a state of charge */
 };
+
+/* A state of charge in %: Home Assistant's "battery" class. */
+static const struct mqtt_ha_class mqtt_ha_battery = {"_pct", "battery", "%", "measurement", false};
 
 static const struct mqtt_ha_class *mqtt_ha_class(const char *key)
 {
@@ -347,10 +381,215 @@ static const struct mqtt_ha_class *mqtt_ha_class(const char *key)
 	for (i = 0; i < sizeof(mqtt_ha_classes) / sizeof(mqtt_ha_classes[0]); i++) {
 		size_t k = strlen(mqtt_ha_classes[i].suffix);
 
-		if (n > k && !strcmp(key + n - k, mqtt_ha_classes[i].suffix))
+		if (n > k && !strcmp(key + n - k, mqtt_ha_classes[i].suffix)) {
+			if (!mqtt_ha_classes[i].device_class && !strncmp(key, "soc", 3))
+				return &mqtt_ha_battery;
 			return &mqtt_ha_classes[i];
+		}
 	}
 	return NULL;
+}
+
+/* What Home Assistant makes of a unit a register map gives. */
+static const struct mqtt_ha_class mqtt_ha_units[] = {
+	{"Wh", "energy", "kWh", "total_increasing", true},
+	{"kWh", "energy", "kWh", "total_increasing", false},
+	{"W", "power", "W", "measurement", false},
+	{"kW", "power", "kW", "measurement", false},
+	{"VA", "apparent_power", "VA", "measurement", false},
+	{"V", "voltage", "V", "measurement", false},
+	{"A", "current", "A", "measurement", false},
+	{"Hz", "frequency", "Hz", "measurement", false},
+	{"°C", "temperature", "°C", "measurement", false},
+	{"C", "temperature", "°C", "measurement", false},
+	{"s", "duration", "s", "measurement", false},
+	{"%", NULL, "%", "measurement", false},
+};
+
+/* The class of a field by its source's table (tag "source" names the
+ * section), else by the unit its name ends in; *other: a unit the table
+ * gives that Home Assistant has no class for. */
+static const struct mqtt_ha_class *mqtt_ha_class_of(const struct mqtt *m,
+						    const struct sample_view *s, const char *key,
+						    const char **other)
+{
+	size_t i, j;
+
+	*other = NULL;
+	for (i = 0; s->ntags && !strcmp(s->tags[0].key, "source") && i < m->nunits; i++) {
+		const struct mqtt_unit *u = &m->units[i];
+
+		if (strcmp(u->field, key) || strcmp(u->meas, s->measurement) ||
+		    strcmp(u->source, s->tags[0].value))
+			continue;
+		for (j = 0; j < sizeof(mqtt_ha_units) / sizeof(mqtt_ha_units[0]); j++)
+			if (!strcmp(mqtt_ha_units[j].suffix, u->unit)) {
+				if (!mqtt_ha_units[j].device_class && !strncmp(key, "soc", 3))
+					return &mqtt_ha_battery;
+				return &mqtt_ha_units[j];
+			}
+		*other = u->unit;
+		return NULL;
+	}
+	return mqtt_ha_class(key);
+}
+
+/* The units of every Modbus and EG4 source's map, read at open: a map the
+ * source cannot load fails the source, not discovery (names decide then). */
+static int mqtt_units_load(struct mqtt *m)
+{
+	const struct config *c = m->sink->config;
+	size_t i, j, n = 0;
+
+	for (i = 0; c && i < c->nmodbus + c->neg4; i++) {
+		const char *src = i < c->nmodbus ? c->modbus[i].name : c->eg4[i - c->nmodbus].name;
+		const char *map = i < c->nmodbus ? c->modbus[i].map : c->eg4[i - c->nmodbus].map;
+		char path[PATH_MAX], err[256];
+		struct regmap rm;
+		struct mqtt_unit *g;
+
+		memset(&rm, 0, sizeof(rm));
+		if (regmap_path(POWERD_DATADIR, map, path, sizeof(path)) ||
+		    regmap_load_file(path, &rm, err, sizeof(err)))
+			continue;
+		g = realloc(m->units, (n + rm.n) * sizeof(*g));
+		if (!g) {
+			regmap_free(&rm);
+			return -ENOMEM;
+		}
+		m->units = g;
+		for (j = 0; j < rm.n; j++) {
+			if (!rm.v[j].unit[0])
+				continue;
+			snprintf(g[n].source, sizeof(g[n].source), "%s", src);
+			snprintf(g[n].meas, sizeof(g[n].meas), "%s", rm.meas[rm.v[j].meas]);
+			snprintf(g[n].field, sizeof(g[n].field), "%s", rm.v[j].name);
+			snprintf(g[n].unit, sizeof(g[n].unit), "%s", rm.v[j].unit);
+			n++;
+		}
+		regmap_free(&rm);
+	}
+	m->nunits = n;
+	return 0;
+}
+
+/* Words a readable name keeps in capitals (soc -> SOC, pv1 -> PV1). */
+static bool mqtt_ha_acronym(const char *w, size_t n)
+{
+	static const char *const words[] = {"soc", "soh", "pv", "ac",  "dc", "bms", "mppt",
+					    "eps", "ups", "va", "rms", "id", "eg",  NULL};
+	size_t i, k = n;
+
+	while (k && w[k - 1] >= '0' && w[k - 1] <= '9')
+		k--; /* pv1, mppt2 */
+	for (i = 0; words[i]; i++)
+		if (strlen(words[i]) == k && !strncasecmp(w, words[i], k))
+			return true;
+	return false;
+}
+
+/* "input_voltage" -> "Input voltage", "pv1_power" -> "PV1 power": the words
+ * of a name, `first` capitalized, acronyms in capitals. */
+static void mqtt_ha_words(struct buf *b, const char *s, size_t n, bool first)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && s[j] != '_' && s[j] != '.' && s[j] != ' ')
+			j++;
+		if (j > i) {
+			size_t k;
+
+			if (b->len)
+				buf_append(b, " ", 1);
+			for (k = i; k < j; k++) {
+				char c = s[k];
+
+				if (mqtt_ha_acronym(s + i, j - i))
+					c = (char)toupper((unsigned char)c);
+				else if (k == i && first)
+					c = (char)toupper((unsigned char)c);
+				else
+					c = (char)tolower((unsigned char)c);
+				buf_append(b, &c, 1);
+			}
+			first = false;
+		}
+		i = j + 1;
+	}
+}
+
+/* ha_names' entry for KEY (or MEASUREMENT.KEY), copied into out; false if none. */
+static bool mqtt_ha_name_override(const char *list, const char *meas, const char *key, char *out,
+				  size_t len)
+{
+	const char *p = list;
+	size_t mk = strlen(meas), kk = strlen(key);
+
+	while (*p) {
+		const char *end = strchr(p, ','), *eq;
+		size_t n;
+
+		if (!end)
+			end = p + strlen(p);
+		while (p < end && *p == ' ')
+			p++;
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq) {
+			n = (size_t)(eq - p);
+			while (n && p[n - 1] == ' ')
+				n--;
+			if ((n == kk && !strncmp(p, key, kk)) ||
+			    (n == mk + 1 + kk && !strncmp(p, meas, mk) && p[mk] == '.' &&
+			     !strncmp(p + mk + 1, key, kk))) {
+				const char *v = eq + 1;
+				size_t vn;
+
+				while (v < end && *v == ' ')
+					v++;
+				vn = (size_t)(end - v);
+				while (vn && v[vn - 1] == ' ')
+					vn--;
+				snprintf(out, len, "%.*s", (int)vn, v);
+				return vn > 0;
+			}
+		}
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+/* A readable name for a field: the ha_names entry, or its words without the
+ * unit suffix (soc_pct -> Battery SOC), after the measurement's for a source
+ * with several measurements (tag "source": ac/dc/inverter of one inverter). */
+static void mqtt_ha_friendly(const struct mqtt *m, const struct sample_view *s, const char *key,
+			     const struct mqtt_ha_class *cls, char *out, size_t len)
+{
+	size_t n = strlen(key);
+	struct buf b;
+
+	if (mqtt_ha_name_override(m->sink->cfg->ha_names, s->measurement, key, out, len))
+		return;
+	if (cls) {
+		size_t k = strlen(cls->suffix);
+
+		if (n > k && !strcmp(key + n - k, cls->suffix))
+			n -= k;
+	}
+	buf_init(&b);
+	if (s->ntags && !strcmp(s->tags[0].key, "source"))
+		mqtt_ha_words(&b, s->measurement, strlen(s->measurement), true);
+	if (cls && cls->device_class && !strcmp(cls->device_class, "battery") && n == 3) {
+		if (b.len)
+			MQTT_LIT(&b, " battery");
+		else
+			MQTT_LIT(&b, "Battery");
+	}
+	mqtt_ha_words(&b, key, n, b.len == 0);
+	snprintf(out, len, "%s", b.data && b.len ? b.data : key);
+	buf_free(&b);
 }
 
 /* The Jinja expression for a field: value_json.fields.KEY, or
@@ -370,21 +609,60 @@ static void mqtt_ha_value(struct buf *b, const char *key)
 	buf_append(b, "']", 2);
 }
 
-/* The discovery topic and config for one field of one series. */
-static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
-			   const struct sample_field *f, const char *state_topic, struct buf *topic,
-			   struct buf *b)
+/* TOPIC_PREFIX/availability/NAME: a source's availability. */
+static void mqtt_src_topic(const struct mqtt *m, const char *name, struct buf *b)
 {
-	const struct mqtt_ha_class *cls =
-		f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT ? mqtt_ha_class(f->key) : NULL;
-	char object[256], uid[256], name[256], dev[HOST_NAME_MAX + 16];
-	struct buf tmpl;
+	buf_printf(b, "%s/availability/", m->sink->cfg->topic_prefix);
+	mqtt_topic_level(b, name);
+}
+
+/* The device of the powerd instance: the daemon's own status as a
+ * connectivity sensor, so that the sources' devices can name it via_device. */
+static void mqtt_ha_daemon(const struct mqtt *m, struct buf *topic, struct buf *b)
+{
+	char name[HOST_NAME_MAX + 16];
+
+	buf_printf(topic, "%s/binary_sensor/%s/status/config", m->sink->cfg->ha_prefix, m->node);
+	snprintf(name, sizeof(name), "powerd %s", m->hostname);
+	MQTT_LIT(b, "{\"name\":\"Status\",\"unique_id\":");
+	buf_printf(b, "\"%s_status\",\"state_topic\":", m->node);
+	mqtt_json_str(b, m->status_topic);
+	MQTT_LIT(b, ",\"payload_on\":\"online\",\"payload_off\":\"offline\","
+		    "\"device_class\":\"connectivity\",\"entity_category\":\"diagnostic\","
+		    "\"device\":{\"identifiers\":[");
+	mqtt_json_str(b, m->node);
+	MQTT_LIT(b, "],\"name\":");
+	mqtt_json_str(b, name);
+	MQTT_LIT(b, ",\"manufacturer\":\"powerd\",\"model\":\"powerd\",\"sw_version\":");
+	mqtt_json_str(b, POWERD_VERSION);
+	MQTT_LIT(b, "}}");
+}
+
+/* The discovery topic for one field of one series.  Its device
+ * is the series' source (the first tag's value: the meter, the Modbus
+ * device...), via the powerd instance's device. */
+static void mqtt_ha_topic(const struct mqtt *m, const struct sample_view *s,
+			  const struct sample_field *f, struct buf *topic)
+{
+	char object[256];
 
 	mqtt_ha_id(object, sizeof(object), "%s_%s_%s", s->measurement, mqtt_name(s), f->key);
+	buf_printf(topic, "%s/sensor/%s/%s/config", m->sink->cfg->ha_prefix, m->node, object);
+}
+
+/* Its config (built only for a field not announced yet). */
+static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
+			   const struct sample_field *f, const char *state_topic, struct buf *b)
+{
+	bool num = f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT;
+	const char *other = NULL;
+	const struct mqtt_ha_class *cls = num ? mqtt_ha_class_of(m, s, f->key, &other) : NULL;
+	char uid[256], name[256], dev[256];
+	struct buf tmpl;
+
 	/* The host is part of the id: two Pis with a meter of the same name
 	 * are two sensors in one Home Assistant. */
 	mqtt_ha_id(uid, sizeof(uid), "%s_%s_%s_%s", m->node, s->measurement, mqtt_name(s), f->key);
-	buf_printf(topic, "%s/sensor/%s/%s/config", m->sink->cfg->ha_prefix, m->node, object);
 
 	buf_init(&tmpl);
 	buf_append(&tmpl, "{{ ", 3);
@@ -393,39 +671,69 @@ static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
 		buf_append(&tmpl, " / 1000", 7);
 	buf_append(&tmpl, " }}", 3);
 
-	snprintf(name, sizeof(name), "%s %s %s", s->measurement, mqtt_name(s), f->key);
-	buf_append(b, "{\"name\":", 8);
+	mqtt_ha_friendly(m, s, f->key, cls, name, sizeof(name));
+	MQTT_LIT(b, "{\"name\":");
 	mqtt_json_str(b, name);
-	buf_append(b, ",\"unique_id\":", 13);
+	MQTT_LIT(b, ",\"unique_id\":");
 	mqtt_json_str(b, uid);
-	buf_append(b, ",\"state_topic\":", 15);
+	MQTT_LIT(b, ",\"state_topic\":");
 	mqtt_json_str(b, state_topic);
-	buf_append(b, ",\"value_template\":", 18);
+	MQTT_LIT(b, ",\"value_template\":");
 	mqtt_json_str(b, tmpl.data ? tmpl.data : "");
 	buf_free(&tmpl);
-	if (cls) {
-		buf_append(b, ",\"device_class\":", 16);
+	if (cls && cls->device_class) {
+		MQTT_LIT(b, ",\"device_class\":");
 		mqtt_json_str(b, cls->device_class);
-		buf_append(b, ",\"unit_of_measurement\":", 23);
-		mqtt_json_str(b, cls->unit);
+	}
+	if (cls || other) {
+		MQTT_LIT(b, ",\"unit_of_measurement\":");
+		mqtt_json_str(b, cls ? cls->unit : other);
 	}
 	if (f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT) {
-		buf_append(b, ",\"state_class\":", 15);
+		MQTT_LIT(b, ",\"state_class\":");
 		mqtt_json_str(b, cls ? cls->state_class : "measurement");
 	}
-	buf_append(b, ",\"availability_topic\":", 22);
+	if (m->sink->cfg->ha_expire_after_ns > 0)
+		buf_printf(b, ",\"expire_after\":%" PRId64,
+			   (int64_t)((m->sink->cfg->ha_expire_after_ns + NS_PER_S - 1) / NS_PER_S));
+	/* Available while both powerd (its last will) and the source are. */
+	MQTT_LIT(b, ",\"availability\":[{\"topic\":");
 	mqtt_json_str(b, m->status_topic);
-	buf_append(b, ",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"",
-		   63);
-	buf_append(b, ",\"device\":{\"identifiers\":[", 26);
-	mqtt_ha_id(dev, sizeof(dev), "powerd_%s", m->hostname);
-	mqtt_json_str(b, dev);
-	snprintf(dev, sizeof(dev), "powerd %s", m->hostname);
-	buf_append(b, "],\"name\":", 9);
-	mqtt_json_str(b, dev);
-	buf_append(b, ",\"manufacturer\":\"powerd\",\"sw_version\":", 38);
-	mqtt_json_str(b, POWERD_VERSION);
-	buf_append(b, "}}", 2);
+	if (s->ntags) {
+		struct buf at;
+
+		buf_init(&at);
+		mqtt_src_topic(m, mqtt_name(s), &at);
+		MQTT_LIT(b, "},{\"topic\":");
+		mqtt_json_str(b, at.data ? at.data : "");
+		buf_free(&at);
+		MQTT_LIT(b, "}],\"availability_mode\":\"all\"");
+	} else {
+		MQTT_LIT(b, "}]");
+	}
+	MQTT_LIT(b, ",\"payload_available\":\"online\",\"payload_not_available\":\"offline\"");
+	MQTT_LIT(b, ",\"device\":{\"identifiers\":[");
+	if (s->ntags) {
+		mqtt_ha_id(dev, sizeof(dev), "%s_%s", m->node, mqtt_name(s));
+		mqtt_json_str(b, dev);
+		MQTT_LIT(b, "],\"name\":");
+		mqtt_json_str(b, mqtt_name(s));
+		MQTT_LIT(b, ",\"manufacturer\":\"powerd\",\"model\":");
+		snprintf(dev, sizeof(dev), "powerd %s", s->tags[0].key);
+		mqtt_json_str(b, dev);
+		MQTT_LIT(b, ",\"sw_version\":");
+		mqtt_json_str(b, POWERD_VERSION);
+		MQTT_LIT(b, ",\"via_device\":");
+		mqtt_json_str(b, m->node);
+	} else {
+		mqtt_json_str(b, m->node);
+		snprintf(dev, sizeof(dev), "powerd %s", m->hostname);
+		MQTT_LIT(b, "],\"name\":");
+		mqtt_json_str(b, dev);
+		MQTT_LIT(b, ",\"manufacturer\":\"powerd\",\"model\":\"powerd\",\"sw_version\":");
+		mqtt_json_str(b, POWERD_VERSION);
+	}
+	MQTT_LIT(b, "}}");
 }
 
 static void mqtt_buf_reset(struct buf *b)
@@ -440,6 +748,34 @@ static void mqtt_buf_reset(struct buf *b)
 static void mqtt_publish_status(struct mqtt *m, const char *status)
 {
 	mosquitto_publish(m->mosq, NULL, m->status_topic, (int)strlen(status), status, 1, true);
+}
+
+static void mqtt_src_publish(struct mqtt *m, const char *name, bool online)
+{
+	struct buf t;
+
+	buf_init(&t);
+	mqtt_src_topic(m, name, &t);
+	if (!t.err && mosquitto_validate_utf8(t.data, (int)t.len) == MOSQ_ERR_SUCCESS)
+		mosquitto_publish(m->mosq, NULL, t.data, online ? 6 : 7,
+				  online ? "online" : "offline", 1, true);
+	buf_free(&t);
+}
+
+/* Retained states may have been wiped with the broker's: say them again. */
+static void mqtt_src_republish(struct mqtt *m)
+{
+	bool online[MQTT_SRC_MAX];
+	size_t i, n;
+
+	/* Names never change once added: only the states are copied. */
+	pthread_mutex_lock(&m->lock);
+	n = m->src ? m->nsrc : 0;
+	for (i = 0; i < n; i++)
+		online[i] = m->src[i].online;
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n; i++)
+		mqtt_src_publish(m, m->src[i].name, online[i]);
 }
 
 static void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc)
@@ -471,6 +807,10 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *obj, int rc)
 	log_info("sink %s: connected to MQTT broker %s:%d", m->sink->cfg->name, m->host, m->port);
 
 	mqtt_publish_status(m, "online");
+	if (m->daemon_topic)
+		mosquitto_publish(m->mosq, NULL, m->daemon_topic, (int)strlen(m->daemon_config),
+				  m->daemon_config, 1, true);
+	mqtt_src_republish(m);
 	/* Retained configs may have been wiped (broker restarted without
 	 * persistence): publish them again on every connection. */
 	for (i = 0; i < n; i++)
@@ -654,6 +994,65 @@ static uint32_t mqtt_hash(const char *s)
 	return (uint32_t)hash_str(s);
 }
 
+/* A sample of source NAME at ts: the source is online (again). */
+static void mqtt_src_seen(struct mqtt *m, const struct sample_view *x)
+{
+	const char *name = mqtt_name(x);
+	struct mqtt_src *r = NULL;
+	bool flip = false;
+	size_t i;
+
+	if (!x->ntags)
+		return; /* no source: the daemon's device */
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nsrc && !r; i++)
+		if (!strcmp(m->src[i].name, name))
+			r = &m->src[i];
+	if (!r && m->nsrc < MQTT_SRC_MAX) {
+		r = &m->src[m->nsrc++];
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->last_ns = x->ts_ns;
+	}
+	if (r) {
+		if (x->ts_ns > r->last_ns)
+			r->last_ns = x->ts_ns;
+		flip = !r->online;
+		r->online = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!r && !m->src_full_logged) {
+		log_warn("sink %s: %d sources have an availability topic, no more",
+			 m->sink->cfg->name, MQTT_SRC_MAX);
+		m->src_full_logged = true;
+	}
+	if (flip)
+		mqtt_src_publish(m, name, true);
+}
+
+/* Sources whose newest sample is ha_expire_after older than `newest` (the
+ * newest sample of this batch, of any source) are offline.  Sample times,
+ * not the clock: a backlog sent late flips nothing it should not. */
+static void mqtt_src_stale(struct mqtt *m, int64_t newest)
+{
+	int64_t limit = m->sink->cfg->ha_expire_after_ns;
+	bool off[MQTT_SRC_MAX];
+	size_t i, n;
+
+	if (limit <= 0)
+		return;
+	pthread_mutex_lock(&m->lock);
+	n = m->nsrc;
+	for (i = 0; i < n; i++) {
+		off[i] = m->src[i].online && newest - m->src[i].last_ns > limit;
+		if (off[i])
+			m->src[i].online = false;
+	}
+	pthread_mutex_unlock(&m->lock);
+	for (i = 0; i < n; i++)
+		if (off[i])
+			mqtt_src_publish(m, m->src[i].name, false);
+}
+
 /* Publish the discovery config of every field of this series not seen yet. */
 static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const char *state_topic)
 {
@@ -667,8 +1066,8 @@ static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const cha
 
 		mqtt_buf_reset(&m->dtopic);
 		mqtt_buf_reset(&m->dpayload);
-		mqtt_ha_config(m, s, &f, state_topic, &m->dtopic, &m->dpayload);
-		if (m->dtopic.err || m->dpayload.err)
+		mqtt_ha_topic(m, s, &f, &m->dtopic);
+		if (m->dtopic.err)
 			return;
 		for (slot = mqtt_hash(m->dtopic.data) % MQTT_INDEX_SLOTS; m->index[slot];
 		     slot = (slot + 1) % MQTT_INDEX_SLOTS)
@@ -676,6 +1075,9 @@ static void mqtt_discover(struct mqtt *m, const struct sample_view *s, const cha
 				break;
 		if (m->index[slot])
 			continue; /* known */
+		mqtt_ha_config(m, s, &f, state_topic, &m->dpayload);
+		if (m->dpayload.err)
+			return;
 		if (m->ndisc == MQTT_DISC_MAX) {
 			if (!m->disc_full_logged)
 				log_warn("sink %s: %d Home Assistant sensors announced, no more",
@@ -714,6 +1116,8 @@ static int mqtt_send(struct sink *s, const struct sample_span *v)
 	char msg[sizeof(m->why) + 32];
 	bool connected;
 	size_t i, published;
+	int64_t newest = 0;
+	bool have_newest = false;
 	int rc;
 
 	pthread_mutex_lock(&m->lock);
@@ -760,8 +1164,13 @@ static int mqtt_send(struct sink *s, const struct sample_span *v)
 			sink_complete(s, SINK_RETRY, "out of memory encoding MQTT messages");
 			return 0;
 		}
-		if (m->discovery)
+		if (m->discovery) {
+			mqtt_src_seen(m, &x);
+			if (!have_newest || x.ts_ns > newest)
+				newest = x.ts_ns;
+			have_newest = true;
 			mqtt_discover(m, &x, m->topic.data);
+		}
 		rc = mosquitto_publish(m->mosq, &mid, m->topic.data, (int)m->payload.len,
 				       m->payload.data, 1, false);
 		if (rc == MOSQ_ERR_SUCCESS) {
@@ -788,6 +1197,8 @@ static int mqtt_send(struct sink *s, const struct sample_span *v)
 		sink_complete(s, SINK_RETRY, msg);
 		return 0;
 	}
+	if (have_newest)
+		mqtt_src_stale(m, newest);
 	m->deadline_mono = clock_mono_ns() + s->cfg->timeout_ns;
 	return 0;
 }
@@ -836,6 +1247,10 @@ static void mqtt_free(struct mqtt *m)
 	}
 	free(m->disc);
 	free(m->index);
+	free(m->src);
+	free(m->units);
+	free(m->daemon_topic);
+	free(m->daemon_config);
 	buf_free(&m->topic);
 	buf_free(&m->payload);
 	buf_free(&m->dtopic);
@@ -960,7 +1375,17 @@ static int mqtt_open(struct sink *s)
 	if (m->discovery) {
 		m->disc = calloc(MQTT_DISC_MAX, sizeof(*m->disc));
 		m->index = calloc(MQTT_INDEX_SLOTS, sizeof(*m->index));
-		if (!m->disc || !m->index) {
+		m->src = calloc(MQTT_SRC_MAX, sizeof(*m->src));
+		if (mqtt_units_load(m)) {
+			mqtt_free(m);
+			return -ENOMEM;
+		}
+		mqtt_ha_daemon(m, &m->dtopic, &m->dpayload);
+		m->daemon_topic = m->dtopic.err ? NULL : strdup(m->dtopic.data);
+		m->daemon_config = m->dpayload.err ? NULL : strdup(m->dpayload.data);
+		mqtt_buf_reset(&m->dtopic);
+		mqtt_buf_reset(&m->dpayload);
+		if (!m->disc || !m->index || !m->src || !m->daemon_topic || !m->daemon_config) {
 			mqtt_free(m);
 			return -ENOMEM;
 		}

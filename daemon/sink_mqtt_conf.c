@@ -21,6 +21,14 @@ static const struct cfg_key mqtt_keys[] = {
 	 .doc = "publish Home Assistant discovery configs for every field"},
 	{"ha_prefix", &cfg_string, S(ha_prefix), .def = "homeassistant",
 	 .doc = "Home Assistant's discovery prefix"},
+	{"ha_expire_after", &cfg_duration, S(ha_expire_after_ns), .min = 0, .max = 86400 * CFG_NS_S,
+	 .def = "0s",
+	 .doc = "Home Assistant shows a sensor as unavailable when no value came for this long "
+		"(a few of the source's intervals); 0 = never"},
+	{"ha_names", &cfg_string, S(ha_names),
+	 .example = "soc=Battery charge, pv_power=Solar power",
+	 .doc = "Home Assistant names for fields, FIELD=Name separated by commas (default: "
+		"derived from the field, e.g. soc_pct -> Battery SOC)"},
 	{0},
 };
 #undef S

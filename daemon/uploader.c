@@ -1325,6 +1325,7 @@ int uploader_start(struct uploader **out, const struct config *cfg)
 		goto fail;
 	}
 	for (i = 0; i < cfg->nsinks; i++) {
+		u->sinks[i].s.config = cfg;
 		r = usink_open(u, &u->sinks[i], &cfg->sinks[i]);
 		u->nsinks = i + 1;
 		if (r)

@@ -116,6 +116,8 @@ struct cfg_sink {
 			bool tls;
 			bool ha_discovery;
 			char ha_prefix[128];
+			int64_t ha_expire_after_ns; /* 0: not sent */
+			char ha_names[1024];	    /* FIELD=Name, ...; "": derived */
 		};
 		struct {		      /* cloudwatch: sink_cloudwatch_conf.c */
 			char region[64];      /* "": $AWS_REGION, $AWS_DEFAULT_REGION */

@@ -55,6 +55,8 @@ exec(sys.argv[2])' "$file" "$code" "$@"
 
 mqtt_start || fail "cannot start mosquitto"
 HOST=$(hostname)
+NODE=$(python3 -c 'import re,sys; print(re.sub("[^a-zA-Z0-9_-]", "_", "powerd_" + sys.argv[1]))' "$HOST")
+VERSION=$(sed -n 's/^VERSION[ :?]*= *//p' Makefile | head -1)
 
 # ---- json: every sample, fields typed, topic levels sanitized ---------------
 mqtt_sub "$T/json.sub" sub-json -t 'tj/pulse/#' -C 5 -W 15 || fail "subscriber"
@@ -113,12 +115,13 @@ cmp -s "$T/pico.want" "$T/pico.sub" ||
 echo "pico: ok"
 
 # ---- Home Assistant discovery ----------------------------------------------
-mqtt_sub "$T/ha-live.sub" sub-ha-live -t 'hatest/#' -C 4 -W 15 || fail "subscriber"
+mqtt_sub "$T/ha-live.sub" sub-ha-live -t 'hatest/#' -C 5 -W 15 || fail "subscriber"
 prog ha ha MQTT_PREFIX=th MQTT_HA_PREFIX=hatest || fail "ha mode: $(cat "$T/ha.out" "$T/ha.err")"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hatest/zz -m end
 sub_wait
-# Announced once, not at every sample: three configs, then the marker.
-if [ "$(cut -d' ' -f1 "$T/ha-live.sub" | sort -u | wc -l)" != 4 ] ||
+# Announced once, not at every sample: the daemon's and three configs, then
+# the marker.
+if [ "$(cut -d' ' -f1 "$T/ha-live.sub" | sort -u | wc -l)" != 5 ] ||
 	[ "$(tail -1 "$T/ha-live.sub")" != "hatest/zz end" ]; then
 	fail "discovery published more than once per sensor: $(cut -d' ' -f1 "$T/ha-live.sub")"
 fi
@@ -127,20 +130,23 @@ fi
 mqtt_sub "$T/ha.sub" sub-ha -t 'hatest/#' --retained-only -W 15 || fail "subscriber"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hatest/zz -m end
 sub_wait
-NODE=$(python3 -c 'import re,sys; print(re.sub("[^a-zA-Z0-9_-]", "_", "powerd_" + sys.argv[1]))' "$HOST")
 pyjson "$T/ha.sub" '
 import re
 host, node = sys.argv[3], sys.argv[4]
 c = {t: p for t, p in m}
 base = "hatest/sensor/%s/pulse_house_%%s/config" % node
-assert sorted(c) == sorted(base % f for f in ("power_w", "energy_wh", "interval_s")), sorted(c)
+d = "hatest/binary_sensor/%s/status/config" % node
+assert sorted(c) == sorted([d] + [base % f for f in ("power_w", "energy_wh", "interval_s")]), sorted(c)
+assert c[d]["device"]["identifiers"] == [node] and c[d]["device"]["name"] == "powerd " + host, c[d]
 p, e, i = (c[base % f] for f in ("power_w", "energy_wh", "interval_s"))
 for x in (p, e, i):
     assert x["state_topic"] == "th/pulse/house", x
-    assert x["availability_topic"] == "th/status", x
+    assert x["availability"] == [{"topic": "th/status"}, {"topic": "th/availability/house"}], x
+    assert x["availability_mode"] == "all" and "expire_after" not in x, x
     assert x["payload_available"] == "online" and x["payload_not_available"] == "offline", x
-    assert x["device"]["identifiers"] == [re.sub("[^a-zA-Z0-9_-]", "_", "powerd_" + host)], x
-    assert x["device"]["name"] == "powerd " + host and x["device"]["manufacturer"] == "powerd", x
+    assert x["device"]["identifiers"] == [node + "_house"] and x["device"]["name"] == "house", x
+    assert x["device"]["via_device"] == node and x["device"]["manufacturer"] == "powerd", x
+assert (p["name"], e["name"], i["name"]) == ("Power", "Energy", "Interval"), (p, e, i)
 assert p["unique_id"] == node + "_pulse_house_power_w", p
 assert p["value_template"] == "{{ value_json.fields.power_w }}", p
 assert (p["device_class"], p["unit_of_measurement"], p["state_class"]) == ("power", "W", "measurement"), p
@@ -150,6 +156,77 @@ assert (e["device_class"], e["unit_of_measurement"], e["state_class"]) == ("ener
 assert (i["device_class"], i["unit_of_measurement"]) == ("duration", "s"), i
 ' "$HOST" "$NODE" || fail "discovery configs: $(cat "$T/ha.sub")"
 echo "ha: ok"
+
+# ---- Home Assistant: four kinds of source, one goes stale and comes back ----
+# A pulse meter, a Modbus inverter (powmr-lvm's fields and units), an EcoFlow
+# battery on CAN, an EG4 inverter (eg4-input's); ha_expire_after = 30 s, so
+# the battery, absent from the batch a minute later, is offline, and online
+# again with its next sample.  The daemon's own status ends the live log.
+mqtt_sub "$T/ha2-live.sub" sub-ha2-live -t 'th2/availability/#' -t th2/status -C 8 -W 20 ||
+	fail "subscriber"
+prog ha2 ha2 MQTT_PREFIX=th2 MQTT_HA_PREFIX=ha2 MQTT_HA_EXPIRE_S=30 \
+	MQTT_HA_NAMES='eg4.soc=EG4 battery, nothing=Nothing' ||
+	fail "ha2 mode: $(cat "$T/ha2.out" "$T/ha2.err")"
+sub_wait
+cat >"$T/ha2-live.want" <<'EOF'
+th2/status online
+th2/availability/house online
+th2/availability/powmr online
+th2/availability/battery online
+th2/availability/eg4 online
+th2/availability/battery offline
+th2/availability/battery online
+th2/status offline
+EOF
+cmp -s "$T/ha2-live.want" "$T/ha2-live.sub" ||
+	fail "availability: $(diff "$T/ha2-live.want" "$T/ha2-live.sub")"
+mqtt_sub "$T/ha2.sub" sub-ha2 -t 'ha2/#' --retained-only -W 15 || fail "subscriber"
+mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t ha2/zz -m end
+sub_wait
+pyjson "$T/ha2.sub" '
+host, node, ver = sys.argv[3], sys.argv[4], sys.argv[5]
+c = {t: p for t, p in m}
+def want(obj, name, src, field, cls, unit, sc):
+    x = {"name": name, "unique_id": "%s_%s" % (node, obj),
+         "state_topic": "th2/%s" % "/".join(obj.split("_")[:2]),
+         "value_template": "{{ value_json.fields.%s }}" % field}
+    if cls:
+        x["device_class"] = cls
+    if unit:
+        x["unit_of_measurement"] = unit
+    x.update({"state_class": sc, "expire_after": 30,
+              "availability": [{"topic": "th2/status"}, {"topic": "th2/availability/" + src}],
+              "availability_mode": "all", "payload_available": "online",
+              "payload_not_available": "offline",
+              "device": {"identifiers": [node + "_" + src], "name": src, "manufacturer": "powerd",
+                         "model": "powerd " + ("meter" if src == "house" else "source"),
+                         "sw_version": ver, "via_device": node}})
+    got = c["ha2/sensor/%s/%s/config" % (node, obj)]
+    assert got == x and list(got) == list(x), "%s:\n got %s\nwant %s" % (obj, got, x)
+# Exact JSON, keys in order: a meter field, Modbus fields with their map units,
+# CAN (EcoFlow) fields by their names, EG4 fields by its map, a name override.
+want("pulse_house_power_w", "Power", "house", "power_w", "power", "W", "measurement")
+want("dc_powmr_voltage", "DC voltage", "powmr", "voltage", "voltage", "V", "measurement")
+want("dc_powmr_pv_power", "DC PV power", "powmr", "pv_power", "power", "W", "measurement")
+want("ac_powmr_input_freq", "AC input freq", "powmr", "input_freq", "frequency", "Hz", "measurement")
+want("ac_powmr_output_va", "AC output VA", "powmr", "output_va", "apparent_power", "VA", "measurement")
+want("ecoflow_battery_soc_pct", "Ecoflow battery SOC", "battery", "soc_pct", "battery", "%", "measurement")
+want("ecoflow_battery_temp1_c", "Ecoflow temp1", "battery", "temp1_c", "temperature", "°C", "measurement")
+want("eg4_eg4_soc", "EG4 battery", "eg4", "soc", "battery", "%", "measurement")
+want("eg4_eg4_e_pv_all_1", "EG4 e PV all 1", "eg4", "e_pv_all_1", "energy", "kWh", "total_increasing")
+want("eg4_eg4_t_inner", "EG4 t inner", "eg4", "t_inner", "temperature", "°C", "measurement")
+want("eg4_eg4_internal_fault", "EG4 internal fault", "eg4", "internal_fault", None, None, "measurement")
+d = c["ha2/binary_sensor/%s/status/config" % node]
+assert d == {"name": "Status", "unique_id": node + "_status", "state_topic": "th2/status",
+             "payload_on": "online", "payload_off": "offline", "device_class": "connectivity",
+             "entity_category": "diagnostic",
+             "device": {"identifiers": [node], "name": "powerd " + host, "manufacturer": "powerd",
+                        "model": "powerd", "sw_version": ver}}, d
+assert len([t for t in c if t.endswith("/config")]) == 14, sorted(c)
+' "$HOST" "$NODE" "$VERSION" || fail "ha2 discovery configs: $(cat "$T/ha2.sub")"
+[ "$(mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -t th2/availability/battery -C 1 -W 5)" = online ] ||
+	fail "th2/availability/battery is not retained online"
+echo "ha2: ok (meter, modbus, can/ecoflow, eg4: names, units, expire_after, devices; availability)"
 
 # ---- retained status: online while connected, offline after close ----------
 HOLD_OUT=$T/hold.out
@@ -192,8 +269,10 @@ grep -q "^OK " "$T/outage.out" || fail "not delivered after the broker came back
 mqtt_sub "$T/hao.sub" sub-hao -t 'hao/#' --retained-only -W 15 || fail "subscriber"
 mosquitto_pub -h 127.0.0.1 -p "$MQTT_PORT" -t hao/zz -m end
 sub_wait
-# 11: the fields of the four json samples that can be sent (3 + 3 + 3 + 2).
-[ "$(grep -c "^hao/sensor/.*/config {" "$T/hao.sub")" = 11 ] ||
+# 11: the fields of the four json samples that can be sent (3 + 3 + 3 + 2),
+# and the daemon's own.
+[ "$(grep -c "^hao/sensor/.*/config {" "$T/hao.sub")" = 11 ] &&
+	grep -q "^hao/binary_sensor/.*/status/config {" "$T/hao.sub" ||
 	fail "discovery not published again after reconnecting: $(cut -d' ' -f1 "$T/hao.sub")"
 echo "outage: ok ($(grep ^RETRY "$T/outage.out"))"
 

@@ -12,7 +12,7 @@ TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
       mosquitto-clients python3-botocore python3-yaml strace openssl libclang-rt-14-dev can-utils
       libmodbus-dev man-db groff-base chromium python3-websocket build-essential dpkg-dev debhelper
-      lintian"
+      lintian dt-schema"
 BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients can-utils
        libmodbus-dev mbpoll"
 FUZZ="$BUILD clang libclang-rt-14-dev"

@@ -782,7 +782,7 @@ static void test_sinks(void)
 		"freshness = 1s\n"
 		"[sink.m]\ntype = mqtt\nhost = broker\nport = 8883\nclient_id = me\n"
 		"topic_prefix = tp\nformat = pico\npico_host = ph\ntls = yes\nha_discovery = on\n"
-		"ha_prefix = hap\n"
+		"ha_prefix = hap\nha_expire_after = 90s\nha_names = soc = SOC, a.b=B\n"
 		"[sink.c]\ntype = cloudwatch\nnamespace = ns\nregion = eu-west-1\n"
 		"endpoint = http://127.0.0.1:1\nprofile = p\ncredentials_file = /tmp/cred\n"
 		"max_age = 1h\ndimensions =  meter , phase.L1\n"
@@ -827,6 +827,7 @@ static void test_sinks(void)
 	CHECK(!strcmp(k->client_id, "me") && !strcmp(k->topic_prefix, "tp"));
 	CHECK(k->format == CFG_MQTT_PICO && !strcmp(k->pico_host, "ph") && k->tls);
 	CHECK(k->ha_discovery && !strcmp(k->ha_prefix, "hap"));
+	CHECK(k->ha_expire_after_ns == 90 * SEC && !strcmp(k->ha_names, "soc = SOC, a.b=B"));
 	k = &c.sinks[4];
 	CHECK(k->type == CFG_SINK_CLOUDWATCH && !strcmp(k->namespace_, "ns"));
 	CHECK(!strcmp(k->region, "eu-west-1") && !strcmp(k->endpoint, "http://127.0.0.1:1"));
@@ -1334,7 +1335,7 @@ static void test_print_defaults(void)
 			       "endpoint profile credentials_file metrics time_key valid "
 			       "derive integrate plot topics name_key tag_keys string_fields "
 			       "topic_tag measurement interface filter decode record rcvbuf unit "
-			       "map host datalog inverter ");
+			       "map host datalog inverter ha_names ");
 	}
 	CHECK_EQ_INT(c.nmodbus, 1);
 	if (c.nmodbus == 1)

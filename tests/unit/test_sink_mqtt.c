@@ -2,6 +2,8 @@
  * checks what subscribers receive; this program drives the sink).
  *
  *   test_sink_mqtt json|pico|ha   send the known samples, expect SINK_OK
+ *   test_sink_mqtt ha2            discovery of four kinds of source, one of
+ *                                 which goes stale and comes back
  *   test_sink_mqtt wide           json, one sample of 16 tags and 128 fields
  *   test_sink_mqtt hold           json, print "ready", close on SIGTERM
  *   test_sink_mqtt crash          json, print "ready", _exit() without closing
@@ -15,7 +17,7 @@
  * Environment: MQTT_PORT (required: exits 77 without it), MQTT_PREFIX
  * (topic_prefix), MQTT_HA_PREFIX, MQTT_PICO_HOST, MQTT_USER, MQTT_PASS,
  * MQTT_TLS=1, MQTT_CA, MQTT_TIMEOUT_MS, MQTT_TRY_S, MQTT_HA=1 (discovery in
- * any json mode). */
+ * any json mode), MQTT_HA_EXPIRE_S (ha_expire_after), MQTT_HA_NAMES (ha_names). */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -70,7 +72,10 @@ static void setup_cfg(struct cfg_sink *c, const char *mode)
 	snprintf(c->ca_file, sizeof(c->ca_file), "%s", env("MQTT_CA", ""));
 	c->tls = !strcmp(env("MQTT_TLS", "0"), "1");
 	c->format = !strcmp(mode, "pico") ? CFG_MQTT_PICO : CFG_MQTT_JSON;
-	c->ha_discovery = !strcmp(mode, "ha") || !strcmp(env("MQTT_HA", "0"), "1");
+	c->ha_discovery =
+		!strcmp(mode, "ha") || !strcmp(mode, "ha2") || !strcmp(env("MQTT_HA", "0"), "1");
+	c->ha_expire_after_ns = atol(env("MQTT_HA_EXPIRE_S", "0")) * NS_PER_S;
+	snprintf(c->ha_names, sizeof(c->ha_names), "%s", env("MQTT_HA_NAMES", ""));
 	snprintf(c->client_id, sizeof(c->client_id), "powerd-test-%d", (int)getpid());
 }
 
@@ -194,6 +199,76 @@ static size_t ha_samples(struct sample *v)
 	return (size_t)(s - v);
 }
 
+/* The sources mode ha2 announces, at second `at` after 1700000100: a pulse
+ * meter, a Modbus inverter (measurements dc and ac, tag source), an EcoFlow
+ * battery on CAN (ecoflow_table.c's tags and share/ecoflow.json's fields) and
+ * an EG4 inverter.  The Modbus and EG4 fields are their maps' (powmr-lvm,
+ * eg4-input: ha2_config() names them), which give the units.  `which`: a bit
+ * per source, in that order. */
+static size_t ha2_samples(struct sample *v, int at, unsigned which)
+{
+	int64_t t = (1700000100LL + at) * NS_PER_S;
+	struct sample *s = v;
+
+	if (which & 1) {
+		sample_init(s, "pulse", t);
+		sample_tag(s, "meter", "house");
+		sample_float(s, "power_w", 230.5);
+		sample_float(s, "energy_wh", 1500.0);
+		s++;
+	}
+	if (which & 2) {
+		sample_init(s, "dc", t);
+		sample_tag(s, "source", "powmr");
+		sample_int(s, "pv_power", 300);
+		sample_float(s, "voltage", 25.1);
+		s++;
+		sample_init(s, "ac", t);
+		sample_tag(s, "source", "powmr");
+		sample_float(s, "input_freq", 50.0);
+		sample_int(s, "output_va", 352);
+		s++;
+	}
+	if (which & 4) {
+		sample_init(s, "ecoflow", t);
+		sample_tag(s, "source", "battery");
+		sample_tag(s, "src", "03");
+		sample_tag(s, "dst", "20");
+		sample_tag(s, "record", "03:1A");
+		sample_int(s, "soc_pct", 87);
+		sample_float(s, "voltage_v", 52.3);
+		sample_int(s, "temp1_c", 21);
+		s++;
+	}
+	if (which & 8) {
+		sample_init(s, "eg4", t);
+		sample_tag(s, "source", "eg4");
+		sample_int(s, "soc", 80);
+		sample_float(s, "e_pv_all_1", 1234.5);
+		sample_int(s, "t_inner", 35);
+		sample_int(s, "internal_fault", 0);
+		s++;
+	}
+	return (size_t)(s - v);
+}
+
+/* A configuration with [modbus.powmr] map = powmr-lvm and [eg4.eg4] map =
+ * eg4-input, as the sink sees it (sink.config). */
+static void ha2_config(struct config *c, struct cfg_modbus *mb, struct cfg_eg4 *e)
+{
+	memset(c, 0, sizeof(*c));
+	memset(mb, 0, sizeof(*mb));
+	memset(e, 0, sizeof(*e));
+	snprintf(mb->name, sizeof(mb->name), "powmr");
+	snprintf(mb->map, sizeof(mb->map), "powmr-lvm");
+	snprintf(e->name, sizeof(e->name), "eg4");
+	snprintf(e->map, sizeof(e->map), "eg4-input");
+	c->modbus = mb;
+	c->nmodbus = 1;
+	c->eg4 = e;
+	c->neg4 = 1;
+}
+
 /* The widest sample: every field must be in its message, typed. */
 static size_t wide_samples(struct sample *v)
 {
@@ -289,6 +364,9 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "json";
 	struct sample v[8];
 	struct cfg_sink cfg;
+	struct config all;
+	struct cfg_modbus mb;
+	struct cfg_eg4 e4;
 	struct sink s;
 	sigset_t block;
 	size_t n;
@@ -307,6 +385,8 @@ int main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	s.cfg = &cfg;
 	s.ops = &sink_mqtt_ops;
+	ha2_config(&all, &mb, &e4);
+	s.config = &all;
 	CHECK_EQ_INT(s.ops->open(&s), 0);
 	if (!s.priv)
 		return check_result();
@@ -333,6 +413,15 @@ int main(int argc, char **argv)
 		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
 		CHECK_EQ_INT(s.st.dropped_encode, 0);
 		sample_free(&v[0]);
+	} else if (!strcmp(mode, "ha2")) {
+		/* All four; a minute later without the battery (stale: offline);
+		 * then the battery alone (online again). */
+		n = ha2_samples(v, 0, 15);
+		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
+		n = ha2_samples(v, 60, 11);
+		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
+		n = ha2_samples(v, 61, 4);
+		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
 	} else if (!strcmp(mode, "ha")) {
 		n = ha_samples(v);
 		CHECK_EQ_INT(run_batch(&s, v, n, 10000), SINK_OK);
