@@ -428,6 +428,16 @@ const char *history_unit(const char *field)
 	return "";
 }
 
+/* Six significant digits are more than a plot resolves, and keep the
+ * answer small (a bucket's mean would print with 17). */
+static double history_round(double v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%.6g", v);
+	return strtod(s, NULL);
+}
+
 static bool history_json_series(cJSON *arr, const struct history_snap *snap,
 				const struct history_series *s)
 {
@@ -450,8 +460,9 @@ static bool history_json_series(cJSON *arr, const struct history_snap *snap,
 	p = ok ? cJSON_AddArrayToObject(o, "points") : NULL;
 	ok = p != NULL;
 	for (i = 0; ok && i < n; i++) {
-		double v[5] = {(double)(pts[i]->idx * HISTORY_STEP_S), pts[i]->min, pts[i]->max,
-			       pts[i]->sum / pts[i]->n, pts[i]->last};
+		double v[5] = {(double)(pts[i]->idx * HISTORY_STEP_S), history_round(pts[i]->min),
+			       history_round(pts[i]->max), history_round(pts[i]->sum / pts[i]->n),
+			       history_round(pts[i]->last)};
 		cJSON *a = cJSON_CreateDoubleArray(v, 5);
 
 		ok = a && cJSON_AddItemToArray(p, a);

@@ -136,13 +136,15 @@ static void test_pick(void)
 
 		CHECK_EQ_INT(history_snapshot(h, NOON + 60 * S, &snap), 0);
 		history_source(h, 1, "env", "json");
+		history_add(h, 1, NOON + 50 * S, 1.0 / 3); /* printed to 6 digits */
 		history_snap_free(&snap);
 		CHECK_EQ_INT(history_snapshot(h, NOON + 60 * S, &snap), 0);
 		j = history_json(&snap, "env", &missing);
 		CHECK(j && !missing);
 		CHECK(j &&
 		      strstr(j, "\"measurement\":\"env\",\"field\":\"temp_c\",\"unit\":\"°C\""));
-		CHECK(j && strstr(j, "\"points\":[[1773489615,21.5,21.5,21.5,21.5]]"));
+		CHECK(j && strstr(j, "\"points\":[[1773489615,21.5,21.5,21.5,21.5],"
+				     "[1773489645,0.333333,0.333333,0.333333,0.333333]]"));
 		free(j);
 		j = history_json(&snap, "nope", &missing);
 		CHECK(!j && missing);
