@@ -142,6 +142,39 @@ void history_meter(struct history *h, size_t i, double start_wh, int64_t now_ns)
 	s->today.persist_needed = true;
 }
 
+void history_adopt(struct history *h, const struct history *old)
+{
+	size_t i, j;
+
+	if (!h || !old)
+		return;
+	for (i = 0; i < h->n; i++) {
+		struct history_series *s = &h->s[i];
+
+		for (j = 0; j < old->n; j++) {
+			const struct history_series *o = &old->s[j];
+
+			if (strcmp(o->source, s->source) || strcmp(o->kind, s->kind))
+				continue;
+			if (s->meter && o->today.known)
+				s->today = o->today;
+			/* The same plot = (a meter's is power_w), or none
+			 * before and now: the plot goes on; otherwise it starts
+			 * again with the new field. */
+			if (s->want_field[0]
+				    ? strcmp(s->want_meas, o->meas) ||
+					      strcmp(s->want_field, o->field) || o->rank != 3
+				    : o->rank == 3)
+				break;
+			snprintf(s->meas, sizeof(s->meas), "%s", o->meas);
+			snprintf(s->field, sizeof(s->field), "%s", o->field);
+			s->rank = o->rank;
+			memcpy(s->b, o->b, sizeof(s->b));
+			break;
+		}
+	}
+}
+
 void history_plot(struct history *h, size_t i, const char *spec)
 {
 	struct history_series *s;

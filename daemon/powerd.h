@@ -105,6 +105,9 @@ struct powerd_stats {
 	_Atomic uint64_t state_recovered_prev;
 	_Atomic uint64_t state_recovered_zero;
 	int64_t start_unix_ns;
+	/* The last hour's plots, from a run that ended, for the next one (a
+	 * reload) to take over; the supervisor frees what is left at exit. */
+	struct history *history_kept;
 };
 
 /* What the I/O thread tells the supervisor (written to ctl_fd). */
