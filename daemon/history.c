@@ -142,6 +142,39 @@ void history_meter(struct history *h, size_t i, double start_wh, int64_t now_ns)
 	s->today.persist_needed = true;
 }
 
+void history_adopt(struct history *h, const struct history *old)
+{
+	size_t i, j;
+
+	if (!h || !old)
+		return;
+	for (i = 0; i < h->n; i++) {
+		struct history_series *s = &h->s[i];
+
+		for (j = 0; j < old->n; j++) {
+			const struct history_series *o = &old->s[j];
+
+			if (strcmp(o->source, s->source) || strcmp(o->kind, s->kind))
+				continue;
+			if (s->meter && o->today.known)
+				s->today = o->today;
+			/* The same plot = (a meter's is power_w), or none
+			 * before and now: the plot goes on; otherwise it starts
+			 * again with the new field. */
+			if (s->want_field[0]
+				    ? strcmp(s->want_meas, o->meas) ||
+					      strcmp(s->want_field, o->field) || o->rank != 3
+				    : o->rank == 3)
+				break;
+			snprintf(s->meas, sizeof(s->meas), "%s", o->meas);
+			snprintf(s->field, sizeof(s->field), "%s", o->field);
+			s->rank = o->rank;
+			memcpy(s->b, o->b, sizeof(s->b));
+			break;
+		}
+	}
+}
+
 void history_plot(struct history *h, size_t i, const char *spec)
 {
 	struct history_series *s;
@@ -428,6 +461,16 @@ const char *history_unit(const char *field)
 	return "";
 }
 
+/* Six significant digits are more than a plot resolves, and keep the
+ * answer small (a bucket's mean would print with 17). */
+static double history_round(double v)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%.6g", v);
+	return strtod(s, NULL);
+}
+
 static bool history_json_series(cJSON *arr, const struct history_snap *snap,
 				const struct history_series *s)
 {
@@ -450,8 +493,9 @@ static bool history_json_series(cJSON *arr, const struct history_snap *snap,
 	p = ok ? cJSON_AddArrayToObject(o, "points") : NULL;
 	ok = p != NULL;
 	for (i = 0; ok && i < n; i++) {
-		double v[5] = {(double)(pts[i]->idx * HISTORY_STEP_S), pts[i]->min, pts[i]->max,
-			       pts[i]->sum / pts[i]->n, pts[i]->last};
+		double v[5] = {(double)(pts[i]->idx * HISTORY_STEP_S), history_round(pts[i]->min),
+			       history_round(pts[i]->max), history_round(pts[i]->sum / pts[i]->n),
+			       history_round(pts[i]->last)};
 		cJSON *a = cJSON_CreateDoubleArray(v, 5);
 
 		ok = a && cJSON_AddItemToArray(p, a);

@@ -81,6 +81,11 @@ void history_source(struct history *h, size_t i, const char *name, const char *k
 /* A meter: plots power_w; start_wh is its counter as loaded (the day's base
  * unless pulse.NAME.today has today's). */
 void history_meter(struct history *h, size_t i, double start_wh, int64_t now_ns);
+/* After a reload, once the sources are open (their plot = known) and
+ * before the threads start: the series of old (NULL: none) whose source
+ * has the same name and kind in h, and the same plot = (or none in both),
+ * go on in h; so does a meter's day. */
+void history_adopt(struct history *h, const struct history *old);
 /* plot = [MEAS.]FIELD (may be called from any thread, NULL/"" ignored). */
 void history_plot(struct history *h, size_t i, const char *spec);
 

@@ -23,6 +23,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "history.h"
 #include "log.h"
 #include "powerd.h"
 
@@ -172,8 +173,10 @@ static int supervise(struct config *cfg, int ctl[2])
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	stats.start_unix_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-	if (powerd_start(&pd, cfg, &stats, ctl[1]))
+	if (powerd_start(&pd, cfg, &stats, ctl[1])) {
+		history_free(stats.history_kept);
 		return 1;
+	}
 	announce(cfg);
 	for (;;) {
 		r = (int)read(ctl[0], &ev, 1);
@@ -182,6 +185,7 @@ static int supervise(struct config *cfg, int ctl[2])
 		if (r <= 0 || ev == POWERD_EV_FATAL) {
 			sd_notify(0, "STOPPING=1");
 			powerd_stop(&pd);
+			history_free(stats.history_kept);
 			return 1;
 		}
 		if (ev == POWERD_EV_STOP)
@@ -203,6 +207,7 @@ static int supervise(struct config *cfg, int ctl[2])
 		*cfg = next;
 		if (powerd_start(&pd, cfg, &stats, ctl[1])) {
 			log_err("reload: the new configuration could not be started; exiting");
+			history_free(stats.history_kept);
 			return 1;
 		}
 		atomic_fetch_add(&stats.reloads_ok, 1);
@@ -210,6 +215,7 @@ static int supervise(struct config *cfg, int ctl[2])
 	}
 	sd_notify(0, "STOPPING=1");
 	powerd_stop(&pd);
+	history_free(stats.history_kept);
 	log_info("stopped");
 	return 0;
 }

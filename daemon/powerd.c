@@ -290,6 +290,11 @@ int powerd_start(struct powerd *pd, const struct config *cfg, struct powerd_stat
 	r = io_setup(pd);
 	if (r)
 		goto fail;
+	/* A reload keeps the plots of the sources it keeps; after io_setup,
+	 * which opened them (and so told the history their plot =). */
+	history_adopt(pd->history, stats->history_kept);
+	history_free(stats->history_kept);
+	stats->history_kept = NULL;
 	r = uploader_start(&pd->uploader, cfg);
 	if (r)
 		goto fail;
@@ -330,6 +335,7 @@ fail:
 
 void powerd_stop(struct powerd *pd)
 {
+	bool ran = pd->threads_started;
 	uint64_t one = 1;
 
 	if (pd->http) {
@@ -368,7 +374,13 @@ void powerd_stop(struct powerd *pd)
 	pd->nsources = 0;
 	mset_destroy(&pd->mset);
 	capture_destroy(&pd->capture);
-	history_free(pd->history);
+	/* Kept for a reload after a run, freed after a failed start. */
+	if (pd->history && pd->stats && ran) {
+		history_free(pd->stats->history_kept);
+		pd->stats->history_kept = pd->history;
+	} else {
+		history_free(pd->history);
+	}
 	pd->history = NULL;
 	pthread_mutex_destroy(&pd->lock);
 }

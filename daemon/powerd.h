@@ -116,6 +116,9 @@ struct powerd_stats {
 		int result;	/* 0: the file is good, the daemon restarts with it */
 		char msg[4096]; /* the errors */
 	} reload;
+	/* The last hour's plots, from a run that ended, for the next one (a
+	 * reload) to take over; the supervisor frees what is left at exit. */
+	struct history *history_kept;
 };
 
 /* What the I/O thread tells the supervisor (written to ctl_fd). */

@@ -2,7 +2,8 @@
 # The status page in a real browser (headless chromium, ASan+UBSan powerd):
 # a meter replayed at full speed (its trace ends now, so its last hour is
 # in the history) and two JSON sources read once (one plotting its
-# power-like field by default, one with plot =), then frozen.
+# power-like field by default, one with plot =), then frozen; the plots
+# survive a reload.
 # tests/page_check.py drives chromium over the DevTools protocol at 1280
 # and 390 px: plots with as many points as /api/history, headline numbers
 # equal to /api/status, no sideways scrolling, no browser errors;
@@ -133,6 +134,15 @@ wait_for 30 has_port || { tail -n 20 "$T/chromium.log"; fail "chromium did not s
 DPORT=$(head -n 1 "$T/chromium/DevToolsActivePort")
 timeout 120 /usr/bin/python3 tests/page_check.py "$DPORT" "$URL" "$B" || fail "page check"
 stop_chromium
+
+# A reload (SIGHUP) keeps the plots of the sources it keeps: the JSON files
+# are not read again (their checkpoint), yet their points are all there.
+kill -HUP "$PID"
+reloaded() { [ "$(json_get "$(curl -fsS "$URL/api/status")" 'd["daemon"]["reloads"]["ok"]')" = 1 ]; }
+wait_for 30 reloaded || { tail -n 20 "$T/powerd.log"; fail "no reload"; }
+H=$(curl -fsS "$URL/api/history") || fail "GET /api/history after the reload"
+P=$(json_get "$H" '[len(s["points"]) for s in d["series"] if s["source"] != "house"]')
+[ "$P" = "[150, 150]" ] || fail "after a reload the JSON sources' plots have $P points, want [150, 150]"
 
 kill -TERM "$PID"
 wait "$PID"

@@ -136,13 +136,15 @@ static void test_pick(void)
 
 		CHECK_EQ_INT(history_snapshot(h, NOON + 60 * S, &snap), 0);
 		history_source(h, 1, "env", "json");
+		history_add(h, 1, NOON + 50 * S, 1.0 / 3); /* printed to 6 digits */
 		history_snap_free(&snap);
 		CHECK_EQ_INT(history_snapshot(h, NOON + 60 * S, &snap), 0);
 		j = history_json(&snap, "env", &missing);
 		CHECK(j && !missing);
 		CHECK(j &&
 		      strstr(j, "\"measurement\":\"env\",\"field\":\"temp_c\",\"unit\":\"°C\""));
-		CHECK(j && strstr(j, "\"points\":[[1773489615,21.5,21.5,21.5,21.5]]"));
+		CHECK(j && strstr(j, "\"points\":[[1773489615,21.5,21.5,21.5,21.5],"
+				     "[1773489645,0.333333,0.333333,0.333333,0.333333]]"));
 		free(j);
 		j = history_json(&snap, "nope", &missing);
 		CHECK(!j && missing);
@@ -211,6 +213,48 @@ static void test_today(void)
 	rmdir(dir);
 }
 
+/* A reload: what the new configuration still plots goes on. */
+static void test_adopt(void)
+{
+	const struct history_bucket *pts[HISTORY_BUCKETS];
+	struct history *old, *h;
+	int64_t since;
+	double today;
+	size_t i;
+
+	CHECK_EQ_INT(history_create(&old, 4, NULL), 0);
+	history_source(old, 0, "m", "pulse");
+	history_meter(old, 0, 100, NOON);
+	history_source(old, 1, "a", "json");
+	history_source(old, 2, "b", "json");
+	history_plot(old, 2, "env.temp_c");
+	history_source(old, 3, "c", "can");
+	meter_note(old, NOON + S, 500, 110);
+	for (i = 1; i < 4; i++)
+		note(old, i, "env", NOON + S, "temp_c", 20, "pv_power", 700);
+
+	CHECK_EQ_INT(history_create(&h, 4, NULL), 0);
+	history_source(h, 0, "m", "pulse");
+	history_meter(h, 0, 110, NOON + 60 * S);
+	history_source(h, 1, "a", "json"); /* auto, as before: kept */
+	history_source(h, 2, "b", "json"); /* a new plot =: a new plot */
+	history_plot(h, 2, "env.humidity_pct");
+	history_source(h, 3, "c", "mqtt"); /* another kind: a new source */
+	history_adopt(h, old);
+	history_free(old);
+	CHECK_EQ_INT(points(h, 0, NOON + 60 * S, pts), 1);
+	CHECK_NEAR(pts[0]->last, 500, 0);
+	CHECK(history_today(h, 0, NOON + 60 * S, 111, &today, &since));
+	CHECK_NEAR(today, 11, 1e-9); /* the day from before the reload */
+	CHECK_EQ_INT(since, NOON);
+	CHECK_EQ_INT(points(h, 1, NOON + 60 * S, pts), 1);
+	CHECK_NEAR(pts[0]->last, 700, 0);
+	CHECK_EQ_INT(points(h, 2, NOON + 60 * S, pts), 0);
+	CHECK_EQ_INT(points(h, 3, NOON + 60 * S, pts), 0);
+	history_adopt(h, NULL);
+	history_free(h);
+}
+
 /* One thread publishing, one reading (run under TSan by tests/run.sh). */
 static void *writer(void *arg)
 {
@@ -260,6 +304,7 @@ int main(void)
 	test_wrap_and_window();
 	test_pick();
 	test_today();
+	test_adopt();
 	test_threads();
 	/* No history (a source without powerd): nothing happens. */
 	history_note(NULL, 0, NULL, 0);
