@@ -173,12 +173,14 @@ CROSS_TRIPLET := $(if $(filter armhf,$(ARCH)),arm-linux-gnueabihf,aarch64-linux-
 CROSS_DIR     := $(O)/cross-$(ARCH)$(if $(filter-out bookworm,$(SUITE)),-$(SUITE))
 CROSS_ROOT    := $(abspath $(O))/cross/sysroot-$(SUITE)-$(ARCH)
 QEMU_UNITS    := $(filter-out test_loop test_tcpconn,$(UNIT_SRCS:tests/unit/%.c=%))
+# Debian 13's armhf libraries use a 64-bit time_t (bookworm's 32 bits).
+CROSS_CFLAGS  := $(CFLAGS)$(if $(filter armhf,$(ARCH)),$(if $(filter-out bookworm,$(SUITE)), -D_TIME_BITS=64))
 cross:
 	@case "$(ARCH)" in arm64|armhf) ;; *) echo "make cross: ARCH=arm64 or armhf" >&2; exit 2;; esac
 	@tools/install-deps.sh cross
 	@SUITE=$(SUITE) tools/cross-sysroot.sh $(ARCH) $(O)/cross >/dev/null
 	@$(MAKE) --no-print-directory O=$(CROSS_DIR) CC="$(CROSS_TRIPLET)-gcc --sysroot=$(CROSS_ROOT)" \
-		AR=$(CROSS_TRIPLET)-ar PKG_CONFIG="env PKG_CONFIG_SYSROOT_DIR=$(CROSS_ROOT) \
+		CFLAGS="$(CROSS_CFLAGS)" AR=$(CROSS_TRIPLET)-ar PKG_CONFIG="env PKG_CONFIG_SYSROOT_DIR=$(CROSS_ROOT) \
 		PKG_CONFIG_LIBDIR=$(CROSS_ROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(CROSS_ROOT)/usr/share/pkgconfig pkg-config" \
 		all $(QEMU_UNITS:%=$(CROSS_DIR)/tests/%)
 
