@@ -99,7 +99,9 @@ N=$(wc -l <"$A/packages")
 	say "no packages resolved"
 	exit 1
 }
-KEY=$({ echo "$SUITE $ARCH"; cat "$A/packages"; } | sha256sum | cut -c 1-12)
+# LAYOUT: what this script makes of the packages (3: with a dpkg database).
+LAYOUT=3
+KEY=$({ echo "$SUITE $ARCH $LAYOUT"; cat "$A/packages"; } | sha256sum | cut -c 1-12)
 S=$DIR/sysroot-$SUITE-$ARCH-$KEY
 if [ -f "$S/.complete" ]; then
 	ln -sfn "$(basename "$S")" "$LINK"
@@ -130,9 +132,30 @@ fi
 say "unpacking $N packages into $S"
 rm -rf "$S.tmp"
 mkdir -p "$S.tmp"
+# A dpkg database of the packages in var/lib/dpkg, for dpkg-shlibdeps
+# (--admindir): their control fields, symbols and shlibs files, and file
+# lists naming the files where they are, under the sysroot's final path
+# (dpkg-query --search is how it finds a library's package).
+D=$S.tmp/var/lib/dpkg
+mkdir -p "$D/info" "$D/updates" "$D/triggers" "$A/ctl"
+printf '%s\n%s\n' "$(dpkg --print-architecture)" "$ARCH" >"$D/arch"
+echo 1 >"$D/info/format" # pkg:ARCH.list for Multi-Arch: same packages
+: >"$D/status"
 while read -r name ver; do
 	f=$(echo "${name}_${ver}_" | sed 's/:/%3a/g')
-	dpkg -x "$(ls "$A/debs/$f"*.deb | head -n 1)" "$S.tmp"
+	deb=$(ls "$A/debs/$f"*.deb | head -n 1)
+	dpkg -x "$deb" "$S.tmp"
+	dpkg-deb -f "$deb" | sed '/^Package:/a Status: install ok installed' >>"$D/status"
+	echo >>"$D/status"
+	i=$name
+	[ "$(dpkg-deb -f "$deb" Multi-Arch)" = same ] && i=$name:$ARCH
+	dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -e 's,^\./,/,' -e 's,/$,,' -e '/^$/d' |
+		sed "s,^,$S," >"$D/info/$i.list"
+	rm -rf "$A/ctl"/*
+	dpkg-deb -e "$deb" "$A/ctl"
+	for c in shlibs symbols; do
+		[ -f "$A/ctl/$c" ] && cp "$A/ctl/$c" "$D/info/$i.$c"
+	done
 done <"$A/packages"
 # Absolute links point into the sysroot: make them relative, so that the
 # compiler, the linker and qemu -L find their targets inside it.
@@ -150,5 +173,8 @@ touch "$S.tmp/.complete"
 rm -rf "$S"
 mv "$S.tmp" "$S"
 ln -sfn "$(basename "$S")" "$LINK"
+for old in "$DIR/sysroot-$SUITE-$ARCH"-*; do # those of other versions
+	[ "$old" = "$S" ] || rm -rf "$old"
+done
 say "$N packages unpacked: $S"
 echo "$LINK"
