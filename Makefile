@@ -9,15 +9,52 @@
 #   make test       install missing packages, build (ASan+UBSan, TSan), run every test
 #   make fuzz       build and run the libFuzzer targets (FUZZ_SECONDS each)
 #   make bench      throughput figures, side by side with reference tools
+#   make install    install (below); make uninstall removes it again
+#   make deb        a Debian package, build/deb/powerd_VERSION-1_ARCH.deb
 #   make cross ARCH=arm64|armhf   the binaries for a Raspberry Pi in build/cross-ARCH
 #
-# Variants live in their own trees: build/ (release), build/asan, build/tsan.
+# Variants live in their own trees: build/ (release), build/asan, build/tsan,
+# build/install (what make install installs).
+#
+# Installing: sudo make install PREFIX=/usr (or make deb), then see README.md
+# "Install on a Pi".  Every directory can be set on the command line:
+#   PREFIX=/usr/local   the base of every directory below but SYSCONFDIR
+#                       (/usr for a package)
+#   DESTDIR=            prepended to every path written (a package's or a
+#                       test's staging root); not seen by the programs
+#   SYSCONFDIR=/etc     SYSCONFDIR/powerd/powerd.conf, the daemon's default
+#                       configuration; the example is installed there only if
+#                       none exists, and never overwritten or removed
+#   BINDIR=PREFIX/bin   powerd, powerctl, pulselog, canlog, modpoll
+#   DATAROOTDIR=PREFIX/share, PKGDATADIR=DATAROOTDIR/powerd (the decode table
+#                       and register maps; the installed programs are built
+#                       in build/install with it as their data directory),
+#   MANDIR=DATAROOTDIR/man, DOCDIR=DATAROOTDIR/doc/powerd,
+#   BASHCOMPDIR=DATAROOTDIR/bash-completion/completions
+#   UNITDIR=PREFIX/lib/systemd/system, SYSUSERSDIR=PREFIX/lib/sysusers.d,
+#   TMPFILESDIR=PREFIX/lib/tmpfiles.d, UDEVRULESDIR=PREFIX/lib/udev/rules.d
+# The state (/var/lib/powerd) and the socket (/run/powerd) are systemd's
+# StateDirectory= and RuntimeDirectory=: they do not follow PREFIX.
 
 VERSION   := 0.1.0
 O         ?= build
 SAN       ?=
 # PKG_CONFIG: make cross runs it against the sysroot (PKG_CONFIG_SYSROOT_DIR).
 PKG_CONFIG ?= pkg-config
+
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+SYSCONFDIR   ?= /etc
+BINDIR       ?= $(PREFIX)/bin
+DATAROOTDIR  ?= $(PREFIX)/share
+PKGDATADIR   ?= $(DATAROOTDIR)/powerd
+MANDIR       ?= $(DATAROOTDIR)/man
+DOCDIR       ?= $(DATAROOTDIR)/doc/powerd
+BASHCOMPDIR  ?= $(DATAROOTDIR)/bash-completion/completions
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR  ?= $(PREFIX)/lib/tmpfiles.d
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
 PKGS      := liburing libmicrohttpd libcjson libcurl inih libsystemd libmosquitto zlib libsocketcan
 
 # The GPIO backend follows the libgpiod found: 1.x (Debian 12, Pi OS bookworm)
@@ -43,15 +80,18 @@ PKG_LIBS   := $(GPIOD_LIBS) $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wformat=2 -Wno-format-nonliteral
 CFLAGS    ?= -O2 -g
-# Where the daemon finds its data (the EcoFlow decode table) when the
-# configuration names none: the tree's share/ for a build that is not
-# installed.
+# Where the daemon finds its data (the EcoFlow decode table, the register
+# maps) when the configuration names none: the tree's share/ for a build that
+# is not installed, PKGDATADIR for build/install (make install).
 DATADIR   ?= $(CURDIR)/share
+# Not CPPFLAGS +=: a CPPFLAGS from the environment (dpkg-buildflags) would
+# reach the recursive makes (test-build, install) with these in it twice.
 # 64-bit file offsets and inode numbers on 32-bit ARM too (a no-op on
 # 64-bit): without it stat() and readdir() fail with EOVERFLOW on a file
 # system of 64-bit inodes, and a spool stops at 2 GB.  time_t stays the
 # C library's: bookworm's armhf libraries (libgpiod's events) use 32 bits.
-CPPFLAGS  += -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' -Iinclude -Idaemon
+ALL_CPPFLAGS = -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' \
+             -DPOWERD_CONFIG='"$(SYSCONFDIR)/powerd/powerd.conf"' -Iinclude -Idaemon $(CPPFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -fno-strict-aliasing
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
 
@@ -82,7 +122,8 @@ BINS        := $(O)/powerd $(TOOLS:%=$(O)/%)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS  := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 
-.PHONY: all deps run test test-build unit servers man fuzz bench clean format check-format cross
+.PHONY: all deps run test test-build unit servers man fuzz bench clean format check-format \
+        install install-build uninstall deb cross
 .DEFAULT_GOAL := all
 # Keep objects of chained rules (tests, benches) for incremental builds.
 .SECONDARY:
@@ -91,7 +132,7 @@ all: $(BINS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@rm -f $@
@@ -119,11 +160,20 @@ unit: $(UNIT_BINS)
 
 # powerd.conf(5) is printed by the powerd just built (--defaults=man): the
 # page comes from the very tables it parses with, so it cannot drift.
+# MAN_POWERD: the powerd that prints it, when the one built cannot run here
+# (a cross build: a native build's powerd, or the target's under qemu-user).
 man: $(O)/man/powerd.conf.5
+MAN_POWERD ?= $(O)/powerd
 $(O)/man/powerd.conf.5: $(O)/powerd
 	@mkdir -p $(dir $@)
-	$(O)/powerd --defaults=man >$@.tmp && mv $@.tmp $@
+	$(MAN_POWERD) --defaults=man >$@.tmp && mv $@.tmp $@
 bench-bins: $(BENCH_BINS)
+
+# The systemd unit, its paths those of this install (daemon/powerd.service.in).
+$(O)/powerd.service: daemon/powerd.service.in Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@DOCDIR@|$(DOCDIR)|g' $< >$@.tmp && mv $@.tmp $@
 
 # Real peers for the tests and benches, built against their own libraries
 # (libmodbus's server: a Modbus implementation that is not ours).
@@ -131,8 +181,8 @@ TEST_SERVERS := $(O)/tests/modbus_server
 servers: $(TEST_SERVERS)
 $(O)/tests/modbus_server: tests/modbus_server.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(WARN) -O2 -g $(shell pkg-config --cflags libmodbus) -o $@ $< \
-		$(shell pkg-config --libs libmodbus)
+	$(CC) -std=gnu11 $(WARN) -O2 -g $(shell $(PKG_CONFIG) --cflags libmodbus) -o $@ $< \
+		$(shell $(PKG_CONFIG) --libs libmodbus)
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
 
@@ -193,6 +243,87 @@ bench:
 	@tools/install-deps.sh bench
 	@$(MAKE) --no-print-directory all bench-bins servers
 	@tests/bench/run.sh $(O)
+
+# ---------------------------------------------------------------- install
+# The installed programs look for their data in PKGDATADIR and for their
+# configuration in SYSCONFDIR, compiled in: they are built in a tree of their
+# own, INST_O, made again from scratch when those paths change.
+INST_O      := $(O)/install
+INST_PATHS  := $(PKGDATADIR) $(SYSCONFDIR) $(BINDIR) $(DOCDIR)
+MAN_PAGES   := $(wildcard man/*.[158]) $(INST_O)/man/powerd.conf.5
+MAPS        := $(wildcard share/maps/*.map)
+COMPLETIONS := $(wildcard share/bash-completion/*)
+DOCS        := README.md $(wildcard docs/*.md)
+CONTRIB     := $(wildcard contrib/*.md contrib/*/*.json contrib/*/*.yml)
+CONF        := $(DESTDIR)$(SYSCONFDIR)/powerd/powerd.conf
+# Every file install writes but the configuration, as DESTDIR-less paths.
+INSTALLED   := $(addprefix $(BINDIR)/,powerd $(TOOLS)) $(UNITDIR)/powerd.service \
+               $(SYSUSERSDIR)/powerd.conf $(TMPFILESDIR)/powerd.conf \
+               $(UDEVRULESDIR)/60-powerd-gpio.rules $(PKGDATADIR)/ecoflow.json \
+               $(MAPS:share/%=$(PKGDATADIR)/%) \
+               $(foreach p,$(notdir $(MAN_PAGES)),$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p)) \
+               $(COMPLETIONS:share/bash-completion/%=$(BASHCOMPDIR)/%) \
+               $(addprefix $(DOCDIR)/,$(notdir $(DOCS)) examples/powerd.conf $(CONTRIB))
+INSTALL     ?= install
+
+install-build:
+	@[ "$$(cat $(INST_O)/paths 2>/dev/null)" = '$(INST_PATHS)' ] || \
+		{ rm -rf $(INST_O) && mkdir -p $(INST_O) && echo '$(INST_PATHS)' >$(INST_O)/paths; }
+	@$(MAKE) --no-print-directory O=$(INST_O) DATADIR=$(PKGDATADIR) all man \
+		$(INST_O)/powerd.service
+
+install: install-build
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(PKGDATADIR)/maps \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples \
+		$(addprefix $(DESTDIR)$(MANDIR)/man,1 5 8) \
+		$(sort $(dir $(CONTRIB:%=$(DESTDIR)$(DOCDIR)/%)))
+	$(INSTALL) -m 0755 $(addprefix $(INST_O)/,powerd $(TOOLS)) $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0644 $(INST_O)/powerd.service $(DESTDIR)$(UNITDIR)/powerd.service
+	$(INSTALL) -m 0644 daemon/powerd.sysusers $(DESTDIR)$(SYSUSERSDIR)/powerd.conf
+	$(INSTALL) -m 0644 daemon/powerd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/powerd.conf
+	$(INSTALL) -m 0644 daemon/powerd-gpio.rules $(DESTDIR)$(UDEVRULESDIR)/60-powerd-gpio.rules
+	$(INSTALL) -m 0644 share/ecoflow.json $(DESTDIR)$(PKGDATADIR)
+	$(INSTALL) -m 0644 $(MAPS) $(DESTDIR)$(PKGDATADIR)/maps
+	for p in $(MAN_PAGES); do $(INSTALL) -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.} || exit 1; done
+	$(INSTALL) -m 0644 $(COMPLETIONS) $(DESTDIR)$(BASHCOMPDIR)
+	$(INSTALL) -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0644 examples/powerd.conf $(DESTDIR)$(DOCDIR)/examples
+	for f in $(CONTRIB); do $(INSTALL) -m 0644 $$f $(DESTDIR)$(DOCDIR)/$${f%/*} || exit 1; done
+	@if [ -e $(CONF) ]; then \
+		echo "powerd: $(CONF) exists: kept (the example is $(DOCDIR)/examples/powerd.conf)"; \
+	else \
+		$(INSTALL) -D -m 0644 examples/powerd.conf $(CONF) && echo "powerd: installed $(CONF)"; \
+	fi
+	@# On the running system (no DESTDIR): the user and group, the state
+	@# directory, udev's rule applied to the chips there are, systemd told.
+	@if [ -z "$(DESTDIR)" ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/powerd.conf && \
+		systemd-tmpfiles --create $(TMPFILESDIR)/powerd.conf || exit 1; \
+		if [ -d /run/udev ] && command -v udevadm >/dev/null; then \
+			udevadm control --reload-rules; udevadm trigger --subsystem-match=gpio --action=add; \
+		fi; \
+		if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+		echo "powerd: installed; write $(SYSCONFDIR)/powerd/powerd.conf, then: systemctl enable --now powerd"; \
+	fi
+
+# Removes what install wrote, never the configuration nor the state.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ] && \
+	    systemctl -q is-enabled powerd.service 2>/dev/null; then \
+		echo "systemctl disable --now powerd"; systemctl disable --now powerd.service; \
+	fi
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	for d in $(DESTDIR)$(DOCDIR) $(DESTDIR)$(PKGDATADIR); do \
+		[ ! -d $$d ] || find $$d -depth -type d -empty -delete || exit 1; \
+	done
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "powerd: kept $(CONF) and /var/lib/powerd (remove them by hand if wanted)"
+
+# A Debian package built from a copy of the tree in $(O)/deb/src, so that
+# nothing is written outside $(O): $(O)/deb/powerd_$(VERSION)-1_ARCH.deb.
+deb:
+	@tools/build-deb.sh $(O)/deb
 
 format:
 	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/*.c tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)

@@ -26,12 +26,16 @@
 #include "log.h"
 #include "powerd.h"
 
-#define DEFAULT_CONFIG "/etc/powerd/powerd.conf"
+/* The build sets both from SYSCONFDIR and DATADIR (Makefile): an installed
+ * powerd looks where `make install` put its files. */
+#ifndef POWERD_CONFIG
+#define POWERD_CONFIG "/etc/powerd/powerd.conf"
+#endif
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: powerd [-c FILE] [--check] [--defaults[=man]] [--version]\n"
-		   "  -c, --config FILE  configuration (default " DEFAULT_CONFIG ")\n"
+		   "  -c, --config FILE  configuration (default " POWERD_CONFIG ")\n"
 		   "      --check        validate the configuration and what it names (paths,\n"
 		   "                     directories) and exit (0 ok, 2 errors)\n"
 		   "      --defaults     print every section and key with its default and what it\n"
@@ -40,7 +44,8 @@ static void usage(FILE *f)
 		   "      --version      print the version and exit\n"
 		   "  -h, --help         this text\n"
 		   "Runs in the foreground; SIGTERM/SIGINT stop it, SIGHUP reloads the "
-		   "configuration.\n");
+		   "configuration.\n"
+		   "Data (EcoFlow decode table, register maps): " POWERD_DATADIR "\n");
 }
 
 /* "2 meters, 1 JSON directory, 1 MQTT subscription, 3 sinks": the kinds of
@@ -183,7 +188,7 @@ int main(int argc, char **argv)
 		{"defaults", optional_argument, NULL, 'd'}, {"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
 	};
-	const char *path = DEFAULT_CONFIG;
+	const char *path = POWERD_CONFIG;
 	struct config cfg;
 	bool check = false;
 	sigset_t set;

@@ -1,9 +1,11 @@
 #!/bin/bash
-# daemon/powerd.service, checked offline (no systemd as PID 1 needed):
+# The systemd unit, made from daemon/powerd.service.in as `make install
+# PREFIX=/usr` makes it, checked offline (no systemd as PID 1 needed):
 #  1. `systemd-analyze security --offline=true`: overall exposure <= 2.0;
-#  2. `systemd-analyze verify` on a copy whose ExecStart is the built powerd:
-#     no output at all (unknown keys, bad values, unknown syscall names are
-#     only warnings there, and each silently weakens the unit);
+#  2. `systemd-analyze verify` on a copy whose ExecStart is the built powerd
+#     (and the pages it names in a MANPATH of its own): no output at all
+#     (unknown keys, bad values, unknown syscall names are only warnings
+#     there, and each silently weakens the unit);
 #  3. what powerd needs is still granted (Type=notify, the GPIO chips,
 #     AF_UNIX/INET/INET6/CAN, state and runtime directories, io_uring);
 #  4. the system-call filter kills nothing powerd calls: powerd runs under
@@ -15,14 +17,12 @@
 set -u
 B=${1:-build}
 . tests/lib.sh
-UNIT=daemon/powerd.service
 MAX_EXPOSURE=2.0
 
 command -v systemd-analyze >/dev/null || {
 	echo "SKIP: systemd-analyze is missing"
 	exit 77
 }
-[ -f "$UNIT" ] || fail "no $UNIT"
 T=$(mktemp -d)
 PID=""
 SPID=""
@@ -32,6 +32,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+UNIT=$T/unit/powerd.service
+make -s --no-print-directory O="$T/unit" PREFIX=/usr "$UNIT" || fail "make $UNIT"
+grep -Eq '@[A-Z]+@' "$UNIT" && fail "$UNIT: a template word is left: $(grep -E '@[A-Z]+@' "$UNIT")"
 
 # ---------------------------------------------------------------- 1. exposure
 THRESHOLD=$(awk "BEGIN{print $MAX_EXPOSURE*10}") # the option is on a x10 scale
@@ -53,7 +56,10 @@ echo "exposure: $score (<= $MAX_EXPOSURE)"
 PD=$(cd "$(dirname "$B/powerd")" && pwd)/powerd
 [ -x "$PD" ] || fail "$PD not built"
 sed "s|/usr/bin/powerd|$PD|g" "$UNIT" >"$T/powerd.service"
-systemd-analyze verify "$T/powerd.service" >"$T/verify.txt" 2>&1
+mkdir -p "$T/man/man5" "$T/man/man8"
+cp man/powerd.8 "$T/man/man8/"
+"$PD" --defaults=man >"$T/man/man5/powerd.conf.5" || fail "powerd --defaults=man"
+MANPATH=$T/man systemd-analyze verify "$T/powerd.service" >"$T/verify.txt" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || [ -s "$T/verify.txt" ]; then
 	cat "$T/verify.txt"
@@ -209,4 +215,4 @@ grep -qx io_uring_enter "$T/used.txt" || fail "strace saw no io_uring_enter: not
 denied=$(grep -vxF -f "$T/allowed.txt" "$T/used.txt")
 [ -z "$denied" ] || fail "SystemCallFilter would kill powerd (SIGSYS) on: $(echo "$denied" | tr '\n' ' ')"
 echo "syscalls: $(wc -l <"$T/used.txt") distinct calls made by powerd, all allowed by the filter"
-echo "PASS: $UNIT exposure $score, verify clean, needs granted, filter covers powerd"
+echo "PASS: daemon/powerd.service.in: exposure $score, verify clean, needs granted, filter covers powerd"

@@ -13,7 +13,7 @@ CROSS="$BUILD gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static fil
 TEST="$CROSS clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
       mosquitto-clients python3-botocore python3-yaml strace openssl libclang-rt-14-dev can-utils
-      libmodbus-dev man-db groff-base"
+      libmodbus-dev man-db groff-base build-essential dpkg-dev debhelper lintian"
 BENCH="$BUILD valgrind python3 time victoria-metrics curl jq mosquitto mosquitto-clients can-utils
        libmodbus-dev mbpoll"
 FUZZ="$BUILD clang libclang-rt-14-dev"

@@ -90,8 +90,9 @@ static void modpoll_usage(FILE *f)
 		"  URL               tcp://HOST[:PORT] (default port 502) or rtu:///dev/ttyUSB0\n"
 		"  --read T A N      N registers (1-125) of table T from address A (decimal or\n"
 		"                    0x hex, the protocol address): 'ADDR  0xHHHH  DEC' lines\n"
-		"  --map NAME|FILE   every value of a register map (share/maps/NAME.map, or a\n"
-		"                    file): 'meas.name = value unit' lines, then its derivations\n"
+		"  --map NAME|FILE   every value of a register map (DATADIR/maps/NAME.map,\n"
+		"                    or a file): 'meas.name = value unit' lines, then its\n"
+		"                    derivations\n"
 		"  --field F,..      only these values of the map (NAME or MEAS.NAME)\n"
 		"  --lp              the map's values as InfluxDB line protocol, as powerd\n"
 		"                    publishes them\n"
@@ -112,7 +113,8 @@ static void modpoll_usage(FILE *f)
 		"  -h, --help        this text\n"
 		"  --version         print the version\n"
 		"exit status: 0 ok, 1 a request failed (exception, timeout, CRC, connection),\n"
-		"2 usage\n");
+		"2 usage\n"
+		"DATADIR: " POWERD_DATADIR "\n");
 }
 
 static int64_t modpoll_now_ns(void)
