@@ -5,8 +5,10 @@
 # and pulselog, canlog and modpoll give the native build's output byte for
 # byte (stdout, stderr, exit status) on the tests' traces and captures and
 # against libmodbus's server on loopback; powerd --defaults and every
-# --version the same.  Skips (77) when Debian's archive cannot be reached
-# and no sysroot was made before.
+# --version the same.  make deb ARCH=...: each package's Architecture, its
+# Depends naming the libraries' runtime packages, its programs built for
+# the Pi.  Skips (77) when Debian's archive cannot be reached and no
+# sysroot was made before.
 set -u
 B=${1:-build}
 . tests/lib.sh
@@ -47,13 +49,15 @@ echo "t_cross: make cross for $ARCHES ($((SECONDS - t0)) s)"
 t0=$SECONDS
 
 # The machine: file(1)'s word for each binary.
-for a in $ARCHES; do
-	case $a in
-	arm64) want="ELF 64-bit LSB .*ARM aarch64.*interpreter /lib/ld-linux-aarch64.so.1" ;;
-	armhf) want="ELF 32-bit LSB .*ARM, EABI5.*interpreter /lib/ld-linux-armhf.so.3" ;;
+machine() {
+	case $1 in
+	arm64) echo "ELF 64-bit LSB .*ARM aarch64.*interpreter /lib/ld-linux-aarch64.so.1" ;;
+	armhf) echo "ELF 32-bit LSB .*ARM, EABI5.*interpreter /lib/ld-linux-armhf.so.3" ;;
 	esac
+}
+for a in $ARCHES; do
 	for p in powerd powerctl pulselog canlog modpoll; do
-		file -b "$B/cross-$a/$p" | grep -Eq "$want" || fail "$a $p: $(file -b "$B/cross-$a/$p")"
+		file -b "$B/cross-$a/$p" | grep -Eq "$(machine "$a")" || fail "$a $p: $(file -b "$B/cross-$a/$p")"
 	done
 done
 
@@ -202,4 +206,34 @@ for a in native $ARCHES; do
 done
 grep -q ' T$' "$T/lp.native" || fail "modpoll --lp: $(cat "$T/lp.native")"
 echo "t_cross: pulselog, canlog, modpoll the same as native ($((SECONDS - t0)) s)"
+t0=$SECONDS
+
+# make deb ARCH=...: the package of each architecture, its Depends the
+# runtime packages of the libraries the binaries link (from the sysroot's
+# dpkg database), the five programs in it built for the Pi.
+VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
+for a in $ARCHES; do
+	make --no-print-directory O="$B" deb ARCH="$a" >"$T/deb-$a.log" 2>&1 ||
+		fail "make deb ARCH=$a: $(grep -E 'error' "$T/deb-$a.log" | head -n 5)"
+	d=$B/deb-$a/powerd_$VERSION-1_$a.deb
+	[ -f "$d" ] || fail "make deb ARCH=$a made no $d: $(ls "$B/deb-$a")"
+	[ "$(dpkg-deb -f "$d" Architecture)" = "$a" ] || fail "$d: Architecture $(dpkg-deb -f "$d" Architecture)"
+	dep=$(dpkg-deb -f "$d" Depends)
+	for p in libc6 libcjson1 libcurl4 libgpiod2 libinih1 libmicrohttpd12 libmosquitto1 libsocketcan2 \
+		libsystemd0 liburing2 zlib1g; do
+		[[ ", $dep," == *", $p"[\ ,]* ]] || fail "$a: Depends has no $p: $dep"
+	done
+	dpkg-deb -c "$d" | awk '{print $NF}' >"$T/deb-$a.files"
+	rm -rf "$T/x"
+	dpkg-deb -x "$d" "$T/x"
+	for p in powerd powerctl pulselog canlog modpoll; do
+		grep -qx "./usr/bin/$p" "$T/deb-$a.files" || fail "$d has no /usr/bin/$p"
+		file -b "$T/x/usr/bin/$p" | grep -Eq "$(machine "$a")" || fail "$d: /usr/bin/$p: $(file -b "$T/x/usr/bin/$p")"
+	done
+	timeout 300 "$(qemu "$a")" -L "$B/cross/sysroot-bookworm-$a" "$T/x/usr/bin/powerd" --version >"$T/deb-$a.version" ||
+		fail "$d: powerd --version"
+	cmp -s "$T/version-powerd.native.out" "$T/deb-$a.version" || fail "$d: powerd --version: $(cat "$T/deb-$a.version")"
+	echo "t_cross: $(basename "$d"): Depends: $dep"
+done
+echo "t_cross: make deb for $ARCHES ($((SECONDS - t0)) s)"
 echo "ok: cross"
