@@ -11,6 +11,8 @@
 #   make bench      throughput figures, side by side with reference tools
 #   make install    install (below); make uninstall removes it again
 #   make deb        a Debian package, build/deb/powerd_VERSION-1_ARCH.deb
+#   make deb ARCH=arm64|armhf   the same for a Raspberry Pi, in build/deb-ARCH
+#   make cross ARCH=arm64|armhf   the binaries for a Raspberry Pi in build/cross-ARCH
 #
 # Variants live in their own trees: build/ (release), build/asan, build/tsan,
 # build/install (what make install installs).
@@ -38,6 +40,7 @@
 VERSION   := 0.1.0
 O         ?= build
 SAN       ?=
+# PKG_CONFIG: make cross runs it against the sysroot (PKG_CONFIG_SYSROOT_DIR).
 PKG_CONFIG ?= pkg-config
 
 PREFIX       ?= /usr/local
@@ -84,7 +87,11 @@ CFLAGS    ?= -O2 -g
 DATADIR   ?= $(CURDIR)/share
 # Not CPPFLAGS +=: a CPPFLAGS from the environment (dpkg-buildflags) would
 # reach the recursive makes (test-build, install) with these in it twice.
-ALL_CPPFLAGS = -D_GNU_SOURCE -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' \
+# 64-bit file offsets and inode numbers on 32-bit ARM too (a no-op on
+# 64-bit): without it stat() and readdir() fail with EOVERFLOW on a file
+# system of 64-bit inodes, and a spool stops at 2 GB.  time_t stays the
+# C library's: bookworm's armhf libraries (libgpiod's events) use 32 bits.
+ALL_CPPFLAGS = -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -DPOWERD_VERSION='"$(VERSION)"' -DPOWERD_DATADIR='"$(DATADIR)"' \
              -DPOWERD_CONFIG='"$(SYSCONFDIR)/powerd/powerd.conf"' -Iinclude -Idaemon $(CPPFLAGS)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SAN_FLAGS) $(PKG_CFLAGS) -fno-strict-aliasing
 LDLIBS    += $(PKG_LIBS) -lpthread -lm
@@ -117,7 +124,7 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 BENCH_BINS  := $(BENCH_SRCS:tests/bench/%.c=$(O)/bench/%)
 
 .PHONY: all deps run test test-build unit servers man fuzz bench clean format check-format \
-        install install-build uninstall deb
+        install install-build uninstall deb cross
 .DEFAULT_GOAL := all
 # Keep objects of chained rules (tests, benches) for incremental builds.
 .SECONDARY:
@@ -204,6 +211,33 @@ test:
 	@tools/install-deps.sh test
 	@$(MAKE) --no-print-directory test-build
 	@tests/run.sh $(O)
+
+# make cross ARCH=arm64|armhf [SUITE=bookworm|trixie]: the binaries for a
+# Raspberry Pi in $(O)/cross-ARCH[-SUITE], built by the rules above with
+# Debian's cross compiler against a private sysroot of the target's -dev
+# packages (tools/cross-sysroot.sh, cached in $(O)/cross), and the unit
+# tests that run under qemu-user (QEMU_UNITS: io_uring is ENOSYS there,
+# test_loop and test_tcpconn need it).  make deb ARCH=... (below) packages
+# the same.
+SUITE         ?= bookworm
+CROSS_TRIPLET := $(if $(filter armhf,$(ARCH)),arm-linux-gnueabihf,aarch64-linux-gnu)
+CROSS_DIR     := $(O)/cross-$(ARCH)$(if $(filter-out bookworm,$(SUITE)),-$(SUITE))
+CROSS_ROOT    := $(abspath $(O))/cross/sysroot-$(SUITE)-$(ARCH)
+CROSS_CC      := $(CROSS_TRIPLET)-gcc --sysroot=$(CROSS_ROOT)
+CROSS_PKG_CONFIG := env PKG_CONFIG_SYSROOT_DIR=$(CROSS_ROOT) \
+	PKG_CONFIG_LIBDIR=$(CROSS_ROOT)/usr/lib/$(CROSS_TRIPLET)/pkgconfig:$(CROSS_ROOT)/usr/share/pkgconfig pkg-config
+QEMU_UNITS    := $(filter-out test_loop test_tcpconn,$(UNIT_SRCS:tests/unit/%.c=%))
+# Debian 13's armhf libraries use a 64-bit time_t (bookworm's 32 bits).
+CROSS_TIME64  := $(if $(filter armhf,$(ARCH)),$(if $(filter-out bookworm,$(SUITE)),-D_TIME_BITS=64))
+# How this machine runs a cross-built powerd (MAN_POWERD: the manual page).
+CROSS_QEMU    := qemu-$(if $(filter armhf,$(ARCH)),arm,aarch64)-static -L $(CROSS_ROOT)
+CROSS_CHECK    = @case "$(ARCH)" in arm64|armhf) ;; *) echo "make $@: ARCH=arm64 or armhf" >&2; exit 2;; esac
+cross:
+	$(CROSS_CHECK)
+	@tools/install-deps.sh cross
+	@SUITE=$(SUITE) tools/cross-sysroot.sh $(ARCH) $(O)/cross >/dev/null
+	@$(MAKE) --no-print-directory O=$(CROSS_DIR) CC="$(CROSS_CC)" CFLAGS="$(CFLAGS) $(CROSS_TIME64)" \
+		AR=$(CROSS_TRIPLET)-ar PKG_CONFIG="$(CROSS_PKG_CONFIG)" all $(QEMU_UNITS:%=$(CROSS_DIR)/tests/%)
 
 FUZZ_SECONDS ?= 20
 fuzz:
@@ -293,8 +327,22 @@ uninstall:
 
 # A Debian package built from a copy of the tree in $(O)/deb/src, so that
 # nothing is written outside $(O): $(O)/deb/powerd_$(VERSION)-1_ARCH.deb.
+# With ARCH=arm64|armhf, cross-built against make cross's sysroot into
+# $(O)/deb-ARCH: debhelper hands CC, AR and PKG_CONFIG from the
+# environment to the make, and dh_shlibdeps takes the libraries' packages
+# from the sysroot's dpkg database (POWERD_SYSROOT, debian/rules).
 deb:
+ifeq ($(ARCH),)
 	@tools/build-deb.sh $(O)/deb
+else
+	$(CROSS_CHECK)
+	@tools/install-deps.sh cross
+	@SUITE=$(SUITE) tools/cross-sysroot.sh $(ARCH) $(O)/cross >/dev/null
+	@CC="$(CROSS_CC)" AR=$(CROSS_TRIPLET)-ar PKG_CONFIG="$(CROSS_PKG_CONFIG)" MAN_POWERD='$(CROSS_QEMU) $$(O)/powerd' \
+		POWERD_SYSROOT="$$(readlink -f $(CROSS_ROOT))" DEB_CPPFLAGS_APPEND="$(CROSS_TIME64)" \
+		DEB_BUILD_OPTIONS="nocheck $$DEB_BUILD_OPTIONS" \
+		tools/build-deb.sh $(O)/deb-$(ARCH)$(if $(filter-out bookworm,$(SUITE)),-$(SUITE)) -a$(ARCH) -d
+endif
 
 format:
 	clang-format -i $(wildcard daemon/*.[ch] include/*.h tools/*.c tests/unit/*.[ch] tests/*.c tests/fuzz/*.c tests/bench/*.c tests/vm/*.c)

@@ -16,6 +16,7 @@
  * server's answer, never the request. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,8 +237,11 @@ static size_t influx_deflate(struct influx *p)
 {
 	uLong bound;
 
-	if ((uint64_t)p->body.len > UINT32_MAX) /* zlib counts in 32 bits */
+	/* zlib counts in 32 bits (a 32-bit size_t cannot exceed them) */
+#if SIZE_MAX > UINT32_MAX
+	if (p->body.len > UINT32_MAX)
 		return 0;
+#endif
 	bound = deflateBound(&p->zs, (uLong)p->body.len);
 	if (bound > p->gz_cap) {
 		unsigned char *g = realloc(p->gz, bound);

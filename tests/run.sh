@@ -60,7 +60,7 @@ run() { # name, command...
 }
 
 # The long ones first, so that the others fill the time beside them.
-LONG="t_vm_can t_fuzz_smoke t_json_pp1 t_vm_gpio2 t_clang_build t_vm_gpio"
+LONG="t_vm_can t_fuzz_smoke t_json_pp1 t_cross t_vm_gpio2 t_clang_build t_vm_gpio"
 for t in $LONG; do
 	[ -f "tests/$t.sh" ] && run "$t" "tests/$t.sh" "$B"
 done

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian / Raspberry Pi OS packages powerd needs and is missing.
-#   tools/install-deps.sh [build|test|bench|fuzz]   (default: build)
+#   tools/install-deps.sh [build|test|bench|fuzz|cross]   (default: build)
 # Checks each package with dpkg first, so a machine that has everything is
 # left alone and needs no network.
 set -eu
@@ -8,7 +8,9 @@ set -eu
 BUILD="gcc make pkg-config libgpiod-dev liburing-dev libmicrohttpd-dev libcjson-dev
        libcurl4-openssl-dev libinih-dev libsystemd-dev libmosquitto-dev zlib1g-dev
        libsocketcan-dev"
-TEST="$BUILD clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
+# make cross: Debian's cross compilers for the Pi, qemu-user to run what they build.
+CROSS="$BUILD gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static file"
+TEST="$CROSS clang clang-format prometheus valgrind curl python3 qemu-system-x86 busybox-static
       cpio kmod xz-utils iproute2 gpiod device-tree-compiler influxdb victoria-metrics mosquitto
       mosquitto-clients python3-botocore python3-yaml strace openssl libclang-rt-14-dev can-utils
       libmodbus-dev man-db groff-base chromium python3-websocket build-essential dpkg-dev debhelper
@@ -22,7 +24,8 @@ build) want=$BUILD ;;
 test) want=$TEST ;;
 bench) want=$BENCH ;;
 fuzz) want=$FUZZ ;;
-*) echo "usage: $0 [build|test|bench|fuzz]" >&2; exit 2 ;;
+cross) want=$CROSS ;;
+*) echo "usage: $0 [build|test|bench|fuzz|cross]" >&2; exit 2 ;;
 esac
 
 missing=""
