@@ -14,6 +14,7 @@
 #include "fsutil.h"
 #include "history.h"
 #include "log.h"
+#include "units.h"
 
 #define HISTORY_NS	     1000000000LL
 #define HISTORY_STEP_NS	     (HISTORY_STEP_S * HISTORY_NS)
@@ -440,27 +441,6 @@ size_t history_points(const struct history_snap *snap, const struct history_seri
 	return n;
 }
 
-const char *history_unit(const char *field)
-{
-	static const struct {
-		const char *suffix, *unit;
-	} units[] = {
-		{"_kwh", "kWh"}, {"_wh", "Wh"}, {"_kw", "kW"},	 {"_w", "W"},	  {"_mv", "mV"},
-		{"_v", "V"},	 {"_ma", "mA"}, {"_a", "A"},	 {"_pct", "%"},	  {"_percent", "%"},
-		{"_hz", "Hz"},	 {"_c", "°C"},	{"_degc", "°C"}, {"_var", "var"}, {"_va", "VA"},
-		{"_s", "s"},	 {"_j", "J"},
-	};
-	size_t n = strlen(field), i;
-
-	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		size_t k = strlen(units[i].suffix);
-
-		if (n > k && !strcasecmp(field + n - k, units[i].suffix))
-			return units[i].unit;
-	}
-	return "";
-}
-
 /* Six significant digits are more than a plot resolves, and keep the
  * answer small (a bucket's mean would print with 17). */
 static double history_round(double v)
@@ -489,7 +469,7 @@ static bool history_json_series(cJSON *arr, const struct history_snap *snap,
 			 : cJSON_AddNullToObject(o, "measurement") != NULL) &&
 	     (s->field[0] ? cJSON_AddStringToObject(o, "field", s->field) != NULL
 			  : cJSON_AddNullToObject(o, "field") != NULL) &&
-	     cJSON_AddStringToObject(o, "unit", history_unit(s->field));
+	     cJSON_AddStringToObject(o, "unit", unit_of_field(s->field));
 	p = ok ? cJSON_AddArrayToObject(o, "points") : NULL;
 	ok = p != NULL;
 	for (i = 0; ok && i < n; i++) {

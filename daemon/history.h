@@ -111,9 +111,6 @@ bool history_today(struct history *h, size_t i, int64_t now_ns, double energy_wh
 /* HH:MM, local time ("?" without h), under h's lock (history.c). */
 void history_clock(struct history *h, double unix_s, char *out, size_t n);
 
-/* The unit of a field, from its name's suffix ("W" for power_w); "" none. */
-const char *history_unit(const char *field);
-
 /* GET /api/history: every series, or only source (NULL: all).  Returns a
  * malloc'd text, or NULL (no memory; *missing: no such source). */
 char *history_json(const struct history_snap *snap, const char *source, bool *missing);

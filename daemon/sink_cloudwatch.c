@@ -51,6 +51,7 @@
 #include "hash.h"
 #include "log.h"
 #include "sink.h"
+#include "units.h"
 
 #define CW_MAX_DATUMS	  1000
 #define CW_MAX_BODY	  1000000 /* "1 MB": the stricter reading */
@@ -128,26 +129,20 @@ static int cw_enc_str(struct buf *b, const char *s)
 	return cw_enc(b, s, strlen(s));
 }
 
-static bool cw_has_suffix(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
+/* CloudWatch's name for the unit a field's name ends in (units.h). */
 static const char *cw_unit(const char *field)
 {
 	static const struct {
-		const char *suffix, *unit;
+		const char *unit, *cw;
 	} map[] = {
-		{"_ms", "Milliseconds"}, {"_us", "Microseconds"}, {"_s", "Seconds"},
-		{"_bytes", "Bytes"},	 {"_pct", "Percent"},	  {"_percent", "Percent"},
-		{"_count", "Count"},	 {"_total", "Count"},
+		{"ms", "Milliseconds"}, {"us", "Microseconds"}, {"s", "Seconds"},
+		{"bytes", "Bytes"},	{"%", "Percent"},	{"count", "Count"},
 	};
+	const char *u = unit_of_field(field);
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (cw_has_suffix(field, map[i].suffix))
-			return map[i].unit;
+		if (!strcmp(u, map[i].unit))
+			return map[i].cw;
 	return "None";
 }
 

@@ -47,6 +47,7 @@
 #include "mqtt_conn.h"
 #include "regmap.h"
 #include "sink.h"
+#include "units.h"
 
 #define MQTT_KEEPALIVE_S 60
 /* Message ids are 16 bits: a batch must stay far below 65535 messages so
@@ -350,47 +351,15 @@ static void mqtt_ha_id(char *out, size_t n, const char *fmt, ...)
 }
 
 struct mqtt_ha_class {
-	const char *suffix;
+	const char *unit_in; /* as the map or units.h gives it */
 	const char *device_class;
 	const char *unit;
 	const char *state_class;
 	bool per_kilo; /* Wh in the sample, kWh in Home Assistant */
 };
 
-/* What Home Assistant makes of a field, by the unit its name ends in
- * (powerd's fields are named NAME_UNIT: power_w, energy_wh, interval_s). */
-static const struct mqtt_ha_class mqtt_ha_classes[] = {
-	{"_wh", "energy", "kWh", "total_increasing", true},
-	{"_kwh", "energy", "kWh", "total_increasing", false},
-	{"_w", "power", "W", "measurement", false},
-	{"_v", "voltage", "V", "measurement", false},
-	{"_a", "current", "A", "measurement", false},
-	{"_hz", "frequency", "Hz", "measurement", false},
-	{"_s", "duration", "s", "measurement", false},
-	{"_c", "temperature", "°C", "measurement", false},
-	{"_pct", NULL, "%", "measurement", false}, /* "battery" for a state of charge */
-};
-
-/* A state of charge in %: Home Assistant's "battery" class. */
-static const struct mqtt_ha_class mqtt_ha_battery = {"_pct", "battery", "%", "measurement", false};
-
-static const struct mqtt_ha_class *mqtt_ha_class(const char *key)
-{
-	size_t n = strlen(key), i;
-
-	for (i = 0; i < sizeof(mqtt_ha_classes) / sizeof(mqtt_ha_classes[0]); i++) {
-		size_t k = strlen(mqtt_ha_classes[i].suffix);
-
-		if (n > k && !strcmp(key + n - k, mqtt_ha_classes[i].suffix)) {
-			if (!mqtt_ha_classes[i].device_class && !strncmp(key, "soc", 3))
-				return &mqtt_ha_battery;
-			return &mqtt_ha_classes[i];
-		}
-	}
-	return NULL;
-}
-
-/* What Home Assistant makes of a unit a register map gives. */
+/* What Home Assistant makes of a unit: a register map's, or the one a
+ * field's name ends in (units.h; energy_wh -> Wh). */
 static const struct mqtt_ha_class mqtt_ha_units[] = {
 	{"Wh", "energy", "kWh", "total_increasing", true},
 	{"kWh", "energy", "kWh", "total_increasing", false},
@@ -406,32 +375,52 @@ static const struct mqtt_ha_class mqtt_ha_units[] = {
 	{"%", NULL, "%", "measurement", false},
 };
 
+/* A state of charge in %: Home Assistant's "battery" class. */
+static const struct mqtt_ha_class mqtt_ha_battery = {"%", "battery", "%", "measurement", false};
+
+/* The class for a unit (a map's, or the one the field's name ends in). */
+static const struct mqtt_ha_class *mqtt_ha_class(const char *key, const char *unit)
+{
+	size_t j;
+
+	for (j = 0; j < sizeof(mqtt_ha_units) / sizeof(mqtt_ha_units[0]); j++)
+		if (!strcmp(mqtt_ha_units[j].unit_in, unit)) {
+			if (!mqtt_ha_units[j].device_class && !strncmp(key, "soc", 3))
+				return &mqtt_ha_battery;
+			return &mqtt_ha_units[j];
+		}
+	return NULL;
+}
+
 /* The class of a field by its source's table (tag "source" names the
  * section), else by the unit its name ends in; *other: a unit the table
- * gives that Home Assistant has no class for. */
+ * gives that Home Assistant has no class for; *strip: how much of the name
+ * is that unit (a map's unit leaves the name whole: output_va and
+ * output_watts stay told apart). */
 static const struct mqtt_ha_class *mqtt_ha_class_of(const struct mqtt *m,
 						    const struct sample_view *s, const char *key,
-						    const char **other)
+						    const char **other, size_t *strip)
 {
-	size_t i, j;
+	const struct mqtt_ha_class *cls;
+	size_t i;
 
 	*other = NULL;
+	*strip = 0;
 	for (i = 0; s->ntags && !strcmp(s->tags[0].key, "source") && i < m->nunits; i++) {
 		const struct mqtt_unit *u = &m->units[i];
 
 		if (strcmp(u->field, key) || strcmp(u->meas, s->measurement) ||
 		    strcmp(u->source, s->tags[0].value))
 			continue;
-		for (j = 0; j < sizeof(mqtt_ha_units) / sizeof(mqtt_ha_units[0]); j++)
-			if (!strcmp(mqtt_ha_units[j].suffix, u->unit)) {
-				if (!mqtt_ha_units[j].device_class && !strncmp(key, "soc", 3))
-					return &mqtt_ha_battery;
-				return &mqtt_ha_units[j];
-			}
-		*other = u->unit;
-		return NULL;
+		cls = mqtt_ha_class(key, u->unit);
+		if (!cls)
+			*other = u->unit;
+		return cls;
 	}
-	return mqtt_ha_class(key);
+	cls = mqtt_ha_class(key, unit_of_field(key));
+	if (cls)
+		*strip = unit_suffix_len(key);
+	return cls;
 }
 
 /* The units of every Modbus and EG4 source's map, read at open: a map the
@@ -565,19 +554,13 @@ static bool mqtt_ha_name_override(const char *list, const char *meas, const char
  * unit suffix (soc_pct -> Battery SOC), after the measurement's for a source
  * with several measurements (tag "source": ac/dc/inverter of one inverter). */
 static void mqtt_ha_friendly(const struct mqtt *m, const struct sample_view *s, const char *key,
-			     const struct mqtt_ha_class *cls, char *out, size_t len)
+			     const struct mqtt_ha_class *cls, size_t strip, char *out, size_t len)
 {
-	size_t n = strlen(key);
+	size_t n = strlen(key) - strip;
 	struct buf b;
 
 	if (mqtt_ha_name_override(m->sink->cfg->ha_names, s->measurement, key, out, len))
 		return;
-	if (cls) {
-		size_t k = strlen(cls->suffix);
-
-		if (n > k && !strcmp(key + n - k, cls->suffix))
-			n -= k;
-	}
 	buf_init(&b);
 	if (s->ntags && !strcmp(s->tags[0].key, "source"))
 		mqtt_ha_words(&b, s->measurement, strlen(s->measurement), true);
@@ -656,7 +639,9 @@ static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
 {
 	bool num = f->type == SAMPLE_FLOAT || f->type == SAMPLE_INT;
 	const char *other = NULL;
-	const struct mqtt_ha_class *cls = num ? mqtt_ha_class_of(m, s, f->key, &other) : NULL;
+	size_t strip = 0;
+	const struct mqtt_ha_class *cls =
+		num ? mqtt_ha_class_of(m, s, f->key, &other, &strip) : NULL;
 	char uid[256], name[256], dev[256];
 	struct buf tmpl;
 
@@ -671,7 +656,7 @@ static void mqtt_ha_config(const struct mqtt *m, const struct sample_view *s,
 		buf_append(&tmpl, " / 1000", 7);
 	buf_append(&tmpl, " }}", 3);
 
-	mqtt_ha_friendly(m, s, f->key, cls, name, sizeof(name));
+	mqtt_ha_friendly(m, s, f->key, cls, strip, name, sizeof(name));
 	MQTT_LIT(b, "{\"name\":");
 	mqtt_json_str(b, name);
 	MQTT_LIT(b, ",\"unique_id\":");

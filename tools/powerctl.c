@@ -206,6 +206,17 @@ static void powerctl_clean(char *s)
 			*s = '?';
 }
 
+/* A request powerd answered with other than 200: its one-line reason is
+ * printed (cleaned: it may quote what the user sent) and the verb fails. */
+static int powerctl_refused(int r, long code, struct buf *body)
+{
+	if (r != POWERCTL_OK || !code || code == 200)
+		return r;
+	powerctl_clean(body->data ? body->data : (char *)"");
+	fprintf(stderr, "powerctl: %s", body->data ? body->data : "refused\n");
+	return POWERCTL_FAIL;
+}
+
 static bool powerctl_name_ok(const char *name)
 {
 	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") ==
@@ -451,11 +462,7 @@ static int powerctl_reload(const char *sock)
 	buf_init(&req);
 	buf_init(&body);
 	r = powerctl_request_how(sock, "reload", &req, &body, &code, POWERCTL_CUT_OK);
-	if (r == POWERCTL_OK && code && code != 200) {
-		powerctl_clean(body.data);
-		fprintf(stderr, "powerctl: %s", body.data);
-		r = POWERCTL_FAIL;
-	}
+	r = powerctl_refused(r, code, &body);
 	buf_free(&req);
 	buf_free(&body);
 	if (r != POWERCTL_OK)
@@ -497,11 +504,7 @@ static int powerctl_capture(const char *sock, const char *meter, const char *sec
 	buf_printf(&req, "%s\n", secs);
 	snprintf(api, sizeof(api), "meter/%s/capture", meter);
 	r = req.err ? POWERCTL_FAIL : powerctl_request(sock, api, &req, &body, &code);
-	if (r == POWERCTL_OK && code != 200) {
-		powerctl_clean(body.data);
-		fprintf(stderr, "powerctl: %s", body.data);
-		r = POWERCTL_FAIL;
-	}
+	r = powerctl_refused(r, code, &body);
 	if (r != POWERCTL_OK)
 		goto out;
 	fprintf(stderr, "powerctl: capturing %s for %s s\n", meter, secs);
@@ -516,11 +519,7 @@ static int powerctl_capture(const char *sock, const char *meter, const char *sec
 			break;
 		usleep(100 * 1000);
 	}
-	if (r == POWERCTL_OK && code != 200) {
-		powerctl_clean(body.data);
-		fprintf(stderr, "powerctl: %s", body.data);
-		r = POWERCTL_FAIL;
-	}
+	r = powerctl_refused(r, code, &body);
 	if (r != POWERCTL_OK)
 		goto out;
 	end = strstr(body.data, " edges, ");
