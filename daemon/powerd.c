@@ -3,6 +3,7 @@
  * Stop order is the reverse, with the I/O thread stopped before the meter
  * thread so that every edge the loop pushed is counted and saved. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 /* The sections of one kind as sources, from *at on: each section struct
  * starts with its CFG_HEAD, so the name is found the same way for all. */
 static void powerd_add_sources(struct powerd *pd, size_t *at, const struct source_ops *ops,
-			       const void *sections, size_t n, size_t size)
+			       const void *sections, size_t n, size_t size, size_t plot_at)
 {
 	size_t i;
 
@@ -37,6 +38,7 @@ static void powerd_add_sources(struct powerd *pd, size_t *at, const struct sourc
 
 		s->ops = ops;
 		s->conf = h;
+		s->plot = (const char *)h + plot_at;
 		s->pd = pd;
 		s->index = (uint32_t)*at;
 		snprintf(s->name, sizeof(s->name), "%s", h->name);
@@ -60,13 +62,18 @@ static int powerd_meters_init(struct powerd *pd)
 	pd->nmeters = cfg->npulses;
 	/* After the pulse sources, whose index is their meter's. */
 	at = cfg->npulses;
-	powerd_add_sources(pd, &at, &source_json_ops, cfg->json, cfg->njson, sizeof(*cfg->json));
-	powerd_add_sources(pd, &at, &source_http_ops, cfg->http, cfg->nhttp, sizeof(*cfg->http));
-	powerd_add_sources(pd, &at, &source_mqtt_ops, cfg->mqtt, cfg->nmqtt, sizeof(*cfg->mqtt));
-	powerd_add_sources(pd, &at, &source_can_ops, cfg->can, cfg->ncan, sizeof(*cfg->can));
+	powerd_add_sources(pd, &at, &source_json_ops, cfg->json, cfg->njson, sizeof(*cfg->json),
+			   offsetof(struct cfg_json, fields.plot));
+	powerd_add_sources(pd, &at, &source_http_ops, cfg->http, cfg->nhttp, sizeof(*cfg->http),
+			   offsetof(struct cfg_http, fields.plot));
+	powerd_add_sources(pd, &at, &source_mqtt_ops, cfg->mqtt, cfg->nmqtt, sizeof(*cfg->mqtt),
+			   offsetof(struct cfg_mqtt, fields.plot));
+	powerd_add_sources(pd, &at, &source_can_ops, cfg->can, cfg->ncan, sizeof(*cfg->can),
+			   offsetof(struct cfg_can, plot));
 	powerd_add_sources(pd, &at, &source_modbus_ops, cfg->modbus, cfg->nmodbus,
-			   sizeof(*cfg->modbus));
-	powerd_add_sources(pd, &at, &source_eg4_ops, cfg->eg4, cfg->neg4, sizeof(*cfg->eg4));
+			   sizeof(*cfg->modbus), offsetof(struct cfg_modbus, plot));
+	powerd_add_sources(pd, &at, &source_eg4_ops, cfg->eg4, cfg->neg4, sizeof(*cfg->eg4),
+			   offsetof(struct cfg_eg4, plot));
 	for (i = 0; i < cfg->npulses; i++) {
 		const struct cfg_pulse *c = &cfg->pulses[i];
 		struct meter *m = &pd->meters[i];
@@ -247,8 +254,10 @@ static int powerd_history_init(struct powerd *pd)
 	size_t i;
 	int r = history_create(&pd->history, pd->nsources, pd->cfg->daemon.state_dir);
 
-	for (i = 0; !r && i < pd->nsources; i++)
+	for (i = 0; !r && i < pd->nsources; i++) {
 		history_source(pd->history, i, pd->sources[i].name, pd->sources[i].ops->kind);
+		history_plot(pd->history, i, pd->sources[i].plot);
+	}
 	for (i = 0; !r && i < pd->nmeters; i++)
 		history_meter(pd->history, i,
 			      pulse_energy_wh(&pd->meters[i].pm.p, pd->meters[i].pm.flashes), now);

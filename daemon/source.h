@@ -62,6 +62,7 @@ struct source {
 	uint32_t index;
 	char name[CFG_NAME_MAX];
 	const void *conf;	/* its section of the configuration (struct cfg_KIND) */
+	const char *plot;	/* its plot = key (history.h), in conf; NULL: a meter */
 	void *priv;		/* the kind's own state */
 	struct senergy *energy; /* its integrals (source_energy.h), or NULL */
 	/* Counters: any thread. */

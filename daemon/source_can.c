@@ -52,7 +52,6 @@
 #include "clock.h"
 #include "ecoflow.h"
 #include "ecoflow_table.h"
-#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "powerd.h"
@@ -1229,7 +1228,6 @@ static int csrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
-	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;

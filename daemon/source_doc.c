@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "history.h"
 #include "log.h"
 #include "powerd.h"
 #include "source.h"
@@ -25,7 +24,6 @@ int sdoc_init(struct sdoc *d, struct source *s, const struct cfg_fields *f)
 	d->r_invalid = source_reason(s, "invalid");
 	if (!f)
 		return 0;
-	history_plot(s->pd ? s->pd->history : NULL, s->index, f->plot);
 	/* The configuration checked these texts: a failure is a bug. */
 	if (f->valid[0]) {
 		d->has_valid = true;

@@ -45,7 +45,6 @@
 
 #include "clock.h"
 #include "eg4.h"
-#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "powerd.h"
@@ -702,7 +701,6 @@ static int esrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
-	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;

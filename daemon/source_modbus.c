@@ -54,7 +54,6 @@
 
 #include "buf.h"
 #include "clock.h"
-#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "modbus.h"
@@ -1120,7 +1119,6 @@ static int msrc_open(struct source *s)
 
 	if (!h)
 		return -ENOMEM;
-	history_plot(s->pd ? s->pd->history : NULL, s->index, c->plot);
 	h->s = s;
 	h->pd = s->pd;
 	h->c = c;
